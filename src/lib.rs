@@ -1,0 +1,12 @@
+//! samplescope: a quantized Llama (GGUF) on wgpu/WebGPU, with the samplers as shader passes.
+//!
+//! The core is platform-neutral: it takes model bytes, never touches the file system,
+//! spawns no threads and never blocks; GPU readbacks are async.
+
+pub mod error;
+pub mod gguf;
+
+pub use error::{Error, Result};
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;

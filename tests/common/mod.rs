@@ -1,0 +1,28 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The default model's bytes. The test command (`cargo xtask test`) fetches it first; a bare
+/// `cargo test` without it fails here with the command to run, rather than skipping.
+pub fn default_model_bytes() -> Vec<u8> {
+    let path = samplescope::native::default_model_path().expect("no HOME or SAMPLESCOPE_CACHE to find the model");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("cannot read the default model at {}: {e}\nrun `cargo xtask fetch-model` first", path.display())
+    })
+}
+
+/// ../shared/reference/smollm2-135m-instruct-q4_1.json, parsed.
+pub fn reference() -> serde_json::Value {
+    let path = reference_path();
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read the llama.cpp reference at {}: {e}", path.display()));
+    serde_json::from_str(&text).expect("reference JSON parses")
+}
+
+pub fn reference_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("SAMPLESCOPE_REFERENCE") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/smollm2-135m-instruct-q4_1.json")
+}
