@@ -1,0 +1,663 @@
+//! The tokenizer, built from a GGUF file's `tokenizer.ggml.*` metadata.
+//!
+//! Encoding uses the `tokenizers` crate: a byte-level BPE over the GGUF vocabulary and merges,
+//! a pre-tokenizer chosen from `tokenizer.ggml.pre` (the same regexes llama.cpp uses), and the
+//! CONTROL / USER_DEFINED tokens as added tokens so that `<|im_start|>` in a prompt is one
+//! token. Decoding mirrors llama.cpp's `token_to_piece` exactly: each token has a byte string
+//! (normal tokens through the GPT-2 byte-to-unicode table, control and user-defined tokens as
+//! their raw text), pieces are concatenated and invalid UTF-8 becomes U+FFFD.
+//!
+//! Nothing here touches the file system or spawns threads; it builds for wasm32.
+
+mod chat;
+mod stream;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, HashSet};
+
+use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::pre_tokenizers::digits::Digits;
+use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
+use tokenizers::{
+    AddedToken, AddedVocabulary, Model, NormalizerWrapper, OffsetReferential, OffsetType, PreTokenizedString,
+    PreTokenizer, PreTokenizerWrapper, SplitDelimiterBehavior,
+};
+
+use crate::error::{Error, Result};
+use crate::gguf::Value;
+
+pub use chat::ChatMessage;
+pub use stream::StreamDecoder;
+
+/// GGUF metadata keys read here.
+pub mod keys {
+    pub const MODEL: &str = "tokenizer.ggml.model";
+    pub const PRE: &str = "tokenizer.ggml.pre";
+    pub const TOKENS: &str = "tokenizer.ggml.tokens";
+    pub const TOKEN_TYPE: &str = "tokenizer.ggml.token_type";
+    pub const MERGES: &str = "tokenizer.ggml.merges";
+    pub const BOS_ID: &str = "tokenizer.ggml.bos_token_id";
+    pub const EOS_ID: &str = "tokenizer.ggml.eos_token_id";
+    pub const EOT_ID: &str = "tokenizer.ggml.eot_token_id";
+    pub const EOM_ID: &str = "tokenizer.ggml.eom_token_id";
+    pub const ADD_BOS: &str = "tokenizer.ggml.add_bos_token";
+    pub const ADD_EOS: &str = "tokenizer.ggml.add_eos_token";
+    pub const CHAT_TEMPLATE: &str = "tokenizer.chat_template";
+}
+
+// The GPT-2 regex needs no constant here: `ByteLevel { use_regex: true }` applies
+// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`, which is what
+// llama.cpp's hand-written GPT-2 splitter does (its trailing `\s+` included).
+
+/// llama.cpp's LLAMA_VOCAB_PRE_TYPE_LLAMA3 regex (Llama 3 / tiktoken cl100k style).
+const LLAMA3_REGEX: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+/// llama.cpp's LLAMA_VOCAB_PRE_TYPE_QWEN2 / STABLELM2 regex: like Llama 3, one digit at a time.
+const QWEN2_REGEX: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// The kind of a vocabulary entry, as stored in `tokenizer.ggml.token_type` (llama.cpp's
+/// `llama_token_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenType {
+    Undefined = 0,
+    Normal = 1,
+    Unknown = 2,
+    Control = 3,
+    UserDefined = 4,
+    Unused = 5,
+    Byte = 6,
+}
+
+impl TokenType {
+    fn from_u64(v: u64) -> Option<Self> {
+        Some(match v {
+            0 => Self::Undefined,
+            1 => Self::Normal,
+            2 => Self::Unknown,
+            3 => Self::Control,
+            4 => Self::UserDefined,
+            5 => Self::Unused,
+            6 => Self::Byte,
+            _ => return None,
+        })
+    }
+}
+
+/// Which pre-tokenizer a `tokenizer.ggml.pre` name selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreTokenizerKind {
+    /// ByteLevel with the GPT-2 regex ("default", "gpt2", "gpt-2", "phi-2", "mpt", "olmo", … or
+    /// no `tokenizer.ggml.pre` at all).
+    Gpt2,
+    /// Every digit isolated, then the GPT-2 regex ("smollm", "starcoder", "refact",
+    /// "command-r", "codeshell", "exaone", "minerva-7b").
+    DigitsGpt2,
+    /// The Llama 3 regex ("llama3", "llama-bpe", "dbrx", …).
+    Llama3,
+    /// The Qwen2 regex ("qwen2", "deepseek-r1-qwen", "megrez", "stablelm2", "hunyuan").
+    Qwen2,
+}
+
+impl PreTokenizerKind {
+    /// Maps a llama.cpp pre-tokenizer name; `None` for names this engine does not implement.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "default" | "gpt2" | "gpt-2" | "phi-2" | "mpt" | "olmo" | "jais" | "roberta-bpe" | "trillion" => Self::Gpt2,
+            "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva-7b" => Self::DigitsGpt2,
+            "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral" | "dbrx" | "smaug-bpe" => Self::Llama3,
+            "qwen2" | "deepseek-r1-qwen" | "megrez" | "stablelm2" | "hunyuan" => Self::Qwen2,
+            _ => return None,
+        })
+    }
+
+    fn build(self) -> Result<PreTokenizerWrapper> {
+        let split = |re: &str| -> Result<PreTokenizerWrapper> {
+            Split::new(SplitPattern::Regex(re.to_owned()), SplitDelimiterBehavior::Isolated, false)
+                .map(Into::into)
+                .map_err(|e| Error::Tokenizer(format!("pre-tokenizer regex: {e}")))
+        };
+        let byte_level = |use_regex: bool| -> PreTokenizerWrapper { ByteLevel::new(false, false, use_regex).into() };
+        Ok(match self {
+            Self::Gpt2 => byte_level(true),
+            Self::DigitsGpt2 => Sequence::new(vec![Digits::new(true).into(), byte_level(true)]).into(),
+            Self::Llama3 => Sequence::new(vec![split(LLAMA3_REGEX)?, byte_level(false)]).into(),
+            Self::Qwen2 => Sequence::new(vec![split(QWEN2_REGEX)?, byte_level(false)]).into(),
+        })
+    }
+}
+
+/// Token texts llama.cpp treats as end-of-generation whatever their declared type
+/// (`llama_vocab::impl::load`), plus `</s>` when it is a control token.
+const EOG_TEXTS: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|eom_id|>",
+    "<EOT>",
+    "_<EOT>",
+    "<|end_of_text|>",
+    "<end_of_utterance>",
+];
+
+/// A byte-level BPE tokenizer built from GGUF metadata.
+pub struct Tokenizer {
+    model: BPE,
+    pre_tokenizer: PreTokenizerWrapper,
+    /// CONTROL, UNKNOWN and USER_DEFINED tokens: matched whole when special tokens are parsed.
+    added_all: AddedVocabulary,
+    /// USER_DEFINED tokens only: llama.cpp matches these even when special parsing is off.
+    added_user: AddedVocabulary,
+    pre_kind: PreTokenizerKind,
+    pre_name: Option<String>,
+    /// Raw vocabulary strings, indexed by id.
+    tokens: Vec<String>,
+    types: Vec<TokenType>,
+    /// Decoded bytes of every token, concatenated; token `i` is `piece_bytes[piece_ends[i-1]..piece_ends[i]]`.
+    piece_bytes: Vec<u8>,
+    piece_ends: Vec<u32>,
+    bos: Option<u32>,
+    eos: Option<u32>,
+    eot: Option<u32>,
+    eom: Option<u32>,
+    add_bos: bool,
+    add_eos: bool,
+    eog: Vec<u32>,
+    chat_template: Option<String>,
+}
+
+impl std::fmt::Debug for Tokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokenizer")
+            .field("vocab_size", &self.tokens.len())
+            .field("pre", &self.pre_name)
+            .field("pre_kind", &self.pre_kind)
+            .field("bos", &self.bos)
+            .field("eos", &self.eos)
+            .field("add_bos", &self.add_bos)
+            .field("eog", &self.eog)
+            .field("has_chat_template", &self.chat_template.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn tok_err(msg: impl Into<String>) -> Error {
+    Error::Tokenizer(msg.into())
+}
+
+/// An optional token id key: absent is `None`; present but not an id in range is an error.
+fn optional_id(m: &BTreeMap<String, Value>, key: &str, n_vocab: usize) -> Result<Option<u32>> {
+    let Some(v) = m.get(key) else { return Ok(None) };
+    let id = v.as_u64().ok_or_else(|| tok_err(format!("{key} is not a non-negative integer: {v:?}")))?;
+    if id >= n_vocab as u64 {
+        return Err(tok_err(format!("{key} = {id} is out of range (vocabulary has {n_vocab} tokens)")));
+    }
+    Ok(Some(id as u32))
+}
+
+fn optional_bool(m: &BTreeMap<String, Value>, key: &str) -> Result<Option<bool>> {
+    match m.get(key) {
+        None => Ok(None),
+        Some(v) => v.as_bool().map(Some).ok_or_else(|| tok_err(format!("{key} is not a bool: {v:?}"))),
+    }
+}
+
+fn string_array<'m>(m: &'m BTreeMap<String, Value>, key: &str) -> Result<Vec<&'m str>> {
+    let arr = m
+        .get(key)
+        .ok_or_else(|| tok_err(format!("missing {key}")))?
+        .as_array()
+        .ok_or_else(|| tok_err(format!("{key} is not an array")))?;
+    arr.iter()
+        .enumerate()
+        .map(|(i, v)| v.as_str().ok_or_else(|| tok_err(format!("{key}[{i}] is not a string: {v:?}"))))
+        .collect()
+}
+
+/// GPT-2's byte-to-unicode table: printable Latin-1 bytes map to themselves, the other 68
+/// bytes to U+0100.. in byte order.
+fn byte_to_char_table() -> [char; 256] {
+    let mut table = ['\0'; 256];
+    let mut n = 0u32;
+    for b in 0..=255u8 {
+        let printable = matches!(b, 33..=126 | 161..=172 | 174..=255);
+        table[b as usize] = if printable {
+            b as char
+        } else {
+            n += 1;
+            char::from_u32(255 + n).expect("U+0100..U+0143 are chars")
+        };
+    }
+    table
+}
+
+/// Inverse of `byte_to_char_table`, indexed by code point (all mapped chars are < U+0144).
+fn char_to_byte_table() -> Vec<Option<u8>> {
+    let mut inv = vec![None; 0x144];
+    for (b, c) in byte_to_char_table().iter().enumerate() {
+        inv[*c as usize] = Some(b as u8);
+    }
+    inv
+}
+
+/// A normal token's bytes: each char through the byte-level table. A token with a char outside
+/// the table is taken as its raw UTF-8 (what the `tokenizers` ByteLevel decoder does).
+fn byte_level_decode(token: &str, inv: &[Option<u8>], out: &mut Vec<u8>) {
+    let start = out.len();
+    for c in token.chars() {
+        match inv.get(c as usize).copied().flatten() {
+            Some(b) => out.push(b),
+            None => {
+                out.truncate(start);
+                out.extend_from_slice(token.as_bytes());
+                return;
+            }
+        }
+    }
+}
+
+impl Tokenizer {
+    /// Builds the tokenizer from a parsed GGUF file.
+    pub fn from_gguf(g: &crate::gguf::Gguf) -> Result<Self> {
+        Self::from_metadata(&g.metadata)
+    }
+
+    /// Builds the tokenizer from GGUF metadata.
+    pub fn from_metadata(m: &BTreeMap<String, Value>) -> Result<Self> {
+        // Model type: only byte-level BPE.
+        let model_name = match m.get(keys::MODEL) {
+            None => return Err(tok_err(format!("missing {}", keys::MODEL))),
+            Some(v) => v.as_str().ok_or_else(|| tok_err(format!("{} is not a string: {v:?}", keys::MODEL)))?,
+        };
+        if model_name != "gpt2" {
+            let what = match model_name {
+                "llama" => " (SentencePiece)",
+                "bert" => " (WordPiece)",
+                "t5" => " (Unigram)",
+                "rwkv" => " (RWKV)",
+                _ => "",
+            };
+            return Err(Error::Unsupported(format!(
+                "tokenizer model {model_name:?}{what}: only \"gpt2\" (byte-level BPE) is supported"
+            )));
+        }
+
+        // Pre-tokenizer.
+        let pre_name = match m.get(keys::PRE) {
+            None => None,
+            Some(v) => {
+                Some(v.as_str().ok_or_else(|| tok_err(format!("{} is not a string: {v:?}", keys::PRE)))?.to_owned())
+            }
+        };
+        let pre_kind = match pre_name.as_deref() {
+            None => PreTokenizerKind::Gpt2,
+            Some(name) => PreTokenizerKind::from_name(name).ok_or_else(|| {
+                Error::Unsupported(format!(
+                    "pre-tokenizer {name:?} ({}) is not implemented; supported: default, gpt2, smollm, starcoder, \
+                     refact, command-r, llama-bpe/llama3, dbrx, qwen2, stablelm2 and aliases",
+                    keys::PRE
+                ))
+            })?,
+        };
+
+        // Vocabulary and token types.
+        let tokens = string_array(m, keys::TOKENS)?;
+        let n_vocab = tokens.len();
+        if n_vocab == 0 {
+            return Err(tok_err(format!("{} is empty", keys::TOKENS)));
+        }
+        if n_vocab > u32::MAX as usize {
+            return Err(tok_err(format!("{} has {n_vocab} entries, more than u32 ids allow", keys::TOKENS)));
+        }
+        let mut types = match m.get(keys::TOKEN_TYPE) {
+            None => vec![TokenType::Normal; n_vocab],
+            Some(v) => {
+                let arr = v.as_array().ok_or_else(|| tok_err(format!("{} is not an array", keys::TOKEN_TYPE)))?;
+                if arr.len() != n_vocab {
+                    return Err(tok_err(format!(
+                        "{} has {} entries but {} has {n_vocab}",
+                        keys::TOKEN_TYPE,
+                        arr.len(),
+                        keys::TOKENS
+                    )));
+                }
+                arr.iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        v.as_u64().and_then(TokenType::from_u64).ok_or_else(|| {
+                            tok_err(format!("{}[{i}] is not a token type (0..=6): {v:?}", keys::TOKEN_TYPE))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?
+            }
+        };
+
+        // Special ids.
+        let bos = optional_id(m, keys::BOS_ID, n_vocab)?;
+        let eos = optional_id(m, keys::EOS_ID, n_vocab)?;
+        let eot = optional_id(m, keys::EOT_ID, n_vocab)?;
+        let eom = optional_id(m, keys::EOM_ID, n_vocab)?;
+        // llama.cpp defaults add_bos to true for the Llama 3 pre-tokenizer, false otherwise.
+        let add_bos = optional_bool(m, keys::ADD_BOS)?.unwrap_or(pre_kind == PreTokenizerKind::Llama3);
+        let add_eos = optional_bool(m, keys::ADD_EOS)?.unwrap_or(false);
+        if add_bos && bos.is_none() {
+            return Err(tok_err(format!("{} is true but there is no {}", keys::ADD_BOS, keys::BOS_ID)));
+        }
+        if add_eos && eos.is_none() {
+            return Err(tok_err(format!("{} is true but there is no {}", keys::ADD_EOS, keys::EOS_ID)));
+        }
+
+        // End-of-generation set, as llama.cpp builds it. Tokens with an EOG text are made
+        // CONTROL (llama.cpp overrides their type too).
+        let mut eog: Vec<u32> = [eos, eot, eom].into_iter().flatten().collect();
+        for (i, t) in tokens.iter().enumerate() {
+            if EOG_TEXTS.contains(t) {
+                eog.push(i as u32);
+                types[i] = TokenType::Control;
+            } else if *t == "</s>" && types[i] == TokenType::Control {
+                eog.push(i as u32);
+            }
+        }
+        eog.sort_unstable();
+        eog.dedup();
+
+        // Vocabulary map. On duplicate strings the last id wins, as in llama.cpp.
+        let mut vocab = Vocab::with_capacity(n_vocab);
+        for (i, t) in tokens.iter().enumerate() {
+            vocab.insert((*t).to_owned(), i as u32);
+        }
+
+        // Merges: "a b", split at the first space after the first byte (llama.cpp's rule).
+        // Duplicate pairs keep their first (highest-priority) rank, as in llama.cpp.
+        let merge_strs = match m.get(keys::MERGES) {
+            None => Vec::new(),
+            Some(_) => string_array(m, keys::MERGES)?,
+        };
+        let mut merges: Vec<(String, String)> = Vec::with_capacity(merge_strs.len());
+        let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(merge_strs.len());
+        for (i, s) in merge_strs.iter().enumerate() {
+            let pos = s.char_indices().skip(1).find(|&(_, c)| c == ' ').map(|(p, _)| p).ok_or_else(|| {
+                tok_err(format!("{}[{i}] = {s:?} is not two tokens separated by a space", keys::MERGES))
+            })?;
+            let (a, b) = (&s[..pos], &s[pos + 1..]);
+            if b.is_empty() {
+                return Err(tok_err(format!("{}[{i}] = {s:?} has an empty second token", keys::MERGES)));
+            }
+            for part in [a, b] {
+                if !vocab.contains_key(part) {
+                    return Err(tok_err(format!("{}[{i}] = {s:?}: {part:?} is not in the vocabulary", keys::MERGES)));
+                }
+            }
+            let merged = format!("{a}{b}");
+            if !vocab.contains_key(&merged) {
+                return Err(tok_err(format!(
+                    "{}[{i}] = {s:?}: the merged token {merged:?} is not in the vocabulary",
+                    keys::MERGES
+                )));
+            }
+            if seen.insert((a, b)) {
+                merges.push((a.to_owned(), b.to_owned()));
+            }
+        }
+        drop(seen);
+
+        let ignore_merges =
+            matches!(pre_name.as_deref(), Some("llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral"));
+        let model = BPE::builder()
+            .vocab_and_merges(vocab, merges)
+            .ignore_merges(ignore_merges)
+            .build()
+            .map_err(|e| tok_err(format!("building the BPE model: {e}")))?;
+        let pre_tokenizer = pre_kind.build()?;
+
+        // Added tokens, matched whole before pre-tokenization.
+        let mut added_all = AddedVocabulary::new();
+        let mut added_user = AddedVocabulary::new();
+        let special: Vec<AddedToken> = tokens
+            .iter()
+            .zip(&types)
+            .filter(|(_, ty)| matches!(ty, TokenType::Control | TokenType::Unknown))
+            .map(|(t, _)| AddedToken::from(*t, true).normalized(false))
+            .collect();
+        let user: Vec<AddedToken> = tokens
+            .iter()
+            .zip(&types)
+            .filter(|(_, ty)| **ty == TokenType::UserDefined)
+            .map(|(t, _)| AddedToken::from(*t, false).normalized(false))
+            .collect();
+        added_all
+            .add_tokens(special.into_iter().chain(user.iter().cloned()), &model, None::<&NormalizerWrapper>)
+            .map_err(|e| tok_err(format!("adding special tokens: {e}")))?;
+        added_user
+            .add_tokens(user, &model, None::<&NormalizerWrapper>)
+            .map_err(|e| tok_err(format!("adding user-defined tokens: {e}")))?;
+
+        // Decoded bytes of every token (llama.cpp's token_to_piece with special = true).
+        let inv = char_to_byte_table();
+        let mut piece_bytes = Vec::with_capacity(tokens.iter().map(|t| t.len()).sum());
+        let mut piece_ends = Vec::with_capacity(n_vocab);
+        for (t, ty) in tokens.iter().zip(&types) {
+            match ty {
+                TokenType::Normal => byte_level_decode(t, &inv, &mut piece_bytes),
+                TokenType::Control | TokenType::Unknown | TokenType::UserDefined => {
+                    piece_bytes.extend_from_slice(t.as_bytes())
+                }
+                // llama.cpp renders nothing for these in a BPE vocabulary.
+                TokenType::Undefined | TokenType::Unused | TokenType::Byte => {}
+            }
+            let end = u32::try_from(piece_bytes.len()).map_err(|_| tok_err("vocabulary text exceeds 4 GiB"))?;
+            piece_ends.push(end);
+        }
+
+        let chat_template = match m.get(keys::CHAT_TEMPLATE) {
+            None => None,
+            Some(v) => Some(
+                v.as_str()
+                    .ok_or_else(|| Error::ChatTemplate(format!("{} is not a string", keys::CHAT_TEMPLATE)))?
+                    .to_owned(),
+            ),
+        };
+
+        Ok(Self {
+            model,
+            pre_tokenizer,
+            added_all,
+            added_user,
+            pre_kind,
+            pre_name,
+            tokens: tokens.into_iter().map(str::to_owned).collect(),
+            types,
+            piece_bytes,
+            piece_ends,
+            bos,
+            eos,
+            eot,
+            eom,
+            add_bos,
+            add_eos,
+            eog,
+            chat_template,
+        })
+    }
+
+    /// Tokenizes `text` the way `llama_tokenize(text, add_special = true, parse_special = true)`
+    /// does: special tokens such as `<|im_start|>` are matched whole, BOS is prepended iff
+    /// `tokenizer.ggml.add_bos_token` is true (EOS appended iff `add_eos_token` is).
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        self.encode_with(text, true, true)
+    }
+
+    /// `llama_tokenize` with both flags: `add_special` adds BOS/EOS per the model's
+    /// `add_bos_token` / `add_eos_token`; `parse_special = false` treats control tokens'
+    /// text as plain text (user-defined tokens are still matched, as in llama.cpp). Use that
+    /// for untrusted text that must not inject `<|im_end|>` and friends.
+    pub fn encode_with(&self, text: &str, add_special: bool, parse_special: bool) -> Result<Vec<u32>> {
+        let added = if parse_special { &self.added_all } else { &self.added_user };
+        let mut pretok: PreTokenizedString = added.extract_and_normalize(None::<&NormalizerWrapper>, text);
+        self.pre_tokenizer.pre_tokenize(&mut pretok).map_err(|e| tok_err(format!("pre-tokenizing: {e}")))?;
+        pretok
+            .tokenize(|normalized| self.model.tokenize(normalized.get()))
+            .map_err(|e| tok_err(format!("tokenizing: {e}")))?;
+        let mut ids = Vec::with_capacity(text.len() / 3 + 2);
+        if add_special && self.add_bos {
+            ids.extend(self.bos);
+        }
+        for (_, _, toks) in pretok.get_splits(OffsetReferential::Original, OffsetType::None) {
+            if let Some(toks) = toks {
+                ids.extend(toks.iter().map(|t| t.id));
+            }
+        }
+        if add_special && self.add_eos {
+            ids.extend(self.eos);
+        }
+        Ok(ids)
+    }
+
+    /// The bytes a token renders to (special tokens as their text); `None` if out of range.
+    pub fn token_bytes(&self, id: u32) -> Option<&[u8]> {
+        let i = id as usize;
+        let end = *self.piece_ends.get(i)? as usize;
+        let start = if i == 0 { 0 } else { self.piece_ends[i - 1] as usize };
+        Some(&self.piece_bytes[start..end])
+    }
+
+    /// Detokenizes like `llama_detokenize(remove_special = false, unparse_special = true)`:
+    /// special tokens appear as their text, invalid UTF-8 becomes U+FFFD. An id outside the
+    /// vocabulary is an error.
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.decode_bytes(ids)?).into_owned())
+    }
+
+    /// The raw bytes of `ids`, concatenated (may be incomplete UTF-8).
+    pub fn decode_bytes(&self, ids: &[u32]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(ids.len() * 4);
+        for &id in ids {
+            out.extend_from_slice(self.token_bytes(id).ok_or_else(|| self.out_of_range(id))?);
+        }
+        Ok(out)
+    }
+
+    fn out_of_range(&self, id: u32) -> Error {
+        tok_err(format!("token id {id} is out of range (vocabulary has {} tokens)", self.tokens.len()))
+    }
+
+    /// Number of entries in `tokenizer.ggml.tokens`.
+    pub fn vocab_size(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn bos_id(&self) -> Option<u32> {
+        self.bos
+    }
+
+    pub fn eos_id(&self) -> Option<u32> {
+        self.eos
+    }
+
+    /// `tokenizer.ggml.eot_token_id`, if the file sets it.
+    pub fn eot_id(&self) -> Option<u32> {
+        self.eot
+    }
+
+    /// `tokenizer.ggml.eom_token_id`, if the file sets it.
+    pub fn eom_id(&self) -> Option<u32> {
+        self.eom
+    }
+
+    /// Whether `encode` prepends BOS.
+    pub fn add_bos(&self) -> bool {
+        self.add_bos
+    }
+
+    /// Whether `encode` appends EOS.
+    pub fn add_eos(&self) -> bool {
+        self.add_eos
+    }
+
+    /// End of generation: llama.cpp's set (eos, eot, eom and the tokens whose text is
+    /// `<|im_end|>`, `<|endoftext|>`, `<|eot_id|>`, `<|end|>`, …, plus a control `</s>`).
+    pub fn is_eog(&self, id: u32) -> bool {
+        self.eog.binary_search(&id).is_ok()
+    }
+
+    /// The end-of-generation ids, sorted.
+    pub fn eog_ids(&self) -> &[u32] {
+        &self.eog
+    }
+
+    /// The decoded piece of one token (lossy: a lone byte of a multi-byte character shows
+    /// as U+FFFD), for the inspector.
+    pub fn token_text(&self, id: u32) -> Option<String> {
+        self.token_bytes(id).map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    /// The vocabulary string of a token as stored in the GGUF (byte-level alphabet, e.g.
+    /// `Ġ` for a space).
+    pub fn token_raw(&self, id: u32) -> Option<&str> {
+        self.tokens.get(id as usize).map(String::as_str)
+    }
+
+    pub fn token_type(&self, id: u32) -> Option<TokenType> {
+        self.types.get(id as usize).copied()
+    }
+
+    /// The id of a vocabulary string (raw, byte-level alphabet), e.g. `"<|im_end|>"`.
+    pub fn token_id(&self, raw: &str) -> Option<u32> {
+        self.model.token_to_id(raw)
+    }
+
+    /// `tokenizer.ggml.pre`, if present.
+    pub fn pre_name(&self) -> Option<&str> {
+        self.pre_name.as_deref()
+    }
+
+    pub fn pre_kind(&self) -> PreTokenizerKind {
+        self.pre_kind
+    }
+
+    pub fn has_chat_template(&self) -> bool {
+        self.chat_template.is_some()
+    }
+
+    /// The raw `tokenizer.chat_template`.
+    pub fn chat_template(&self) -> Option<&str> {
+        self.chat_template.as_deref()
+    }
+
+    fn special_text(&self, id: Option<u32>) -> String {
+        id.and_then(|i| self.token_raw(i)).unwrap_or("").to_owned()
+    }
+
+    /// Renders the GGUF's `tokenizer.chat_template` with minijinja (variables `messages`,
+    /// `add_generation_prompt`, `bos_token`, `eos_token`; HF's `trim_blocks` and
+    /// `lstrip_blocks`). A model without a template is an `Error::ChatTemplate`.
+    pub fn apply_chat_template(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<String> {
+        let template = self.chat_template.as_deref().ok_or_else(|| {
+            Error::ChatTemplate(format!(
+                "this model has no {}; format the prompt yourself or pick a chat model",
+                keys::CHAT_TEMPLATE
+            ))
+        })?;
+        chat::render(
+            template,
+            messages,
+            add_generation_prompt,
+            &self.special_text(self.bos),
+            &self.special_text(self.eos),
+        )
+    }
+
+    /// One user message plus the generation prompt.
+    pub fn chat_prompt(&self, user: &str) -> Result<String> {
+        self.apply_chat_template(&[ChatMessage::user(user)], true)
+    }
+
+    /// A decoder that turns ids into text as they arrive.
+    pub fn stream_decoder(&self) -> StreamDecoder<'_> {
+        StreamDecoder::new(self)
+    }
+}

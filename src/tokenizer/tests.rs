@@ -1,0 +1,370 @@
+//! Unit tests on a tiny byte-level vocabulary built in the test.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::gguf::Value;
+
+/// Byte-level spelling of a string (what a GGUF vocabulary stores).
+fn bl(s: &str) -> String {
+    let table = byte_to_char_table();
+    s.bytes().map(|b| table[b as usize]).collect()
+}
+
+const SPECIALS: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
+/// Merges in priority order, as text (they are spelled byte-level in the metadata).
+const MERGES: [(&str, &str); 6] = [(" ", "t"), ("h", "e"), (" t", "he"), ("1", "2"), ("12", "3"), ("l", "l")];
+
+/// Tiny vocabulary: 3 control tokens, the 256 bytes (id = 3 + byte), then the merges'
+/// results, then a user-defined token.
+fn tiny_meta() -> BTreeMap<String, Value> {
+    let table = byte_to_char_table();
+    let mut tokens: Vec<String> = SPECIALS.iter().map(|s| s.to_string()).collect();
+    let mut types = vec![3i32; 3];
+    for b in 0..=255u8 {
+        tokens.push(table[b as usize].to_string());
+        types.push(1);
+    }
+    let mut merges = Vec::new();
+    for (a, b) in MERGES {
+        merges.push(Value::String(format!("{} {}", bl(a), bl(b))));
+        tokens.push(bl(&format!("{a}{b}")));
+        types.push(1);
+    }
+    tokens.push("<tool>".into());
+    types.push(4);
+    let mut m = BTreeMap::new();
+    m.insert(keys::MODEL.into(), Value::String("gpt2".into()));
+    m.insert(keys::PRE.into(), Value::String("smollm".into()));
+    m.insert(keys::TOKENS.into(), Value::Array(tokens.into_iter().map(Value::String).collect()));
+    m.insert(keys::TOKEN_TYPE.into(), Value::Array(types.into_iter().map(Value::I32).collect()));
+    m.insert(keys::MERGES.into(), Value::Array(merges));
+    m.insert(keys::BOS_ID.into(), Value::U32(1));
+    m.insert(keys::EOS_ID.into(), Value::U32(2));
+    m.insert(keys::ADD_BOS.into(), Value::Bool(false));
+    m
+}
+
+fn byte_id(b: u8) -> u32 {
+    3 + b as u32
+}
+
+fn merged_id(i: usize) -> u32 {
+    3 + 256 + i as u32
+}
+
+const TOOL_ID: u32 = 3 + 256 + MERGES.len() as u32;
+
+fn tiny() -> Tokenizer {
+    Tokenizer::from_metadata(&tiny_meta()).expect("tiny tokenizer builds")
+}
+
+fn err_text(r: Result<Tokenizer>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn byte_table_is_gpt2() {
+    let t = byte_to_char_table();
+    assert_eq!(t[b' ' as usize], 'Ġ');
+    assert_eq!(t[b'\n' as usize], 'Ċ');
+    assert_eq!(t[b'\t' as usize], 'ĉ');
+    assert_eq!(t[b'a' as usize], 'a');
+    assert_eq!(t[0xE9], 'é');
+    assert_eq!(t[0xAD], 'Ń');
+    let inv = char_to_byte_table();
+    for b in 0..=255u8 {
+        assert_eq!(inv[t[b as usize] as usize], Some(b));
+    }
+}
+
+#[test]
+fn encodes_with_merges_and_specials() {
+    let t = tiny();
+    assert_eq!(t.vocab_size(), 3 + 256 + MERGES.len() + 1);
+    // " the" -> one token via " t" + "he".
+    assert_eq!(t.encode(" the").unwrap(), vec![merged_id(2)]);
+    // "he" outranks "ll".
+    assert_eq!(t.encode("hell").unwrap(), vec![merged_id(1), merged_id(5)]);
+    assert_eq!(t.encode("ell").unwrap(), vec![byte_id(b'e'), merged_id(5)]);
+    // Digits are isolated by the smollm pre-tokenizer, so "123" never merges.
+    assert_eq!(t.encode("123").unwrap(), vec![byte_id(b'1'), byte_id(b'2'), byte_id(b'3')]);
+    // Control tokens match whole; add_bos is false.
+    assert_eq!(t.encode("<|im_start|>he<|im_end|>").unwrap(), vec![1, merged_id(1), 2]);
+    // Without special parsing the text is plain bytes ...
+    let plain = t.encode_with("<|im_end|>", true, false).unwrap();
+    assert_eq!(plain.len(), "<|im_end|>".len());
+    assert!(plain.iter().all(|&id| (3..259).contains(&id)));
+    // ... but user-defined tokens are still matched, as in llama.cpp.
+    assert_eq!(t.encode_with("a<tool>", true, false).unwrap(), vec![byte_id(b'a'), TOOL_ID]);
+    assert_eq!(t.encode("").unwrap(), Vec::<u32>::new());
+}
+
+#[test]
+fn gpt2_pre_tokenizer_merges_digits() {
+    let mut m = tiny_meta();
+    m.remove(keys::PRE); // missing -> GPT-2 regex
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert_eq!(t.pre_kind(), PreTokenizerKind::Gpt2);
+    assert_eq!(t.encode("123").unwrap(), vec![merged_id(4)]);
+    // The regex keeps " t" + "he" inside one pre-token.
+    assert_eq!(t.encode("a the").unwrap(), vec![byte_id(b'a'), merged_id(2)]);
+}
+
+#[test]
+fn every_pre_tokenizer_kind_builds_and_encodes() {
+    for (name, kind, digits) in [
+        ("default", PreTokenizerKind::Gpt2, vec![merged_id(4)]),
+        ("gpt2", PreTokenizerKind::Gpt2, vec![merged_id(4)]),
+        ("starcoder", PreTokenizerKind::DigitsGpt2, vec![byte_id(b'1'), byte_id(b'2'), byte_id(b'3')]),
+        ("llama-bpe", PreTokenizerKind::Llama3, vec![merged_id(4)]),
+        ("qwen2", PreTokenizerKind::Qwen2, vec![byte_id(b'1'), byte_id(b'2'), byte_id(b'3')]),
+    ] {
+        let mut m = tiny_meta();
+        m.insert(keys::PRE.into(), Value::String(name.into()));
+        m.insert(keys::ADD_BOS.into(), Value::Bool(false));
+        let t = Tokenizer::from_metadata(&m).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(t.pre_kind(), kind, "{name}");
+        assert_eq!(t.encode("123").unwrap(), digits, "{name}");
+        assert_eq!(t.decode(&t.encode("Hi the 123\n\n  x!").unwrap()).unwrap(), "Hi the 123\n\n  x!", "{name}");
+    }
+}
+
+#[test]
+fn llama3_defaults_to_bos() {
+    let mut m = tiny_meta();
+    m.insert(keys::PRE.into(), Value::String("llama3".into()));
+    m.remove(keys::ADD_BOS);
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert!(t.add_bos());
+    assert_eq!(t.encode("a").unwrap(), vec![1, byte_id(b'a')]);
+    assert_eq!(t.encode_with("a", false, true).unwrap(), vec![byte_id(b'a')]);
+}
+
+#[test]
+fn bos_and_eos_added_when_asked() {
+    let mut m = tiny_meta();
+    m.insert(keys::ADD_BOS.into(), Value::Bool(true));
+    m.insert(keys::ADD_EOS.into(), Value::Bool(true));
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert_eq!(t.encode("a").unwrap(), vec![1, byte_id(b'a'), 2]);
+    m.remove(keys::BOS_ID);
+    let e = err_text(Tokenizer::from_metadata(&m));
+    assert!(e.contains("add_bos_token"), "{e}");
+}
+
+#[test]
+fn decodes_specials_and_bytes() {
+    let t = tiny();
+    let ids = t.encode("<|im_start|>user\nhé 🙂<|im_end|>").unwrap();
+    assert_eq!(t.decode(&ids).unwrap(), "<|im_start|>user\nhé 🙂<|im_end|>");
+    // A lone continuation byte and a truncated sequence become U+FFFD.
+    assert_eq!(t.decode(&[byte_id(b'a'), byte_id(0x80), byte_id(b'b')]).unwrap(), "a\u{FFFD}b");
+    assert_eq!(t.decode(&[byte_id(0xF0), byte_id(0x9F)]).unwrap(), "\u{FFFD}");
+    assert_eq!(t.token_text(TOOL_ID).as_deref(), Some("<tool>"));
+    assert_eq!(t.token_text(byte_id(b' ')).as_deref(), Some(" "));
+    assert_eq!(t.token_raw(byte_id(b' ')), Some("Ġ"));
+    assert_eq!(t.token_text(byte_id(0xC3)).as_deref(), Some("\u{FFFD}"));
+    assert_eq!(t.token_text(9999), None);
+    assert_eq!(t.token_id("<|im_end|>"), Some(2));
+    assert_eq!(t.token_type(2), Some(TokenType::Control));
+    let e = t.decode(&[9999]).unwrap_err().to_string();
+    assert!(e.contains("9999") && e.contains("out of range"), "{e}");
+}
+
+#[test]
+fn user_defined_token_renders_raw_text() {
+    // A user-defined token with a non-ASCII char: raw UTF-8, not the byte-level table (which
+    // would turn "é" into the lone byte 0xE9).
+    let mut m = tiny_meta();
+    let Some(Value::Array(tokens)) = m.get_mut(keys::TOKENS) else { unreachable!() };
+    tokens[TOOL_ID as usize] = Value::String("café!".into());
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert_eq!(t.decode(&[TOOL_ID]).unwrap(), "café!");
+    assert_eq!(t.encode("xcafé!").unwrap(), vec![byte_id(b'x'), TOOL_ID]);
+}
+
+#[test]
+fn stream_decoder_holds_split_characters() {
+    let t = tiny();
+    let emoji = "🙂".as_bytes(); // F0 9F 99 82
+    let mut s = t.stream_decoder();
+    assert_eq!(s.push(byte_id(b'a')), "a");
+    assert_eq!(s.push(byte_id(emoji[0])), "");
+    assert_eq!(s.push(byte_id(emoji[1])), "");
+    assert_eq!(s.pending(), &emoji[..2]);
+    assert_eq!(s.push(byte_id(emoji[2])), "");
+    assert_eq!(s.push(byte_id(emoji[3])), "🙂");
+    assert!(s.pending().is_empty());
+    // Invalid bytes are replaced as soon as they are known to be invalid.
+    assert_eq!(s.push(byte_id(0x80)), "\u{FFFD}");
+    assert_eq!(s.push(byte_id(0xE2)), "");
+    assert_eq!(s.push(byte_id(b'x')), "\u{FFFD}x");
+    // A special token arrives whole.
+    assert_eq!(s.push(2), "<|im_end|>");
+    // finish() flushes an incomplete character lossily.
+    assert_eq!(s.push(byte_id(0xF0)), "");
+    assert_eq!(s.finish(), "\u{FFFD}");
+    assert_eq!(s.finish(), "");
+    // Out-of-range ids add nothing to push and are an error to try_push.
+    assert_eq!(s.push(9999), "");
+    assert!(s.try_push(9999).is_err());
+}
+
+#[test]
+fn stream_decoder_matches_decode_on_random_bytes() {
+    let t = tiny();
+    // A deterministic LCG over byte tokens, biased to high bytes to make broken sequences.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..200 {
+        let mut ids = Vec::new();
+        for _ in 0..24 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let b = (x >> 33) as u8;
+            ids.push(if b < 64 { byte_id(b'a' + b % 26) } else { byte_id(b | 0x80) });
+        }
+        let mut s = t.stream_decoder();
+        let mut streamed: String = ids.iter().map(|&id| s.push(id)).collect();
+        streamed.push_str(&s.finish());
+        assert_eq!(streamed, t.decode(&ids).unwrap(), "{ids:?}");
+    }
+}
+
+#[test]
+fn end_of_generation_set() {
+    let t = tiny();
+    assert_eq!(t.bos_id(), Some(1));
+    assert_eq!(t.eos_id(), Some(2));
+    assert!(t.is_eog(2)); // eos, <|im_end|>
+    assert!(t.is_eog(0)); // <|endoftext|> by its text
+    assert!(!t.is_eog(1));
+    assert!(!t.is_eog(byte_id(b'a')));
+    assert_eq!(t.eog_ids(), &[0, 2]);
+}
+
+#[test]
+fn rejects_unsupported_model_type() {
+    let mut m = tiny_meta();
+    m.insert(keys::MODEL.into(), Value::String("llama".into()));
+    let e = Tokenizer::from_metadata(&m).unwrap_err();
+    assert!(matches!(e, Error::Unsupported(_)), "{e:?}");
+    assert!(e.to_string().contains("\"llama\"") && e.to_string().contains("SentencePiece"), "{e}");
+    m.insert(keys::MODEL.into(), Value::String("wordpiece-9000".into()));
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains("wordpiece-9000"));
+    m.remove(keys::MODEL);
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains(keys::MODEL));
+}
+
+#[test]
+fn rejects_unknown_pre_tokenizer() {
+    let mut m = tiny_meta();
+    m.insert(keys::PRE.into(), Value::String("frobnicate-v2".into()));
+    let e = err_text(Tokenizer::from_metadata(&m));
+    assert!(e.contains("frobnicate-v2"), "{e}");
+    m.insert(keys::PRE.into(), Value::U32(3));
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains(keys::PRE));
+}
+
+#[test]
+fn rejects_mismatched_arrays_and_bad_ids() {
+    let mut m = tiny_meta();
+    let Some(Value::Array(types)) = m.get_mut(keys::TOKEN_TYPE) else { unreachable!() };
+    types.pop();
+    let e = err_text(Tokenizer::from_metadata(&m));
+    assert!(e.contains("token_type") && e.contains("entries"), "{e}");
+
+    let mut m = tiny_meta();
+    let Some(Value::Array(types)) = m.get_mut(keys::TOKEN_TYPE) else { unreachable!() };
+    types[7] = Value::I32(42);
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains("token_type[7]"));
+
+    let mut m = tiny_meta();
+    m.insert(keys::EOS_ID.into(), Value::U32(100_000));
+    let e = err_text(Tokenizer::from_metadata(&m));
+    assert!(e.contains("eos_token_id") && e.contains("100000"), "{e}");
+
+    let mut m = tiny_meta();
+    m.insert(keys::BOS_ID.into(), Value::I32(-1));
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains("bos_token_id"));
+
+    let mut m = tiny_meta();
+    m.insert(keys::TOKENS.into(), Value::Array(vec![]));
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains("empty"));
+
+    let mut m = tiny_meta();
+    m.insert(keys::TOKENS.into(), Value::Array(vec![Value::U8(1)]));
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains("tokens[0]"));
+}
+
+#[test]
+fn rejects_malformed_merges() {
+    for (bad, what) in [
+        ("Ġthe", "separated by a space"),
+        ("Ġ ", "empty second token"),
+        ("Ġ zz", "\"zz\" is not in the vocabulary"),
+        ("a b", "merged token \"ab\" is not in the vocabulary"),
+    ] {
+        let mut m = tiny_meta();
+        let Some(Value::Array(merges)) = m.get_mut(keys::MERGES) else { unreachable!() };
+        merges.push(Value::String(bad.into()));
+        let e = err_text(Tokenizer::from_metadata(&m));
+        assert!(e.contains(what) && e.contains("merges[6]"), "{bad}: {e}");
+    }
+    let mut m = tiny_meta();
+    m.insert(keys::MERGES.into(), Value::Array(vec![Value::I32(3)]));
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains("merges[0]"));
+}
+
+#[test]
+fn duplicate_merges_keep_first_rank() {
+    // Add "e l" (rank 6) and a duplicate of "l l" (rank 5, again at 7). With llama.cpp's
+    // first-wins rule "ell" is "e" + "ll"; with last-wins it would be "el" + "l".
+    let mut m = tiny_meta();
+    let Some(Value::Array(tokens)) = m.get_mut(keys::TOKENS) else { unreachable!() };
+    tokens.push(Value::String("el".into()));
+    let Some(Value::Array(types)) = m.get_mut(keys::TOKEN_TYPE) else { unreachable!() };
+    types.push(Value::I32(1));
+    let Some(Value::Array(merges)) = m.get_mut(keys::MERGES) else { unreachable!() };
+    merges.push(Value::String("e l".into()));
+    merges.push(Value::String("l l".into()));
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert_eq!(t.encode("ell").unwrap(), vec![byte_id(b'e'), merged_id(5)]);
+    assert_eq!(t.encode("el").unwrap(), vec![TOOL_ID + 1]);
+}
+
+#[test]
+fn chat_template_renders_with_python_methods() {
+    let mut m = tiny_meta();
+    let tmpl = "{{ bos_token }}{% for m in messages %}{% if m.role not in ['user', 'system'] %}\
+                {{ raise_exception('bad role ' + m.role) }}{% endif %}\
+                <|im_start|>{{ m['role'] }}\n{{ m.content.strip() }}{% if m.content.lstrip().startswith(('Hi', 'x')) %}!{% endif %}\
+                <|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}\
+                {{ {'a': 1}.get('b', 'dflt') }}{{ 'a,b'.split(',') | length }}{{ eos_token }}";
+    m.insert(keys::CHAT_TEMPLATE.into(), Value::String(tmpl.into()));
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert!(t.has_chat_template());
+    let s = t.chat_prompt("  Hi there  ").unwrap();
+    assert_eq!(s, "<|im_start|><|im_start|>user\nHi there!<|im_end|>\n<|im_start|>assistant\ndflt2<|im_end|>");
+    let msgs = [ChatMessage::system("S"), ChatMessage::user("u")];
+    let s = t.apply_chat_template(&msgs, false).unwrap();
+    assert_eq!(s, "<|im_start|><|im_start|>system\nS<|im_end|>\n<|im_start|>user\nu<|im_end|>\ndflt2<|im_end|>");
+    let e = t.apply_chat_template(&[ChatMessage::assistant("a")], false).unwrap_err();
+    assert!(matches!(e, Error::ChatTemplate(_)) && e.to_string().contains("bad role assistant"), "{e}");
+}
+
+#[test]
+fn chat_template_errors() {
+    let t = tiny();
+    assert!(!t.has_chat_template());
+    let e = t.chat_prompt("hi").unwrap_err();
+    assert!(matches!(e, Error::ChatTemplate(_)) && e.to_string().contains("tokenizer.chat_template"), "{e}");
+
+    let mut m = tiny_meta();
+    m.insert(keys::CHAT_TEMPLATE.into(), Value::String("{% for %}".into()));
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    let e = t.chat_prompt("hi").unwrap_err();
+    assert!(matches!(e, Error::ChatTemplate(_)) && e.to_string().contains("compile"), "{e}");
+}
