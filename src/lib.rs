@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod gguf;
+pub mod quant;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
