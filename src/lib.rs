@@ -5,6 +5,7 @@
 
 pub mod error;
 pub mod gguf;
+pub mod gguf_write;
 pub mod quant;
 pub mod tokenizer;
 

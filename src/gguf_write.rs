@@ -1,0 +1,155 @@
+//! A small GGUF v3 writer for tests and the synthetic model.
+//!
+//! It writes what it is given: keys are not deduplicated and tensor data is not checked
+//! against the declared dims/type, so tests can build malformed files with it too.
+//! Layout follows llama.cpp's `gguf_write_to_buf`: header, key-values, tensor infos, zero
+//! padding to the alignment, then each tensor's data padded to the alignment.
+
+use crate::gguf::{GgmlType, Value};
+
+const DEFAULT_ALIGNMENT: u64 = 32;
+
+#[derive(Clone, Debug)]
+struct Tensor {
+    name: String,
+    dims: Vec<u64>,
+    ty: GgmlType,
+    data: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GgufWriter {
+    alignment: u64,
+    metadata: Vec<(String, Value)>,
+    tensors: Vec<Tensor>,
+}
+
+impl Default for GgufWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GgufWriter {
+    pub fn new() -> Self {
+        GgufWriter { alignment: DEFAULT_ALIGNMENT, metadata: Vec::new(), tensors: Vec::new() }
+    }
+
+    /// Appends a key-value pair, in order.
+    ///
+    /// # Panics
+    /// If an array (at any depth) mixes value types: a GGUF array has one element type, so
+    /// such a value cannot be written. Values are built by code, never read from input.
+    pub fn metadata(mut self, key: impl Into<String>, value: Value) -> Self {
+        assert!(homogeneous(&value), "GGUF arrays need one element type: {value:?}");
+        self.metadata.push((key.into(), value));
+        self
+    }
+
+    /// Appends a tensor; `dims` in ggml order (dims[0] is the row length).
+    pub fn tensor(mut self, name: impl Into<String>, dims: &[u64], ty: GgmlType, data: Vec<u8>) -> Self {
+        self.tensors.push(Tensor { name: name.into(), dims: dims.to_vec(), ty, data });
+        self
+    }
+
+    /// Data alignment. Anything but 32 is also written as `general.alignment` (u32) unless
+    /// that key was given explicitly. 0 pads as 1 (and the file is then rejected on read).
+    pub fn alignment(mut self, alignment: u64) -> Self {
+        self.alignment = alignment;
+        self
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let align = self.alignment.max(1) as usize;
+        let mut kv: Vec<(&str, Value)> = Vec::new();
+        if self.alignment != DEFAULT_ALIGNMENT && !self.metadata.iter().any(|(k, _)| k == "general.alignment") {
+            kv.push(("general.alignment", Value::U32(self.alignment as u32)));
+        }
+        kv.extend(self.metadata.iter().map(|(k, v)| (k.as_str(), v.clone())));
+
+        let mut out = Vec::new();
+        out.extend_from_slice(b"GGUF");
+        out.extend_from_slice(&3u32.to_le_bytes());
+        out.extend_from_slice(&(self.tensors.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(kv.len() as u64).to_le_bytes());
+        for (k, v) in &kv {
+            write_str(&mut out, k);
+            out.extend_from_slice(&type_id(v).to_le_bytes());
+            write_value(&mut out, v);
+        }
+        let mut offset = 0usize;
+        for t in &self.tensors {
+            write_str(&mut out, &t.name);
+            out.extend_from_slice(&(t.dims.len() as u32).to_le_bytes());
+            t.dims.iter().for_each(|d| out.extend_from_slice(&d.to_le_bytes()));
+            out.extend_from_slice(&t.ty.id().to_le_bytes());
+            out.extend_from_slice(&(offset as u64).to_le_bytes());
+            offset += t.data.len().next_multiple_of(align);
+        }
+        pad(&mut out, align);
+        for t in &self.tensors {
+            out.extend_from_slice(&t.data);
+            pad(&mut out, align);
+        }
+        out
+    }
+}
+
+fn pad(out: &mut Vec<u8>, align: usize) {
+    out.resize(out.len().next_multiple_of(align), 0);
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u64).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn type_id(v: &Value) -> u32 {
+    match v {
+        Value::U8(_) => 0,
+        Value::I8(_) => 1,
+        Value::U16(_) => 2,
+        Value::I16(_) => 3,
+        Value::U32(_) => 4,
+        Value::I32(_) => 5,
+        Value::F32(_) => 6,
+        Value::Bool(_) => 7,
+        Value::String(_) => 8,
+        Value::Array(_) => 9,
+        Value::U64(_) => 10,
+        Value::I64(_) => 11,
+        Value::F64(_) => 12,
+    }
+}
+
+fn homogeneous(v: &Value) -> bool {
+    match v {
+        Value::Array(a) => a.iter().all(|e| type_id(e) == type_id(&a[0])) && a.iter().all(homogeneous),
+        _ => true,
+    }
+}
+
+/// The value's payload, without its type id (arrays carry their element type inside).
+fn write_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::U8(x) => out.push(*x),
+        Value::I8(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::U16(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I16(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::U32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::U64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::I64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::F32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::F64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::Bool(x) => out.push(*x as u8),
+        Value::String(s) => write_str(out, s),
+        Value::Array(a) => {
+            // An empty array has no element to take a type from; u8 is as good as any.
+            let elem = a.first().map_or(0, type_id);
+            out.extend_from_slice(&elem.to_le_bytes());
+            out.extend_from_slice(&(a.len() as u64).to_le_bytes());
+            a.iter().for_each(|e| write_value(out, e));
+        }
+    }
+}
