@@ -7,6 +7,7 @@ pub mod error;
 pub mod gguf;
 pub mod gguf_write;
 pub mod quant;
+pub mod synth;
 pub mod tokenizer;
 
 pub use error::{Error, Result};
