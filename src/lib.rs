@@ -14,3 +14,5 @@ pub use error::{Error, Result};
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
+pub mod gpu;
+pub mod kernels;

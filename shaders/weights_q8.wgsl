@@ -1,0 +1,16 @@
+// Q8 weight reader (Q8_0 repacked at upload from 34-byte blocks to 9 aligned u32 words):
+// [d as f16 in the low half, 32 signed bytes]; weight = q·d, as dequantize_row_q8_0.
+// Needs a module-scope `weights: array<u32>`.
+
+const BLOCK_WORDS: u32 = 9u;
+
+fn load_block(blk: u32, out: ptr<function, array<vec4<f32>, 8>>) {
+    let base = blk * BLOCK_WORDS;
+    let d = unpack2x16float(weights[base]).x;
+    for (var k = 0u; k < 8u; k++) {
+        let q = weights[base + 1u + k];
+        // Shift each byte to the top, then arithmetic-shift down to sign-extend it.
+        let s = vec4<i32>(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4<u32>(24u);
+        (*out)[k] = vec4<f32>(s) * d;
+    }
+}

@@ -1,0 +1,223 @@
+//! The wgpu context: adapter choice, device limits and features, buffers, readbacks and
+//! error capture. Everything here works the same natively and in the browser.
+
+pub mod shader;
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// Which kernel variant a family should use. Software adapters (lavapipe, SwiftShader)
+/// run invocations as SIMD lanes on a CPU where barriers are very costly, so one invocation
+/// per output row wins; real GPUs want cooperative rows (see DESIGN.md, "Kernel variants").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// One invocation per output row, no barriers.
+    Row,
+    /// A workgroup per output row with a shared-memory reduction.
+    Cooperative,
+}
+
+impl Variant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Row => "row",
+            Variant::Cooperative => "cooperative",
+        }
+    }
+}
+
+/// What the caller may ask of the adapter.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Force a kernel variant (tests run both on lavapipe); None picks from the adapter.
+    pub variant: Option<Variant>,
+}
+
+/// Facts about the adapter, for the CLI, the page and the benchmark.
+#[derive(Clone, Debug)]
+pub struct AdapterFacts {
+    pub name: String,
+    pub backend: String,
+    pub device_type: String,
+    pub driver: String,
+    pub software: bool,
+    pub has_subgroups: bool,
+    pub has_f16: bool,
+    pub has_timestamps: bool,
+    pub max_storage_binding: u64,
+}
+
+/// A device and queue plus what we learned about the adapter.
+#[derive(Clone)]
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub facts: Arc<AdapterFacts>,
+    pub variant: Variant,
+}
+
+impl Gpu {
+    /// Picks the high-performance adapter (a software one if that is all there is) and
+    /// opens a device with the adapter's own storage limits, which the model needs.
+    pub async fn new(opts: GpuOptions) -> Result<Gpu> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        desc.backends = if cfg!(target_arch = "wasm32") {
+            wgpu::Backends::BROWSER_WEBGPU
+        } else {
+            wgpu::Backends::PRIMARY
+        };
+        let instance = wgpu::Instance::new(desc);
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                force_fallback_adapter: false,
+                compatible_surface: None,
+                apply_limit_buckets: false,
+            })
+            .await
+            .map_err(|e| Error::NoGpu(format!("no WebGPU/Vulkan adapter: {e}")))?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let features = adapter.features();
+        let software = info.device_type == wgpu::DeviceType::Cpu
+            || ["llvmpipe", "lavapipe", "swiftshader"].iter().any(|s| info.name.to_lowercase().contains(s));
+        let wanted = wgpu::Features::SUBGROUP | wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY;
+        let required_features = features & wanted;
+        let required_limits = wgpu::Limits {
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
+            max_buffer_size: limits.max_buffer_size,
+            max_storage_buffers_per_shader_stage: limits.max_storage_buffers_per_shader_stage,
+            max_compute_workgroups_per_dimension: limits.max_compute_workgroups_per_dimension,
+            max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
+            max_compute_workgroup_size_x: limits.max_compute_workgroup_size_x,
+            ..wgpu::Limits::downlevel_defaults()
+        };
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("samplescope"),
+                required_features,
+                required_limits,
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|e| Error::NoGpu(format!("cannot open a device on {}: {e}", info.name)))?;
+        let facts = AdapterFacts {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: format!("{} {}", info.driver, info.driver_info).trim().to_string(),
+            software,
+            has_subgroups: required_features.contains(wgpu::Features::SUBGROUP),
+            has_f16: required_features.contains(wgpu::Features::SHADER_F16),
+            has_timestamps: required_features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            max_storage_binding: limits.max_storage_buffer_binding_size as u64,
+        };
+        let variant = opts.variant.unwrap_or(if software { Variant::Row } else { Variant::Cooperative });
+        Ok(Gpu { device, queue, facts: Arc::new(facts), variant })
+    }
+
+    /// A storage buffer holding `data`, checked against the binding limit.
+    pub fn storage_init(&self, label: &str, data: &[u8]) -> Result<wgpu::Buffer> {
+        let buf = self.storage(label, data.len() as u64)?;
+        self.queue.write_buffer(&buf, 0, data);
+        Ok(buf)
+    }
+
+    /// A zero-filled storage buffer that can also be copied from and written to.
+    pub fn storage(&self, label: &str, size: u64) -> Result<wgpu::Buffer> {
+        // wgpu rejects zero-sized bindings; round up to a u32 multiple for write_buffer.
+        let size = size.max(16).div_ceil(4) * 4;
+        if size > self.facts.max_storage_binding {
+            return Err(Error::Unsupported(format!(
+                "buffer {label:?} needs {size} bytes, over this adapter's storage binding limit of {} bytes",
+                self.facts.max_storage_binding
+            )));
+        }
+        Ok(self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        }))
+    }
+
+    pub fn uniform_init(&self, label: &str, data: &[u8]) -> wgpu::Buffer {
+        let buf = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: (data.len() as u64).max(16).div_ceil(16) * 16,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue.write_buffer(&buf, 0, data);
+        buf
+    }
+
+    pub fn readback_buffer(&self, label: &str, size: u64) -> wgpu::Buffer {
+        self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: size.max(4).div_ceil(4) * 4,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })
+    }
+
+    /// Maps a MAP_READ buffer and copies out its first `len` bytes, then unmaps it.
+    pub async fn read_mapped(&self, buf: &wgpu::Buffer, len: u64) -> Result<Vec<u8>> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        let slice = buf.slice(..len);
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.wait_idle()?;
+        rx.await
+            .map_err(|_| Error::Gpu("readback was dropped (device lost?)".into()))?
+            .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
+        let bytes = slice.get_mapped_range().map_err(|e| Error::Gpu(format!("readback map: {e}")))?.to_vec();
+        buf.unmap();
+        Ok(bytes)
+    }
+
+    /// Copies `len` bytes of a storage buffer to the CPU (a fresh staging buffer; for tests
+    /// and the inspector, not for the decode loop).
+    pub async fn read_storage(&self, src: &wgpu::Buffer, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let staging = self.readback_buffer("read_storage", len);
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(src, offset, &staging, 0, len.div_ceil(4) * 4);
+        self.queue.submit([enc.finish()]);
+        let mut bytes = self.read_mapped(&staging, len.div_ceil(4) * 4).await?;
+        bytes.truncate(len as usize);
+        Ok(bytes)
+    }
+
+    pub async fn read_f32(&self, src: &wgpu::Buffer, n: usize) -> Result<Vec<f32>> {
+        let bytes = self.read_storage(src, 0, 4 * n as u64).await?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Natively, drives the device until submitted work (and map callbacks) are done. In the
+    /// browser the event loop does this, so it is a no-op there.
+    pub fn wait_idle(&self) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("device poll: {e}")))?;
+        Ok(())
+    }
+
+    /// Runs `f` inside a validation + out-of-memory error scope and turns what it caught into
+    /// an error: on WebGPU, validation errors otherwise reach only the console.
+    pub async fn checked<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let out = f();
+        let v = validation.pop().await;
+        let o = oom.pop().await;
+        if let Some(e) = v.or(o) {
+            return Err(Error::Gpu(format!("{what}: {e}")));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,222 @@
+//! WGSL assembly and the pipeline cache.
+//!
+//! A kernel is one .wgsl file from shaders/, optionally preceded by helper snippets (the
+//! weight-format readers), specialised by defines: each define becomes a WGSL `const`
+//! in a generated header (so loop bounds are compile-time constants), and `#if NAME` /
+//! `#else` / `#endif` lines keep or drop blocks. Variants are made with defines, never copies.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Def {
+    U32(u32),
+    F32(f32),
+    Bool(bool),
+}
+
+/// Defines in a stable order (they are part of the pipeline cache key).
+#[derive(Clone, Debug, Default)]
+pub struct Defines(Vec<(&'static str, Def)>);
+
+impl Defines {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn u32(mut self, name: &'static str, v: u32) -> Self {
+        self.0.push((name, Def::U32(v)));
+        self
+    }
+    pub fn f32(mut self, name: &'static str, v: f32) -> Self {
+        self.0.push((name, Def::F32(v)));
+        self
+    }
+    pub fn flag(mut self, name: &'static str, on: bool) -> Self {
+        self.0.push((name, Def::Bool(on)));
+        self
+    }
+
+    fn is_on(&self, name: &str) -> Option<bool> {
+        self.0.iter().find(|(n, _)| *n == name).map(|(_, d)| match *d {
+            Def::Bool(b) => b,
+            Def::U32(v) => v != 0,
+            Def::F32(v) => v != 0.0,
+        })
+    }
+
+    fn header(&self) -> String {
+        let mut s = String::new();
+        for (name, d) in &self.0 {
+            match d {
+                Def::U32(v) => s.push_str(&format!("const {name}: u32 = {v}u;\n")),
+                // {:?} keeps a decimal point and full precision.
+                Def::F32(v) => s.push_str(&format!("const {name}: f32 = {v:?};\n")),
+                Def::Bool(b) => s.push_str(&format!("const {name}: bool = {b};\n")),
+            }
+        }
+        s
+    }
+
+    fn key(&self) -> String {
+        self.0.iter().map(|(n, d)| format!("{n}={d:?}")).collect::<Vec<_>>().join(",")
+    }
+}
+
+/// Applies `#if NAME` / `#else` / `#endif` (nestable). An unknown NAME is an error, so a
+/// typo cannot silently drop code.
+pub fn preprocess(src: &str, defs: &Defines) -> Result<String> {
+    let mut out = String::with_capacity(src.len());
+    // Each entry: (this block is active, the #if condition held)
+    let mut stack: Vec<(bool, bool)> = Vec::new();
+    let active = |stack: &[(bool, bool)]| stack.iter().all(|&(a, _)| a);
+    for (i, line) in src.lines().enumerate() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("#if ") {
+            let name = name.trim();
+            let (neg, name) = name.strip_prefix('!').map_or((false, name), |n| (true, n));
+            let on = defs
+                .is_on(name)
+                .ok_or_else(|| Error::Gpu(format!("shader line {}: #if on undefined {name}", i + 1)))?;
+            stack.push((on != neg, on != neg));
+        } else if t == "#else" {
+            let top = stack.last_mut().ok_or_else(|| Error::Gpu(format!("shader line {}: #else without #if", i + 1)))?;
+            *top = (!top.1, top.1);
+        } else if t == "#endif" {
+            stack.pop().ok_or_else(|| Error::Gpu(format!("shader line {}: #endif without #if", i + 1)))?;
+        } else if active(&stack) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !stack.is_empty() {
+        return Err(Error::Gpu("shader: unterminated #if".into()));
+    }
+    Ok(out)
+}
+
+/// The full WGSL text of a kernel: the define header, then each part preprocessed.
+pub fn assemble(parts: &[&str], defs: &Defines) -> Result<String> {
+    let mut s = defs.header();
+    for p in parts {
+        s.push_str(&preprocess(p, defs)?);
+    }
+    Ok(s)
+}
+
+/// How a kernel binds one buffer, in binding order. Kernels with the same signature share
+/// one explicit bind group layout, so a bind group works with every variant of the family
+/// (auto layouts would make each pipeline's bind groups incompatible with the others').
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Slot {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+
+/// Builds each distinct (label, entry, defines) pipeline once; the 30 layers share them.
+#[derive(Default)]
+pub struct PipelineCache {
+    map: Mutex<HashMap<String, wgpu::ComputePipeline>>,
+    layouts: Mutex<HashMap<Vec<Slot>, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>>,
+}
+
+impl PipelineCache {
+    pub fn layout(&self, device: &wgpu::Device, sig: &[Slot]) -> Result<(wgpu::BindGroupLayout, wgpu::PipelineLayout)> {
+        let mut layouts = self.layouts.lock().map_err(|_| Error::Gpu("pipeline cache poisoned".into()))?;
+        if let Some(l) = layouts.get(sig) {
+            return Ok(l.clone());
+        }
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = sig
+            .iter()
+            .enumerate()
+            .map(|(i, s)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match s {
+                        Slot::Uniform => wgpu::BufferBindingType::Uniform,
+                        Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                        Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let bgl = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor { label: None, entries: &entries });
+        let pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: None,
+            bind_group_layouts: &[Some(&bgl)],
+            immediate_size: 0,
+        });
+        layouts.insert(sig.to_vec(), (bgl.clone(), pl.clone()));
+        Ok((bgl, pl))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn get(
+        &self,
+        device: &wgpu::Device,
+        label: &str,
+        entry: &str,
+        parts: &[&str],
+        defs: &Defines,
+        sig: &[Slot],
+    ) -> Result<wgpu::ComputePipeline> {
+        let key = format!("{label}|{entry}|{}", defs.key());
+        if let Some(p) = self.map.lock().map_err(|_| Error::Gpu("pipeline cache poisoned".into()))?.get(&key) {
+            return Ok(p.clone());
+        }
+        let (_, layout) = self.layout(device, sig)?;
+        let src = assemble(parts, defs)?;
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(label),
+            source: wgpu::ShaderSource::Wgsl(src.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(label),
+            layout: Some(&layout),
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        self.map.lock().map_err(|_| Error::Gpu("pipeline cache poisoned".into()))?.insert(key, pipeline.clone());
+        Ok(pipeline)
+    }
+}
+
+/// A bind group over `buffers` in binding order.
+pub fn bind(device: &wgpu::Device, layout: &wgpu::BindGroupLayout, label: &str, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout, entries: &entries })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_else_endif_nest() {
+        let d = Defines::new().flag("A", true).flag("B", false).u32("N", 3);
+        let src = "x\n#if A\na\n#if B\nb\n#else\nnb\n#endif\n#else\nna\n#endif\n#if !B\nnotb\n#endif\ny";
+        assert_eq!(preprocess(src, &d).unwrap(), "x\na\nnb\nnotb\ny\n");
+        assert!(assemble(&["z"], &d).unwrap().starts_with("const A: bool = true;\nconst B: bool = false;\nconst N: u32 = 3u;\n"));
+    }
+
+    #[test]
+    fn errors_not_silence() {
+        let d = Defines::new();
+        assert!(preprocess("#if NOPE\n#endif", &d).is_err());
+        assert!(preprocess("#else", &d).is_err());
+        assert!(preprocess("#endif", &d).is_err());
+        assert!(preprocess("#if !NOPE", &Defines::new().flag("NOPE", true)).is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! Launcher for shaders/embed.wgsl.
+
+use super::weights::WeightFormat;
+use super::{groups, Kernels, COMMON};
+use crate::error::Result;
+use crate::gpu::shader::{Defines, Slot};
+
+const SRC: &str = include_str!("../../shaders/embed.wgsl");
+const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
+
+pub struct Embed {
+    pipe: wgpu::ComputePipeline,
+    d: u32,
+}
+
+impl Embed {
+    pub fn new(kern: &Kernels, fmt: WeightFormat, d: u32, vocab: u32) -> Result<Self> {
+        let defs = Defines::new().u32("D", d).u32("VOCAB", vocab);
+        Ok(Embed { pipe: kern.pipeline(&format!("embed_{fmt:?}"), "main", &[COMMON, fmt.reader(), SRC], &defs, SIG)?, d })
+    }
+
+    pub fn bind(&self, kern: &Kernels, rows: &wgpu::Buffer, tokens: &wgpu::Buffer, table: &wgpu::Buffer, x: &wgpu::Buffer) -> Result<wgpu::BindGroup> {
+        kern.bind(SIG, "embed", &[rows, tokens, table, x])
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass, bg: &wgpu::BindGroup, m: u32) {
+        pass.set_pipeline(&self.pipe);
+        pass.set_bind_group(0, bg, &[]);
+        pass.dispatch_workgroups(groups(self.d / 32, 64), m, 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::super::weights::repack;
+    use super::*;
+    use crate::gguf::GgmlType;
+    use crate::gpu::Variant;
+    use crate::quant;
+
+    #[test]
+    fn gathers_dequantized_rows() {
+        let kern = kernels(Variant::Row);
+        let mut rng = rand::rng();
+        let (d, vocab) = (64usize, 50usize);
+        for ty in [GgmlType::Q8_0, GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::F16, GgmlType::F32] {
+            let bytes = quant::quantize(ty, &rand_vec(&mut rng, vocab * d, 1.0)).unwrap();
+            let table = quant::dequantize(ty, &bytes, vocab * d).unwrap();
+            let toks = [3u32, 49, 0, 3, 17];
+            let e = Embed::new(&kern, WeightFormat::for_type(ty).unwrap(), d as u32, vocab as u32).unwrap();
+            let (rb, tb) = (rows(&kern, toks.len() as u32, 0), buf_u32(&kern, &toks));
+            let (wb, xb) = (buf_u32(&kern, &repack(ty, &bytes, vocab * d).unwrap()), buf(&kern, &vec![0.0; toks.len() * d]));
+            let bg = e.bind(&kern, &rb, &tb, &wb, &xb).unwrap();
+            run(&kern, |p| e.record(p, &bg, toks.len() as u32));
+            let got = read(&kern, &xb, toks.len() * d);
+            let want: Vec<f32> = toks.iter().flat_map(|&t| table[t as usize * d..(t as usize + 1) * d].to_vec()).collect();
+            // Dequantization is exact in f32 on both sides (q·d + m with f16 d, m): no slack
+            // beyond one rounding of the fused multiply-add.
+            let scale: Vec<f32> = want.iter().map(|v| v.abs()).collect();
+            assert_close(&format!("embed {ty}"), &got, &want, &scale, 1e-6, 1e-7);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! Launcher for shaders/rmsnorm.wgsl.
+
+use super::{groups, Kernels, COMMON};
+use crate::error::Result;
+use crate::gpu::shader::{Defines, Slot};
+
+const SRC: &str = include_str!("../../shaders/rmsnorm.wgsl");
+const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
+
+pub struct RmsNorm {
+    pipe: wgpu::ComputePipeline,
+}
+
+impl RmsNorm {
+    pub fn new(kern: &Kernels, d: u32, eps: f32) -> Result<Self> {
+        let defs = Defines::new().u32("D", d).f32("EPS", eps);
+        Ok(RmsNorm { pipe: kern.pipeline("rmsnorm", "main", &[COMMON, SRC], &defs, SIG)? })
+    }
+
+    pub fn bind(&self, kern: &Kernels, rows: &wgpu::Buffer, x: &wgpu::Buffer, g: &wgpu::Buffer, y: &wgpu::Buffer) -> Result<wgpu::BindGroup> {
+        kern.bind(SIG, "rmsnorm", &[rows, x, g, y])
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass, bg: &wgpu::BindGroup, m: u32) {
+        pass.set_pipeline(&self.pipe);
+        pass.set_bind_group(0, bg, &[]);
+        pass.dispatch_workgroups(groups(m, 64), 1, 1);
+    }
+}
+
+/// CPU reference (also used by the CPU forward pass).
+pub fn rmsnorm_ref(x: &[f32], g: &[f32], eps: f32) -> Vec<f32> {
+    let ss: f64 = x.iter().map(|&v| v as f64 * v as f64).sum();
+    let scale = 1.0 / (ss / x.len() as f64 + eps as f64).sqrt();
+    x.iter().zip(g).map(|(&v, &w)| (v as f64 * scale * w as f64) as f32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::gpu::Variant;
+
+    #[test]
+    fn matches_cpu_reference() {
+        let kern = kernels(Variant::Row);
+        let mut rng = rand::rng();
+        let (d, total, m, row0) = (96usize, 7usize, 3usize, 4usize);
+        let x = rand_vec(&mut rng, total * d, 3.0);
+        let g = rand_vec(&mut rng, d, 1.5);
+        let norm = RmsNorm::new(&kern, d as u32, 1e-5).unwrap();
+        let (rb, xb, gb, yb) = (rows(&kern, m as u32, row0 as u32), buf(&kern, &x), buf(&kern, &g), buf(&kern, &vec![0.0; m * d]));
+        let bg = norm.bind(&kern, &rb, &xb, &gb, &yb).unwrap();
+        run(&kern, |p| norm.record(p, &bg, m as u32));
+        let got = read(&kern, &yb, m * d);
+        let want: Vec<f32> = (0..m).flat_map(|i| rmsnorm_ref(&x[(row0 + i) * d..(row0 + i + 1) * d], &g, 1e-5)).collect();
+        // Each output is one product of an f32 sum of d squares: relative error ~ d·eps.
+        let scale: Vec<f32> = want.iter().map(|v| v.abs()).collect();
+        assert_close("rmsnorm", &got, &want, &scale, 2e-5, 1e-6);
+    }
+}

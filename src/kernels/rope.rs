@@ -1,0 +1,129 @@
+//! Launcher for shaders/rope.wgsl (RoPE on q and k, then k and v into the KV cache).
+
+use super::{groups, Kernels, COMMON};
+use crate::error::Result;
+use crate::gpu::shader::{Defines, Slot};
+
+const SRC: &str = include_str!("../../shaders/rope.wgsl");
+const SIG: &[Slot] = &[
+    Slot::Uniform,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+    Slot::ReadWrite,
+];
+
+/// Attention geometry shared by the RoPE and attention kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Heads {
+    pub n_head: u32,
+    pub n_head_kv: u32,
+    pub head_dim: u32,
+    /// Rotated dimensions per head (llama.rope.dimension_count), ≤ head_dim, even.
+    pub n_rot: u32,
+}
+
+pub struct Rope {
+    pipe: wgpu::ComputePipeline,
+    heads: Heads,
+}
+
+/// (cos, sin) of pos · base^(-2i/n_rot) for pos < ctx, i < n_rot/2, computed in f64.
+pub fn rope_table(ctx: u32, n_rot: u32, base: f32) -> Vec<[f32; 2]> {
+    let half = n_rot / 2;
+    let mut t = Vec::with_capacity((ctx * half) as usize);
+    for p in 0..ctx {
+        for i in 0..half {
+            let theta = p as f64 * (base as f64).powf(-2.0 * i as f64 / n_rot as f64);
+            t.push([theta.cos() as f32, theta.sin() as f32]);
+        }
+    }
+    t
+}
+
+impl Rope {
+    pub fn new(kern: &Kernels, h: Heads) -> Result<Self> {
+        let defs = Defines::new().u32("H", h.n_head).u32("HKV", h.n_head_kv).u32("HD", h.head_dim).u32("ROT", h.n_rot);
+        Ok(Rope { pipe: kern.pipeline("rope", "main", &[COMMON, SRC], &defs, SIG)?, heads: h })
+    }
+
+    /// Buffers: rows, pos [M], table, q [M, H·HD] (in place), k, v [M, HKV·HD], k/v caches.
+    pub fn bind(&self, kern: &Kernels, b: [&wgpu::Buffer; 8]) -> Result<wgpu::BindGroup> {
+        kern.bind(SIG, "rope", &b)
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass, bg: &wgpu::BindGroup, m: u32) {
+        pass.set_pipeline(&self.pipe);
+        pass.set_bind_group(0, bg, &[]);
+        pass.dispatch_workgroups(groups(self.heads.n_head + self.heads.n_head_kv, 64), m, 1);
+    }
+}
+
+/// CPU reference: rotates one head vector in place.
+pub fn rope_ref(v: &mut [f32], pos: u32, n_rot: u32, base: f32) {
+    for i in 0..(n_rot / 2) as usize {
+        let theta = pos as f64 * (base as f64).powf(-2.0 * i as f64 / n_rot as f64);
+        let (s, c) = theta.sin_cos();
+        let (a, b) = (v[2 * i] as f64, v[2 * i + 1] as f64);
+        v[2 * i] = (a * c - b * s) as f32;
+        v[2 * i + 1] = (a * s + b * c) as f32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use crate::gpu::Variant;
+
+    #[test]
+    fn rotates_and_stores_like_the_reference() {
+        let kern = kernels(Variant::Row);
+        let mut rng = rand::rng();
+        let h = Heads { n_head: 4, n_head_kv: 2, head_dim: 16, n_rot: 12 };
+        let (ctx, base) = (40u32, 10000.0f32);
+        let pos = [0u32, 7, 39];
+        let m = pos.len();
+        let (qd, kd) = ((h.n_head * h.head_dim) as usize, (h.n_head_kv * h.head_dim) as usize);
+        let q = rand_vec(&mut rng, m * qd, 2.0);
+        let k = rand_vec(&mut rng, m * kd, 2.0);
+        let v = rand_vec(&mut rng, m * kd, 2.0);
+        let rope = Rope::new(&kern, h).unwrap();
+        let table: Vec<f32> = rope_table(ctx, h.n_rot, base).into_iter().flatten().collect();
+        let bufs = [
+            rows(&kern, m as u32, 0),
+            buf_u32(&kern, &pos),
+            buf(&kern, &table),
+            buf(&kern, &q),
+            buf(&kern, &k),
+            buf(&kern, &v),
+            buf(&kern, &vec![0.0; ctx as usize * kd]),
+            buf(&kern, &vec![0.0; ctx as usize * kd]),
+        ];
+        let bg = rope.bind(&kern, std::array::from_fn(|i| &bufs[i])).unwrap();
+        run(&kern, |p| rope.record(p, &bg, m as u32));
+        let (gq, gk, gv) = (read(&kern, &bufs[3], m * qd), read(&kern, &bufs[6], ctx as usize * kd), read(&kern, &bufs[7], ctx as usize * kd));
+
+        let mut wq = q.clone();
+        let (mut wk, mut wv) = (vec![0.0; ctx as usize * kd], vec![0.0; ctx as usize * kd]);
+        for (i, &p) in pos.iter().enumerate() {
+            for head in wq[i * qd..(i + 1) * qd].chunks_mut(h.head_dim as usize) {
+                rope_ref(head, p, h.n_rot, base);
+            }
+            let dst = p as usize * kd;
+            wk[dst..dst + kd].copy_from_slice(&k[i * kd..(i + 1) * kd]);
+            wv[dst..dst + kd].copy_from_slice(&v[i * kd..(i + 1) * kd]);
+            for head in wk[dst..dst + kd].chunks_mut(h.head_dim as usize) {
+                rope_ref(head, p, h.n_rot, base);
+            }
+        }
+        // One complex multiply by an f32-rounded (cos, sin): error ≲ 2 ulp of |x|.
+        let scale = |w: &[f32]| w.iter().map(|_| 2.0f32).collect::<Vec<_>>();
+        assert_close("rope q", &gq, &wq, &scale(&wq), 1e-6, 0.0);
+        assert_close("rope k cache", &gk, &wk, &scale(&wk), 1e-6, 0.0);
+        assert_eq!(gv, wv, "v is copied unchanged");
+    }
+}

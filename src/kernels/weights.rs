@@ -1,0 +1,115 @@
+//! GPU weight formats: the upload side of shaders/weights_*.wgsl.
+//!
+//! Every matrix reaches the GPU as `array<u32>` in 32-weight blocks that one `load_block`
+//! per format reads. Formats whose blocks are not a multiple of 4 bytes are repacked here,
+//! once, at load time: Q8_0 (34 bytes) becomes 9 words; Q4_0 becomes Q4_1 with m = -8·d
+//! (exact in f16); F16 and BF16 are widened to F32.
+
+use half::f16;
+
+use crate::error::{Error, Result};
+use crate::gguf::GgmlType;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WeightFormat {
+    Q4,
+    Q8,
+    F32,
+}
+
+impl WeightFormat {
+    /// The GPU format a GGUF tensor type is uploaded as, or an error naming the type.
+    pub fn for_type(ty: GgmlType) -> Result<Self> {
+        match ty {
+            GgmlType::Q4_0 | GgmlType::Q4_1 => Ok(WeightFormat::Q4),
+            GgmlType::Q8_0 => Ok(WeightFormat::Q8),
+            GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => Ok(WeightFormat::F32),
+            other => Err(Error::Unsupported(format!(
+                "tensor type {other} (supported: F32, F16, BF16, Q4_0, Q4_1, Q8_0)"
+            ))),
+        }
+    }
+
+    /// The WGSL that defines `load_block` for this format.
+    pub fn reader(self) -> &'static str {
+        match self {
+            WeightFormat::Q4 => include_str!("../../shaders/weights_q4.wgsl"),
+            WeightFormat::Q8 => include_str!("../../shaders/weights_q8.wgsl"),
+            WeightFormat::F32 => include_str!("../../shaders/weights_f32.wgsl"),
+        }
+    }
+
+    pub fn words_per_block(self) -> usize {
+        match self {
+            WeightFormat::Q4 => 5,
+            WeightFormat::Q8 => 9,
+            WeightFormat::F32 => 32,
+        }
+    }
+}
+
+fn le16(b: &[u8]) -> u16 {
+    u16::from_le_bytes([b[0], b[1]])
+}
+
+fn le32(b: &[u8]) -> u32 {
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// Repacks a tensor's GGUF bytes into the GPU words of its format. `n` is the element count
+/// and must be a multiple of 32 (a matrix row length is checked by the model loader).
+pub fn repack(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<u32>> {
+    if n % 32 != 0 {
+        return Err(Error::Unsupported(format!("{ty} tensor of {n} elements: not a multiple of 32")));
+    }
+    let (blk_elems, blk_bytes) = ty.block();
+    let need = n / blk_elems as usize * blk_bytes as usize;
+    if bytes.len() != need {
+        return Err(Error::Model(format!("{ty} tensor of {n} elements has {} bytes, expected {need}", bytes.len())));
+    }
+    let nb = n / 32;
+    Ok(match ty {
+        GgmlType::Q4_1 => bytes.chunks_exact(4).map(le32).collect(),
+        GgmlType::Q4_0 => {
+            let mut out = Vec::with_capacity(nb * 5);
+            for blk in bytes.chunks_exact(18) {
+                let d = f16::from_bits(le16(blk));
+                let m = f16::from_f32(-8.0 * d.to_f32());
+                out.push(d.to_bits() as u32 | (m.to_bits() as u32) << 16);
+                out.extend(blk[2..].chunks_exact(4).map(le32));
+            }
+            out
+        }
+        GgmlType::Q8_0 => {
+            let mut out = Vec::with_capacity(nb * 9);
+            for blk in bytes.chunks_exact(34) {
+                out.push(le16(blk) as u32);
+                out.extend(blk[2..].chunks_exact(4).map(le32));
+            }
+            out
+        }
+        GgmlType::F32 => bytes.chunks_exact(4).map(le32).collect(),
+        GgmlType::F16 => bytes.chunks_exact(2).map(|b| f16::from_bits(le16(b)).to_f32().to_bits()).collect(),
+        GgmlType::BF16 => bytes.chunks_exact(2).map(|b| (le16(b) as u32) << 16).collect(),
+        other => return Err(WeightFormat::for_type(other).unwrap_err()),
+    })
+}
+
+/// Widens an F32/F16/BF16 vector (norm weights) to f32.
+pub fn to_f32(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<f32>> {
+    let words = match ty {
+        GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => {
+            let (_, bb) = ty.block();
+            if bytes.len() != n * bb as usize {
+                return Err(Error::Model(format!("{ty} vector of {n} elements has {} bytes", bytes.len())));
+            }
+            match ty {
+                GgmlType::F32 => bytes.chunks_exact(4).map(le32).collect::<Vec<u32>>(),
+                GgmlType::F16 => bytes.chunks_exact(2).map(|b| f16::from_bits(le16(b)).to_f32().to_bits()).collect(),
+                _ => bytes.chunks_exact(2).map(|b| (le16(b) as u32) << 16).collect(),
+            }
+        }
+        other => return Err(Error::Unsupported(format!("norm weight of type {other} (need F32, F16 or BF16)"))),
+    };
+    Ok(words.into_iter().map(f32::from_bits).collect())
+}
