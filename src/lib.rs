@@ -16,3 +16,9 @@ pub use error::{Error, Result};
 pub mod native;
 pub mod gpu;
 pub mod kernels;
+pub mod model;
+pub mod engine;
+
+pub use engine::{Engine, GenerateOptions, Generation};
+pub use gpu::{Gpu, GpuOptions};
+pub use model::LoadOptions;

@@ -1,0 +1,101 @@
+//! A plain CPU forward pass (f32 weights, f64 accumulation), the reference the GPU forward
+//! is checked against on small synthetic models. Slow and simple on purpose: llama2.c's
+//! `forward()` shape, with the same kernel references the GPU kernel tests use.
+
+use super::LlamaConfig;
+use crate::error::{Error, Result};
+use crate::gguf::Gguf;
+use crate::kernels::attention::attention_ref;
+use crate::kernels::rmsnorm::rmsnorm_ref;
+use crate::kernels::rope::rope_ref;
+use crate::quant::dequantize;
+
+struct Layer {
+    attn_norm: Vec<f32>, // [D]
+    wq: Vec<f32>,        // [D, D]   row n = output n
+    wk: Vec<f32>,        // [KV, D]
+    wv: Vec<f32>,        // [KV, D]
+    wo: Vec<f32>,        // [D, D]
+    ffn_norm: Vec<f32>,  // [D]
+    gate: Vec<f32>,      // [FF, D]
+    up: Vec<f32>,        // [FF, D]
+    down: Vec<f32>,      // [D, FF]
+}
+
+pub struct CpuModel {
+    pub cfg: LlamaConfig,
+    embd: Vec<f32>,     // [V, D]
+    out_norm: Vec<f32>, // [D]
+    output: Option<Vec<f32>>,
+    layers: Vec<Layer>,
+    kc: Vec<Vec<f32>>, // per layer [pos, KV]
+    vc: Vec<Vec<f32>>,
+}
+
+fn load(g: &Gguf, name: &str) -> Result<Vec<f32>> {
+    let t = g.tensor(name).ok_or_else(|| Error::Model(format!("missing tensor {name}")))?;
+    dequantize(t.ty, g.tensor_data(t), t.n_elements() as usize)
+}
+
+/// y[n] = Σ_k w[n, k] · x[k]
+fn matvec(w: &[f32], x: &[f32]) -> Vec<f32> {
+    w.chunks(x.len()).map(|row| row.iter().zip(x).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>() as f32).collect()
+}
+
+impl CpuModel {
+    pub fn from_gguf(g: &Gguf) -> Result<Self> {
+        let cfg = LlamaConfig::from_gguf(g)?;
+        let mut layers = Vec::new();
+        for i in 0..cfg.n_layer {
+            let n = |s: &str| format!("blk.{i}.{s}.weight");
+            layers.push(Layer {
+                attn_norm: load(g, &n("attn_norm"))?,
+                wq: load(g, &n("attn_q"))?,
+                wk: load(g, &n("attn_k"))?,
+                wv: load(g, &n("attn_v"))?,
+                wo: load(g, &n("attn_output"))?,
+                ffn_norm: load(g, &n("ffn_norm"))?,
+                gate: load(g, &n("ffn_gate"))?,
+                up: load(g, &n("ffn_up"))?,
+                down: load(g, &n("ffn_down"))?,
+            });
+        }
+        let output = if cfg.tied { None } else { Some(load(g, "output.weight")?) };
+        Ok(CpuModel {
+            embd: load(g, "token_embd.weight")?,
+            out_norm: load(g, "output_norm.weight")?,
+            output,
+            kc: vec![Vec::new(); layers.len()],
+            vc: vec![Vec::new(); layers.len()],
+            layers,
+            cfg,
+        })
+    }
+
+    /// Feeds one token at the next position and returns its logits [V].
+    pub fn step(&mut self, token: u32) -> Vec<f32> {
+        let c = &self.cfg;
+        let (d, kv) = (c.n_embd as usize, c.kv_dim() as usize);
+        let pos = (self.kc[0].len() / kv) as u32;
+        let mut x = self.embd[token as usize * d..][..d].to_vec();
+        for (l, lw) in self.layers.iter().enumerate() {
+            let xn = rmsnorm_ref(&x, &lw.attn_norm, c.eps);
+            let mut q = matvec(&lw.wq, &xn);
+            let mut k = matvec(&lw.wk, &xn);
+            let v = matvec(&lw.wv, &xn);
+            for head in q.chunks_mut(c.head_dim as usize).chain(k.chunks_mut(c.head_dim as usize)) {
+                rope_ref(head, pos, c.n_rot, c.rope_base);
+            }
+            self.kc[l].extend(k);
+            self.vc[l].extend(v);
+            let att = attention_ref(c.heads(), &q, &self.kc[l], &self.vc[l], pos);
+            x.iter_mut().zip(matvec(&lw.wo, &att)).for_each(|(a, b)| *a += b);
+            let xn = rmsnorm_ref(&x, &lw.ffn_norm, c.eps);
+            let (g, u) = (matvec(&lw.gate, &xn), matvec(&lw.up, &xn));
+            let h: Vec<f32> = g.iter().zip(&u).map(|(&g, &u)| g / (1.0 + (-g).exp()) * u).collect();
+            x.iter_mut().zip(matvec(&lw.down, &h)).for_each(|(a, b)| *a += b);
+        }
+        let xn = rmsnorm_ref(&x, &self.out_norm, c.eps);
+        matvec(self.output.as_ref().unwrap_or(&self.embd), &xn)
+    }
+}

@@ -1,0 +1,256 @@
+//! The forward pass: embed → N × (attention block, MLP block) → norm → logits → argmax.
+//! Buffers and bind groups are made at load time; a step writes two small uniforms and the
+//! positions, records the same dispatches, and reads back only the picked token ids.
+
+use super::weights::{upload, Matrix, Weights};
+use super::{LlamaConfig, LoadOptions};
+use crate::error::{Error, Result};
+use crate::gguf::Gguf;
+use crate::gpu::Gpu;
+use crate::kernels::argmax::Argmax;
+use crate::kernels::attention::Attention;
+use crate::kernels::embed::Embed;
+use crate::kernels::matmul::Matmul;
+use crate::kernels::rmsnorm::RmsNorm;
+use crate::kernels::rope::{rope_table, Rope};
+use crate::kernels::{Kernels, Rows};
+
+/// Activations, sized for `max_rows` rows (M) and `max_rows` output rows.
+struct Buffers {
+    rows_all: wgpu::Buffer, // Rows { n: M, row0: 0 }
+    rows_out: wgpu::Buffer, // Rows { n: rows wanting logits, row0: first of them }
+    tokens: wgpu::Buffer,   // [M] u32: input ids; argmax writes the picked ids here
+    pos: wgpu::Buffer,      // [M] u32
+    x: wgpu::Buffer,        // [M, D] residual stream
+    xn: wgpu::Buffer,       // [M, D] normed
+    q: wgpu::Buffer,        // [M, D]
+    k: wgpu::Buffer,        // [M, KV]
+    v: wgpu::Buffer,        // [M, KV]
+    att: wgpu::Buffer,      // [M, D]
+    hb: wgpu::Buffer,       // [M, FF]
+    logits: wgpu::Buffer,   // [M, V]
+    staging: wgpu::Buffer,  // [M] u32, MAP_READ
+}
+
+/// One layer's launchers and bind groups, in the order they run.
+struct Layer {
+    norm1: wgpu::BindGroup,
+    wq: (Matmul, wgpu::BindGroup),
+    wk: (Matmul, wgpu::BindGroup),
+    wv: (Matmul, wgpu::BindGroup),
+    rope: wgpu::BindGroup,
+    attn: wgpu::BindGroup,
+    wo: (Matmul, wgpu::BindGroup),
+    norm2: wgpu::BindGroup,
+    gate_up: (Matmul, wgpu::BindGroup),
+    down: (Matmul, wgpu::BindGroup),
+    _kv: (wgpu::Buffer, wgpu::Buffer), // this layer's K and V caches [CTX, KV]
+}
+
+pub struct Model {
+    pub cfg: LlamaConfig,
+    pub kern: Kernels,
+    pub n_ctx: u32,
+    pub max_rows: u32,
+    pub weight_bytes: u64,
+    pub kv_bytes: u64,
+    b: Buffers,
+    layers: Vec<Layer>,
+    embed: (Embed, wgpu::BindGroup),
+    norm: RmsNorm,
+    rope: Rope,
+    attention: Attention,
+    final_norm: wgpu::BindGroup,
+    logits: (Matmul, wgpu::BindGroup),
+    argmax: (Argmax, wgpu::BindGroup),
+    _weights: Weights,
+}
+
+impl Model {
+    pub async fn load(gpu: Gpu, g: &Gguf<'_>, opts: &LoadOptions) -> Result<Model> {
+        let cfg = LlamaConfig::from_gguf(g)?;
+        if opts.n_ctx == 0 || opts.max_rows == 0 {
+            return Err(Error::Param("n_ctx and max_rows must be positive".into()));
+        }
+        let n_ctx = opts.n_ctx.min(cfg.n_ctx_train);
+        let max_rows = opts.max_rows.min(n_ctx);
+        // Shader compilation and buffer creation report errors through the error scope.
+        gpu.checked("loading the model", || Self::build(Kernels::new(gpu.clone()), cfg, g, n_ctx, max_rows)).await?
+    }
+
+    fn build(kern: Kernels, cfg: LlamaConfig, g: &Gguf, n_ctx: u32, max_rows: u32) -> Result<Model> {
+        let gpu = kern.gpu.clone();
+        let w = upload(&gpu, g, &cfg)?;
+        let (d, kv, ff, v, m) = (cfg.n_embd as u64, cfg.kv_dim() as u64, cfg.n_ff as u64, cfg.vocab as u64, max_rows as u64);
+        let f = 4u64;
+        let b = Buffers {
+            rows_all: gpu.uniform_init("rows_all", bytemuck::bytes_of(&Rows::default())),
+            rows_out: gpu.uniform_init("rows_out", bytemuck::bytes_of(&Rows::default())),
+            tokens: gpu.storage("tokens", 4 * m)?,
+            pos: gpu.storage("pos", 4 * m)?,
+            x: gpu.storage("x", f * m * d)?,
+            xn: gpu.storage("xn", f * m * d)?,
+            q: gpu.storage("q", f * m * d)?,
+            k: gpu.storage("k", f * m * kv)?,
+            v: gpu.storage("v", f * m * kv)?,
+            att: gpu.storage("att", f * m * d)?,
+            hb: gpu.storage("hb", f * m * ff)?,
+            logits: gpu.storage("logits", f * m * v)?,
+            staging: gpu.readback_buffer("staging", 4 * m),
+        };
+        let table: Vec<f32> = rope_table(n_ctx, cfg.n_rot, cfg.rope_base).into_iter().flatten().collect();
+        let table = gpu.storage_init("rope_table", bytemuck::cast_slice(&table))?;
+        let norm = RmsNorm::new(&kern, cfg.n_embd, cfg.eps)?;
+        let rope = Rope::new(&kern, cfg.heads())?;
+        let attention = Attention::new(&kern, cfg.heads())?;
+        let mm = |mat: &Matrix, k: u32, n: u32, acc: bool, glu: bool, x: &wgpu::Buffer, y: &wgpu::Buffer, rows: &wgpu::Buffer| -> Result<(Matmul, wgpu::BindGroup)> {
+            let op = Matmul::new(&kern, mat.fmt, k, n, acc, glu)?;
+            let bg = op.bind(&kern, rows, &mat.buf, x, y)?;
+            Ok((op, bg))
+        };
+        let (cd, ckv, cff) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff);
+        let mut layers = Vec::with_capacity(w.layers.len());
+        let mut kv_bytes = 0;
+        for lw in &w.layers {
+            let kc = gpu.storage("k_cache", f * n_ctx as u64 * kv)?;
+            let vc = gpu.storage("v_cache", f * n_ctx as u64 * kv)?;
+            kv_bytes += 2 * f * n_ctx as u64 * kv;
+            layers.push(Layer {
+                norm1: norm.bind(&kern, &b.rows_all, &b.x, &lw.attn_norm, &b.xn)?,
+                wq: mm(&lw.wq, cd, cd, false, false, &b.xn, &b.q, &b.rows_all)?,
+                wk: mm(&lw.wk, cd, ckv, false, false, &b.xn, &b.k, &b.rows_all)?,
+                wv: mm(&lw.wv, cd, ckv, false, false, &b.xn, &b.v, &b.rows_all)?,
+                rope: rope.bind(&kern, [&b.rows_all, &b.pos, &table, &b.q, &b.k, &b.v, &kc, &vc])?,
+                attn: attention.bind(&kern, [&b.rows_all, &b.pos, &b.q, &kc, &vc, &b.att])?,
+                wo: mm(&lw.wo, cd, cd, true, false, &b.att, &b.x, &b.rows_all)?,
+                norm2: norm.bind(&kern, &b.rows_all, &b.x, &lw.ffn_norm, &b.xn)?,
+                gate_up: mm(&lw.gate_up, cd, cff, false, true, &b.xn, &b.hb, &b.rows_all)?,
+                down: mm(&lw.down, cff, cd, true, false, &b.hb, &b.x, &b.rows_all)?,
+                _kv: (kc, vc),
+            });
+        }
+        let embed_op = Embed::new(&kern, w.embd.fmt, cfg.n_embd, cfg.vocab)?;
+        let embed_bg = embed_op.bind(&kern, &b.rows_all, &b.tokens, &w.embd.buf, &b.x)?;
+        let final_norm = norm.bind(&kern, &b.rows_out, &b.x, &w.out_norm, &b.xn)?;
+        let out_mat = w.output.as_ref().unwrap_or(&w.embd);
+        let logits = mm(out_mat, cd, cfg.vocab, false, false, &b.xn, &b.logits, &b.rows_out)?;
+        let am = Argmax::new(&kern, cfg.vocab)?;
+        let scratch = gpu.storage("argmax_scratch", am.scratch_bytes(max_rows))?;
+        let am_bg = am.bind(&kern, &b.rows_out, &b.logits, &scratch, &b.tokens)?;
+        Ok(Model {
+            weight_bytes: w.bytes,
+            kv_bytes,
+            cfg,
+            kern,
+            n_ctx,
+            max_rows,
+            b,
+            layers,
+            embed: (embed_op, embed_bg),
+            norm,
+            rope,
+            attention,
+            final_norm,
+            logits,
+            argmax: (am, am_bg),
+            _weights: w,
+        })
+    }
+
+    /// Records one forward pass over `m` rows whose logits are wanted for the last `n_out`
+    /// rows (0: none, for early prefill chunks), then the greedy pick into `tokens`.
+    fn record(&self, enc: &mut wgpu::CommandEncoder, m: u32, n_out: u32) {
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes: None });
+        let p = &mut pass;
+        self.embed.0.record(p, &self.embed.1, m); //                        x = E[tokens]
+        for l in &self.layers {
+            self.norm.record(p, &l.norm1, m); //                              xn = norm(x)
+            l.wq.0.record(p, &l.wq.1, m); //                                  q = Wq·xn
+            l.wk.0.record(p, &l.wk.1, m); //                                  k = Wk·xn
+            l.wv.0.record(p, &l.wv.1, m); //                                  v = Wv·xn
+            self.rope.record(p, &l.rope, m); //                               rope(q, k); cache ← k, v
+            self.attention.record(p, &l.attn, m); //                          att = softmax(q·K)·V
+            l.wo.0.record(p, &l.wo.1, m); //                                  x += Wo·att
+            self.norm.record(p, &l.norm2, m); //                              xn = norm(x)
+            l.gate_up.0.record(p, &l.gate_up.1, m); //                        hb = silu(Wg·xn) ⊙ (Wu·xn)
+            l.down.0.record(p, &l.down.1, m); //                              x += Wd·hb
+        }
+        if n_out > 0 {
+            self.norm.record(p, &self.final_norm, n_out); //                  xn = norm(x[last n_out rows])
+            self.logits.0.record(p, &self.logits.1, n_out); //                logits = E·xn (or output·xn)
+            self.argmax.0.record(p, &self.argmax.1, n_out); //                tokens = argmax(logits)
+        }
+    }
+
+    /// Runs `m` rows at positions pos0.. and returns the greedy ids of the last `n_out` rows.
+    /// With `ids` None, row 0's input is the id the previous call picked on the GPU.
+    async fn run(&self, ids: Option<&[u32]>, pos0: u32, m: u32, n_out: u32) -> Result<Vec<u32>> {
+        if m == 0 || m > self.max_rows || n_out > m {
+            return Err(Error::Param(format!("{m} rows (max {}), {n_out} outputs", self.max_rows)));
+        }
+        if pos0.checked_add(m).is_none_or(|end| end > self.n_ctx) {
+            return Err(Error::Context(format!(
+                "positions {pos0}..{} do not fit in the context of {} tokens",
+                pos0 as u64 + m as u64,
+                self.n_ctx
+            )));
+        }
+        let q = &self.kern.gpu.queue;
+        if let Some(ids) = ids {
+            if let Some(&bad) = ids.iter().find(|&&t| t >= self.cfg.vocab) {
+                return Err(Error::Param(format!("token id {bad} is outside the vocabulary of {}", self.cfg.vocab)));
+            }
+            q.write_buffer(&self.b.tokens, 0, bytemuck::cast_slice(ids));
+        }
+        let pos: Vec<u32> = (pos0..pos0 + m).collect();
+        q.write_buffer(&self.b.pos, 0, bytemuck::cast_slice(&pos));
+        q.write_buffer(&self.b.rows_all, 0, bytemuck::bytes_of(&Rows::new(m, 0)));
+        q.write_buffer(&self.b.rows_out, 0, bytemuck::bytes_of(&Rows::new(n_out, m - n_out)));
+        let mut enc = self.kern.gpu.device.create_command_encoder(&Default::default());
+        self.record(&mut enc, m, n_out);
+        if n_out == 0 {
+            q.submit([enc.finish()]);
+            return Ok(Vec::new());
+        }
+        enc.copy_buffer_to_buffer(&self.b.tokens, 0, &self.b.staging, 0, 4 * n_out as u64);
+        q.submit([enc.finish()]);
+        let bytes = self.kern.gpu.read_mapped(&self.b.staging, 4 * n_out as u64).await?;
+        Ok(bytemuck::pod_collect_to_vec(&bytes))
+    }
+
+    /// Prefills `ids` at positions pos0.. (in chunks of `max_rows`) and returns the greedy
+    /// next token, which also stays on the GPU as the input of the next `decode`.
+    pub async fn prefill(&mut self, ids: &[u32], pos0: u32) -> Result<u32> {
+        if ids.is_empty() {
+            return Err(Error::Param("empty prompt".into()));
+        }
+        if pos0 as usize + ids.len() > self.n_ctx as usize {
+            return Err(Error::Context(format!(
+                "the prompt ends at position {} but the context holds {} tokens",
+                pos0 as usize + ids.len(),
+                self.n_ctx
+            )));
+        }
+        let step = self.max_rows as usize;
+        let mut start = 0;
+        loop {
+            let chunk = &ids[start..(start + step).min(ids.len())];
+            let last = start + chunk.len() == ids.len();
+            let out = self.run(Some(chunk), pos0 + start as u32, chunk.len() as u32, last as u32).await?;
+            if let (true, Some(&id)) = (last, out.first()) {
+                return Ok(id);
+            }
+            start += chunk.len();
+        }
+    }
+
+    /// One greedy decode step at `pos`, fed the token the previous step picked on the GPU.
+    pub async fn decode(&mut self, pos: u32) -> Result<u32> {
+        Ok(self.run(None, pos, 1, 1).await?[0])
+    }
+
+    /// The logits of the last forward call's output rows, [n_out, V] (tests, inspector).
+    pub async fn read_logits(&self, n_out: u32) -> Result<Vec<f32>> {
+        self.kern.gpu.read_f32(&self.b.logits, (n_out * self.cfg.vocab) as usize).await
+    }
+}

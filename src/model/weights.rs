@@ -1,0 +1,111 @@
+//! Finding, checking and uploading the model's tensors.
+
+use super::LlamaConfig;
+use crate::error::{Error, Result};
+use crate::gguf::{Gguf, TensorInfo};
+use crate::gpu::Gpu;
+use crate::kernels::weights::{repack, to_f32, WeightFormat};
+
+/// A weight matrix on the GPU in its kernel format.
+pub struct Matrix {
+    pub buf: wgpu::Buffer,
+    pub fmt: WeightFormat,
+}
+
+pub struct LayerWeights {
+    pub attn_norm: wgpu::Buffer, // [D]
+    pub wq: Matrix,              // [D, D]      (ggml dims [K = D, N = D])
+    pub wk: Matrix,              // [KV, D]
+    pub wv: Matrix,              // [KV, D]
+    pub wo: Matrix,              // [D, D]
+    pub ffn_norm: wgpu::Buffer,  // [D]
+    pub gate_up: Matrix,         // [2·FF, D]  gate rows, then up rows
+    pub down: Matrix,            // [D, FF]
+}
+
+pub struct Weights {
+    pub embd: Matrix,           // [V, D]
+    pub out_norm: wgpu::Buffer, // [D]
+    /// None when tied to `embd`.
+    pub output: Option<Matrix>, // [V, D]
+    pub layers: Vec<LayerWeights>,
+    pub bytes: u64,
+}
+
+fn tensor<'g>(g: &'g Gguf, name: &str) -> Result<&'g TensorInfo> {
+    g.tensor(name).ok_or_else(|| Error::Model(format!("missing tensor {name}")))
+}
+
+/// Checks a matrix has ggml dims [k, n] (rows of length k) and a type the kernels read.
+fn matrix_info<'g>(g: &'g Gguf, name: &str, k: u32, n: u32) -> Result<&'g TensorInfo> {
+    let t = tensor(g, name)?;
+    if t.dims != [k as u64, n as u64] {
+        return Err(Error::Model(format!("tensor {name} has dims {:?}, expected [{k}, {n}]", t.dims)));
+    }
+    WeightFormat::for_type(t.ty).map_err(|e| Error::Unsupported(format!("{name}: {e}")))?;
+    Ok(t)
+}
+
+struct Uploader<'a, 'g> {
+    gpu: &'a Gpu,
+    g: &'a Gguf<'g>,
+    bytes: u64,
+}
+
+impl Uploader<'_, '_> {
+    fn words(&mut self, label: &str, words: &[u32]) -> Result<wgpu::Buffer> {
+        self.bytes += 4 * words.len() as u64;
+        self.gpu.storage_init(label, bytemuck::cast_slice(words))
+    }
+
+    fn matrix(&mut self, name: &str, k: u32, n: u32) -> Result<Matrix> {
+        let t = matrix_info(self.g, name, k, n)?;
+        let words = repack(t.ty, self.g.tensor_data(t), t.n_elements() as usize)?;
+        Ok(Matrix { buf: self.words(name, &words)?, fmt: WeightFormat::for_type(t.ty)? })
+    }
+
+    /// Gate and up stacked in one buffer so one GLU dispatch reads both.
+    fn gate_up(&mut self, gate: &str, up: &str, k: u32, n: u32) -> Result<Matrix> {
+        let (tg, tu) = (matrix_info(self.g, gate, k, n)?, matrix_info(self.g, up, k, n)?);
+        let (fg, fu) = (WeightFormat::for_type(tg.ty)?, WeightFormat::for_type(tu.ty)?);
+        if fg != fu {
+            return Err(Error::Unsupported(format!("{gate} is {} but {up} is {}: mixed gate/up formats", tg.ty, tu.ty)));
+        }
+        let mut words = repack(tg.ty, self.g.tensor_data(tg), tg.n_elements() as usize)?;
+        words.extend(repack(tu.ty, self.g.tensor_data(tu), tu.n_elements() as usize)?);
+        Ok(Matrix { buf: self.words(gate, &words)?, fmt: fg })
+    }
+
+    fn vector(&mut self, name: &str, n: u32) -> Result<wgpu::Buffer> {
+        let t = tensor(self.g, name)?;
+        if t.dims != [n as u64] {
+            return Err(Error::Model(format!("tensor {name} has dims {:?}, expected [{n}]", t.dims)));
+        }
+        let v = to_f32(t.ty, self.g.tensor_data(t), n as usize).map_err(|e| Error::Unsupported(format!("{name}: {e}")))?;
+        self.bytes += 4 * n as u64;
+        self.gpu.storage_init(name, bytemuck::cast_slice(&v))
+    }
+}
+
+pub fn upload(gpu: &Gpu, g: &Gguf, c: &LlamaConfig) -> Result<Weights> {
+    let mut u = Uploader { gpu, g, bytes: 0 };
+    let (d, kv, ff, v) = (c.n_embd, c.kv_dim(), c.n_ff, c.vocab);
+    let embd = u.matrix("token_embd.weight", d, v)?;
+    let out_norm = u.vector("output_norm.weight", d)?;
+    let output = if c.tied { None } else { Some(u.matrix("output.weight", d, v)?) };
+    let mut layers = Vec::with_capacity(c.n_layer as usize);
+    for i in 0..c.n_layer {
+        let n = |s: &str| format!("blk.{i}.{s}.weight");
+        layers.push(LayerWeights {
+            attn_norm: u.vector(&n("attn_norm"), d)?,
+            wq: u.matrix(&n("attn_q"), d, d)?,
+            wk: u.matrix(&n("attn_k"), d, kv)?,
+            wv: u.matrix(&n("attn_v"), d, kv)?,
+            wo: u.matrix(&n("attn_output"), d, d)?,
+            ffn_norm: u.vector(&n("ffn_norm"), d)?,
+            gate_up: u.gate_up(&n("ffn_gate"), &n("ffn_up"), d, ff)?,
+            down: u.matrix(&n("ffn_down"), ff, d)?,
+        });
+    }
+    Ok(Weights { embd, out_norm, output, layers, bytes: u.bytes })
+}

@@ -1,0 +1,82 @@
+//! The GPU forward pass against the CPU reference forward on tiny synthetic Llamas written
+//! in-test: every supported tensor type, tied and separate outputs, both kernel variants,
+//! chunked prefill, and decode steps fed by the GPU's own greedy pick.
+
+use samplescope::gguf::{GgmlType, Gguf};
+use samplescope::gpu::Variant;
+use samplescope::model::cpu::CpuModel;
+use samplescope::model::Model;
+use samplescope::synth::{synthetic_llama, SynthSpec};
+use samplescope::{Gpu, GpuOptions, LoadOptions};
+
+/// Bound: |gpu − cpu| ≤ 1e-3 · (1 + max|cpu logit|). The CPU accumulates in f64; the GPU in
+/// f32 over rows of ≤ 128 terms through 2 layers, so differences are ~1e-5 relative; the
+/// bound leaves room without letting a wrong index, scale or rotation through (those move
+/// logits by O(1)).
+fn assert_logits_close(what: &str, gpu: &[f32], cpu: &[f32]) {
+    let top = cpu.iter().fold(0f32, |a, &b| a.max(b.abs()));
+    let bound = 1e-3 * (1.0 + top);
+    let worst = gpu.iter().zip(cpu).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst <= bound, "{what}: max |gpu - cpu| = {worst} > {bound}");
+    // A constant-zero or constant output would pass a loose bound on tiny logits; make sure
+    // the reference itself is not degenerate.
+    assert!(top > 0.05, "{what}: reference logits are degenerate (max |logit| {top})");
+}
+
+fn check(spec: &SynthSpec, variant: Variant, max_rows: u32) {
+    let bytes = synthetic_llama(spec).expect("synthetic model");
+    let g = Gguf::parse(&bytes).unwrap();
+    let what = format!("{:?}/{:?} tied={} {:?} rows={max_rows}", spec.weight_type, spec.embd_type, spec.tied, variant);
+    let gpu = pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant) })).expect("GPU adapter");
+    let mut model = pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 32, max_rows })).unwrap();
+    let mut cpu = CpuModel::from_gguf(&g).unwrap();
+
+    let prompt = [5u32, 77, 260, 3, 140, 141, 9];
+    let mut id = pollster::block_on(model.prefill(&prompt, 0)).unwrap();
+    let mut want = Vec::new();
+    for &t in &prompt {
+        want = cpu.step(t);
+    }
+    let got = pollster::block_on(model.read_logits(1)).unwrap();
+    assert_logits_close(&format!("{what} prefill"), &got, &want);
+    assert_eq!(id, samplescope::kernels::argmax::argmax_ref(&got), "{what}: picked id is the argmax of the logits");
+
+    for step in 0..4u32 {
+        want = cpu.step(id);
+        id = pollster::block_on(model.decode(prompt.len() as u32 + step)).unwrap();
+        let got = pollster::block_on(model.read_logits(1)).unwrap();
+        assert_logits_close(&format!("{what} decode {step}"), &got, &want);
+    }
+}
+
+#[test]
+fn every_weight_type_matches_cpu_reference() {
+    for ty in [GgmlType::Q4_1, GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::F16, GgmlType::F32] {
+        let spec = SynthSpec { weight_type: ty, embd_type: ty, tied: ty != GgmlType::F16, ..SynthSpec::default() };
+        check(&spec, Variant::Row, 16);
+    }
+}
+
+#[test]
+fn cooperative_variant_and_chunked_prefill_match() {
+    let spec = SynthSpec::default();
+    check(&spec, Variant::Cooperative, 16);
+    check(&spec, Variant::Row, 3);
+    let untied = SynthSpec { tied: false, embd_type: GgmlType::Q4_0, ..SynthSpec::default() };
+    check(&untied, Variant::Cooperative, 2);
+}
+
+#[test]
+fn context_and_token_errors_are_values() {
+    let bytes = synthetic_llama(&SynthSpec::default()).unwrap();
+    let g = Gguf::parse(&bytes).unwrap();
+    let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).unwrap();
+    let mut model = pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 8, max_rows: 4 })).unwrap();
+    let long: Vec<u32> = (0..9).collect();
+    assert!(matches!(pollster::block_on(model.prefill(&long, 0)), Err(samplescope::Error::Context(_))));
+    assert!(matches!(pollster::block_on(model.prefill(&[], 0)), Err(samplescope::Error::Param(_))));
+    assert!(matches!(pollster::block_on(model.prefill(&[100_000], 0)), Err(samplescope::Error::Param(_))));
+    assert!(matches!(pollster::block_on(model.decode(8)), Err(samplescope::Error::Context(_))));
+    // The model still works after the errors.
+    assert!(pollster::block_on(model.prefill(&[1, 2, 3], 0)).is_ok());
+}
