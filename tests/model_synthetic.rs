@@ -28,7 +28,7 @@ fn check(spec: &SynthSpec, variant: Variant, max_rows: u32) {
     let g = Gguf::parse(&bytes).unwrap();
     let what = format!("{:?}/{:?} tied={} {:?} rows={max_rows}", spec.weight_type, spec.embd_type, spec.tied, variant);
     let gpu = pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant) })).expect("GPU adapter");
-    let mut model = pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 32, max_rows })).unwrap();
+    let mut model = pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 32, max_rows, kv_f16: false, ..LoadOptions::default() })).unwrap();
     let mut cpu = CpuModel::from_gguf(&g).unwrap();
 
     let prompt = [5u32, 77, 260, 3, 140, 141, 9];
@@ -71,7 +71,7 @@ fn context_and_token_errors_are_values() {
     let bytes = synthetic_llama(&SynthSpec::default()).unwrap();
     let g = Gguf::parse(&bytes).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).unwrap();
-    let mut model = pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 8, max_rows: 4 })).unwrap();
+    let mut model = pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 8, max_rows: 4, ..LoadOptions::default() })).unwrap();
     let long: Vec<u32> = (0..9).collect();
     assert!(matches!(pollster::block_on(model.prefill(&long, 0)), Err(samplescope::Error::Context(_))));
     assert!(matches!(pollster::block_on(model.prefill(&[], 0)), Err(samplescope::Error::Param(_))));

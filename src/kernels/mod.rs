@@ -63,6 +63,38 @@ impl Rows {
     }
 }
 
+/// The `RowInfo` of shaders/common.wgsl: a row's position and where its KV lives.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct RowInfo {
+    pub pos: u32,
+    /// Positions below this are the shared prefix, stored at slot = position.
+    pub prefix: u32,
+    /// Slot of position `prefix` for this row's own continuation.
+    pub base: u32,
+    pub _pad: u32,
+}
+
+impl RowInfo {
+    /// A row of a single sequence: every position at slot = position.
+    pub fn solo(pos: u32) -> Self {
+        RowInfo { pos, prefix: u32::MAX, base: 0, _pad: 0 }
+    }
+
+    pub fn lane(pos: u32, prefix: u32, base: u32) -> Self {
+        RowInfo { pos, prefix, base, _pad: 0 }
+    }
+
+    /// The KV slot of position `t` (mirrors `kv_slot` in common.wgsl).
+    pub fn slot(&self, t: u32) -> u32 {
+        if t < self.prefix {
+            t
+        } else {
+            self.base + (t - self.prefix)
+        }
+    }
+}
+
 pub(crate) fn groups(n: u32, size: u32) -> u32 {
     n.div_ceil(size)
 }
@@ -102,6 +134,10 @@ pub(crate) mod testutil {
 
     pub fn buf(k: &Kernels, data: &[f32]) -> wgpu::Buffer {
         k.gpu.storage_init("test", bytemuck::cast_slice(data)).unwrap()
+    }
+
+    pub fn buf_rows(k: &Kernels, info: &[RowInfo]) -> wgpu::Buffer {
+        k.gpu.storage_init("test", bytemuck::cast_slice(info)).unwrap()
     }
 
     pub fn buf_u32(k: &Kernels, data: &[u32]) -> wgpu::Buffer {

@@ -31,6 +31,19 @@ pub struct Rope {
     heads: Heads,
 }
 
+/// Packs f32 pairs as the KV_F16 caches hold them (pack2x16float: round to nearest even).
+pub fn pack_f16_pairs(v: &[f32]) -> Vec<u32> {
+    v.chunks_exact(2)
+        .map(|p| half::f16::from_f32(p[0]).to_bits() as u32 | (half::f16::from_f32(p[1]).to_bits() as u32) << 16)
+        .collect()
+}
+
+pub fn unpack_f16_pairs(w: &[u32]) -> Vec<f32> {
+    w.iter()
+        .flat_map(|&x| [half::f16::from_bits(x as u16).to_f32(), half::f16::from_bits((x >> 16) as u16).to_f32()])
+        .collect()
+}
+
 /// (cos, sin) of pos · base^(-2i/n_rot) for pos < ctx, i < n_rot/2, computed in f64.
 pub fn rope_table(ctx: u32, n_rot: u32, base: f32) -> Vec<[f32; 2]> {
     let half = n_rot / 2;
@@ -45,12 +58,17 @@ pub fn rope_table(ctx: u32, n_rot: u32, base: f32) -> Vec<[f32; 2]> {
 }
 
 impl Rope {
-    pub fn new(kern: &Kernels, h: Heads) -> Result<Self> {
-        let defs = Defines::new().u32("H", h.n_head).u32("HKV", h.n_head_kv).u32("HD", h.head_dim).u32("ROT", h.n_rot);
+    pub fn new(kern: &Kernels, h: Heads, kv_f16: bool) -> Result<Self> {
+        let defs = Defines::new()
+            .u32("H", h.n_head)
+            .u32("HKV", h.n_head_kv)
+            .u32("HD", h.head_dim)
+            .u32("ROT", h.n_rot)
+            .flag("KV_F16", kv_f16);
         Ok(Rope { pipe: kern.pipeline("rope", "main", &[COMMON, SRC], &defs, SIG)?, heads: h })
     }
 
-    /// Buffers: rows, pos [M], table, q [M, H·HD] (in place), k, v [M, HKV·HD], k/v caches.
+    /// Buffers: rows, row info [M], table, q [M, H·HD] (in place), k, v [M, HKV·HD], k/v caches.
     pub fn bind(&self, kern: &Kernels, b: [&wgpu::Buffer; 8]) -> Result<wgpu::BindGroup> {
         kern.bind(SIG, "rope", &b)
     }
@@ -76,54 +94,78 @@ pub fn rope_ref(v: &mut [f32], pos: u32, n_rot: u32, base: f32) {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
+    use super::super::RowInfo;
     use super::*;
     use crate::gpu::Variant;
 
-    #[test]
-    fn rotates_and_stores_like_the_reference() {
+    fn check(kv_f16: bool) {
         let kern = kernels(Variant::Row);
         let mut rng = rand::rng();
         let h = Heads { n_head: 4, n_head_kv: 2, head_dim: 16, n_rot: 12 };
-        let (ctx, base) = (40u32, 10000.0f32);
-        let pos = [0u32, 7, 39];
-        let m = pos.len();
+        let (ctx, slots, base) = (40u32, 64usize, 10000.0f32);
+        // A solo row, a lane row inside the shared prefix, and two lane rows past it.
+        let info = [RowInfo::solo(0), RowInfo::lane(7, 20, 41), RowInfo::lane(39, 20, 41), RowInfo::lane(25, 20, 50)];
+        let m = info.len();
         let (qd, kd) = ((h.n_head * h.head_dim) as usize, (h.n_head_kv * h.head_dim) as usize);
         let q = rand_vec(&mut rng, m * qd, 2.0);
         let k = rand_vec(&mut rng, m * kd, 2.0);
         let v = rand_vec(&mut rng, m * kd, 2.0);
-        let rope = Rope::new(&kern, h).unwrap();
+        let rope = Rope::new(&kern, h, kv_f16).unwrap();
         let table: Vec<f32> = rope_table(ctx, h.n_rot, base).into_iter().flatten().collect();
         let bufs = [
             rows(&kern, m as u32, 0),
-            buf_u32(&kern, &pos),
+            buf_rows(&kern, &info),
             buf(&kern, &table),
             buf(&kern, &q),
             buf(&kern, &k),
             buf(&kern, &v),
-            buf(&kern, &vec![0.0; ctx as usize * kd]),
-            buf(&kern, &vec![0.0; ctx as usize * kd]),
+            buf(&kern, &vec![0.0; slots * kd]),
+            buf(&kern, &vec![0.0; slots * kd]),
         ];
         let bg = rope.bind(&kern, std::array::from_fn(|i| &bufs[i])).unwrap();
         run(&kern, |p| rope.record(p, &bg, m as u32));
-        let (gq, gk, gv) = (read(&kern, &bufs[3], m * qd), read(&kern, &bufs[6], ctx as usize * kd), read(&kern, &bufs[7], ctx as usize * kd));
+        let gq = read(&kern, &bufs[3], m * qd);
+        let cache = |b: &wgpu::Buffer| {
+            if kv_f16 {
+                let words: Vec<u32> = bytemuck::cast_slice(&read(&kern, b, slots * kd / 2)).to_vec();
+                unpack_f16_pairs(&words)
+            } else {
+                read(&kern, b, slots * kd)
+            }
+        };
+        let (gk, gv) = (cache(&bufs[6]), cache(&bufs[7]));
 
         let mut wq = q.clone();
-        let (mut wk, mut wv) = (vec![0.0; ctx as usize * kd], vec![0.0; ctx as usize * kd]);
-        for (i, &p) in pos.iter().enumerate() {
+        let (mut wk, mut wv) = (vec![0.0; slots * kd], vec![0.0; slots * kd]);
+        for (i, r) in info.iter().enumerate() {
             for head in wq[i * qd..(i + 1) * qd].chunks_mut(h.head_dim as usize) {
-                rope_ref(head, p, h.n_rot, base);
+                rope_ref(head, r.pos, h.n_rot, base);
             }
-            let dst = p as usize * kd;
+            let dst = r.slot(r.pos) as usize * kd;
             wk[dst..dst + kd].copy_from_slice(&k[i * kd..(i + 1) * kd]);
             wv[dst..dst + kd].copy_from_slice(&v[i * kd..(i + 1) * kd]);
             for head in wk[dst..dst + kd].chunks_mut(h.head_dim as usize) {
-                rope_ref(head, p, h.n_rot, base);
+                rope_ref(head, r.pos, h.n_rot, base);
             }
         }
-        // One complex multiply by an f32-rounded (cos, sin): error ≲ 2 ulp of |x|.
-        let scale = |w: &[f32]| w.iter().map(|_| 2.0f32).collect::<Vec<_>>();
-        assert_close("rope q", &gq, &wq, &scale(&wq), 1e-6, 0.0);
-        assert_close("rope k cache", &gk, &wk, &scale(&wk), 1e-6, 0.0);
-        assert_eq!(gv, wv, "v is copied unchanged");
+        // One complex multiply by an f32-rounded (cos, sin): error ≲ 2 ulp of |x| ≤ 2√2.
+        // The f16 caches add one rounding: 2^-11 relative.
+        let ones = vec![1.0f32; wk.len()];
+        assert_close("rope q", &gq, &wq, &ones[..wq.len()], 1e-6, 0.0);
+        let rel = if kv_f16 { 3.0 * 4.9e-4 } else { 1e-6 };
+        let mag: Vec<f32> = wk.iter().map(|x| x.abs().max(1.0)).collect();
+        assert_close("rope k cache", &gk, &wk, &mag, rel, 0.0);
+        let mag: Vec<f32> = wv.iter().map(|x| x.abs()).collect();
+        assert_close("v cache", &gv, &wv, &mag, if kv_f16 { 4.9e-4 } else { 0.0 }, 0.0);
+    }
+
+    #[test]
+    fn rotates_and_stores_like_the_reference() {
+        check(false);
+    }
+
+    #[test]
+    fn f16_cache_rounds_once() {
+        check(true);
     }
 }

@@ -8,6 +8,7 @@ use crate::gguf::Gguf;
 use crate::kernels::attention::attention_ref;
 use crate::kernels::rmsnorm::rmsnorm_ref;
 use crate::kernels::rope::rope_ref;
+use crate::kernels::RowInfo;
 use crate::quant::dequantize;
 
 struct Layer {
@@ -88,7 +89,7 @@ impl CpuModel {
             }
             self.kc[l].extend(k);
             self.vc[l].extend(v);
-            let att = attention_ref(c.heads(), &q, &self.kc[l], &self.vc[l], pos);
+            let att = attention_ref(c.heads(), &q, &self.kc[l], &self.vc[l], RowInfo::solo(pos));
             x.iter_mut().zip(matvec(&lw.wo, &att)).for_each(|(a, b)| *a += b);
             let xn = rmsnorm_ref(&x, &lw.ffn_norm, c.eps);
             let (g, u) = (matvec(&lw.gate, &xn), matvec(&lw.up, &xn));

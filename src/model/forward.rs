@@ -1,6 +1,10 @@
 //! The forward pass: embed → N × (attention block, MLP block) → norm → logits → argmax.
 //! Buffers and bind groups are made at load time; a step writes two small uniforms and the
-//! positions, records the same dispatches, and reads back only the picked token ids.
+//! row infos, records the same dispatches, and reads back only the picked token ids.
+//!
+//! Rows are either one sequence (a prompt chunk, or one decode row) or lanes: B rows that
+//! share the prompt's KV (slots = positions) and each own a region of the KV cache for
+//! their continuation (see RowInfo). The KV caches grow on demand to fit the lanes.
 
 use super::weights::{upload, Matrix, Weights};
 use super::{LlamaConfig, LoadOptions};
@@ -13,14 +17,14 @@ use crate::kernels::embed::Embed;
 use crate::kernels::matmul::Matmul;
 use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::{rope_table, Rope};
-use crate::kernels::{Kernels, Rows};
+use crate::kernels::{Kernels, RowInfo, Rows};
 
 /// Activations, sized for `max_rows` rows (M) and `max_rows` output rows.
 struct Buffers {
     rows_all: wgpu::Buffer, // Rows { n: M, row0: 0 }
     rows_out: wgpu::Buffer, // Rows { n: rows wanting logits, row0: first of them }
     tokens: wgpu::Buffer,   // [M] u32: input ids; argmax writes the picked ids here
-    pos: wgpu::Buffer,      // [M] u32
+    info: wgpu::Buffer,     // [M] RowInfo
     x: wgpu::Buffer,        // [M, D] residual stream
     xn: wgpu::Buffer,       // [M, D] normed
     q: wgpu::Buffer,        // [M, D]
@@ -38,13 +42,17 @@ struct Layer {
     wq: (Matmul, wgpu::BindGroup),
     wk: (Matmul, wgpu::BindGroup),
     wv: (Matmul, wgpu::BindGroup),
-    rope: wgpu::BindGroup,
-    attn: wgpu::BindGroup,
     wo: (Matmul, wgpu::BindGroup),
     norm2: wgpu::BindGroup,
     gate_up: (Matmul, wgpu::BindGroup),
     down: (Matmul, wgpu::BindGroup),
-    _kv: (wgpu::Buffer, wgpu::Buffer), // this layer's K and V caches [CTX, KV]
+}
+
+/// One layer's KV caches [slots, KV] and the bind groups that use them (remade on growth).
+struct KvLayer {
+    rope: wgpu::BindGroup,
+    attn: wgpu::BindGroup,
+    _caches: (wgpu::Buffer, wgpu::Buffer),
 }
 
 pub struct Model {
@@ -53,9 +61,17 @@ pub struct Model {
     pub n_ctx: u32,
     pub max_rows: u32,
     pub weight_bytes: u64,
-    pub kv_bytes: u64,
+    pub kv_f16: bool,
+    kv_budget: u64,
+    /// KV slots per layer now allocated (≥ n_ctx).
+    kv_slots: u32,
     b: Buffers,
+    table: wgpu::Buffer,
     layers: Vec<Layer>,
+    kv: Vec<KvLayer>,
+    /// Lanes: the shared prompt length and the KV slots each lane owns.
+    lane_prefix: u32,
+    lane_stride: u32,
     embed: (Embed, wgpu::BindGroup),
     norm: RmsNorm,
     rope: Rope,
@@ -75,10 +91,14 @@ impl Model {
         let n_ctx = opts.n_ctx.min(cfg.n_ctx_train);
         let max_rows = opts.max_rows.min(n_ctx);
         // Shader compilation and buffer creation report errors through the error scope.
-        gpu.checked("loading the model", || Self::build(Kernels::new(gpu.clone()), cfg, g, n_ctx, max_rows)).await?
+        let mut model =
+            gpu.checked("loading the model", || Self::build(Kernels::new(gpu.clone()), cfg, g, n_ctx, max_rows, opts)).await??;
+        model.kv_budget = opts.kv_budget;
+        model.ensure_kv_slots(n_ctx).await?;
+        Ok(model)
     }
 
-    fn build(kern: Kernels, cfg: LlamaConfig, g: &Gguf, n_ctx: u32, max_rows: u32) -> Result<Model> {
+    fn build(kern: Kernels, cfg: LlamaConfig, g: &Gguf, n_ctx: u32, max_rows: u32, opts: &LoadOptions) -> Result<Model> {
         let gpu = kern.gpu.clone();
         let w = upload(&gpu, g, &cfg)?;
         let (d, kv, ff, v, m) = (cfg.n_embd as u64, cfg.kv_dim() as u64, cfg.n_ff as u64, cfg.vocab as u64, max_rows as u64);
@@ -87,7 +107,7 @@ impl Model {
             rows_all: gpu.uniform_init("rows_all", bytemuck::bytes_of(&Rows::default())),
             rows_out: gpu.uniform_init("rows_out", bytemuck::bytes_of(&Rows::default())),
             tokens: gpu.storage("tokens", 4 * m)?,
-            pos: gpu.storage("pos", 4 * m)?,
+            info: gpu.storage("row_info", 16 * m)?,
             x: gpu.storage("x", f * m * d)?,
             xn: gpu.storage("xn", f * m * d)?,
             q: gpu.storage("q", f * m * d)?,
@@ -101,8 +121,8 @@ impl Model {
         let table: Vec<f32> = rope_table(n_ctx, cfg.n_rot, cfg.rope_base).into_iter().flatten().collect();
         let table = gpu.storage_init("rope_table", bytemuck::cast_slice(&table))?;
         let norm = RmsNorm::new(&kern, cfg.n_embd, cfg.eps)?;
-        let rope = Rope::new(&kern, cfg.heads())?;
-        let attention = Attention::new(&kern, cfg.heads())?;
+        let rope = Rope::new(&kern, cfg.heads(), opts.kv_f16)?;
+        let attention = Attention::new(&kern, cfg.heads(), opts.kv_f16)?;
         let mm = |mat: &Matrix, k: u32, n: u32, acc: bool, glu: bool, x: &wgpu::Buffer, y: &wgpu::Buffer, rows: &wgpu::Buffer| -> Result<(Matmul, wgpu::BindGroup)> {
             let op = Matmul::new(&kern, mat.fmt, k, n, acc, glu)?;
             let bg = op.bind(&kern, rows, &mat.buf, x, y)?;
@@ -110,23 +130,16 @@ impl Model {
         };
         let (cd, ckv, cff) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff);
         let mut layers = Vec::with_capacity(w.layers.len());
-        let mut kv_bytes = 0;
         for lw in &w.layers {
-            let kc = gpu.storage("k_cache", f * n_ctx as u64 * kv)?;
-            let vc = gpu.storage("v_cache", f * n_ctx as u64 * kv)?;
-            kv_bytes += 2 * f * n_ctx as u64 * kv;
             layers.push(Layer {
                 norm1: norm.bind(&kern, &b.rows_all, &b.x, &lw.attn_norm, &b.xn)?,
                 wq: mm(&lw.wq, cd, cd, false, false, &b.xn, &b.q, &b.rows_all)?,
                 wk: mm(&lw.wk, cd, ckv, false, false, &b.xn, &b.k, &b.rows_all)?,
                 wv: mm(&lw.wv, cd, ckv, false, false, &b.xn, &b.v, &b.rows_all)?,
-                rope: rope.bind(&kern, [&b.rows_all, &b.pos, &table, &b.q, &b.k, &b.v, &kc, &vc])?,
-                attn: attention.bind(&kern, [&b.rows_all, &b.pos, &b.q, &kc, &vc, &b.att])?,
                 wo: mm(&lw.wo, cd, cd, true, false, &b.att, &b.x, &b.rows_all)?,
                 norm2: norm.bind(&kern, &b.rows_all, &b.x, &lw.ffn_norm, &b.xn)?,
                 gate_up: mm(&lw.gate_up, cd, cff, false, true, &b.xn, &b.hb, &b.rows_all)?,
                 down: mm(&lw.down, cff, cd, true, false, &b.hb, &b.x, &b.rows_all)?,
-                _kv: (kc, vc),
             });
         }
         let embed_op = Embed::new(&kern, w.embd.fmt, cfg.n_embd, cfg.vocab)?;
@@ -139,7 +152,13 @@ impl Model {
         let am_bg = am.bind(&kern, &b.rows_out, &b.logits, &scratch, &b.tokens)?;
         Ok(Model {
             weight_bytes: w.bytes,
-            kv_bytes,
+            kv_f16: opts.kv_f16,
+            kv_budget: opts.kv_budget,
+            kv_slots: 0,
+            table,
+            kv: Vec::new(),
+            lane_prefix: 0,
+            lane_stride: 0,
             cfg,
             kern,
             n_ctx,
@@ -163,13 +182,13 @@ impl Model {
         let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes: None });
         let p = &mut pass;
         self.embed.0.record(p, &self.embed.1, m); //                        x = E[tokens]
-        for l in &self.layers {
+        for (l, kv) in self.layers.iter().zip(&self.kv) {
             self.norm.record(p, &l.norm1, m); //                              xn = norm(x)
             l.wq.0.record(p, &l.wq.1, m); //                                  q = Wq·xn
             l.wk.0.record(p, &l.wk.1, m); //                                  k = Wk·xn
             l.wv.0.record(p, &l.wv.1, m); //                                  v = Wv·xn
-            self.rope.record(p, &l.rope, m); //                               rope(q, k); cache ← k, v
-            self.attention.record(p, &l.attn, m); //                          att = softmax(q·K)·V
+            self.rope.record(p, &kv.rope, m); //                              rope(q, k); cache ← k, v
+            self.attention.record(p, &kv.attn, m); //                         att = softmax(q·K)·V
             l.wo.0.record(p, &l.wo.1, m); //                                  x += Wo·att
             self.norm.record(p, &l.norm2, m); //                              xn = norm(x)
             l.gate_up.0.record(p, &l.gate_up.1, m); //                        hb = silu(Wg·xn) ⊙ (Wu·xn)
@@ -182,18 +201,77 @@ impl Model {
         }
     }
 
-    /// Runs `m` rows at positions pos0.. and returns the greedy ids of the last `n_out` rows.
-    /// With `ids` None, row 0's input is the id the previous call picked on the GPU.
-    async fn run(&self, ids: Option<&[u32]>, pos0: u32, m: u32, n_out: u32) -> Result<Vec<u32>> {
+    /// Bytes of KV cache per slot, all layers together.
+    pub fn kv_bytes_per_slot(&self) -> u64 {
+        let per_value = if self.kv_f16 { 2 } else { 4 };
+        2 * per_value * self.cfg.kv_dim() as u64 * self.cfg.n_layer as u64
+    }
+
+    pub fn kv_bytes(&self) -> u64 {
+        self.kv_slots as u64 * self.kv_bytes_per_slot()
+    }
+
+    /// The most KV slots the adapter's binding limit and the KV budget allow.
+    pub fn max_kv_slots(&self) -> u64 {
+        let per_layer_slot = self.kv_bytes_per_slot() / 2 / self.cfg.n_layer as u64;
+        (self.kern.gpu.facts.max_storage_binding / per_layer_slot).min(self.kv_budget / self.kv_bytes_per_slot())
+    }
+
+    /// The most lanes that can each generate `lane_tokens` tokens after a shared prompt.
+    pub fn lane_capacity(&self, lane_tokens: u32) -> u32 {
+        let free = self.max_kv_slots().saturating_sub(self.n_ctx as u64);
+        let by_kv = free / (lane_tokens as u64 + 1).max(1);
+        by_kv.min(self.max_rows as u64) as u32
+    }
+
+    /// Grows every layer's KV caches to `slots` (contents are lost: call before a prefill).
+    async fn ensure_kv_slots(&mut self, slots: u32) -> Result<()> {
+        if slots <= self.kv_slots {
+            return Ok(());
+        }
+        if slots as u64 > self.max_kv_slots() {
+            return Err(Error::Param(format!(
+                "{slots} KV slots do not fit: the adapter's binding limit and the KV budget allow {}",
+                self.max_kv_slots()
+            )));
+        }
+        let gpu = self.kern.gpu.clone();
+        let bytes = slots as u64 * self.kv_bytes_per_slot() / 2 / self.cfg.n_layer as u64;
+        self.kv.clear();
+        let kv = gpu
+            .checked("allocating the KV cache", || -> Result<Vec<KvLayer>> {
+                let b = &self.b;
+                (0..self.cfg.n_layer)
+                    .map(|_| {
+                        let (kc, vc) = (gpu.storage("k_cache", bytes)?, gpu.storage("v_cache", bytes)?);
+                        Ok(KvLayer {
+                            rope: self.rope.bind(&self.kern, [&b.rows_all, &b.info, &self.table, &b.q, &b.k, &b.v, &kc, &vc])?,
+                            attn: self.attention.bind(&self.kern, [&b.rows_all, &b.info, &b.q, &kc, &vc, &b.att])?,
+                            _caches: (kc, vc),
+                        })
+                    })
+                    .collect()
+            })
+            .await??;
+        self.kv = kv;
+        self.kv_slots = slots;
+        Ok(())
+    }
+
+    /// Runs one forward over `rows` (their inputs: `ids`, or with None the ids the previous
+    /// call picked on the GPU, row for row) and returns the greedy ids of the last `n_out`.
+    async fn run(&self, rows: &[RowInfo], ids: Option<&[u32]>, n_out: u32) -> Result<Vec<u32>> {
+        let m = rows.len() as u32;
         if m == 0 || m > self.max_rows || n_out > m {
             return Err(Error::Param(format!("{m} rows (max {}), {n_out} outputs", self.max_rows)));
         }
-        if pos0.checked_add(m).is_none_or(|end| end > self.n_ctx) {
-            return Err(Error::Context(format!(
-                "positions {pos0}..{} do not fit in the context of {} tokens",
-                pos0 as u64 + m as u64,
-                self.n_ctx
-            )));
+        for r in rows {
+            if r.pos >= self.n_ctx {
+                return Err(Error::Context(format!("position {} is past the context of {} tokens", r.pos, self.n_ctx)));
+            }
+            if r.slot(r.pos) >= self.kv_slots {
+                return Err(Error::Param(format!("KV slot {} is past the {} allocated", r.slot(r.pos), self.kv_slots)));
+            }
         }
         let q = &self.kern.gpu.queue;
         if let Some(ids) = ids {
@@ -202,8 +280,7 @@ impl Model {
             }
             q.write_buffer(&self.b.tokens, 0, bytemuck::cast_slice(ids));
         }
-        let pos: Vec<u32> = (pos0..pos0 + m).collect();
-        q.write_buffer(&self.b.pos, 0, bytemuck::cast_slice(&pos));
+        q.write_buffer(&self.b.info, 0, bytemuck::cast_slice(rows));
         q.write_buffer(&self.b.rows_all, 0, bytemuck::bytes_of(&Rows::new(m, 0)));
         q.write_buffer(&self.b.rows_out, 0, bytemuck::bytes_of(&Rows::new(n_out, m - n_out)));
         let mut enc = self.kern.gpu.device.create_command_encoder(&Default::default());
@@ -218,9 +295,7 @@ impl Model {
         Ok(bytemuck::pod_collect_to_vec(&bytes))
     }
 
-    /// Prefills `ids` at positions pos0.. (in chunks of `max_rows`) and returns the greedy
-    /// next token, which also stays on the GPU as the input of the next `decode`.
-    pub async fn prefill(&mut self, ids: &[u32], pos0: u32) -> Result<u32> {
+    fn check_prompt(&self, ids: &[u32], pos0: u32) -> Result<()> {
         if ids.is_empty() {
             return Err(Error::Param("empty prompt".into()));
         }
@@ -231,22 +306,82 @@ impl Model {
                 self.n_ctx
             )));
         }
+        Ok(())
+    }
+
+    /// Runs `ids` at positions pos0.. in chunks of `max_rows`, wanting the logits of the
+    /// last row only if `want_last`.
+    async fn prefill_rows(&self, ids: &[u32], pos0: u32, want_last: bool) -> Result<Option<u32>> {
         let step = self.max_rows as usize;
         let mut start = 0;
-        loop {
+        while start < ids.len() {
             let chunk = &ids[start..(start + step).min(ids.len())];
             let last = start + chunk.len() == ids.len();
-            let out = self.run(Some(chunk), pos0 + start as u32, chunk.len() as u32, last as u32).await?;
+            let rows: Vec<RowInfo> = (0..chunk.len()).map(|i| RowInfo::solo(pos0 + (start + i) as u32)).collect();
+            let out = self.run(&rows, Some(chunk), (last && want_last) as u32).await?;
             if let (true, Some(&id)) = (last, out.first()) {
-                return Ok(id);
+                return Ok(Some(id));
             }
             start += chunk.len();
         }
+        Ok(None)
+    }
+
+    /// Prefills `ids` at positions pos0.. (in chunks of `max_rows`) and returns the greedy
+    /// next token, which also stays on the GPU as the input of the next `decode`.
+    pub async fn prefill(&mut self, ids: &[u32], pos0: u32) -> Result<u32> {
+        self.check_prompt(ids, pos0)?;
+        self.prefill_rows(ids, pos0, true).await?.ok_or_else(|| Error::Gpu("prefill produced no token".into()))
     }
 
     /// One greedy decode step at `pos`, fed the token the previous step picked on the GPU.
     pub async fn decode(&mut self, pos: u32) -> Result<u32> {
-        Ok(self.run(None, pos, 1, 1).await?[0])
+        Ok(self.run(&[RowInfo::solo(pos)], None, 1).await?[0])
+    }
+
+    /// Starts `n_lanes` continuations of one prompt: the prompt but its last token is
+    /// prefilled once into the shared KV; then every lane feeds the last prompt token as
+    /// its own first row (so each lane gets the prompt's logits in its own row) and the
+    /// lanes' first ids are returned. `lane_tokens` is how many tokens each lane may add.
+    pub async fn start_lanes(&mut self, ids: &[u32], n_lanes: u32, lane_tokens: u32) -> Result<Vec<u32>> {
+        self.check_prompt(ids, 0)?;
+        let cap = self.lane_capacity(lane_tokens);
+        if n_lanes == 0 || n_lanes > cap {
+            return Err(Error::Param(format!(
+                "{n_lanes} lanes of {lane_tokens} tokens: this adapter and KV budget fit 1 to {cap} (max rows {})",
+                self.max_rows
+            )));
+        }
+        if ids.len() + lane_tokens as usize > self.n_ctx as usize {
+            return Err(Error::Context(format!(
+                "{} prompt tokens + {lane_tokens} new tokens exceed the context of {}",
+                ids.len(),
+                self.n_ctx
+            )));
+        }
+        let per_lane = lane_tokens + 1;
+        self.ensure_kv_slots(self.n_ctx + n_lanes * per_lane).await?;
+        let (prefix, last) = ids.split_at(ids.len() - 1);
+        self.prefill_rows(prefix, 0, false).await?;
+        self.lane_prefix = prefix.len() as u32;
+        self.lane_stride = per_lane;
+        let rows = self.lane_rows(n_lanes, 0);
+        self.run(&rows, Some(&vec![last[0]; n_lanes as usize]), n_lanes).await
+    }
+
+    /// The row infos of `n_lanes` lanes at their `step`-th own token.
+    fn lane_rows(&self, n_lanes: u32, step: u32) -> Vec<RowInfo> {
+        (0..n_lanes).map(|b| RowInfo::lane(self.lane_prefix + step, self.lane_prefix, self.n_ctx + b * self.lane_stride)).collect()
+    }
+
+    /// One decode step of every lane (step ≥ 1 counts the lanes' own tokens), fed the ids
+    /// the previous step picked on the GPU.
+    pub async fn decode_lanes(&mut self, n_lanes: u32, step: u32) -> Result<Vec<u32>> {
+        if step == 0 || step >= self.lane_stride {
+            return Err(Error::Param(format!("lane step {step} outside 1..{}", self.lane_stride)));
+        }
+        let rows = self.lane_rows(n_lanes, step);
+        self.run(&rows, None, n_lanes).await
     }
 
     /// The logits of the last forward call's output rows, [n_out, V] (tests, inspector).

@@ -14,12 +14,16 @@ pub use forward::Model;
 pub struct LoadOptions {
     /// Context length to allocate the KV cache for (capped by the model's own).
     pub n_ctx: u32,
-    /// Most rows one forward call takes (longer prompts are prefilled in chunks).
+    /// Most rows one forward call takes: prompt chunk length and the most lanes.
     pub max_rows: u32,
+    /// Keep the KV cache as f16 pairs (half the memory, as llama.cpp does) instead of f32.
+    pub kv_f16: bool,
+    /// The most bytes the KV caches of all layers may take together; it bounds the lanes.
+    pub kv_budget: u64,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
-        LoadOptions { n_ctx: 1024, max_rows: 128 }
+        LoadOptions { n_ctx: 1024, max_rows: 128, kv_f16: true, kv_budget: 1 << 30 }
     }
 }
