@@ -17,6 +17,7 @@ pub mod native;
 pub mod gpu;
 pub mod kernels;
 pub mod model;
+pub mod sampling;
 pub mod engine;
 
 pub use engine::{Engine, GenerateOptions, Generation};
