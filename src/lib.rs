@@ -20,6 +20,9 @@ pub mod model;
 pub mod sampling;
 pub mod engine;
 
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
 pub use engine::{Engine, GenerateOptions, Generation};
 pub use gpu::{Gpu, GpuOptions};
 pub use model::LoadOptions;

@@ -1,11 +1,17 @@
 //! samplescope's own tooling: `cargo xtask <command>` (alias in .cargo/config.toml).
 //!
-//! Deliberately dependency-free: xtask is compiled before every test run, so it uses std
-//! and shells out to standard tools (apt-get, rustup, python3 + pip, sha256sum).
+//! Uses std and shells out to standard tools (apt-get, rustup, python3 + pip, sha256sum,
+//! npm, node). Its one dependency is wasm-bindgen-cli-support, the wasm-bindgen CLI as a
+//! library, for `build-web`.
 //!
 //! Commands:
 //!   fetch-model   put the default model into the cache dir (once; sha256-checked)
+//!   build-web     the wasm build + JS bindings + page modules in www/ (web.rs)
+//!   demo          build-web, link the model into www/models, serve www/ (web.rs, serve.rs)
 //!   test          install what the tests need, then run every test (the CI entry point)
+
+mod serve;
+mod web;
 
 use std::env;
 use std::ffi::OsStr;
@@ -24,6 +30,10 @@ usage: cargo xtask <command> [args]
 
 commands:
   fetch-model          put the default model into the cache dir (once; sha256-checked)
+  build-web            build the wasm engine (release) and its JS bindings into www/pkg,
+                       copy the page's modules from web/ to www/web
+  demo [--port N]      build-web, put the default model where the page finds it
+                       (www/models/), serve www/ on http://127.0.0.1:N/ (default 8000)
   test [ARGS...]       install what the tests need (lavapipe, wasm32 target, model), then run
                        `cargo test --workspace [ARGS...]` and the wasm32 build check.
                        e.g. `cargo xtask test -- --nocapture`, `cargo xtask test gguf`
@@ -37,6 +47,9 @@ fn main() -> ExitCode {
             println!("{}", path.display());
         }),
         Some("fetch-model") => Err(format!("fetch-model takes no arguments\n\n{USAGE}")),
+        Some("build-web") if args.len() == 1 => web::build_web(),
+        Some("build-web") => Err(format!("build-web takes no arguments\n\n{USAGE}")),
+        Some("demo") => web::demo(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
