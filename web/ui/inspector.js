@@ -1,0 +1,185 @@
+// The inspector: for one lane and step, the top candidates as bars (probability before
+// truncation; survivors highlighted; the chosen token marked), each active sampler's
+// cut-off drawn as a line, the survivor count, and a histogram of the whole vocabulary's
+// logits. Charts are uPlot (vendored from npm into www/vendor); text goes in as text.
+
+import uPlot from '../../vendor/uplot/uPlot.esm.js';
+import { $, h, replace, visible } from './dom.js';
+
+const LABEL_CHARS = 8;
+
+const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+
+export class Inspector {
+  constructor(onClose) {
+    this.root = $('inspector');
+    this.summary = $('inspector-summary');
+    this.legend = $('candidates-legend');
+    this.tbody = $('candidates-table').tBodies[0];
+    this.plots = [];
+    $('inspector-close').addEventListener('click', () => { this.hide(); onClose(); });
+    window.addEventListener('resize', () => this.resize());
+  }
+
+  hide() {
+    this.root.hidden = true;
+    this.destroyPlots();
+  }
+
+  loading(laneName, step) {
+    this.root.hidden = false;
+    this.root.dataset.state = 'loading';
+    replace(this.summary, `${laneName}, step ${step}: recomputing the distribution on the GPU…`);
+  }
+
+  error(message) {
+    this.root.hidden = false;
+    this.root.dataset.state = 'error';
+    replace(this.summary, message);
+  }
+
+  /** Shows one inspection ({analysis, chosen} from the worker) for a lane. */
+  show(laneName, step, { analysis, chosen }) {
+    this.root.hidden = false;
+    this.root.dataset.state = 'ready';
+    const a = analysis;
+    const pick = a.candidates.find((c) => c.id === chosen);
+    const pickText = pick ? `“${visible(pick.text)}”` : `token ${chosen}`;
+    const cuts = a.thresholds.filter((t) => t.key !== 'greedy').map((t) => `${t.label} keeps ${t.kept}`);
+    replace(this.summary,
+      `${laneName}, step ${step}: chose `, h('span', { className: 'mono' }, pickText), ` (id ${chosen}). `,
+      h('strong', { 'data-survivors': a.survivors }, `${a.survivors.toLocaleString()} of ${a.vocab.toLocaleString()}`),
+      ` tokens survive${a.greedy ? ' (greedy keeps only the argmax)' : cuts.length ? ` — ${cuts.join(', ')}` : ' (no truncation)'}.`,
+      pick ? '' : ' The chosen token is outside the top candidates shown.');
+    this.destroyPlots();
+    this.plots.push(this.candidatesChart(a, chosen), this.histogramChart(a));
+    this.fillLegend(a);
+    this.fillTable(a, chosen);
+  }
+
+  candidatesChart(a, chosen) {
+    const cs = a.candidates;
+    const x = cs.map((_, i) => i);
+    const only = (pred) => cs.map((c) => (pred(c) ? c.pre : null));
+    const bars = uPlot.paths.bars({ size: [0.75, 40], align: 0 });
+    const colors = { survivor: css('--survivor'), cut: css('--cut'), chosen: css('--chosen'), ink: css('--muted'), grid: css('--faint') };
+    const el = $('candidates-chart');
+    const thresholds = a.thresholds.filter((t) => t.key !== 'greedy');
+    const opts = {
+      width: el.clientWidth || 600,
+      height: 260,
+      legend: { show: false },
+      cursor: { show: true, points: { show: false }, drag: { x: false, y: false } },
+      scales: { x: { time: false, range: [-0.6, cs.length - 0.4] }, y: { range: (u, lo, hi) => [0, Math.max(hi, ...thresholds.map((t) => t.prob)) * 1.08] } },
+      axes: [
+        {
+          stroke: colors.ink, grid: { show: false }, ticks: { show: false }, rotate: -50, size: 70, space: 8, incrs: [1],
+          values: (u, splits) => splits.map((i) => (cs[i] ? label(cs[i].text) : '')),
+          font: `11px ${css('--mono') || 'monospace'}`,
+        },
+        { stroke: colors.ink, grid: { stroke: colors.grid }, size: 48, values: (u, vals) => vals.map((v) => `${+(v * 100).toFixed(1)}%`) },
+      ],
+      series: [
+        {},
+        { label: 'survivor', fill: colors.survivor, stroke: colors.survivor, paths: bars, points: { show: false } },
+        { label: 'cut', fill: colors.cut, stroke: colors.cut, paths: bars, points: { show: false } },
+        { label: 'chosen', fill: colors.chosen, stroke: colors.chosen, paths: bars, points: { show: false } },
+      ],
+      hooks: { draw: [(u) => drawCutoffs(u, thresholds.map((t) => ({ y: t.prob, text: t.label })), colors.ink, 'y')] },
+    };
+    const data = [x, only((c) => c.survivor && c.id !== chosen), only((c) => !c.survivor && c.id !== chosen), only((c) => c.id === chosen)];
+    return new uPlot(opts, data, el);
+  }
+
+  histogramChart(a) {
+    const { edges, counts } = a.histogram;
+    const centers = counts.map((_, i) => (edges[i] + edges[i + 1]) / 2);
+    const el = $('histogram-chart');
+    const ink = css('--muted');
+    const thresholds = a.thresholds.filter((t) => t.key !== 'greedy');
+    const lo = edges[0], hi = edges[edges.length - 1];
+    const opts = {
+      width: el.clientWidth || 400,
+      height: 260,
+      legend: { show: false },
+      cursor: { show: false },
+      scales: { x: { time: false, range: [lo, hi] }, y: { distr: 3, range: (u, l, h2) => [1, Math.max(10, h2 * 1.5)] } },
+      axes: [
+        { stroke: ink, grid: { show: false }, size: 36 },
+        { stroke: ink, grid: { stroke: css('--faint') }, size: 48 },
+      ],
+      series: [{}, { fill: css('--cut'), stroke: css('--cut'), paths: uPlot.paths.bars({ size: [1, 100], gap: 1 }), points: { show: false } }],
+      hooks: { draw: [(u) => drawCutoffs(u, thresholds.map((t) => ({ x: t.logit, text: t.label })), ink, 'x')] },
+    };
+    return new uPlot(opts, [centers, counts.map((n) => (n > 0 ? n : null))], el);
+  }
+
+  fillLegend(a) {
+    const sw = (color, text) => h('span', {}, h('span', { className: 'swatch', style: { background: color } }), text);
+    replace(this.legend,
+      sw(css('--survivor'), 'survives'), sw(css('--cut'), 'cut'), sw(css('--chosen'), 'chosen'),
+      a.thresholds.some((t) => t.key !== 'greedy') ? h('span', {}, '– – sampler cut-off') : null);
+  }
+
+  fillTable(a, chosen) {
+    const maxPost = Math.max(...a.candidates.map((c) => c.post), 1e-9);
+    replace(this.tbody, ...a.candidates.map((c) => h('tr', { className: [c.survivor ? 'survivor' : 'cut', c.id === chosen ? 'chosen' : ''].join(' ').trim() },
+      h('td', {}, String(c.rank + 1)),
+      h('td', { className: 'tokcell' }, visible(c.text)),
+      h('td', {}, String(c.id)),
+      h('td', {}, c.logit.toFixed(2)),
+      h('td', {}, pct(c.pre)),
+      h('td', {}, h('span', { className: 'pbar', style: { width: `${Math.round((60 * c.post) / maxPost)}px` } }), ' ', c.survivor ? pct(c.post) : '—'),
+      h('td', {}, c.id === chosen ? '★ chosen' : c.survivor ? '✓' : ''),
+    )));
+  }
+
+  resize() {
+    for (const p of this.plots) p.setSize({ width: p.root.parentElement.clientWidth, height: 260 });
+  }
+
+  destroyPlots() {
+    for (const p of this.plots) p.destroy();
+    this.plots = [];
+  }
+}
+
+const pct = (p) => (p >= 0.001 ? `${(p * 100).toFixed(1)}%` : p > 0 ? `${(p * 100).toExponential(1)}%` : '0%');
+
+function label(text) {
+  const t = visible(text);
+  return t.length > LABEL_CHARS ? `${t.slice(0, LABEL_CHARS - 1)}…` : t;
+}
+
+/** Dashed cut-off lines with labels: horizontal at y values or vertical at x values. */
+function drawCutoffs(u, lines, color, axis) {
+  const { ctx, bbox } = u;
+  ctx.save();
+  ctx.strokeStyle = color;
+  ctx.fillStyle = color;
+  ctx.setLineDash([5 * devicePixelRatio, 4 * devicePixelRatio]);
+  ctx.lineWidth = devicePixelRatio;
+  ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+  lines.forEach((l, i) => {
+    if (axis === 'y') {
+      const y = u.valToPos(l.y, 'y', true);
+      if (y < bbox.top || y > bbox.top + bbox.height) return;
+      ctx.beginPath();
+      ctx.moveTo(bbox.left, y);
+      ctx.lineTo(bbox.left + bbox.width, y);
+      ctx.stroke();
+      ctx.textAlign = 'right';
+      ctx.fillText(l.text, bbox.left + bbox.width - 4, y - 4);
+    } else {
+      const x = u.valToPos(l.x, 'x', true);
+      if (x < bbox.left || x > bbox.left + bbox.width) return;
+      ctx.beginPath();
+      ctx.moveTo(x, bbox.top);
+      ctx.lineTo(x, bbox.top + bbox.height);
+      ctx.stroke();
+      ctx.textAlign = 'left';
+      ctx.fillText(l.text, x + 4, bbox.top + 14 * devicePixelRatio * (i + 1));
+    }
+  });
+  ctx.restore();
+}

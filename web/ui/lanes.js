@@ -1,0 +1,196 @@
+// The lanes: one column per sampler configuration, tokens streaming in as hoverable,
+// clickable spans, per-lane token count and tok/s, and an inline editor for the chain.
+
+import { h, replace, visible } from './dom.js';
+import { SAMPLERS, LIMITS, describeLane, validateLane } from '../config.js';
+
+const ECHO_CHARS = 240;
+
+export class Lanes {
+  /**
+   * @param {HTMLElement} root
+   * @param {{onChange: (lanes) => void, onInspect: (lane, step) => void}} hooks
+   */
+  constructor(root, hooks) {
+    this.root = root;
+    this.hooks = hooks;
+    this.lanes = [];
+    this.run = null;
+    this.cards = [];
+    this.editing = -1;
+    this.running = false;
+    this.selected = null;
+  }
+
+  /** Draws the lane cards for a configuration (clears any streamed text). */
+  render(lanes, run) {
+    this.lanes = lanes;
+    this.run = run;
+    this.cards = lanes.map((lane, i) => this.card(lane, i));
+    const add = h('button', {
+      type: 'button', className: 'add-lane', disabled: this.running || lanes.length >= LIMITS.lanes.max,
+      on: { click: () => this.addLane() },
+    }, '+ Add lane');
+    replace(this.root, ...this.cards.map((c) => c.el), add);
+  }
+
+  card(lane, i) {
+    const c = {};
+    c.text = h('span', { className: 'gen', 'data-lane-text': '' });
+    c.stream = h('div', { className: 'stream', tabindex: '0' }, c.text);
+    c.stream.addEventListener('click', (ev) => {
+      const t = ev.target.closest('.tok');
+      if (t) this.hooks.onInspect(i, Number(t.dataset.step));
+    });
+    c.stream.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && ev.target.classList.contains('tok')) this.hooks.onInspect(i, Number(ev.target.dataset.step));
+    });
+    c.tokens = h('span', { 'data-stat': 'tokens' }, '0 tokens');
+    c.rate = h('span', { 'data-stat': 'rate' }, '– tok/s');
+    c.status = h('span', { 'data-stat': 'status' });
+    c.note = h('p', { className: 'lane-note', hidden: true });
+    const actions = h('div', { className: 'lane-actions' },
+      h('button', { type: 'button', className: 'ghost', title: 'Edit this lane’s samplers', disabled: this.running, on: { click: () => this.toggleEditor(i) } }, 'edit'),
+      h('button', { type: 'button', className: 'ghost', title: 'Remove this lane', 'aria-label': `Remove lane ${lane.name}`, disabled: this.running || this.lanes.length <= 1, on: { click: () => this.removeLane(i) } }, '✕'),
+    );
+    c.el = h('article', { className: 'lane', dataset: { lane: i }, style: { '--lane-color': `var(--lane-${i % 8})` } },
+      h('div', { className: 'lane-head' },
+        h('span', { className: 'lane-name' }, lane.name),
+        h('span', { className: 'lane-desc' }, describeLane(lane, this.run)),
+        actions),
+      h('div', { className: 'lane-stats' }, c.tokens, c.rate, c.status),
+      c.note,
+      c.stream,
+      this.editing === i ? this.editor(lane, i) : null,
+    );
+    return c;
+  }
+
+  editor(lane, i) {
+    const draft = JSON.parse(JSON.stringify(lane));
+    const errors = h('div', { className: 'errors', role: 'alert' });
+    const name = h('input', { type: 'text', value: draft.name, maxlength: LIMITS.nameLength, 'aria-label': 'Lane name' });
+    const tOn = h('input', { type: 'checkbox', checked: draft.temperature !== null && draft.temperature !== undefined });
+    const tVal = h('input', { type: 'number', min: 0, max: 3, step: 0.05, value: draft.temperature ?? this.run.temperature });
+    const rows = SAMPLERS.map((s) => {
+      const cur = draft.samplers?.[s.key];
+      const on = h('input', { type: 'checkbox', checked: cur !== undefined && cur !== null, id: `lane${i}-${s.key}` });
+      const val = h('input', { type: 'number', min: s.min, max: s.max, step: s.step, value: cur ?? s.initial, 'aria-label': s.label });
+      return { s, on, val, el: h('div', { className: 'row' }, on, h('label', { for: `lane${i}-${s.key}` }, s.label), val, h('div', { className: 'help' }, s.help)) };
+    });
+    const save = () => {
+      const next = {
+        name: name.value.trim(),
+        temperature: tOn.checked ? Number(tVal.value) : null,
+        samplers: Object.fromEntries(rows.filter((r) => r.on.checked).map((r) => [r.s.key, Number(r.val.value)])),
+      };
+      const errs = validateLane(next, i);
+      if (errs.length) {
+        replace(errors, errs.join('; '));
+        return;
+      }
+      this.editing = -1;
+      const lanes = this.lanes.slice();
+      lanes[i] = next;
+      this.hooks.onChange(lanes);
+    };
+    return h('form', { className: 'lane-editor', on: { submit: (e) => { e.preventDefault(); save(); } } },
+      h('div', { className: 'name-row' }, name),
+      h('div', { className: 'row' }, tOn, h('span', {}, 'Own temperature (0 = greedy)'), tVal),
+      ...rows.map((r) => r.el),
+      errors,
+      h('div', { className: 'name-row' },
+        h('button', { type: 'submit', className: 'primary' }, 'Apply'),
+        h('button', { type: 'button', on: { click: () => { this.editing = -1; this.render(this.lanes, this.run); } } }, 'Cancel')),
+    );
+  }
+
+  toggleEditor(i) {
+    this.editing = this.editing === i ? -1 : i;
+    this.render(this.lanes, this.run);
+  }
+
+  addLane() {
+    const n = this.lanes.length + 1;
+    this.editing = this.lanes.length;
+    this.hooks.onChange([...this.lanes, { name: `Lane ${n}`, temperature: null, samplers: { top_k: 40 } }]);
+  }
+
+  removeLane(i) {
+    if (this.editing === i) this.editing = -1;
+    this.hooks.onChange(this.lanes.filter((_, j) => j !== i));
+  }
+
+  /** A run starts: empty every stream, echo the prompt, freeze editing. */
+  startRun(run) {
+    this.running = true;
+    this.editing = -1;
+    this.render(this.lanes, run);
+    const echo = run.chat ? null : run.prompt.length > ECHO_CHARS ? `…${run.prompt.slice(-ECHO_CHARS)}` : run.prompt;
+    for (const c of this.cards) {
+      if (echo) c.stream.prepend(h('span', { className: 'prompt-echo', 'aria-hidden': 'true' }, echo));
+      c.count = 0;
+      c.status.textContent = 'waiting';
+    }
+  }
+
+  laneStart(i) {
+    const c = this.cards[i];
+    c.status.textContent = 'decoding…';
+    c.stream.classList.add('running');
+    c.t0 = performance.now();
+  }
+
+  token(i, step, tokenId, textDelta) {
+    const c = this.cards[i];
+    const span = h('span', {
+      className: textDelta === '' ? 'tok empty' : 'tok', tabindex: '-1',
+      dataset: { step, tokenId }, title: `step ${step} · token ${tokenId}${textDelta ? ` · “${visible(textDelta)}”` : ' (part of a character)'}`,
+    }, textDelta);
+    if (step < c.count) {
+      // A repeated step carries the tail of an unfinished character: append to that token.
+      c.text.querySelector(`[data-step="${step}"]`)?.append(textDelta);
+      return;
+    }
+    c.text.append(span);
+    c.count = step + 1;
+    c.tokens.textContent = `${c.count} token${c.count === 1 ? '' : 's'}`;
+    if (c.count > 1) {
+      const s = (performance.now() - c.firstAt) / 1000;
+      c.rate.textContent = `${((c.count - 1) / s).toFixed(2)} tok/s`;
+    } else {
+      c.firstAt = performance.now();
+    }
+    const nearBottom = c.stream.scrollHeight - c.stream.scrollTop - c.stream.clientHeight < 40;
+    if (nearBottom) c.stream.scrollTop = c.stream.scrollHeight;
+  }
+
+  laneEnd(i, ev) {
+    const c = this.cards[i];
+    c.stream.classList.remove('running');
+    c.tokens.textContent = `${ev.tokens} token${ev.tokens === 1 ? '' : 's'}`;
+    if (ev.tokPerS > 0) c.rate.textContent = `${ev.tokPerS.toFixed(2)} tok/s`;
+    const status = { max_tokens: 'done', eog: 'end of text', stopped: 'stopped', error: 'error', unsupported: 'not run' };
+    c.status.textContent = status[ev.stop] ?? ev.stop;
+    c.el.dataset.stop = ev.stop;
+    if (ev.message) {
+      c.note.hidden = false;
+      c.note.classList.toggle('error', ev.stop === 'error');
+      c.note.textContent = ev.message;
+    }
+  }
+
+  endRun() {
+    this.running = false;
+    for (const c of this.cards) c.stream.classList.remove('running');
+    for (const b of this.root.querySelectorAll('.lane-actions button, .add-lane')) {
+      b.disabled = b.classList.contains('add-lane') ? this.lanes.length >= LIMITS.lanes.max : b.textContent === '✕' && this.lanes.length <= 1;
+    }
+  }
+
+  /** Highlights the inspected token. */
+  select(lane, step) {
+    this.root.querySelector('.tok.selected')?.classList.remove('selected');
+    this.cards[lane]?.text.querySelector(`[data-step="${step}"]`)?.classList.add('selected');
+  }
+}
