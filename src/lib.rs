@@ -18,6 +18,7 @@ pub mod gpu;
 pub mod kernels;
 pub mod model;
 pub mod sampling;
+pub mod bench;
 pub mod engine;
 
 #[cfg(target_arch = "wasm32")]

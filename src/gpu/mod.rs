@@ -1,6 +1,7 @@
 //! The wgpu context: adapter choice, device limits and features, buffers, readbacks and
 //! error capture. Everything here works the same natively and in the browser.
 
+pub mod profile;
 pub mod shader;
 
 use std::sync::Arc;

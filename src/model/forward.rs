@@ -10,6 +10,7 @@ use super::weights::{upload, Matrix, Weights};
 use super::{LlamaConfig, LoadOptions};
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
+use crate::gpu::profile::{KernelTimes, Recorder, Timer};
 use crate::gpu::Gpu;
 use crate::kernels::argmax::Argmax;
 use crate::kernels::attention::Attention;
@@ -178,27 +179,68 @@ impl Model {
 
     /// Records one forward pass over `m` rows whose logits are wanted for the last `n_out`
     /// rows (0: none, for early prefill chunks), then the greedy pick into `tokens`.
-    fn record(&self, enc: &mut wgpu::CommandEncoder, m: u32, n_out: u32) {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("forward"), timestamp_writes: None });
-        let p = &mut pass;
-        self.embed.0.record(p, &self.embed.1, m); //                        x = E[tokens]
+    fn record(&self, r: &mut Recorder, m: u32, n_out: u32) {
+        r.op("embed", |p| self.embed.0.record(p, &self.embed.1, m)); //             x = E[tokens]
         for (l, kv) in self.layers.iter().zip(&self.kv) {
-            self.norm.record(p, &l.norm1, m); //                              xn = norm(x)
-            l.wq.0.record(p, &l.wq.1, m); //                                  q = Wq·xn
-            l.wk.0.record(p, &l.wk.1, m); //                                  k = Wk·xn
-            l.wv.0.record(p, &l.wv.1, m); //                                  v = Wv·xn
-            self.rope.record(p, &kv.rope, m); //                              rope(q, k); cache ← k, v
-            self.attention.record(p, &kv.attn, m); //                         att = softmax(q·K)·V
-            l.wo.0.record(p, &l.wo.1, m); //                                  x += Wo·att
-            self.norm.record(p, &l.norm2, m); //                              xn = norm(x)
-            l.gate_up.0.record(p, &l.gate_up.1, m); //                        hb = silu(Wg·xn) ⊙ (Wu·xn)
-            l.down.0.record(p, &l.down.1, m); //                              x += Wd·hb
+            r.op("rmsnorm", |p| self.norm.record(p, &l.norm1, m)); //              xn = norm(x)
+            r.op("matmul q,k,v", |p| {
+                l.wq.0.record(p, &l.wq.1, m); //                                     q = Wq·xn
+                l.wk.0.record(p, &l.wk.1, m); //                                     k = Wk·xn
+                l.wv.0.record(p, &l.wv.1, m); //                                     v = Wv·xn
+            });
+            r.op("rope + kv store", |p| self.rope.record(p, &kv.rope, m)); //      rope(q, k); cache ← k, v
+            r.op("attention", |p| self.attention.record(p, &kv.attn, m)); //       att = softmax(q·K)·V
+            r.op("matmul o (+x)", |p| l.wo.0.record(p, &l.wo.1, m)); //            x += Wo·att
+            r.op("rmsnorm", |p| self.norm.record(p, &l.norm2, m)); //              xn = norm(x)
+            r.op("matmul gate·up", |p| l.gate_up.0.record(p, &l.gate_up.1, m)); // hb = silu(Wg·xn) ⊙ (Wu·xn)
+            r.op("matmul down (+x)", |p| l.down.0.record(p, &l.down.1, m)); //     x += Wd·hb
         }
         if n_out > 0 {
-            self.norm.record(p, &self.final_norm, n_out); //                  xn = norm(x[last n_out rows])
-            self.logits.0.record(p, &self.logits.1, n_out); //                logits = E·xn (or output·xn)
-            self.argmax.0.record(p, &self.argmax.1, n_out); //                tokens = argmax(logits)
+            r.op("rmsnorm", |p| self.norm.record(p, &self.final_norm, n_out)); //   xn = norm(x[last n_out rows])
+            r.op("matmul logits", |p| self.logits.0.record(p, &self.logits.1, n_out)); // logits = E·xn
+            r.op("argmax", |p| self.argmax.0.record(p, &self.argmax.1, n_out)); //  tokens = argmax(logits)
         }
+    }
+
+    /// Writes the per-call inputs: row infos, optional ids, and the two row uniforms.
+    fn prepare(&self, rows: &[RowInfo], ids: Option<&[u32]>, n_out: u32) -> Result<u32> {
+        let m = rows.len() as u32;
+        if m == 0 || m > self.max_rows || n_out > m {
+            return Err(Error::Param(format!("{m} rows (max {}), {n_out} outputs", self.max_rows)));
+        }
+        for r in rows {
+            if r.pos >= self.n_ctx {
+                return Err(Error::Context(format!("position {} is past the context of {} tokens", r.pos, self.n_ctx)));
+            }
+            if r.slot(r.pos) >= self.kv_slots {
+                return Err(Error::Param(format!("KV slot {} is past the {} allocated", r.slot(r.pos), self.kv_slots)));
+            }
+        }
+        let q = &self.kern.gpu.queue;
+        if let Some(ids) = ids {
+            if let Some(&bad) = ids.iter().find(|&&t| t >= self.cfg.vocab) {
+                return Err(Error::Param(format!("token id {bad} is outside the vocabulary of {}", self.cfg.vocab)));
+            }
+            q.write_buffer(&self.b.tokens, 0, bytemuck::cast_slice(ids));
+        }
+        q.write_buffer(&self.b.info, 0, bytemuck::cast_slice(rows));
+        q.write_buffer(&self.b.rows_all, 0, bytemuck::bytes_of(&Rows::new(m, 0)));
+        q.write_buffer(&self.b.rows_out, 0, bytemuck::bytes_of(&Rows::new(n_out, m - n_out)));
+        Ok(m)
+    }
+
+    /// GPU time per kernel family for one greedy decode step of `n_lanes` rows at position
+    /// `pos` (each dispatch in its own timed pass). Needs timestamp queries.
+    pub async fn profile_step(&self, n_lanes: u32, pos: u32) -> Result<KernelTimes> {
+        let rows: Vec<RowInfo> = (0..n_lanes).map(|_| RowInfo::solo(pos)).collect();
+        let m = self.prepare(&rows, Some(&vec![0; n_lanes as usize]), n_lanes)?;
+        let gpu = &self.kern.gpu;
+        let timer = Timer::new(gpu, 16 + 12 * self.cfg.n_layer)?;
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        let mut rec = Recorder::timed(&mut enc, &timer.queries);
+        self.record(&mut rec, m, n_lanes);
+        let labels = rec.finish();
+        timer.read(gpu, enc, &labels).await
     }
 
     /// Bytes of KV cache per slot, all layers together.
@@ -261,30 +303,12 @@ impl Model {
     /// Runs one forward over `rows` (their inputs: `ids`, or with None the ids the previous
     /// call picked on the GPU, row for row) and returns the greedy ids of the last `n_out`.
     async fn run(&self, rows: &[RowInfo], ids: Option<&[u32]>, n_out: u32) -> Result<Vec<u32>> {
-        let m = rows.len() as u32;
-        if m == 0 || m > self.max_rows || n_out > m {
-            return Err(Error::Param(format!("{m} rows (max {}), {n_out} outputs", self.max_rows)));
-        }
-        for r in rows {
-            if r.pos >= self.n_ctx {
-                return Err(Error::Context(format!("position {} is past the context of {} tokens", r.pos, self.n_ctx)));
-            }
-            if r.slot(r.pos) >= self.kv_slots {
-                return Err(Error::Param(format!("KV slot {} is past the {} allocated", r.slot(r.pos), self.kv_slots)));
-            }
-        }
+        let m = self.prepare(rows, ids, n_out)?;
         let q = &self.kern.gpu.queue;
-        if let Some(ids) = ids {
-            if let Some(&bad) = ids.iter().find(|&&t| t >= self.cfg.vocab) {
-                return Err(Error::Param(format!("token id {bad} is outside the vocabulary of {}", self.cfg.vocab)));
-            }
-            q.write_buffer(&self.b.tokens, 0, bytemuck::cast_slice(ids));
-        }
-        q.write_buffer(&self.b.info, 0, bytemuck::cast_slice(rows));
-        q.write_buffer(&self.b.rows_all, 0, bytemuck::bytes_of(&Rows::new(m, 0)));
-        q.write_buffer(&self.b.rows_out, 0, bytemuck::bytes_of(&Rows::new(n_out, m - n_out)));
         let mut enc = self.kern.gpu.device.create_command_encoder(&Default::default());
-        self.record(&mut enc, m, n_out);
+        let mut rec = Recorder::new(&mut enc);
+        self.record(&mut rec, m, n_out);
+        rec.finish();
         if n_out == 0 {
             q.submit([enc.finish()]);
             return Ok(Vec::new());
