@@ -106,7 +106,7 @@ export class Inspector {
       scales: { x: { time: false, range: [lo, hi] }, y: { distr: 3, range: (u, l, h2) => [1, Math.max(10, h2 * 1.5)] } },
       axes: [
         { stroke: ink, grid: { show: false }, size: 36 },
-        { stroke: ink, grid: { stroke: css('--faint') }, size: 48 },
+        { stroke: ink, grid: { stroke: css('--faint') }, size: 48, splits: decades },
       ],
       series: [{}, { fill: css('--cut'), stroke: css('--cut'), paths: uPlot.paths.bars({ size: [1, 100], gap: 1 }), points: { show: false } }],
       hooks: { draw: [(u) => drawCutoffs(u, thresholds.map((t) => ({ x: t.logit, text: t.label })), ink, 'x')] },
@@ -144,7 +144,18 @@ export class Inspector {
   }
 }
 
-const pct = (p) => (p >= 0.001 ? `${(p * 100).toFixed(1)}%` : p > 0 ? `${(p * 100).toExponential(1)}%` : '0%');
+function pct(p) {
+  if (p >= 0.001) return `${(p * 100).toFixed(1)}%`;
+  if (p >= 1e-7) return `${(p * 100).toPrecision(2)}%`;
+  return p > 0 ? `${(p * 100).toExponential(1)}%` : '0%';
+}
+
+/** Log-axis splits at powers of ten only (uPlot's default adds every 2×, 3×, … tick). */
+function decades(u, axisIdx, min, max) {
+  const out = [];
+  for (let v = 1; v <= max * 1.0001; v *= 10) if (v >= min / 1.0001) out.push(v);
+  return out;
+}
 
 function label(text) {
   const t = visible(text);

@@ -8,8 +8,10 @@
 //!   fetch-model   put the default model into the cache dir (once; sha256-checked)
 //!   build-web     the wasm build + JS bindings + page modules in www/ (web.rs)
 //!   demo          build-web, link the model into www/models, serve www/ (web.rs, serve.rs)
-//!   test          install what the tests need, then run every test (the CI entry point)
+//!   test          install what the tests need, then run every test (the CI entry point),
+//!                 the browser tests last (browser.rs)
 
+mod browser;
 mod serve;
 mod web;
 
@@ -34,9 +36,12 @@ commands:
                        copy the page's modules from web/ to www/web
   demo [--port N]      build-web, put the default model where the page finds it
                        (www/models/), serve www/ on http://127.0.0.1:N/ (default 8000)
-  test [ARGS...]       install what the tests need (lavapipe, wasm32 target, model), then run
-                       `cargo test --workspace [ARGS...]` and the wasm32 build check.
-                       e.g. `cargo xtask test -- --nocapture`, `cargo xtask test gguf`
+  test [ARGS...]       install what the tests need (lavapipe, wasm32 target, model, node
+                       packages, chromium), then run `cargo test --workspace [ARGS...]`, the
+                       wasm32 build check and the browser tests (headless Chromium, WebGPU
+                       on SwiftShader). e.g. `cargo xtask test -- --nocapture`,
+                       `cargo xtask test gguf`. SAMPLESCOPE_SKIP_BROWSER=1 skips the browser.
+  test-browser         only the browser steps of `test` (tools, build-web, node --test)
 
 cache dir: $SAMPLESCOPE_CACHE, else $XDG_CACHE_HOME/samplescope, else $HOME/.cache/samplescope";
 
@@ -51,6 +56,8 @@ fn main() -> ExitCode {
         Some("build-web") => Err(format!("build-web takes no arguments\n\n{USAGE}")),
         Some("demo") => web::demo(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("test-browser") if args.len() == 1 => browser::only(),
+        Some("test-browser") => Err(format!("test-browser takes no arguments\n\n{USAGE}")),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())
@@ -116,6 +123,21 @@ fn steps() -> Vec<Step> {
         Step {
             name: "wasm32 build of the library",
             run: wasm_check,
+            prerequisite: false,
+        },
+        Step {
+            name: "node packages and chromium",
+            run: browser::ensure_tools,
+            prerequisite: true,
+        },
+        Step {
+            name: "web build (build-web)",
+            run: browser::build,
+            prerequisite: true,
+        },
+        Step {
+            name: "browser tests (node --test)",
+            run: browser::run_tests,
             prerequisite: false,
         },
     ]

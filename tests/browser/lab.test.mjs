@@ -1,0 +1,111 @@
+// The lab end to end on WebGPU (SwiftShader): load the default model from the local server,
+// run the default lanes, compare the greedy lane with the native CLI, inspect a token, take
+// a screenshot, then reload and check the model comes from the browser cache.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { deprioritizeGpuProcess, env, launch, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
+
+const LOAD_TIMEOUT = 240_000;
+const RUN_TIMEOUT = 300_000;
+
+test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, async (t) => {
+  const native = JSON.parse(await readFile(join(env.artifacts, 'native-greedy.json'), 'utf8'));
+  const browser = await launch();
+  t.after(() => browser.close());
+  const page = await browser.page();
+  t.after(() => saveLogs(browser, 'lab-console.log'));
+
+  // Long main-thread tasks, observed from the start of the page.
+  await page.addInitScript(() => {
+    window.__longtasks = [];
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.__longtasks.push({ start: e.startTime, duration: e.duration });
+    }).observe({ type: 'longtask', buffered: true });
+  });
+  const modelRequests = [];
+  browser.context.on('request', (r) => {
+    if (r.url().endsWith('.gguf')) modelRequests.push(r.url());
+  });
+
+  await page.goto(env.url);
+  const gpu = await waitForBody(page, 'gpu', ['ready', 'missing'], 60_000);
+  assert.equal(gpu, 'ready', `WebGPU should be available: ${browser.logs.join('\n')}`);
+  const adapter = await page.textContent('#gpu-facts');
+  assert.match(adapter, /adapter/);
+  assert.ok((await deprioritizeGpuProcess(browser)) > 0 || process.platform !== 'linux', 'found the GPU process');
+
+  await t.test('loads the default model from the local server', async () => {
+    await page.click('#load-default');
+    const state = await waitForBody(page, 'model', ['loaded', 'error'], LOAD_TIMEOUT);
+    assert.equal(state, 'loaded', `model load failed: ${await page.textContent('#toast')}`);
+    assert.equal(await page.evaluate(() => document.body.dataset.modelSource), 'network');
+    assert.ok(modelRequests.length >= 1, 'the model was fetched over the network');
+    const facts = await page.textContent('#model-facts');
+    for (const want of ['llama', 'Q4_1', '8,192 tokens trained', '49,152']) assert.ok(facts.includes(want), `model facts mention ${want}: ${facts}`);
+  });
+
+  let runWindow;
+  await t.test('the greedy lane equals the native CLI', async () => {
+    await page.fill('#prompt', env.prompt);
+    await page.fill('#max-tokens', String(env.maxTokens));
+    await page.fill('#seed', '1234');
+    await deprioritizeGpuProcess(browser); // threads started since the first call
+    const t0 = await page.evaluate(() => performance.now());
+    await page.focus('#prompt');
+    await page.keyboard.press('Control+Enter'); // Ctrl+Enter runs
+    await waitForBody(page, 'run', ['running'], 10_000);
+    await waitForBody(page, 'run', ['done'], RUN_TIMEOUT);
+    runWindow = [t0, await page.evaluate(() => performance.now())];
+    const lane = page.locator('.lane[data-lane="0"]');
+    const text = await lane.locator('[data-lane-text]').textContent();
+    const ids = await lane.locator('.tok').evaluateAll((els) => els.map((e) => Number(e.dataset.tokenId)));
+    assert.equal(text, native.text, 'greedy text');
+    assert.deepEqual(ids, native.ids, 'greedy token ids');
+    assert.equal(await lane.getAttribute('data-stop'), native.stop === 'eog' ? 'eog' : 'max_tokens');
+    assert.match(await lane.locator('[data-stat="tokens"]').textContent(), new RegExp(`^${native.ids.length} tokens`));
+    assert.match(await lane.locator('[data-stat="rate"]').textContent(), /tok\/s/);
+  });
+
+  await t.test('no main-thread task over 100 ms during generation', async () => {
+    const tasks = await page.evaluate(() => window.__longtasks);
+    const [a, b] = runWindow;
+    const long = tasks.filter((x) => x.duration > 100 && x.start + x.duration >= a && x.start <= b);
+    assert.deepEqual(long, [], `long tasks during the run: ${JSON.stringify(long)}`);
+  });
+
+  await t.test('the inspector shows candidates and thresholds', async () => {
+    await page.click('.lane[data-lane="0"] .tok[data-step="2"]');
+    await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('inspector').dataset.state), null, { timeout: 120_000 });
+    assert.equal(await page.getAttribute('#inspector', 'data-state'), 'ready', await page.textContent('#inspector-summary'));
+    const summary = await page.textContent('#inspector-summary');
+    assert.match(summary, /step 2: chose/);
+    assert.equal(await page.getAttribute('#inspector [data-survivors]', 'data-survivors'), '1', 'greedy keeps one token');
+    const rows = await page.locator('#candidates-table tbody tr').count();
+    assert.ok(rows >= 10, `candidate rows: ${rows}`);
+    const chosen = await page.locator('#candidates-table tr.chosen td:nth-child(3)').textContent();
+    const ids = await page.locator('.lane[data-lane="0"] .tok').evaluateAll((els) => els.map((e) => e.dataset.tokenId));
+    assert.equal(chosen, ids[2], 'the chosen row is the token clicked');
+    assert.equal(await page.locator('#candidates-table tr.chosen').getAttribute('class'), 'survivor chosen');
+    assert.ok(await page.locator('#candidates-chart canvas').count() >= 1, 'candidates chart drawn');
+    assert.ok(await page.locator('#histogram-chart canvas').count() >= 1, 'histogram drawn');
+    assert.equal(await page.locator('.lane[data-lane="0"] .tok.selected').getAttribute('data-step'), '2');
+  });
+
+  await t.test('a screenshot after the run', async () => {
+    const path = await screenshot(page, 'lab-after-run.png');
+    console.log(`screenshot: ${path}`);
+  });
+
+  await t.test('a reload loads the model from the browser cache', async () => {
+    modelRequests.length = 0;
+    await page.reload();
+    const state = await waitForBody(page, 'model', ['loaded', 'error'], LOAD_TIMEOUT);
+    assert.equal(state, 'loaded');
+    assert.equal(await page.evaluate(() => document.body.dataset.modelSource), 'cache');
+    assert.deepEqual(modelRequests, [], 'no network request for the model');
+    assert.match(await page.textContent('#model-facts'), /from the browser cache/);
+  });
+});

@@ -1,0 +1,167 @@
+//! The browser steps of `cargo xtask test`: node + npm packages + Debian's chromium, the web
+//! build, then `node --test tests/browser/` against the page served by serve.rs, with the
+//! native CLI's greedy output as the expectation the page must reproduce.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::serve::Server;
+use crate::{apt_install, capture, cargo, run, web, which, workspace_root, Ctx, Res};
+
+/// Debian's chromium; tests never download a browser.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The prompt and length of the greedy comparison (tests/browser/lab.test.mjs reads the
+/// expectation file and drives the page with the same prompt).
+const PROMPT: &str = "The three primary colors are";
+const MAX_TOKENS: u32 = 32;
+
+/// `cargo xtask test-browser`: the browser steps of `cargo xtask test` alone.
+pub fn only() -> Res {
+    let runtime_dir = match env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(_) => None,
+        None => Some(crate::make_private_temp_dir("samplescope-xdg-runtime")?),
+    };
+    let ctx = Ctx {
+        test_args: Vec::new(),
+        runtime_dir,
+    };
+    let r = ensure_tools(&ctx)
+        .and_then(|()| build(&ctx))
+        .and_then(|()| run_tests(&ctx));
+    if let Some(dir) = &ctx.runtime_dir {
+        let _ = fs::remove_dir_all(dir);
+    }
+    r
+}
+
+fn skipped() -> bool {
+    env::var_os("SAMPLESCOPE_SKIP_BROWSER").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+fn artifacts_dir() -> PathBuf {
+    web::target_dir().join("browser-artifacts")
+}
+
+/// node and npm (Debian packages when missing), the npm packages (`npm ci` when
+/// node_modules is missing or older than package-lock.json), and chromium.
+pub fn ensure_tools(_: &Ctx) -> Res {
+    if skipped() {
+        println!("SAMPLESCOPE_SKIP_BROWSER is set: skipping the browser steps");
+        return Ok(());
+    }
+    let mut missing = Vec::new();
+    if which("node").is_none() {
+        missing.push("nodejs");
+    }
+    if which("npm").is_none() {
+        missing.push("npm");
+    }
+    if !PathBuf::from(CHROMIUM).is_file() {
+        missing.push("chromium");
+    }
+    if !missing.is_empty() {
+        apt_install(&missing)?;
+    }
+    let version = capture(Command::new("node").arg("--version"))?;
+    if node_version()? < (18, 19) {
+        return Err(format!(
+            "node {} is too old for `node --test` and playwright-core; need 18.19+",
+            version.trim()
+        ));
+    }
+    let root = workspace_root();
+    let stamp = root.join("node_modules").join(".package-lock.json");
+    let lock = root.join("package-lock.json");
+    let mtime = |p: &PathBuf| fs::metadata(p).and_then(|m| m.modified()).ok();
+    if mtime(&stamp).is_none() || mtime(&stamp) < mtime(&lock) {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&root))?;
+    } else {
+        println!("node_modules is up to date with package-lock.json");
+    }
+    println!(
+        "{} ({})",
+        capture(Command::new(CHROMIUM).arg("--version"))?.trim(),
+        version.trim()
+    );
+    Ok(())
+}
+
+/// build-web, the model under www/models, and the native CLI's greedy output for the
+/// browser comparison (written to target/browser-artifacts/native-greedy.json).
+pub fn build(ctx: &Ctx) -> Res {
+    if skipped() {
+        return Ok(());
+    }
+    check_vendored()?; // before build-web, which would refresh the copy
+    web::build_web()?;
+    web::link_model()?;
+    run(cargo().args(["build", "--bin", "samplescope"]))?;
+    let exe = web::target_dir().join("debug").join("samplescope");
+    let mut cmd = Command::new(&exe);
+    cmd.args(["generate", "--json", "--prompt", PROMPT, "--max-tokens"])
+        .arg(MAX_TOKENS.to_string());
+    if let Some(dir) = &ctx.runtime_dir {
+        cmd.env("XDG_RUNTIME_DIR", dir);
+    }
+    let json = capture(&mut cmd)?;
+    let dir = artifacts_dir();
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join("native-greedy.json");
+    fs::write(&path, json.trim()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!("native greedy reference: {}", path.display());
+    Ok(())
+}
+
+/// The committed copy of the chart library must be the one package-lock.json pins.
+fn check_vendored() -> Res {
+    let root = workspace_root();
+    for (from, to) in web::VENDORED {
+        if fs::read(root.join(from)).ok() != fs::read(root.join(to)).ok() {
+            return Err(format!(
+                "{to} differs from {from}: run `cargo xtask build-web` and commit it"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Serves www/ on a free port and runs every test file in tests/browser/ with node's test
+/// runner (one file at a time: SwiftShader is slow, parallel browsers only fight for CPU).
+pub fn run_tests(_: &Ctx) -> Res {
+    if skipped() {
+        return Ok(());
+    }
+    let root = workspace_root();
+    let server = Server::start(&root.join("www"), 0, true)?;
+    println!("serving www/ at {}", server.url());
+    let mut cmd = Command::new("node");
+    cmd.args(["--test", "--test-reporter=spec"]);
+    if node_version()? >= (20, 10) {
+        // Older nodes run test files one at a time on two cores anyway, and lack the flag.
+        cmd.arg("--test-concurrency=1");
+    }
+    run(cmd
+        .arg("tests/browser/")
+        .current_dir(&root)
+        .env("SAMPLESCOPE_URL", server.url())
+        .env("SAMPLESCOPE_CHROMIUM", CHROMIUM)
+        .env("SAMPLESCOPE_ARTIFACTS", artifacts_dir())
+        .env("SAMPLESCOPE_PROMPT", PROMPT)
+        .env("SAMPLESCOPE_MAX_TOKENS", MAX_TOKENS.to_string()))
+}
+
+/// (major, minor) of the node on PATH.
+fn node_version() -> Res<(u32, u32)> {
+    let v = capture(Command::new("node").arg("--version"))?;
+    let mut parts = v
+        .trim()
+        .trim_start_matches('v')
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0));
+    Ok((parts.next().unwrap_or(0), parts.next().unwrap_or(0)))
+}
