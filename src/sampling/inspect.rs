@@ -1,0 +1,103 @@
+//! The inspector's view of one lane's step, computed on the CPU from what the GPU chain
+//! left: the lane's (penalized) logits row, its survivor set and its record.
+
+use serde::Serialize;
+
+use super::gpu::{flags, LaneParams, LaneRecord};
+
+/// Bins of the logit histogram.
+pub const HIST_BINS: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Candidate {
+    pub id: u32,
+    /// Working logit (penalized, divided by T when the temperature goes first).
+    pub logit: f32,
+    /// softmax(z / T) over every token in play: the distribution without truncation.
+    pub prob_before: f64,
+    /// The distribution the token was drawn from (0 for tokens truncated away).
+    pub prob_after: f64,
+    pub kept: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Inspection {
+    pub lane: u32,
+    pub record: LaneRecord,
+    /// The highest working logits, (logit desc, id asc), at most 64.
+    pub candidates: Vec<Candidate>,
+    /// Counts of the working logits in play over [hist_lo, hist_hi] (the min and max).
+    pub histogram: Vec<u32>,
+    pub hist_lo: f32,
+    pub hist_hi: f32,
+    pub survivors: u32,
+    /// The untruncated probability of the survivors (Σ prob_before over them).
+    pub kept_mass: f64,
+}
+
+pub fn inspect_row(z: &[f32], mask: &[bool], p: &LaneParams, record: LaneRecord, lane: u32, top: usize) -> Inspection {
+    let greedy = p.has(flags::GREEDY);
+    let w: Vec<f32> = z.iter().map(|&v| v / p.t_first).collect();
+    let t_last = p.t_last as f64;
+    let play: Vec<usize> = (0..w.len()).filter(|&i| w[i].is_finite()).collect();
+    let (lo, hi) = play.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &i| (a.min(w[i]), b.max(w[i])));
+    let e = |i: usize| ((w[i] as f64 - hi as f64) / t_last).exp();
+    let before_sum: f64 = play.iter().map(|&i| e(i)).sum();
+    let after_sum: f64 = play.iter().filter(|&&i| mask[i]).map(|&i| e(i)).sum();
+    let prob_after = |i: usize| {
+        if !mask[i] {
+            0.0
+        } else if greedy {
+            1.0
+        } else {
+            e(i) / after_sum
+        }
+    };
+    let mut order = play.clone();
+    order.sort_by(|&a, &b| w[b].total_cmp(&w[a]).then(a.cmp(&b)));
+    let candidates = order
+        .iter()
+        .take(top)
+        .map(|&i| Candidate { id: i as u32, logit: w[i], prob_before: e(i) / before_sum, prob_after: prob_after(i), kept: mask[i] })
+        .collect();
+    let mut histogram = vec![0u32; HIST_BINS];
+    let span = (hi - lo) as f64;
+    for &i in &play {
+        let b = if span > 0.0 { (((w[i] - lo) as f64 / span) * HIST_BINS as f64) as usize } else { 0 };
+        histogram[b.min(HIST_BINS - 1)] += 1;
+    }
+    Inspection {
+        lane,
+        record,
+        candidates,
+        histogram,
+        hist_lo: lo,
+        hist_hi: hi,
+        survivors: mask.iter().filter(|&&k| k).count() as u32,
+        kept_mass: after_sum / before_sum,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sampling::SamplerConfig;
+
+    #[test]
+    fn probabilities_and_histogram() {
+        let z = [2.0, 0.0, 2.0, f32::NEG_INFINITY, -2.0];
+        let mask = [true, true, true, false, false];
+        let p = LaneParams::new(&SamplerConfig::parse("temperature=2").unwrap(), 0).unwrap();
+        let ins = inspect_row(&z, &mask, &p, LaneRecord::default(), 0, 3);
+        // w = z / 2 = [1, 0, 1, -inf, -1].
+        assert_eq!(ins.candidates.iter().map(|c| c.id).collect::<Vec<_>>(), vec![0, 2, 1]);
+        let sum_before: f64 = [1.0f64, 0.0, 1.0, -1.0].iter().map(|v| v.exp()).sum();
+        assert!((ins.candidates[0].prob_before - 1f64.exp() / sum_before).abs() < 1e-12);
+        let sum_after: f64 = [1.0f64, 0.0, 1.0].iter().map(|v| v.exp()).sum();
+        assert!((ins.candidates[2].prob_after - 1.0 / sum_after).abs() < 1e-12);
+        assert_eq!(ins.histogram.iter().sum::<u32>(), 4);
+        assert_eq!((ins.hist_lo, ins.hist_hi), (-1.0, 1.0));
+        assert_eq!((ins.histogram[0], ins.histogram[32], ins.histogram[63]), (1, 1, 2));
+        assert_eq!(ins.survivors, 3);
+    }
+}
