@@ -7,7 +7,37 @@ use crate::error::{Error, Result};
 use crate::gguf::Gguf;
 use crate::gpu::Gpu;
 use crate::model::{LoadOptions, Model};
+use crate::sampling::config::SamplerConfig;
+use crate::sampling::gpu::{LaneParams, LaneRecord};
+use crate::sampling::inspect::Inspection;
 use crate::tokenizer::Tokenizer;
+
+/// Set it to stop a running generation after the step in flight (the lanes keep what
+/// they produced). Shared by reference, so a UI or a signal handler can hold a clone.
+pub type CancelFlag = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
+/// One lane of a run: its sampler and the Philox sample index its dice use.
+#[derive(Clone, Debug)]
+pub struct LaneSpec {
+    pub sampler: SamplerConfig,
+    pub sample_index: u32,
+}
+
+/// What a run reports as it goes, per lane and token.
+#[derive(Debug)]
+pub struct LaneEvent<'a> {
+    pub lane: u32,
+    /// Index of this token in the lane's output.
+    pub index: u32,
+    pub id: u32,
+    /// Newly completed text (valid UTF-8; may be empty while a character is split).
+    pub text: &'a str,
+    pub record: Option<LaneRecord>,
+    /// With `GenerateOptions::inspect_top` > 0: the distribution behind this token.
+    pub inspection: Option<Inspection>,
+    /// Set on the lane's last event: why it stopped.
+    pub stop: Option<&'static str>,
+}
 
 pub struct Engine {
     pub model: Model,
@@ -21,7 +51,7 @@ pub struct Generation {
     pub prompt_ids: Vec<u32>,
     pub ids: Vec<u32>,
     pub text: String,
-    /// Why it stopped: "max_tokens" or "eog".
+    /// Why it stopped: "max_tokens", "eog", "stop_string" or "cancelled".
     pub stop: &'static str,
     pub prefill_ms: f64,
     pub decode_ms: f64,
@@ -52,12 +82,29 @@ pub struct GenerateOptions {
     pub max_tokens: u32,
     /// Stop at an end-of-generation token (it is kept in `ids` but not in `text`).
     pub stop_at_eog: bool,
+    /// A lane stops when its text contains one of these (the text is cut before it).
+    pub stop_strings: Vec<String>,
+    /// Report the top this-many candidates behind every token (0: off; ≤ 64). Reads each
+    /// lane's logits row every step, so it costs a readback of 4·V bytes per lane.
+    pub inspect_top: usize,
+    pub cancel: Option<CancelFlag>,
 }
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { max_tokens: 64, stop_at_eog: true }
+        GenerateOptions { max_tokens: 64, stop_at_eog: true, stop_strings: Vec::new(), inspect_top: 0, cancel: None }
     }
+}
+
+/// Lanes for `samplers` on the same prompt. With `same_dice`, every lane uses sample index
+/// 0 so lanes that differ only in truncation see the same random numbers; without it, lane
+/// i uses sample index i.
+pub fn lane_specs(samplers: &[SamplerConfig], same_dice: bool) -> Vec<LaneSpec> {
+    samplers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| LaneSpec { sampler: s.clone(), sample_index: if same_dice { 0 } else { i as u32 } })
+        .collect()
 }
 
 impl Engine {
@@ -131,5 +178,137 @@ impl Engine {
         on_text(&tail);
         out.decode_ms = t1.elapsed().as_secs_f64() * 1e3;
         Ok(out)
+    }
+}
+
+/// Per-lane bookkeeping while a run is in flight.
+struct LaneState<'t> {
+    stream: crate::tokenizer::StreamDecoder<'t>,
+    out: Generation,
+    done: bool,
+}
+
+impl Engine {
+    /// Runs `lanes` on one prompt in one batched forward per step (the prompt's KV is
+    /// computed once and shared). Every lane is picked by the GPU sampler chain; `on_event`
+    /// hears each token of each lane as it comes. Returns one Generation per lane.
+    pub async fn generate_lanes(
+        &mut self,
+        prompt_ids: &[u32],
+        lanes: &[LaneSpec],
+        opts: &GenerateOptions,
+        mut on_event: impl FnMut(LaneEvent),
+    ) -> Result<Vec<Generation>> {
+        if lanes.is_empty() {
+            return Err(Error::Param("no lanes".into()));
+        }
+        if opts.inspect_top > 64 {
+            return Err(Error::Param(format!("inspect_top {} (at most 64)", opts.inspect_top)));
+        }
+        let params = lanes.iter().map(|l| LaneParams::new(&l.sampler, l.sample_index)).collect::<Result<Vec<_>>>()?;
+        let n = lanes.len() as u32;
+        let blank = Generation { prompt_ids: prompt_ids.to_vec(), stop: "max_tokens", ..Default::default() };
+        if opts.max_tokens == 0 {
+            return Ok(vec![blank; lanes.len()]);
+        }
+        let mut state: Vec<LaneState> = (0..n)
+            .map(|_| LaneState { stream: self.tokenizer.stream_decoder(), out: blank.clone(), done: false })
+            .collect();
+        self.model.set_samplers(&params, prompt_ids)?;
+        let t0 = Instant::now();
+        let result = async {
+            let mut ids = self.model.start_lanes(prompt_ids, n, opts.max_tokens).await?;
+            let prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
+            let t1 = Instant::now();
+            let mut step = 0u32;
+            loop {
+                let cancelled = opts.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+                for (i, &id) in ids.iter().enumerate() {
+                    let st = &mut state[i];
+                    if st.done {
+                        continue;
+                    }
+                    let inspection =
+                        if opts.inspect_top > 0 { Some(self.model.inspect(i as u32, opts.inspect_top).await?) } else { None };
+                    st.out.ids.push(id);
+                    let eog = opts.stop_at_eog && self.tokenizer.is_eog(id);
+                    let mut delta = if eog { String::new() } else { st.stream.push(id) };
+                    let mut stop = None;
+                    if eog {
+                        stop = Some("eog");
+                    } else if let Some(cut) = find_stop(&st.out.text, &delta, &opts.stop_strings) {
+                        delta.truncate(cut);
+                        stop = Some("stop_string");
+                    } else if st.out.ids.len() as u32 >= opts.max_tokens {
+                        stop = Some("max_tokens");
+                    } else if cancelled {
+                        stop = Some("cancelled");
+                    }
+                    if stop.is_some() && stop != Some("stop_string") && !eog {
+                        delta.push_str(&st.stream.finish());
+                    }
+                    st.out.text.push_str(&delta);
+                    if let Some(s) = stop {
+                        st.out.stop = s;
+                        st.done = true;
+                    }
+                    let record = self.model.last_records.get(i).copied();
+                    on_event(LaneEvent { lane: i as u32, index: st.out.ids.len() as u32 - 1, id, text: &delta, record, inspection, stop });
+                }
+                if state.iter().all(|s| s.done) {
+                    break;
+                }
+                // Finished lanes stay in the batch (their rows are ignored): the kernels'
+                // shape is per row, so removing them would only save their share.
+                step += 1;
+                ids = self.model.decode_lanes(n, step).await?;
+            }
+            let decode_ms = t1.elapsed().as_secs_f64() * 1e3;
+            for st in state.iter_mut() {
+                st.out.prefill_ms = prefill_ms;
+                st.out.decode_ms = decode_ms;
+            }
+            Ok::<_, Error>(())
+        }
+        .await;
+        self.model.set_greedy();
+        result?;
+        Ok(state.into_iter().map(|s| s.out).collect())
+    }
+}
+
+/// Where to cut `delta` if `text + delta` now contains a stop string (a byte index into
+/// `delta`, at a char boundary).
+fn find_stop(text: &str, delta: &str, stops: &[String]) -> Option<usize> {
+    if delta.is_empty() {
+        return None;
+    }
+    let joined = format!("{text}{delta}");
+    stops
+        .iter()
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| {
+            // Only a match that ends inside the new text is new.
+            let from = text.len().saturating_sub(s.len().saturating_sub(1));
+            let from = (from..=text.len()).find(|&i| joined.is_char_boundary(i)).unwrap_or(text.len());
+            joined[from..].find(s.as_str()).map(|i| from + i)
+        })
+        .min()
+        .map(|at| at.saturating_sub(text.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_stop;
+
+    #[test]
+    fn stop_strings_cut_at_the_first_match_even_across_tokens() {
+        let stops = vec!["\n\n".to_string(), "END".to_string()];
+        assert_eq!(find_stop("abc", "de", &stops), None);
+        assert_eq!(find_stop("abc\n", "\nxyz", &stops), Some(0));
+        assert_eq!(find_stop("abc", "dEN", &stops), None);
+        assert_eq!(find_stop("abcdEN", "D!", &stops), Some(0));
+        assert_eq!(find_stop("x", "yENDz\n\n", &stops), Some(1));
+        assert_eq!(find_stop("é", "éEND", &stops), Some(2));
     }
 }

@@ -109,7 +109,7 @@ fn generate(a: GenerateArgs) -> Result<()> {
     let mut engine = pollster::block_on(Engine::load(gpu, &bytes, &opts))?;
     drop(bytes);
     let ids = engine.encode_prompt(&a.prompt, a.chat)?;
-    let gen_opts = GenerateOptions { max_tokens: a.max_tokens, stop_at_eog: !a.ignore_eos };
+    let gen_opts = GenerateOptions { max_tokens: a.max_tokens, stop_at_eog: !a.ignore_eos, ..GenerateOptions::default() };
     let json = a.json;
     let mut stdout = std::io::stdout();
     let g = pollster::block_on(engine.generate_greedy(&ids, &gen_opts, |delta| {

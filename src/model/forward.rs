@@ -19,6 +19,8 @@ use crate::kernels::matmul::Matmul;
 use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::{rope_table, Rope};
 use crate::kernels::{Kernels, RowInfo, Rows};
+use crate::sampling::gpu::{ChainBinding, LaneParams, LaneRecord, SamplerChain, MAX_LANES};
+use crate::sampling::inspect::Inspection;
 
 /// Activations, sized for `max_rows` rows (M) and `max_rows` output rows.
 struct Buffers {
@@ -34,7 +36,7 @@ struct Buffers {
     att: wgpu::Buffer,      // [M, D]
     hb: wgpu::Buffer,       // [M, FF]
     logits: wgpu::Buffer,   // [M, V]
-    staging: wgpu::Buffer,  // [M] u32, MAP_READ
+    staging: wgpu::Buffer,  // [M] × 64 bytes, MAP_READ: picked ids, or the sampler's records
 }
 
 /// One layer's launchers and bind groups, in the order they run.
@@ -80,6 +82,13 @@ pub struct Model {
     final_norm: wgpu::BindGroup,
     logits: (Matmul, wgpu::BindGroup),
     argmax: (Argmax, wgpu::BindGroup),
+    /// The sampler chain over the same logits and tokens; used instead of the argmax
+    /// while `sampling` (set_samplers), one lane per output row.
+    chain: SamplerChain,
+    chain_b: ChainBinding,
+    sampling: bool,
+    /// The sampler's records of the last step (empty on the argmax path).
+    pub last_records: Vec<LaneRecord>,
     _weights: Weights,
 }
 
@@ -117,7 +126,7 @@ impl Model {
             att: gpu.storage("att", f * m * d)?,
             hb: gpu.storage("hb", f * m * ff)?,
             logits: gpu.storage("logits", f * m * v)?,
-            staging: gpu.readback_buffer("staging", 4 * m),
+            staging: gpu.readback_buffer("staging", 64 * m),
         };
         let table: Vec<f32> = rope_table(n_ctx, cfg.n_rot, cfg.rope_base).into_iter().flatten().collect();
         let table = gpu.storage_init("rope_table", bytemuck::cast_slice(&table))?;
@@ -151,7 +160,13 @@ impl Model {
         let am = Argmax::new(&kern, cfg.vocab)?;
         let scratch = gpu.storage("argmax_scratch", am.scratch_bytes(max_rows))?;
         let am_bg = am.bind(&kern, &b.rows_out, &b.logits, &scratch, &b.tokens)?;
+        let chain = SamplerChain::new(&kern, cfg.vocab, max_rows.min(MAX_LANES))?;
+        let chain_b = chain.bind(&kern, &b.logits, &b.tokens)?;
         Ok(Model {
+            chain,
+            chain_b,
+            sampling: false,
+            last_records: Vec::new(),
             weight_bytes: w.bytes,
             kv_f16: opts.kv_f16,
             kv_budget: opts.kv_budget,
@@ -198,7 +213,11 @@ impl Model {
         if n_out > 0 {
             r.op("rmsnorm", |p| self.norm.record(p, &self.final_norm, n_out)); //   xn = norm(x[last n_out rows])
             r.op("matmul logits", |p| self.logits.0.record(p, &self.logits.1, n_out)); // logits = E·xn
-            r.op("argmax", |p| self.argmax.0.record(p, &self.argmax.1, n_out)); //  tokens = argmax(logits)
+            if self.sampling {
+                r.op("sampler chain", |p| self.chain.record(p, &self.chain_b)); //   tokens = sample(logits)
+            } else {
+                r.op("argmax", |p| self.argmax.0.record(p, &self.argmax.1, n_out)); // tokens = argmax(logits)
+            }
         }
     }
 
@@ -302,8 +321,11 @@ impl Model {
 
     /// Runs one forward over `rows` (their inputs: `ids`, or with None the ids the previous
     /// call picked on the GPU, row for row) and returns the greedy ids of the last `n_out`.
-    async fn run(&self, rows: &[RowInfo], ids: Option<&[u32]>, n_out: u32) -> Result<Vec<u32>> {
+    async fn run(&mut self, rows: &[RowInfo], ids: Option<&[u32]>, n_out: u32) -> Result<Vec<u32>> {
         let m = self.prepare(rows, ids, n_out)?;
+        if self.sampling && n_out != 0 && n_out as usize != self.chain_b.params().len() {
+            return Err(Error::Param(format!("{n_out} output rows but {} sampler lanes", self.chain_b.params().len())));
+        }
         let q = &self.kern.gpu.queue;
         let mut enc = self.kern.gpu.device.create_command_encoder(&Default::default());
         let mut rec = Recorder::new(&mut enc);
@@ -312,6 +334,15 @@ impl Model {
         if n_out == 0 {
             q.submit([enc.finish()]);
             return Ok(Vec::new());
+        }
+        if self.sampling {
+            // 64 bytes per lane: the record holds the id and what the inspector shows.
+            let len = 64 * n_out as u64;
+            enc.copy_buffer_to_buffer(self.chain_b.records_buffer(), 0, &self.b.staging, 0, len);
+            q.submit([enc.finish()]);
+            let bytes = self.kern.gpu.read_mapped(&self.b.staging, len).await?;
+            self.last_records = bytemuck::pod_collect_to_vec(&bytes);
+            return Ok(self.last_records.iter().map(|r| r.token).collect());
         }
         enc.copy_buffer_to_buffer(&self.b.tokens, 0, &self.b.staging, 0, 4 * n_out as u64);
         q.submit([enc.finish()]);
@@ -335,7 +366,7 @@ impl Model {
 
     /// Runs `ids` at positions pos0.. in chunks of `max_rows`, wanting the logits of the
     /// last row only if `want_last`.
-    async fn prefill_rows(&self, ids: &[u32], pos0: u32, want_last: bool) -> Result<Option<u32>> {
+    async fn prefill_rows(&mut self, ids: &[u32], pos0: u32, want_last: bool) -> Result<Option<u32>> {
         let step = self.max_rows as usize;
         let mut start = 0;
         while start < ids.len() {
@@ -406,6 +437,34 @@ impl Model {
         }
         let rows = self.lane_rows(n_lanes, step);
         self.run(&rows, None, n_lanes).await
+    }
+
+    /// From now on each output row i is picked by the sampler of `lanes[i]` (on the GPU,
+    /// with its penalty window starting as the tail of `history`, and step 0) instead of
+    /// the argmax. Call before `prefill`/`start_lanes`.
+    pub fn set_samplers(&mut self, lanes: &[LaneParams], history: &[u32]) -> Result<()> {
+        let gpu = self.kern.gpu.clone();
+        self.chain_b.set_params(&gpu, lanes)?;
+        for lane in 0..lanes.len() as u32 {
+            self.chain_b.set_history(&gpu, lane, history, 0)?;
+        }
+        self.sampling = true;
+        Ok(())
+    }
+
+    /// Back to the plain greedy argmax.
+    pub fn set_greedy(&mut self) {
+        self.sampling = false;
+        self.last_records.clear();
+    }
+
+    /// The inspector's view of `lane` at the last step (top candidates, thresholds,
+    /// histogram): reads that lane's logits row, so call it before the next step.
+    pub async fn inspect(&self, lane: u32, top: usize) -> Result<Inspection> {
+        if !self.sampling {
+            return Err(Error::Param("inspect needs the sampler chain (set_samplers)".into()));
+        }
+        self.chain.inspect(&self.kern.gpu, &self.chain_b, lane, top).await
     }
 
     /// The logits of the last forward call's output rows, [n_out, V] (tests, inspector).
