@@ -48,14 +48,22 @@ fn finish_pick(lane: u32, pk: Pick) {
     let p = u.lane[lane];
     let c = cuts(lane);
     var rec: Record;
-    rec.applied = p.flags;
+    // Which truncations applied: none on the greedy path, top-k not when it could not cut.
+    var applied = p.flags;
+    if (lanes[lane].done != 0u) {
+        applied &= F_GREEDY | F_PENALTY;
+    }
+    if (c.k_key == 0u) {
+        applied &= ~F_TOP_K;
+    }
+    rec.applied = applied;
     rec.max = c.max;
     rec.in_play = lanes[lane].in_play;
-    rec.sigma = c.sigma;
-    rec.top_k = fval(c.k_key);
-    rec.top_k_last_id = select(IDMASK - c.k_id, NONE, c.k_id == 0u);
-    rec.top_p = fval(c.p_key);
-    rec.min_p = c.min_p;
+    rec.sigma = select(0.0, c.sigma, (applied & F_SIGMA) != 0u);
+    rec.top_k = select(0.0, fval(c.k_key), (applied & F_TOP_K) != 0u);
+    rec.top_k_last_id = select(NONE, IDMASK - c.k_id, (applied & F_TOP_K) != 0u && c.k_id != 0u);
+    rec.top_p = select(0.0, fval(c.p_key), (applied & F_TOP_P) != 0u);
+    rec.min_p = select(0.0, c.min_p, (applied & F_MIN_P) != 0u);
     let step = lanes[lane].step;
     rec.step = step;
     if (lanes[lane].done != 0u || pk.id == NONE) {

@@ -347,6 +347,56 @@ fn sampled_distribution_matches_truncated_softmax() {
     eprintln!("{n} lanes x {} steps of a {v}-token row: {ms:.0} ms", 2 * half);
 }
 
+/// The inspector after a GPU step: candidates in (logit desc, id asc) order, `kept` equal to
+/// the GPU survivor set, probabilities that are softmaxes (before: over all tokens in play;
+/// after: over the survivors, summing with the rest of the survivors to 1), the sampled
+/// token's probability equal to the record's, and a histogram that counts every token in play.
+#[test]
+fn inspector_matches_the_step() {
+    let gpu = gpu();
+    let mut rng = rand::rng();
+    let v = 3001;
+    let specs = ["top_k=40,top_p=0.95,min_p=0.02,temperature=1.3", "greedy", "top_n_sigma=1,temperature=0.8,temperature_position=last"];
+    let n = specs.len();
+    let rows: Vec<f32> = (0..n).flat_map(|_| row(&mut rng, "neg_inf", v)).collect();
+    let params: Vec<LaneParams> = specs.iter().map(|s| LaneParams::new(&SamplerConfig::parse(s).unwrap(), 0).unwrap()).collect();
+    let mut h = Harness::new(&gpu, Variant::Row, v, n);
+    h.setup(&rows, &params, &vec![vec![]; n], 0);
+    h.run(1);
+    let masks = h.masks();
+    let recs = h.records();
+    for lane in 0..n {
+        let ins = pollster::block_on(h.chain.inspect(h.gpu(), &h.bind, lane as u32, 64)).unwrap();
+        let what = specs[lane];
+        assert_eq!(ins.record, recs[lane], "{what}");
+        if lane == 1 {
+            let r = &recs[lane];
+            assert!(r.greedy() && r.sigma_threshold().is_none() && r.top_p_threshold().is_none() && r.min_p_threshold().is_none());
+            assert_eq!((r.sigma, r.top_k, r.top_p, r.min_p), (0.0, 0.0, 0.0, 0.0), "unused thresholds are 0");
+        }
+        assert_eq!(ins.candidates.len(), 64, "{what}");
+        assert_eq!(ins.survivors, masks[lane].iter().filter(|&&k| k).count() as u32, "{what}");
+        let in_play = rows[lane * v..(lane + 1) * v].iter().filter(|x| x.is_finite()).count() as u32;
+        assert_eq!(ins.histogram.iter().sum::<u32>(), in_play, "{what}");
+        for pair in ins.candidates.windows(2) {
+            assert!(pair[0].logit > pair[1].logit || (pair[0].logit == pair[1].logit && pair[0].id < pair[1].id), "{what}: order");
+        }
+        let mut after = 0.0;
+        for c in &ins.candidates {
+            assert_eq!(c.kept, masks[lane][c.id as usize], "{what}: token {}", c.id);
+            assert_eq!(c.kept, c.prob_after > 0.0, "{what}: token {}", c.id);
+            after += c.prob_after;
+            if c.id == recs[lane].token {
+                assert!((c.prob_after - recs[lane].token_prob as f64).abs() < 1e-5, "{what}: {} vs {}", c.prob_after, recs[lane].token_prob);
+            }
+        }
+        // The top 64 hold every survivor here (top-k 40; σ and greedy keep fewer).
+        assert!((after - 1.0).abs() < 1e-9 && ins.survivors <= 64, "{what}: {after}");
+        let before: f64 = ins.candidates.iter().map(|c| c.prob_before).sum();
+        assert!(before <= 1.0 + 1e-9 && ins.kept_mass <= 1.0 + 1e-9 && ins.kept_mass > 0.0, "{what}");
+    }
+}
+
 /// Not a test: the chain's time per step at the default model's vocabulary, 1 and 16 lanes,
 /// both variants (`cargo test --release --test sampling bench -- --ignored --nocapture`).
 #[test]

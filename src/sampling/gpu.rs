@@ -126,7 +126,8 @@ pub struct LaneRecord {
     pub survivors: u32,
     /// The largest working logit in play.
     pub max_logit: f32,
-    /// The lane's `flags`.
+    /// The lane's `flags`, less the truncations that did not apply (all on the greedy path,
+    /// top-k when k ≥ the tokens in play); thresholds that did not apply are 0.
     pub applied: u32,
     pub sigma: f32,
     pub top_k: f32,
@@ -159,7 +160,7 @@ impl LaneRecord {
     /// top-k: the k-th value and the last id kept among its ties (u32::MAX: all). None when
     /// off or when k ≥ the tokens in play (nothing to cut).
     pub fn top_k_cut(&self) -> Option<(f32, u32)> {
-        (self.on(flags::TOP_K) && !self.top_k.is_nan()).then_some((self.top_k, self.top_k_last_id))
+        self.on(flags::TOP_K).then_some((self.top_k, self.top_k_last_id))
     }
     /// top-p: survivors have w ≥ this.
     pub fn top_p_threshold(&self) -> Option<f32> {
