@@ -142,6 +142,7 @@ pub struct LaneRecord {
     pub step: u32,
     /// Tokens with a finite working logit.
     pub in_play: u32,
+    #[serde(skip)]
     pub _pad: [u32; 3],
 }
 const _: () = assert!(std::mem::size_of::<LaneRecord>() == 64);
