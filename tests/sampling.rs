@@ -100,6 +100,27 @@ fn greedy_is_argmax() {
     }
 }
 
+/// A binding takes no more lanes than its logits and tokens buffers hold, and the sampler
+/// settings are validated on the way in.
+#[test]
+fn refuses_what_does_not_fit() {
+    let gpu = gpu();
+    let kern = samplescope::kernels::Kernels::new(gpu.clone());
+    let chain = samplescope::sampling::SamplerChain::new(&kern, 100, 8).unwrap();
+    let logits = gpu.storage("logits", 4 * 100 * 3).unwrap();
+    let tokens = gpu.storage("tokens", 4 * 8).unwrap();
+    let mut b = chain.bind(&kern, &logits, &tokens).unwrap();
+    let p = LaneParams::new(&SamplerConfig::default(), 0).unwrap();
+    assert!(b.set_params(&gpu, &[p; 3]).is_ok());
+    let e = b.set_params(&gpu, &[p; 4]).unwrap_err().to_string();
+    assert!(e.contains("4 lanes (this binding takes 1 ..= 3)"), "{e}");
+    assert!(b.set_params(&gpu, &[]).is_err());
+    assert!(b.set_history(&gpu, 3, &[1, 2], 0).is_err());
+    assert!(LaneParams::new(&SamplerConfig { top_p: 0.0, ..Default::default() }, 0).is_err());
+    assert!(samplescope::sampling::SamplerChain::new(&kern, 100, 256).is_err());
+    assert!(chain.bind(&kern, &gpu.storage("small", 40).unwrap(), &tokens).is_err());
+}
+
 fn draws(h: &Harness, lane: usize) -> Vec<u32> {
     h.histories()[lane].0.clone()
 }
@@ -365,8 +386,10 @@ fn inspector_matches_the_step() {
     h.run(1);
     let masks = h.masks();
     let recs = h.records();
+    let all = pollster::block_on(h.chain.inspect_all(h.gpu(), &h.bind, 64)).unwrap();
     for lane in 0..n {
         let ins = pollster::block_on(h.chain.inspect(h.gpu(), &h.bind, lane as u32, 64)).unwrap();
+        assert_eq!(serde_json::to_string(&ins).unwrap(), serde_json::to_string(&all[lane]).unwrap(), "inspect vs inspect_all");
         let what = specs[lane];
         assert_eq!(ins.record, recs[lane], "{what}");
         if lane == 1 {

@@ -208,7 +208,8 @@ pub struct ChainBinding {
     part: wgpu::Buffer,
     records: wgpu::Buffer,
     params: Vec<LaneParams>,
-    max_lanes: u32,
+    /// Lanes the bound buffers hold: max_lanes, or fewer rows of logits or tokens.
+    capacity: u32,
     vocab: u32,
 }
 
@@ -288,7 +289,8 @@ impl SamplerChain {
     pub fn bind(&self, kern: &Kernels, logits: &wgpu::Buffer, tokens: &wgpu::Buffer) -> Result<ChainBinding> {
         let gpu = &kern.gpu;
         let n = self.max_lanes as u64;
-        if logits.size() < 4 * self.vocab as u64 || tokens.size() < 4 {
+        let rows = (logits.size() / (4 * self.vocab as u64)).min(tokens.size() / 4).min(n) as u32;
+        if rows == 0 {
             return Err(Error::Param(format!(
                 "sampler chain: logits buffer of {} bytes (one row needs {}) or tokens buffer of {} bytes",
                 logits.size(),
@@ -311,7 +313,7 @@ impl SamplerChain {
             part,
             records,
             params: Vec::new(),
-            max_lanes: self.max_lanes,
+            capacity: rows,
             vocab: self.vocab,
         })
     }
@@ -414,19 +416,31 @@ impl SamplerChain {
         if lane as usize >= b.params.len() {
             return Err(Error::Param(format!("inspect: lane {lane} of {}", b.params.len())));
         }
+        Ok(self.inspect_rows(gpu, b, lane, 1, top).await?.remove(0))
+    }
+
+    /// `inspect` for every lane of the last step, with one mask pass and one readback.
+    pub async fn inspect_all(&self, gpu: &Gpu, b: &ChainBinding, top: usize) -> Result<Vec<Inspection>> {
+        self.inspect_rows(gpu, b, 0, b.params.len() as u32, top).await
+    }
+
+    async fn inspect_rows(&self, gpu: &Gpu, b: &ChainBinding, first: u32, n: u32, top: usize) -> Result<Vec<Inspection>> {
         let masks = self.read_masks(gpu, b).await?;
         let v = self.vocab as u64;
-        let row: Vec<f32> = bytemuck::pod_collect_to_vec(&gpu.read_storage(&b.logits, 4 * v * lane as u64, 4 * v).await?);
-        let rec = b.read_records(gpu).await?[lane as usize];
-        Ok(inspect_row(&row, &masks[lane as usize], &b.params[lane as usize], rec, lane, top.min(64)))
+        let rows: Vec<f32> = bytemuck::pod_collect_to_vec(&gpu.read_storage(&b.logits, 4 * v * first as u64, 4 * v * n as u64).await?);
+        let recs = b.read_records(gpu).await?;
+        Ok((first..first + n)
+            .zip(rows.chunks(v as usize))
+            .map(|(l, row)| inspect_row(row, &masks[l as usize], &b.params[l as usize], recs[l as usize], l, top.min(64)))
+            .collect())
     }
 }
 
 impl ChainBinding {
     /// Sets the lanes of the next steps: lane i samples row i of the logits into tokens[i].
     pub fn set_params(&mut self, gpu: &Gpu, lanes: &[LaneParams]) -> Result<()> {
-        if lanes.is_empty() || lanes.len() > self.max_lanes as usize {
-            return Err(Error::Param(format!("sampler chain: {} lanes (this binding takes 1 ..= {})", lanes.len(), self.max_lanes)));
+        if lanes.is_empty() || lanes.len() > self.capacity as usize {
+            return Err(Error::Param(format!("sampler chain: {} lanes (this binding takes 1 ..= {})", lanes.len(), self.capacity)));
         }
         let mut bytes = vec![0u8; 16];
         bytes[..4].copy_from_slice(&(lanes.len() as u32).to_le_bytes());
@@ -443,8 +457,8 @@ impl ChainBinding {
     /// Starts a lane: its penalty window holds the last tokens of `history` (the prompt, or
     /// the prompt and what was generated so far) and its next pick uses step `step`.
     pub fn set_history(&self, gpu: &Gpu, lane: u32, history: &[u32], step: u32) -> Result<()> {
-        if lane >= self.max_lanes {
-            return Err(Error::Param(format!("sampler chain: lane {lane} of {}", self.max_lanes)));
+        if lane >= self.capacity {
+            return Err(Error::Param(format!("sampler chain: lane {lane} of {}", self.capacity)));
         }
         let tail = &history[history.len().saturating_sub(HCAP as usize)..];
         let mut words = vec![0u32; STATE_WORDS];
