@@ -145,3 +145,20 @@ export function validateRun(run) {
 
 /** A deep copy that is safe to post to the worker and to edit. */
 export const cloneRun = (run) => JSON.parse(JSON.stringify(run));
+
+/**
+ * The engine's lane spec for a lane of a run (SamplerConfig's text form, e.g.
+ * "temperature=1,temperature_position=first,top_p=0.9,seed=42"); "greedy" for T = 0.
+ */
+export function laneSpec(lane, run) {
+  const t = laneTemperature(lane, run);
+  if (t === 0) return 'greedy';
+  const parts = [`temperature=${t}`, `temperature_position=${run.temperaturePosition}`];
+  for (const s of SAMPLERS) {
+    const v = lane.samplers?.[s.key];
+    if (v !== undefined && v !== null) parts.push(`${s.key}=${v}`);
+  }
+  if (lane.samplers?.repetition_penalty !== undefined) parts.push(`penalty_last_n=${PENALTY_LAST_N}`);
+  parts.push(`seed=${run.seed}`);
+  return parts.join(',');
+}

@@ -86,3 +86,15 @@ test('configuration validation names the problem', () => {
   assert.match(errors, /min_p must be between 0 and 1/);
   assert.match(errors, /temperature must be between 0 and 3/);
 });
+
+test('lane specs in the engine’s text form', async () => {
+  const { laneSpec } = await import('../../web/config.js');
+  const run = { ...cloneRun(DEFAULT_RUN), temperature: 1.5, temperaturePosition: 'last', seed: 7 };
+  assert.deepEqual(run.lanes.map((l) => laneSpec(l, run)), [
+    'greedy',
+    'temperature=1.5,temperature_position=last,top_p=0.9,seed=7',
+    'temperature=1.5,temperature_position=last,min_p=0.1,seed=7',
+  ]);
+  const own = { name: 'x', temperature: 0.8, samplers: { top_n_sigma: 1, repetition_penalty: 1.1 } };
+  assert.equal(laneSpec(own, run), 'temperature=0.8,temperature_position=last,repetition_penalty=1.1,top_n_sigma=1,penalty_last_n=64,seed=7');
+});

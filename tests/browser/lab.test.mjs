@@ -99,6 +99,19 @@ test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, 
     console.log(`screenshot: ${path}`);
   });
 
+  await t.test('Stop ends a run after the current token', async () => {
+    await page.fill('#max-tokens', '64');
+    await page.click('#run');
+    await page.waitForSelector('.lane[data-lane="0"] .tok[data-step="1"]', { timeout: 120_000 });
+    await page.click('#stop');
+    await waitForBody(page, 'run', ['done'], 60_000);
+    assert.equal(await page.getAttribute('.lane[data-lane="0"]', 'data-stop'), 'stopped');
+    const n = await page.locator('.lane[data-lane="0"] .tok').count();
+    assert.ok(n >= 2 && n < 64, `stopped after ${n} tokens`);
+    assert.match(await page.textContent('#run-status'), /stopped/);
+    assert.ok(!(await page.isDisabled('#run')), 'Run is enabled again');
+  });
+
   await t.test('a reload loads the model from the browser cache', async () => {
     modelRequests.length = 0;
     await page.reload();

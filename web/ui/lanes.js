@@ -94,7 +94,7 @@ export class Lanes {
       lanes[i] = next;
       this.hooks.onChange(lanes);
     };
-    return h('form', { className: 'lane-editor', on: { submit: (e) => { e.preventDefault(); save(); } } },
+    return h('form', { className: 'lane-editor', novalidate: true, on: { submit: (e) => { e.preventDefault(); save(); } } },
       h('div', { className: 'name-row' }, name),
       h('div', { className: 'row' }, tOn, h('span', {}, 'Own temperature (0 = greedy)'), tVal),
       ...rows.map((r) => r.el),
