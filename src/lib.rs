@@ -20,6 +20,7 @@ pub mod model;
 pub mod sampling;
 pub mod bench;
 pub mod engine;
+pub mod eval;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

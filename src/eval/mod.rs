@@ -1,0 +1,16 @@
+//! The repeated-sampling lab (DESIGN.md, "Repeated sampling"): task sets with answers,
+//! verifiers, an async runner that draws N samples per task and sampler as lanes of one
+//! prompt, and the metrics: pass@k, majority vote, the exponentiated power-law fit of a
+//! coverage curve, and pass@1 against temperature.
+//!
+//! Everything here is platform-neutral (no files, no threads, no blocking), so the CLI and
+//! the page run the same code and get the same numbers for the same seed.
+
+pub mod metrics;
+mod rng;
+pub mod tasks;
+pub mod verify;
+
+pub use metrics::{pass_at_k, pass_at_k_curve, power_law_fit, PowerLawFit};
+pub use tasks::{arithmetic, arithmetic_task, parse_jsonl, ArithmeticSpec, Task};
+pub use verify::{Verdict, Verifier};

@@ -1,0 +1,225 @@
+//! Task sets: a built-in generator of short arithmetic word problems with exact integer
+//! answers, and user task sets as JSONL (`{"prompt": ..., "answer": ...}` per line).
+//!
+//! The generator is a pure function of (level, index, seed), so the CLI and the page build
+//! the same problems, and task i of a set does not change when the set grows.
+
+use serde::{Deserialize, Serialize};
+
+use super::rng::SplitMix;
+use crate::error::{Error, Result};
+
+/// One problem: the user message (the runner wraps it in the chat template) and the
+/// expected answer as text (a number for the numeric verifier).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    pub prompt: String,
+    pub answer: String,
+}
+
+/// The levels `arithmetic` knows, easiest first.
+pub const LEVELS: std::ops::RangeInclusive<u32> = 1..=4;
+
+/// The most problems one spec may ask for (a guard against a typo like 1000000).
+pub const MAX_COUNT: u32 = 10_000;
+
+/// What the model is told after each problem. Small chat models otherwise explain at
+/// length and often never state a final number within the token budget.
+const INSTRUCTION: &str = "Answer with a number.";
+
+const NAMES: [&str; 12] = ["Sam", "Mia", "Tom", "Lily", "Ben", "Emma", "Max", "Zoe", "Leo", "Ava", "Noah", "Ella"];
+const ITEMS: [&str; 10] = ["apples", "pencils", "marbles", "stickers", "cookies", "books", "coins", "cards", "shells", "balloons"];
+const BOXES: [&str; 4] = ["bags", "boxes", "packs", "baskets"];
+
+/// `arithmetic:LEVEL:COUNT`, the CLI's and the page's name for a generated task set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArithmeticSpec {
+    pub level: u32,
+    pub count: u32,
+}
+
+impl ArithmeticSpec {
+    /// `Ok(None)` when `spec` does not start with `arithmetic:` (it may be a file name);
+    /// an error that names the part when it does but is malformed.
+    pub fn parse(spec: &str) -> Result<Option<ArithmeticSpec>> {
+        let Some(rest) = spec.trim().strip_prefix("arithmetic:") else {
+            return Ok(None);
+        };
+        let bad = |what: String| Error::Param(format!("task spec {spec:?}: {what} (expected arithmetic:LEVEL:COUNT)"));
+        let (level, count) = rest.split_once(':').ok_or_else(|| bad("no COUNT".into()))?;
+        let level: u32 = level.trim().parse().map_err(|_| bad(format!("level {level:?} is not a whole number")))?;
+        let count: u32 = count.trim().parse().map_err(|_| bad(format!("count {count:?} is not a whole number")))?;
+        if !LEVELS.contains(&level) {
+            return Err(bad(format!("level {level} is not one of {}..={}", LEVELS.start(), LEVELS.end())));
+        }
+        if count == 0 || count > MAX_COUNT {
+            return Err(bad(format!("count {count} is not in 1..={MAX_COUNT}")));
+        }
+        Ok(Some(ArithmeticSpec { level, count }))
+    }
+
+    pub fn generate(&self, seed: u64) -> Result<Vec<Task>> {
+        arithmetic(self.level, self.count, seed)
+    }
+}
+
+/// Problems 0..count of `level` for `seed`.
+pub fn arithmetic(level: u32, count: u32, seed: u64) -> Result<Vec<Task>> {
+    (0..count).map(|i| arithmetic_task(level, i, seed)).collect()
+}
+
+/// Problem `index` of `level` for `seed`:
+/// 1. one step, add or take away, numbers below 20;
+/// 2. two steps (add then take away, or the reverse), numbers below 40;
+/// 3. a product: groups of equal size, then add or take away some;
+/// 4. three steps with a product and two-digit numbers.
+pub fn arithmetic_task(level: u32, index: u32, seed: u64) -> Result<Task> {
+    let mut r = SplitMix::keyed(&[seed, level as u64, index as u64]);
+    let name = *r.pick(&NAMES);
+    let friend = loop {
+        let f = *r.pick(&NAMES);
+        if f != name {
+            break f;
+        }
+    };
+    let item = *r.pick(&ITEMS);
+    let (text, answer): (String, i64) = match level {
+        1 => {
+            let (a, b) = (r.range(3, 19) as i64, r.range(2, 9) as i64);
+            if r.range(0, 1) == 0 {
+                (format!("{name} has {a} {item} and buys {b} more. How many {item} does {name} have now?"), a + b)
+            } else {
+                let a = a.max(b + 1);
+                (format!("{name} has {a} {item} and gives {b} to {friend}. How many {item} does {name} have now?"), a - b)
+            }
+        }
+        2 => {
+            let (a, b, c) = (r.range(10, 39) as i64, r.range(2, 19) as i64, r.range(2, 19) as i64);
+            if r.range(0, 1) == 0 {
+                let c = c.min(a + b - 1);
+                (format!("{name} has {a} {item}. {name} buys {b} more and then gives {c} to {friend}. How many {item} does {name} have now?"), a + b - c)
+            } else {
+                let b = b.min(a - 1);
+                (format!("{name} has {a} {item}. {name} gives {b} to {friend} and then finds {c} more. How many {item} does {name} have now?"), a - b + c)
+            }
+        }
+        3 => {
+            let boxes = *r.pick(&BOXES);
+            let (a, b, c) = (r.range(2, 9) as i64, r.range(3, 9) as i64, r.range(2, 9) as i64);
+            if r.range(0, 1) == 0 {
+                (format!("{name} has {a} {boxes} with {b} {item} in each and {c} more {item} on the table. How many {item} does {name} have in all?"), a * b + c)
+            } else {
+                let c = c.min(a * b - 1);
+                (format!("{name} buys {a} {boxes} with {b} {item} in each and gives {c} {item} to {friend}. How many {item} does {name} have now?"), a * b - c)
+            }
+        }
+        4 => {
+            let boxes = *r.pick(&BOXES);
+            let (a, b) = (r.range(3, 12) as i64, r.range(4, 15) as i64);
+            let (c, d) = (r.range(11, 49) as i64, r.range(5, 30) as i64);
+            let d = d.min(c + a * b - 1);
+            (
+                format!(
+                    "{name} has {c} {item}. {name} buys {a} {boxes} with {b} {item} in each, then gives {d} {item} to {friend}. How many {item} does {name} have now?"
+                ),
+                c + a * b - d,
+            )
+        }
+        _ => return Err(Error::Param(format!("arithmetic level {level} is not one of {}..={}", LEVELS.start(), LEVELS.end()))),
+    };
+    debug_assert!(answer >= 0, "level {level} made a negative answer");
+    Ok(Task { prompt: format!("{text} {INSTRUCTION}"), answer: answer.to_string() })
+}
+
+/// Reads a JSONL task set: one object per line with a non-empty string `prompt` and an
+/// `answer` that is a number or a non-empty string; other fields are ignored, blank lines
+/// skipped. Every bad line is reported (the first ten), each naming its line number.
+pub fn parse_jsonl(text: &str) -> Result<Vec<Task>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut tasks = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match parse_line(line) {
+            Ok(t) => tasks.push(t),
+            Err(e) => errors.push(format!("line {}: {e}", i + 1)),
+        }
+    }
+    if !errors.is_empty() {
+        let more = errors.len().saturating_sub(10);
+        errors.truncate(10);
+        if more > 0 {
+            errors.push(format!("… and {more} more bad lines"));
+        }
+        return Err(Error::Param(format!("task set: {}", errors.join("\n"))));
+    }
+    if tasks.is_empty() {
+        return Err(Error::Param("task set: no tasks (expected one JSON object per line)".into()));
+    }
+    Ok(tasks)
+}
+
+fn parse_line(line: &str) -> std::result::Result<Task, String> {
+    use serde_json::Value;
+    let v: Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON ({e})"))?;
+    let Value::Object(obj) = v else {
+        return Err(format!("expected an object like {{\"prompt\": ..., \"answer\": ...}}, got {}", kind(&v)));
+    };
+    let prompt = match obj.get("prompt") {
+        None => return Err("missing field \"prompt\"".into()),
+        Some(Value::String(s)) if s.trim().is_empty() => return Err("\"prompt\" is empty".into()),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => return Err(format!("\"prompt\" must be a string, got {}", kind(other))),
+    };
+    let answer = match obj.get("answer") {
+        None => return Err("missing field \"answer\"".into()),
+        Some(Value::String(s)) if s.trim().is_empty() => return Err("\"answer\" is empty".into()),
+        Some(Value::String(s)) => s.clone(),
+        // serde_json prints integers exactly and floats in their shortest round-trip form.
+        Some(Value::Number(n)) => n.to_string(),
+        Some(other) => return Err(format!("\"answer\" must be a number or a string, got {}", kind(other))),
+    };
+    Ok(Task { prompt, answer })
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_reject_clearly() {
+        assert_eq!(ArithmeticSpec::parse("arithmetic:2:20").unwrap(), Some(ArithmeticSpec { level: 2, count: 20 }));
+        assert_eq!(ArithmeticSpec::parse("tasks.jsonl").unwrap(), None);
+        let err = |s: &str| ArithmeticSpec::parse(s).unwrap_err().to_string();
+        assert!(err("arithmetic:9:5").contains("level 9"));
+        assert!(err("arithmetic:1").contains("no COUNT"));
+        assert!(err("arithmetic:1:0").contains("count 0"));
+        assert!(err("arithmetic:x:3").contains("level \"x\""));
+    }
+
+    #[test]
+    fn levels_differ_and_answers_are_non_negative() {
+        for level in LEVELS {
+            for t in arithmetic(level, 200, 3).unwrap() {
+                assert!(t.answer.parse::<u64>().is_ok(), "level {level}: {t:?}");
+                assert!(t.prompt.ends_with(INSTRUCTION));
+            }
+        }
+        assert_ne!(arithmetic_task(1, 0, 0).unwrap(), arithmetic_task(2, 0, 0).unwrap());
+    }
+}
