@@ -7,10 +7,14 @@
 //! the page run the same code and get the same numbers for the same seed.
 
 pub mod metrics;
+pub mod report;
 mod rng;
+pub mod run;
 pub mod tasks;
 pub mod verify;
 
 pub use metrics::{pass_at_k, pass_at_k_curve, power_law_fit, PowerLawFit};
+pub use report::{ConfigSummary, EvalReport, Sample, SweepSeries, TaskResult};
+pub use run::{run_eval, sweep_configs, EvalOptions, EvalPlan, Progress};
 pub use tasks::{arithmetic, arithmetic_task, parse_jsonl, ArithmeticSpec, Task};
 pub use verify::{Verdict, Verifier};

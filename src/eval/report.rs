@@ -1,0 +1,306 @@
+//! What an eval run produced: every sample with its verdict, per-configuration summaries
+//! (pass@k, majority vote, power-law fit), the temperature sweep, and their JSON, CSV and
+//! text-table forms. The summaries are recomputed from the samples by `summarize`, so a
+//! cancelled run or a re-verified one summarizes the same way.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use super::metrics::{fit_curve, majority_vote_curve, pass_at_k_curve, PowerLawFit, Vote};
+use crate::sampling::config::SamplerConfig;
+
+/// One generated output and what the verifier made of it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Sample {
+    /// The Philox sample index of its lane (0 for greedy).
+    pub sample_index: u32,
+    pub output: String,
+    pub extracted: Option<String>,
+    pub pass: bool,
+    pub tokens: u32,
+    /// "eog", "max_tokens" or "stop_string".
+    pub stop: String,
+}
+
+/// The samples of one task under one configuration, in sample-index order.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TaskConfig {
+    pub samples: Vec<Sample>,
+    pub correct: u32,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskResult {
+    pub index: usize,
+    pub prompt: String,
+    pub answer: String,
+    pub greedy: Option<Sample>,
+    /// One entry per configuration of the run, in the run's order.
+    pub configs: Vec<TaskConfig>,
+    /// Every sample of every configuration (and the greedy one, if asked for) finished.
+    /// Only complete tasks count in the summaries, so that after a cancel every
+    /// configuration and greedy are still compared on the same tasks.
+    pub complete: bool,
+}
+
+/// One configuration over the complete tasks (a cancelled run leaves the rest out of these
+/// numbers, though their samples stay in `tasks`).
+#[derive(Clone, Debug, Serialize)]
+pub struct ConfigSummary {
+    pub spec: String,
+    pub config: SamplerConfig,
+    /// Tasks counted (the complete ones).
+    pub tasks: usize,
+    /// pass@1: the mean accuracy of one sample.
+    pub mean_accuracy: Option<f64>,
+    /// pass@k for k = 1..=samples (index k − 1).
+    pub pass_at_k: Vec<f64>,
+    /// Majority-vote accuracy for k = 1..=samples (see `metrics::majority_vote_curve`).
+    pub majority_vote: Vec<f64>,
+    /// exp(a·k^b) fitted to `pass_at_k`; None where the curve gives too few usable points.
+    pub fit: Option<PowerLawFit>,
+}
+
+/// pass@1 against temperature for one base configuration.
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepSeries {
+    pub spec: String,
+    pub temperatures: Vec<f32>,
+    pub pass_at_1: Vec<Option<f64>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    pub verifier: String,
+    pub samples: u32,
+    pub max_tokens: u32,
+    pub seed: u64,
+    /// True when the run was cancelled: only finished tasks count in the summaries.
+    pub cancelled: bool,
+    pub elapsed_ms: f64,
+    /// Tokens generated over all lanes.
+    pub tokens: u64,
+    /// Greedy accuracy over the complete tasks.
+    pub greedy_accuracy: Option<f64>,
+    pub greedy_tasks: usize,
+    pub configs: Vec<ConfigSummary>,
+    /// Empty unless the run was a temperature sweep; then `configs` holds every
+    /// (base, temperature) pair, base-major.
+    pub sweep: Vec<SweepSeries>,
+    pub tasks: Vec<TaskResult>,
+}
+
+/// Summaries of the complete `tasks` for `configs`; `samples` is the count per task and
+/// configuration.
+pub fn summarize(tasks: &[TaskResult], configs: &[SamplerConfig], samples: u32, vote_subsets: u32, seed: u64) -> Vec<ConfigSummary> {
+    configs
+        .iter()
+        .enumerate()
+        .map(|(ci, config)| {
+            let done: Vec<&TaskConfig> = tasks.iter().filter(|t| t.complete).filter_map(|t| t.configs.get(ci)).collect();
+            let counts: Vec<(u32, u32)> = done.iter().map(|tc| (samples, tc.correct)).collect();
+            let votes: Vec<Vec<Vote>> =
+                done.iter().map(|tc| tc.samples.iter().map(|s| (s.extracted.as_deref(), s.pass)).collect()).collect();
+            let pass_at_k = pass_at_k_curve(&counts);
+            // The vote seed also depends on the configuration, so that configurations do not
+            // share subsets by accident (they share dice only where the user asked).
+            let majority_vote = majority_vote_curve(&votes, vote_subsets, seed ^ (ci as u64).wrapping_mul(0x9e37_79b9));
+            ConfigSummary {
+                spec: config.to_spec(),
+                config: config.clone(),
+                tasks: done.len(),
+                mean_accuracy: pass_at_k.first().copied(),
+                fit: fit_curve(&pass_at_k),
+                pass_at_k,
+                majority_vote,
+            }
+        })
+        .collect()
+}
+
+/// The k columns of the text tables: 1, 2, 4, … up to n, and n itself.
+pub fn table_ks(n: usize) -> Vec<usize> {
+    let mut ks: Vec<usize> = std::iter::successors(Some(1usize), |k| Some(k * 2)).take_while(|&k| k <= n).collect();
+    if n > 0 && ks.last() != Some(&n) {
+        ks.push(n);
+    }
+    ks
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{:.1}%", 100.0 * v))
+}
+
+impl EvalReport {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
+    /// The summary tables the CLI prints: greedy, pass@k and majority vote at a few k, the
+    /// fit, and the sweep.
+    pub fn tables(&self) -> String {
+        let mut s = String::new();
+        let n_tasks = self.tasks.len();
+        let greedy_correct = self.tasks.iter().filter(|t| t.complete && t.greedy.as_ref().is_some_and(|g| g.pass)).count();
+        let _ = writeln!(
+            s,
+            "greedy: {greedy_correct}/{} correct ({}){}",
+            self.greedy_tasks,
+            pct(self.greedy_accuracy),
+            if self.cancelled { "   [cancelled: finished tasks only]" } else { "" }
+        );
+        let ks = table_ks(self.samples as usize);
+        let width = self.configs.iter().map(|c| c.spec.len()).max().unwrap_or(6).max(6);
+        let _ = write!(s, "\n{:<width$} {:>5}", "config", "tasks");
+        for k in &ks {
+            let _ = write!(s, " {:>7}", format!("pass@{k}"));
+        }
+        for k in &ks {
+            let _ = write!(s, " {:>7}", format!("maj@{k}"));
+        }
+        let _ = writeln!(s, " {:>8} {:>7} {:>6}", "fit a", "b", "R²");
+        for c in &self.configs {
+            let _ = write!(s, "{:<width$} {:>5}", c.spec, c.tasks);
+            for k in &ks {
+                let _ = write!(s, " {:>7}", pct(c.pass_at_k.get(k - 1).copied()));
+            }
+            for k in &ks {
+                let _ = write!(s, " {:>7}", pct(c.majority_vote.get(k - 1).copied()));
+            }
+            match &c.fit {
+                Some(f) => {
+                    let _ = writeln!(s, " {:>8.3} {:>7.3} {:>6.3}", f.a, f.b, f.r2);
+                }
+                None => {
+                    let _ = writeln!(s, " {:>8} {:>7} {:>6}", "—", "—", "—");
+                }
+            }
+        }
+        if !self.sweep.is_empty() {
+            let temps = &self.sweep[0].temperatures;
+            let width = self.sweep.iter().map(|w| w.spec.len()).max().unwrap_or(6).max(12);
+            let _ = write!(s, "\npass@1 by temperature\n{:<width$}", "config");
+            for t in temps {
+                let _ = write!(s, " {:>7}", format!("T={t}"));
+            }
+            let _ = writeln!(s);
+            for w in &self.sweep {
+                let _ = write!(s, "{:<width$}", w.spec);
+                for v in &w.pass_at_1 {
+                    let _ = write!(s, " {:>7}", pct(*v));
+                }
+                let _ = writeln!(s);
+            }
+        }
+        let _ = writeln!(s, "\n{n_tasks} tasks, {} samples each, {} tokens in {:.1} s", self.samples, self.tokens, self.elapsed_ms / 1e3);
+        s
+    }
+
+    /// Per task: the answer, the greedy answer, and per configuration correct/samples and
+    /// the most frequent extracted answers.
+    pub fn task_table(&self) -> String {
+        let mut s = String::new();
+        let _ = write!(s, "{:>4} {:>8} {:>10}", "task", "answer", "greedy");
+        for ci in 0..self.configs.len() {
+            let _ = write!(s, " | {:<28}", format!("config {} correct: answers", ci + 1));
+        }
+        let _ = writeln!(s);
+        for t in &self.tasks {
+            let g = t.greedy.as_ref().map_or("—".to_string(), |g| {
+                format!("{}{}", g.extracted.as_deref().unwrap_or("∅"), if g.pass { " ✓" } else { " ✗" })
+            });
+            let _ = write!(s, "{:>4} {:>8} {:>10}", t.index, t.answer, g);
+            for tc in &t.configs {
+                let _ = write!(s, " | {:<28}", format!("{}/{}: {}", tc.correct, tc.samples.len(), top_answers(&tc.samples, 3)));
+            }
+            let _ = writeln!(s);
+        }
+        s
+    }
+
+    /// `config,k,pass_at_k,majority_vote,power_law_fit,greedy`: the curves to plot.
+    pub fn curves_csv(&self) -> String {
+        let mut s = String::from("config,k,pass_at_k,majority_vote,power_law_fit,greedy\n");
+        let opt = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+        for c in &self.configs {
+            for (i, p) in c.pass_at_k.iter().enumerate() {
+                let k = i + 1;
+                let fit = c.fit.map(|f| f.predict(k as f64));
+                let maj = c.majority_vote.get(i).copied();
+                let _ = writeln!(s, "{},{k},{p},{},{},{}", csv_field(&c.spec), opt(maj), opt(fit), opt(self.greedy_accuracy));
+            }
+        }
+        s
+    }
+
+    /// `task,config,samples,correct,answer,greedy_answer,greedy_pass,extracted`: one row
+    /// per task and configuration; `extracted` lists the samples' answers joined by `|`.
+    pub fn tasks_csv(&self) -> String {
+        let mut s = String::from("task,config,samples,correct,answer,greedy_answer,greedy_pass,extracted\n");
+        for t in &self.tasks {
+            let (ga, gp) = t.greedy.as_ref().map_or((String::new(), String::new()), |g| {
+                (g.extracted.clone().unwrap_or_default(), g.pass.to_string())
+            });
+            for (ci, tc) in t.configs.iter().enumerate() {
+                let spec = self.configs.get(ci).map_or("", |c| c.spec.as_str());
+                let ex: Vec<&str> = tc.samples.iter().map(|x| x.extracted.as_deref().unwrap_or("")).collect();
+                let _ = writeln!(
+                    s,
+                    "{},{},{},{},{},{},{gp},{}",
+                    t.index,
+                    csv_field(spec),
+                    tc.samples.len(),
+                    tc.correct,
+                    csv_field(&t.answer),
+                    csv_field(&ga),
+                    csv_field(&ex.join("|"))
+                );
+            }
+        }
+        s
+    }
+
+    /// `config,temperature,pass_at_1` (empty but for the header without a sweep).
+    pub fn sweep_csv(&self) -> String {
+        let mut s = String::from("config,temperature,pass_at_1\n");
+        for w in &self.sweep {
+            for (t, v) in w.temperatures.iter().zip(&w.pass_at_1) {
+                let _ = writeln!(s, "{},{t},{}", csv_field(&w.spec), v.map_or(String::new(), |v| v.to_string()));
+            }
+        }
+        s
+    }
+}
+
+/// The `n` most frequent extracted answers as "15×3 12×2 ∅×1" (∅: nothing extracted).
+fn top_answers(samples: &[Sample], n: usize) -> String {
+    let mut tally: Vec<(&str, u32)> = Vec::new();
+    for x in samples {
+        let a = x.extracted.as_deref().unwrap_or("∅");
+        match tally.iter_mut().find(|t| t.0 == a) {
+            Some(t) => t.1 += 1,
+            None => tally.push((a, 1)),
+        }
+    }
+    // Stable sort: equal counts keep the order of first appearance.
+    tally.sort_by_key(|t| std::cmp::Reverse(t.1));
+    tally.iter().take(n).map(|(a, c)| format!("{}×{c}", shorten(a, 10))).collect::<Vec<_>>().join(" ")
+}
+
+fn shorten(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+/// RFC 4180: quote a field that holds a comma, quote or line break; double its quotes.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -1,0 +1,241 @@
+//! The runner: for each task, one greedy sample and N samples per sampler configuration,
+//! all as lanes of the task's prompt (chat template applied), batched up to the model's
+//! lane capacity so that one prefill serves a whole batch.
+
+use web_time::Instant;
+
+use super::report::{summarize, EvalReport, Sample, SweepSeries, TaskConfig, TaskResult};
+use super::rng::SplitMix;
+use super::tasks::Task;
+use super::verify::Verifier;
+use crate::engine::{CancelFlag, Engine, GenerateOptions, LaneSpec};
+use crate::error::{Error, Result};
+use crate::sampling::config::SamplerConfig;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct EvalPlan {
+    pub tasks: Vec<Task>,
+    pub configs: Vec<SamplerConfig>,
+    /// Temperatures to sweep: when not empty, every configuration runs once at each of
+    /// these (its own temperature is replaced) and the report gets a sweep table.
+    pub sweep: Vec<f32>,
+    pub verifier: Verifier,
+}
+
+#[derive(Clone, Debug)]
+pub struct EvalOptions {
+    /// Samples per task and configuration (N).
+    pub samples: u32,
+    pub max_tokens: u32,
+    /// Keys every lane's dice together with the configuration's own seed and the task's
+    /// position (see `lane_seed`), and the majority-vote subsets.
+    pub seed: u64,
+    /// Also run one greedy sample per task.
+    pub greedy: bool,
+    /// The most lanes in one batch (0: as many as the model's KV budget fits).
+    pub max_lanes: u32,
+    /// Random subsets per k for the majority-vote curve (see `metrics::majority_vote_curve`).
+    pub vote_subsets: u32,
+    pub stop_strings: Vec<String>,
+    /// Set it to stop: the batch in flight ends after its current step; its unfinished
+    /// lanes are dropped, everything finished is kept and summarized.
+    pub cancel: Option<CancelFlag>,
+}
+
+impl Default for EvalOptions {
+    fn default() -> Self {
+        EvalOptions {
+            samples: 8,
+            max_tokens: 48,
+            seed: 0,
+            greedy: true,
+            max_lanes: 0,
+            vote_subsets: 100,
+            stop_strings: Vec::new(),
+            cancel: None,
+        }
+    }
+}
+
+/// Where a run is: samples finished of the total, and the task being run.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+    pub task: usize,
+    pub elapsed_ms: f64,
+}
+
+/// Each configuration once per temperature, base-major (the order the report's sweep
+/// table assumes).
+pub fn sweep_configs(bases: &[SamplerConfig], temperatures: &[f32]) -> Vec<SamplerConfig> {
+    bases.iter().flat_map(|b| temperatures.iter().map(move |&t| SamplerConfig { temperature: t, ..b.clone() })).collect()
+}
+
+/// The Philox seed of a configuration's lanes on task `task`. Tasks get unrelated dice (so
+/// their samples are independent); configurations with the same `seed` share dice on a
+/// task, so that they differ only in their sampler (DESIGN.md's "same dice").
+pub fn lane_seed(run_seed: u64, config_seed: u64, task: usize) -> u64 {
+    SplitMix::keyed(&[run_seed, config_seed, task as u64]).next_u64()
+}
+
+/// Which result a lane feeds: the greedy sample, or sample `index` of configuration `config`.
+#[derive(Clone, Copy)]
+enum Slot {
+    Greedy,
+    Config(usize),
+}
+
+/// Runs `plan` on `engine`. `on_progress` hears every finished sample. Returns the report;
+/// on cancel, the report of what finished (`cancelled` set).
+pub async fn run_eval(
+    engine: &mut Engine,
+    plan: &EvalPlan,
+    opts: &EvalOptions,
+    mut on_progress: impl FnMut(Progress),
+) -> Result<EvalReport> {
+    let configs = if plan.sweep.is_empty() { plan.configs.clone() } else { sweep_configs(&plan.configs, &plan.sweep) };
+    check(plan, &configs, opts)?;
+    let mut cap = engine.model.lane_capacity(opts.max_tokens);
+    if opts.max_lanes > 0 {
+        cap = cap.min(opts.max_lanes);
+    }
+    if cap == 0 {
+        return Err(Error::Param(format!("not even one lane of {} tokens fits the KV budget", opts.max_tokens)));
+    }
+    let per_task = opts.greedy as u64 + configs.len() as u64 * opts.samples as u64;
+    let total = plan.tasks.len() as u64 * per_task;
+    let gen_opts = GenerateOptions {
+        max_tokens: opts.max_tokens,
+        stop_at_eog: true,
+        stop_strings: opts.stop_strings.clone(),
+        inspect_top: 0,
+        cancel: opts.cancel.clone(),
+    };
+    let cancelled = || opts.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+    let t0 = Instant::now();
+    let (mut done, mut tokens) = (0u64, 0u64);
+    let mut results = Vec::with_capacity(plan.tasks.len());
+    for (ti, task) in plan.tasks.iter().enumerate() {
+        if cancelled() {
+            break;
+        }
+        let ids = engine.encode_prompt(&task.prompt, true)?;
+        if ids.len() + opts.max_tokens as usize > engine.model.n_ctx as usize {
+            return Err(Error::Context(format!(
+                "task {ti}: {} prompt tokens + {} new tokens exceed the context of {}",
+                ids.len(),
+                opts.max_tokens,
+                engine.model.n_ctx
+            )));
+        }
+        let mut lanes: Vec<(Slot, LaneSpec)> = Vec::with_capacity(per_task as usize);
+        if opts.greedy {
+            lanes.push((Slot::Greedy, LaneSpec { sampler: SamplerConfig::greedy(), sample_index: 0 }));
+        }
+        for (ci, c) in configs.iter().enumerate() {
+            let sampler = SamplerConfig { seed: lane_seed(opts.seed, c.seed, ti), ..c.clone() };
+            lanes.extend((0..opts.samples).map(|s| (Slot::Config(ci), LaneSpec { sampler: sampler.clone(), sample_index: s })));
+        }
+        let mut result = TaskResult {
+            index: ti,
+            prompt: task.prompt.clone(),
+            answer: task.answer.clone(),
+            greedy: None,
+            configs: vec![TaskConfig::default(); configs.len()],
+            complete: false,
+        };
+        for chunk in lanes.chunks(cap as usize) {
+            if cancelled() {
+                break;
+            }
+            let specs: Vec<LaneSpec> = chunk.iter().map(|l| l.1.clone()).collect();
+            let gens = engine
+                .generate_lanes(&ids, &specs, &gen_opts, |ev| {
+                    if ev.stop.is_some_and(|s| s != "cancelled") {
+                        done += 1;
+                        on_progress(Progress { done, total, task: ti, elapsed_ms: t0.elapsed().as_secs_f64() * 1e3 });
+                    }
+                })
+                .await?;
+            for ((slot, spec), g) in chunk.iter().zip(gens) {
+                tokens += g.ids.len() as u64;
+                if g.stop == "cancelled" {
+                    // Cut short: verifying a truncated output would count it wrong.
+                    continue;
+                }
+                let v = plan.verifier.check(&g.text, &task.answer);
+                let sample = Sample {
+                    sample_index: spec.sample_index,
+                    output: g.text,
+                    extracted: v.extracted,
+                    pass: v.pass,
+                    tokens: g.ids.len() as u32,
+                    stop: g.stop.to_string(),
+                };
+                match *slot {
+                    Slot::Greedy => result.greedy = Some(sample),
+                    Slot::Config(ci) => {
+                        let tc = &mut result.configs[ci];
+                        tc.correct += sample.pass as u32;
+                        tc.samples.push(sample);
+                    }
+                }
+            }
+        }
+        result.complete = result.greedy.is_some() == opts.greedy
+            && result.configs.iter().all(|tc| tc.samples.len() == opts.samples as usize);
+        results.push(result);
+    }
+    let summaries = summarize(&results, &configs, opts.samples, opts.vote_subsets, opts.seed);
+    let greedy: Vec<bool> = results.iter().filter(|t| t.complete).filter_map(|t| t.greedy.as_ref().map(|g| g.pass)).collect();
+    let sweep = plan
+        .configs
+        .iter()
+        .enumerate()
+        .filter(|_| !plan.sweep.is_empty())
+        .map(|(bi, base)| SweepSeries {
+            spec: SamplerConfig { temperature: 1.0, ..base.clone() }.to_spec(),
+            temperatures: plan.sweep.clone(),
+            pass_at_1: (0..plan.sweep.len()).map(|ti| summaries[bi * plan.sweep.len() + ti].mean_accuracy).collect(),
+        })
+        .collect();
+    Ok(EvalReport {
+        verifier: plan.verifier.to_spec(),
+        samples: opts.samples,
+        max_tokens: opts.max_tokens,
+        seed: opts.seed,
+        cancelled: cancelled(),
+        elapsed_ms: t0.elapsed().as_secs_f64() * 1e3,
+        tokens,
+        greedy_accuracy: (!greedy.is_empty()).then(|| greedy.iter().filter(|&&p| p).count() as f64 / greedy.len() as f64),
+        greedy_tasks: greedy.len(),
+        configs: summaries,
+        sweep,
+        tasks: results,
+    })
+}
+
+/// Rejects a plan that cannot run or cannot pass, before any GPU work.
+fn check(plan: &EvalPlan, configs: &[SamplerConfig], opts: &EvalOptions) -> Result<()> {
+    if plan.tasks.is_empty() {
+        return Err(Error::Param("no tasks".into()));
+    }
+    if configs.is_empty() && !opts.greedy {
+        return Err(Error::Param("nothing to run: no sampler configurations and no greedy sample".into()));
+    }
+    if !configs.is_empty() && opts.samples == 0 {
+        return Err(Error::Param("samples must be at least 1".into()));
+    }
+    if opts.max_tokens == 0 {
+        return Err(Error::Param("max_tokens must be at least 1".into()));
+    }
+    for c in configs {
+        c.validate()?;
+    }
+    for (i, t) in plan.tasks.iter().enumerate() {
+        plan.verifier.check_answer(&t.answer).map_err(|e| Error::Param(format!("task {i}: {e}")))?;
+    }
+    Ok(())
+}
