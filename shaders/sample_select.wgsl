@@ -18,8 +18,10 @@
 // Round 1 also copies the tokens of the chosen bucket (few, except on flat rows) to a list
 // in `part`, and later rounds read only the list: two passes over the row per search.
 // Row: `select_map` builds the histogram with atomics on the lane's global bins,
-// `select_combine` scans and clears it; the CPU records a pair per round. COOP: `select_coop` runs every round in one workgroup per lane with a
-// shared-memory histogram.
+// `select_combine` scans and clears it; the CPU records a pair per round. COOP:
+// `select_coop` runs every round in one workgroup per lane with a shared-memory histogram.
+// (No large private arrays here: lavapipe's LLVM took 13–35 s to compile one with 256
+// entries.)
 
 #if SEL_P
 const ROUNDS: u32 = 5u;
