@@ -1,0 +1,101 @@
+//! `samplescope bench`: the benchmark table and its JSON.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use samplescope::{Engine, Error, Gpu, GpuOptions, LoadOptions, Result};
+
+use crate::{read_model, ModelArg};
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// Lane counts to measure decode at.
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
+    lanes: Vec<u32>,
+    #[arg(long, default_value_t = 128)]
+    prompt_tokens: u32,
+    /// Greedy tokens per lane.
+    #[arg(long, default_value_t = 128)]
+    tokens: u32,
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    /// Force a kernel variant (row | cooperative) instead of the adapter's choice.
+    #[arg(long)]
+    variant: Option<String>,
+    /// Where to write the JSON report [default: results/bench-<unix time>.json]
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_else(|_| "n/a".into())
+}
+
+pub fn bench(a: BenchArgs) -> Result<()> {
+    use samplescope::bench::{run, BenchOptions};
+    use samplescope::gpu::Variant;
+    let variant = match a.variant.as_deref() {
+        None => None,
+        Some("row") => Some(Variant::Row),
+        Some("cooperative") => Some(Variant::Cooperative),
+        Some(v) => return Err(Error::Param(format!("--variant {v}: use row or cooperative"))),
+    };
+    let bytes = read_model(&a.model)?;
+    let gpu = pollster::block_on(Gpu::new(GpuOptions { variant }))?;
+    let facts = gpu.facts.clone();
+    let max_lanes = a.lanes.iter().copied().max().unwrap_or(1);
+    let opts = LoadOptions { n_ctx: (a.prompt_tokens + a.tokens + 8).max(256), max_rows: max_lanes.max(128), ..LoadOptions::default() };
+    let load_before = load_avg();
+    let t = web_time::Instant::now();
+    let mut engine = pollster::block_on(Engine::load(gpu, &bytes, &opts))?;
+    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let bo = BenchOptions { prompt_tokens: a.prompt_tokens, decode_tokens: a.tokens, lanes: a.lanes.clone(), runs: a.runs.max(1) };
+    let report = pollster::block_on(run(&mut engine.model, &bo, |line| eprintln!("  {line}")))?;
+    let load_after = load_avg();
+    let variant = engine.model.kern.variant().name();
+    println!("\nsamplescope bench — {} ({}, {} kernels), load average {load_before} → {load_after}", facts.name, facts.backend, variant);
+    println!("model {}: {:.1} MB of weights on the GPU, load {load_ms:.0} ms", engine.model.cfg.name, report.weight_bytes as f64 / 1e6);
+    println!("{:<34} {:>12} {:>21}", "measure", "median", "min – max");
+    let row = |name: String, s: &samplescope::bench::Stat, unit: &str| {
+        println!("{name:<34} {:>8.2} {unit:<3} {:>9.2} – {:<9.2}", s.median, s.min, s.max);
+    };
+    row(format!("prefill {} tokens", report.prompt_tokens), &report.prefill_tok_s, "t/s");
+    row("time to first token".into(), &report.time_to_first_token_ms, "ms");
+    let base = report.decode.first().filter(|d| d.lanes == 1).map(|d| d.aggregate_tok_s.median);
+    for d in &report.decode {
+        let ratio = base.map(|b| format!("  ({:.1}× B=1)", d.aggregate_tok_s.median / b)).unwrap_or_default();
+        row(format!("decode B={} ({} tok/lane) aggregate", d.lanes, report.decode_tokens), &d.aggregate_tok_s, "t/s");
+        if d.lanes != 1 && !ratio.is_empty() {
+            println!("{:>34}{ratio}", "");
+        }
+    }
+    if !report.kernels.is_empty() {
+        let total: f64 = report.kernels.iter().map(|k| k.ms).sum();
+        println!("\nGPU time per kernel family, one decode step at B=1 (timestamp queries, {total:.1} ms in all):");
+        println!("{:<22} {:>6} {:>10} {:>7}", "kernel", "calls", "ms", "share");
+        for k in &report.kernels {
+            println!("{:<22} {:>6} {:>10.3} {:>6.1}%", k.kernel, k.calls, k.ms, 100.0 * k.share);
+        }
+    }
+    let json = serde_json::json!({
+        "adapter": { "name": facts.name, "backend": facts.backend, "type": facts.device_type, "driver": facts.driver },
+        "variant": variant,
+        "load_ms": load_ms,
+        "load_average": { "before": load_before, "after": load_after },
+        "report": report,
+    });
+    let out = a.out.unwrap_or_else(|| {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        PathBuf::from(format!("results/bench-{secs}.json"))
+    });
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Param(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&json).unwrap_or_default())
+        .map_err(|e| Error::Param(format!("cannot write {}: {e}", out.display())))?;
+    println!("\nJSON written to {}", out.display());
+    Ok(())
+}
+
