@@ -10,23 +10,27 @@
 //!   `engine.adapter()`                       {name, backend, deviceType, driver, software, features, variant}
 //!   `engine.load(bytes, {nCtx, maxRows})`    parses the GGUF, uploads it; resolves to the model facts
 //!   `engine.modelFacts()`                    {name, architecture, parameters, quantTypes, contextLength, …}
-//!   `engine.generate(prompt, chat, max, cb)` greedy; cb(textDelta, tokenId, index) per token
-//!   `engine.stop()`                          the running generate ends after its current token
-//!   `engine.inspect(prompt, chat, prefix)`   the logits (Float32Array [V]) after prompt + prefix
+//!   `engine.generateLanes(prompt, chat, max, specs, sameDice, inspectTop, cb)`
+//!                                            all lanes in one batched run; cb(event) per lane and token
+//!   `engine.generate(prompt, chat, max, cb)` one greedy lane; cb(textDelta, tokenId, index)
+//!   `engine.stop()`                          the running generation ends after the step in flight
+//!   `engine.inspect(prompt, chat, prefix)`   the raw logits (Float32Array [V]) after prompt + prefix
 //!   `engine.tokenTexts(ids)`                 each id's decoded piece (for the inspector)
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use js_sys::{Array, Float32Array, Function, Object, Reflect, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-use web_time::Instant;
-
+use crate::engine::{lane_specs, CancelFlag, LaneEvent};
 use crate::error::Error;
 use crate::gguf::Gguf;
-use crate::{Engine, Gpu, GpuOptions, LoadOptions};
+use crate::sampling::{Inspection, LaneRecord, SamplerConfig};
+use crate::{Engine, GenerateOptions, Generation, Gpu, GpuOptions, LoadOptions};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -61,7 +65,8 @@ pub struct WebEngine {
     engine: Rc<RefCell<Option<Engine>>>,
     /// Set while a call has taken the engine out.
     busy: Rc<Cell<bool>>,
-    stop: Rc<Cell<bool>>,
+    /// The running generation's cancel flag (the engine checks it between steps).
+    cancel: CancelFlag,
     facts: Rc<RefCell<Option<ModelFacts>>>,
 }
 
@@ -134,7 +139,7 @@ impl WebEngine {
             gpu,
             engine: Rc::new(RefCell::new(None)),
             busy: Rc::new(Cell::new(false)),
-            stop: Rc::new(Cell::new(false)),
+            cancel: Arc::new(AtomicBool::new(false)),
             facts: Rc::new(RefCell::new(None)),
         })
     }
@@ -207,47 +212,59 @@ impl WebEngine {
         Ok(Uint32Array::from(ids.as_slice()))
     }
 
-    /// Greedy generation. `on_token(textDelta, tokenId, index)` is called for every generated
-    /// token (the delta may be "" while a character's bytes are incomplete; an end-of-generation
-    /// token ends the run and is not reported). Resolves to
-    /// `{ids, text, stop, promptTokens, prefillMs, decodeMs}`; `stop` is "max_tokens", "eog"
-    /// or "stopped".
-    pub fn generate(&self, prompt: String, chat: bool, max_tokens: u32, on_token: Function) -> js_sys::Promise {
-        let cell = self.engine.clone();
-        let busy = self.busy.clone();
-        let stop = self.stop.clone();
+    /// Runs every lane on one prompt in one batched generation (the engine's
+    /// `generate_lanes`): `specs` are lane specs ("greedy", "top_p=0.9,temperature=1,seed=42",
+    /// see SamplerConfig), `same_dice` gives every lane the same random numbers, and
+    /// `inspect_top` > 0 attaches the top candidates and histogram behind every token.
+    /// `on_event({lane, index, tokenId, text, stop, record, inspection})` hears each token of
+    /// each lane; `stop` is set on a lane's last event ("max_tokens", "eog", "cancelled").
+    /// Resolves to one `{ids, text, stop, promptTokens, prefillMs, decodeMs}` per lane.
+    #[wasm_bindgen(js_name = generateLanes)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate_lanes(
+        &self,
+        prompt: String,
+        chat: bool,
+        max_tokens: u32,
+        specs: Vec<String>,
+        same_dice: bool,
+        inspect_top: u32,
+        on_event: Function,
+    ) -> js_sys::Promise {
+        let run = LaneRun { prompt, chat, max_tokens, specs, same_dice, inspect_top };
+        let handles = self.handles();
         future_to_promise(async move {
-            let mut lease = Lease::take(&cell, &busy)?;
-            stop.set(false);
-            let engine = lease.get();
-            let prompt_ids = engine.encode_prompt(&prompt, chat).map_err(js_err)?;
-            let mut cb_error = None;
-            let out = greedy(engine, &prompt_ids, max_tokens, &stop, |delta, id, index| {
-                if cb_error.is_none() {
-                    if let Err(e) = on_token.call3(&JsValue::NULL, &delta.into(), &id.into(), &index.into()) {
-                        cb_error = Some(e);
-                    }
-                }
-            })
-            .await
-            .map_err(js_err)?;
-            if let Some(e) = cb_error {
-                return Err(e);
-            }
-            let o = Object::new();
-            set(&o, "ids", Uint32Array::from(out.ids.as_slice()));
-            set(&o, "text", out.text.as_str());
-            set(&o, "stop", out.stop);
-            set(&o, "promptTokens", prompt_ids.len() as u32);
-            set(&o, "prefillMs", out.prefill_ms);
-            set(&o, "decodeMs", out.decode_ms);
-            Ok(o.into())
+            let gens = run_lanes(handles, run, |ev| on_event.call1(&JsValue::NULL, &event_js(ev)).map(|_| ())).await?;
+            Ok(gens.iter().map(generation_js).collect::<Array>().into())
         })
     }
 
-    /// Asks the running `generate` to end after the token it is computing.
+    /// One greedy lane: `on_token(textDelta, tokenId, index)` per generated token (the delta
+    /// may be "" while a character's bytes are incomplete; an end-of-generation token ends
+    /// the run and is not reported). Resolves to `{ids, text, stop, promptTokens, prefillMs,
+    /// decodeMs}`; `stop` is "max_tokens", "eog" or "cancelled".
+    pub fn generate(&self, prompt: String, chat: bool, max_tokens: u32, on_token: Function) -> js_sys::Promise {
+        let run = LaneRun { prompt, chat, max_tokens, specs: vec!["greedy".into()], same_dice: true, inspect_top: 0 };
+        let handles = self.handles();
+        future_to_promise(async move {
+            let gens = run_lanes(handles, run, |ev| {
+                if ev.stop == Some("eog") {
+                    return Ok(());
+                }
+                on_token.call3(&JsValue::NULL, &ev.text.into(), &ev.id.into(), &ev.index.into()).map(|_| ())
+            })
+            .await?;
+            Ok(gens.first().map_or(JsValue::NULL, generation_js))
+        })
+    }
+
+    /// Asks the running generation to end after the step in flight.
     pub fn stop(&self) {
-        self.stop.set(true);
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    fn handles(&self) -> Handles {
+        Handles { engine: self.engine.clone(), busy: self.busy.clone(), cancel: self.cancel.clone() }
     }
 
     /// Whether a call is running.
@@ -350,71 +367,125 @@ fn facts_js(f: &ModelFacts) -> JsValue {
     o.into()
 }
 
-struct Greedy {
-    ids: Vec<u32>,
-    text: String,
-    stop: &'static str,
-    prefill_ms: f64,
-    decode_ms: f64,
+/// What a generation's future needs from its `WebEngine`.
+struct Handles {
+    engine: Rc<RefCell<Option<Engine>>>,
+    busy: Rc<Cell<bool>>,
+    cancel: CancelFlag,
 }
 
-/// Greedy decoding, step for step what `Engine::generate_greedy` does, plus what the page
-/// needs from it: each token's id as it arrives and a stop flag checked between tokens.
-/// Stand-in until the engine's batched lanes API streams per-token events itself.
-async fn greedy(
-    engine: &mut Engine,
-    prompt_ids: &[u32],
+struct LaneRun {
+    prompt: String,
+    chat: bool,
     max_tokens: u32,
-    stop: &Cell<bool>,
-    mut on_token: impl FnMut(&str, u32, u32),
-) -> crate::Result<Greedy> {
-    let n_ctx = engine.model.n_ctx as usize;
-    if prompt_ids.len() + max_tokens as usize > n_ctx {
-        return Err(Error::Context(format!(
-            "{} prompt tokens + {max_tokens} new tokens exceed the context of {n_ctx}",
-            prompt_ids.len()
-        )));
-    }
-    let mut out = Greedy { ids: Vec::new(), text: String::new(), stop: "max_tokens", prefill_ms: 0.0, decode_ms: 0.0 };
-    if max_tokens == 0 {
-        return Ok(out);
-    }
-    let tokenizer = &engine.tokenizer;
-    let model = &mut engine.model;
-    let mut stream = tokenizer.stream_decoder();
-    let t0 = Instant::now();
-    let mut id = model.prefill(prompt_ids, 0).await?;
-    out.prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let t1 = Instant::now();
-    let mut pos = prompt_ids.len() as u32;
-    loop {
-        if tokenizer.is_eog(id) {
-            out.stop = "eog";
-            // Bytes of an unfinished character go to the last token (a repeated index).
-            let tail = stream.finish();
-            if let (false, Some(&last)) = (tail.is_empty(), out.ids.last()) {
-                out.text.push_str(&tail);
-                on_token(&tail, last, out.ids.len() as u32 - 1);
+    specs: Vec<String>,
+    same_dice: bool,
+    inspect_top: u32,
+}
+
+/// Takes the engine, runs the lanes, hands every event to `on_event`; the first error
+/// `on_event` returns cancels the run and is what the promise rejects with.
+async fn run_lanes(
+    h: Handles,
+    run: LaneRun,
+    mut on_event: impl FnMut(&LaneEvent) -> Result<(), JsValue>,
+) -> Result<Vec<Generation>, JsValue> {
+    let mut lease = Lease::take(&h.engine, &h.busy)?;
+    let samplers = run
+        .specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| SamplerConfig::parse(spec).map_err(|e| js_msg(&format!("lane {}: {e}", i + 1))))
+        .collect::<Result<Vec<_>, _>>()?;
+    h.cancel.store(false, Ordering::Relaxed);
+    let opts = GenerateOptions {
+        max_tokens: run.max_tokens,
+        inspect_top: run.inspect_top as usize,
+        cancel: Some(h.cancel.clone()),
+        ..GenerateOptions::default()
+    };
+    let engine = lease.get();
+    let prompt_ids = engine.encode_prompt(&run.prompt, run.chat).map_err(js_err)?;
+    let mut cb_error = None;
+    let gens = engine
+        .generate_lanes(&prompt_ids, &lane_specs(&samplers, run.same_dice), &opts, |ev| {
+            if cb_error.is_none() {
+                if let Err(e) = on_event(&ev) {
+                    cb_error = Some(e);
+                    h.cancel.store(true, Ordering::Relaxed);
+                }
             }
-            break;
-        }
-        let mut delta = stream.push(id);
-        out.ids.push(id);
-        let last = out.ids.len() as u32 >= max_tokens || stop.get();
-        if last {
-            delta.push_str(&stream.finish());
-        }
-        out.text.push_str(&delta);
-        on_token(&delta, id, out.ids.len() as u32 - 1);
-        if last {
-            if stop.get() {
-                out.stop = "stopped";
-            }
-            break;
-        }
-        id = model.decode(pos).await?;
-        pos += 1;
+        })
+        .await
+        .map_err(js_err)?;
+    match cb_error {
+        Some(e) => Err(e),
+        None => Ok(gens),
     }
-    out.decode_ms = t1.elapsed().as_secs_f64() * 1e3;
-    Ok(out)
+}
+
+fn generation_js(g: &Generation) -> JsValue {
+    let o = Object::new();
+    set(&o, "ids", Uint32Array::from(g.ids.as_slice()));
+    set(&o, "text", g.text.as_str());
+    set(&o, "stop", g.stop);
+    set(&o, "promptTokens", g.prompt_ids.len() as u32);
+    set(&o, "prefillMs", g.prefill_ms);
+    set(&o, "decodeMs", g.decode_ms);
+    o.into()
+}
+
+/// A lane event as a plain object (see `generate_lanes`).
+fn event_js(ev: &LaneEvent) -> JsValue {
+    let o = Object::new();
+    set(&o, "lane", ev.lane);
+    set(&o, "index", ev.index);
+    set(&o, "tokenId", ev.id);
+    set(&o, "text", ev.text);
+    set(&o, "stop", ev.stop.map_or(JsValue::NULL, JsValue::from_str));
+    set(&o, "record", ev.record.as_ref().map_or(JsValue::NULL, record_js));
+    set(&o, "inspection", ev.inspection.as_ref().map_or(JsValue::NULL, inspection_js));
+    o.into()
+}
+
+/// The sampler chain's record: thresholds are working logits (penalized, ÷T when the
+/// temperature goes first), `null` for samplers that did not apply.
+fn record_js(r: &LaneRecord) -> JsValue {
+    let o = Object::new();
+    let opt = |v: Option<f32>| v.map_or(JsValue::NULL, |x| JsValue::from_f64(x as f64));
+    set(&o, "token", r.token);
+    set(&o, "survivors", r.survivors);
+    set(&o, "inPlay", r.in_play);
+    set(&o, "maxLogit", r.max_logit as f64);
+    set(&o, "tokenLogit", r.token_logit as f64);
+    set(&o, "tokenProb", r.token_prob as f64);
+    set(&o, "step", r.step);
+    set(&o, "greedy", r.greedy());
+    set(&o, "sigma", opt(r.sigma_threshold()));
+    set(&o, "topK", opt(r.top_k_cut().map(|(v, _)| v)));
+    set(&o, "topP", opt(r.top_p_threshold()));
+    set(&o, "minP", opt(r.min_p_threshold()));
+    o.into()
+}
+
+fn inspection_js(ins: &Inspection) -> JsValue {
+    let o = Object::new();
+    let candidates = Array::new();
+    for c in &ins.candidates {
+        let co = Object::new();
+        set(&co, "id", c.id);
+        set(&co, "logit", c.logit as f64);
+        set(&co, "pre", c.prob_before);
+        set(&co, "post", c.prob_after);
+        set(&co, "survivor", c.kept);
+        candidates.push(&co);
+    }
+    set(&o, "candidates", candidates);
+    set(&o, "histogram", js_sys::Uint32Array::from(ins.histogram.as_slice()));
+    set(&o, "histLo", ins.hist_lo as f64);
+    set(&o, "histHi", ins.hist_hi as f64);
+    set(&o, "survivors", ins.survivors);
+    set(&o, "keptMass", ins.kept_mass);
+    set(&o, "record", record_js(&ins.record));
+    o.into()
 }

@@ -184,6 +184,7 @@ function setupControls() {
   $('max-tokens').value = r.maxTokens;
   $('seed').value = r.seed;
   $('same-dice').checked = r.sameDice;
+  $('inspect-all').checked = r.inspect;
   $('temperature').value = r.temperature;
   $('temperature-position').value = r.temperaturePosition;
   const showTemperature = () => {
@@ -216,6 +217,7 @@ function readControls() {
   r.maxTokens = Number($('max-tokens').value);
   r.seed = Number($('seed').value);
   r.sameDice = $('same-dice').checked;
+  r.inspect = $('inspect-all').checked;
   r.temperature = Number($('temperature').value);
   r.temperaturePosition = $('temperature-position').value;
   return cloneRun(r);
@@ -274,7 +276,7 @@ function onWorkerMessage({ data: m }) {
       $('progress').hidden = true;
       return toast(`Could not load the model: ${m.message}`);
     case 'lane-start': return current && lanes.laneStart(m.lane);
-    case 'token': return current && lanes.token(m.lane, m.step, m.tokenId, m.textDelta);
+    case 'token': return current && lanes.token(m.lane, m.step, m.tokenId, m.textDelta, m.eog);
     case 'lane-end': return current && lanes.laneEnd(m.lane, m);
     case 'run-end': return current && runEnded(m);
     case 'run-error':
@@ -283,7 +285,7 @@ function onWorkerMessage({ data: m }) {
     case 'inspection': {
       const want = state.inspecting;
       if (want && want.runId === m.runId && want.lane === m.lane && want.step === m.step) {
-        inspector.show(state.run.lanes[m.lane]?.name ?? `lane ${m.lane + 1}`, m.step, m);
+        inspector.show(m.lane, state.run.lanes[m.lane]?.name ?? `lane ${m.lane + 1}`, m.step, m);
       }
       return;
     }

@@ -51,6 +51,8 @@ export const DEFAULT_RUN = {
   maxTokens: 32,
   seed: 42,
   sameDice: true,
+  /** Record the distribution behind every token (the inspector opens instantly). */
+  inspect: true,
   temperature: 1.0,
   temperaturePosition: 'first',
   lanes: DEFAULT_LANES,
@@ -134,6 +136,7 @@ export function validateRun(run) {
   checkNumber(errors, 'max tokens', run.maxTokens, { ...LIMITS.maxTokens, integer: true });
   checkNumber(errors, 'seed', run.seed, { ...LIMITS.seed, integer: true });
   checkNumber(errors, 'temperature', run.temperature, LIMITS.temperature);
+  if (typeof run.inspect !== 'boolean') errors.push('"record distributions" must be true or false');
   if (!(run.temperaturePosition in TEMPERATURE_POSITIONS)) {
     errors.push(`temperature position must be "first" or "last" (got "${run.temperaturePosition}")`);
   }

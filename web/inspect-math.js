@@ -1,7 +1,8 @@
-// The inspector's view of one step: what each sampler of a lane's chain did to the
-// distribution, computed from the raw logits with exactly DESIGN.md's semantics
-// ("Sampler semantics", steps 1–8). Pure functions over arrays: no DOM, no engine, so the
-// tests run them under node.
+// The inspector's view of one step, in one shape whatever its source: `fromEngine` maps
+// the engine's own record (the GPU sampler chain's thresholds and the top candidates),
+// `analyzeStep` computes the same from raw logits with DESIGN.md's semantics ("Sampler
+// semantics", steps 1–8) when a run did not record distributions. Pure functions over
+// arrays: no DOM, no engine, so the tests run them under node.
 //
 // Every truncation keeps the tokens whose (scaled) logit z' is at or above some cut-off, so
 // each active sampler is summarized by its cut-off logit and, for the chart, the matching
@@ -103,14 +104,16 @@ export function analyzeStep(logits, opt) {
     if (on('min_p')) cut('min_p', `min-p ${s.min_p}`, maxAlive() + Math.log(s.min_p));
   }
 
-  // Probabilities before truncation (softmax of what the truncations saw) and after it
-  // (8. "last" scales the survivors by 1/T, then softmax over them).
-  const lseAll = logSumExp(z, null);
+  // Probabilities before truncation, softmax(z / T) over the whole vocabulary as the
+  // engine's inspector reports them, and after it (8. "last" scales the survivors by 1/T;
+  // softmax over them).
+  const tLast = !greedy && opt.position === 'last' ? T : 1;
+  const zz = tLast === 1 ? z : z.map((v) => v / tLast);
+  const lseAll = logSumExp(zz, null);
   const post = new Float64Array(V);
   if (greedy) {
     post[alive.indexOf(1)] = 1;
   } else {
-    const zz = opt.position === 'last' ? z.map((v) => v / T) : z;
     const lseSurv = logSumExp(zz, alive);
     for (let i = 0; i < V; i++) post[i] = alive[i] ? Math.exp(zz[i] - lseSurv) : 0;
   }
@@ -123,11 +126,11 @@ export function analyzeStep(logits, opt) {
     rank,
     logit: logits[id],
     z: z[id],
-    pre: Math.exp(z[id] - lseAll),
+    pre: Math.exp(zz[id] - lseAll),
     post: post[id],
     survivor: alive[id] === 1,
   }));
-  for (const t of thresholds) t.prob = Math.exp(t.logit - lseAll);
+  for (const t of thresholds) t.prob = Math.exp(t.logit / tLast - lseAll);
   return { candidates, thresholds, survivors, vocab: V, greedy, histogram: histogram(z, opt.bins ?? 48) };
 }
 
@@ -175,4 +178,35 @@ export function histogram(z, bins) {
   for (const v of z) if (Number.isFinite(v)) counts[Math.min(bins - 1, Math.floor((v - lo) / w))]++;
   const edges = Array.from({ length: bins + 1 }, (_, i) => lo + i * w);
   return { edges, counts };
+}
+
+/**
+ * The engine's inspection of one token (web.rs `inspection`: candidates with working
+ * logits and probabilities before/after truncation, the record's thresholds as working
+ * logits, a histogram) in analyzeStep's shape, for a lane with `opt.temperature`,
+ * `opt.position` and `opt.samplers`.
+ */
+export function fromEngine(ins, opt) {
+  const r = ins.record;
+  const greedy = r.greedy;
+  const tLast = !greedy && opt.position === 'last' ? opt.temperature : 1;
+  // prob_before(w) = exp((w − max) / tLast) / S, and the top candidate has w = max.
+  const top = ins.candidates[0];
+  const prob = (w) => Math.exp((w - r.maxLogit) / tLast) * (top ? top.pre : 1);
+  const s = opt.samplers ?? {};
+  const thresholds = [];
+  if (greedy) thresholds.push({ key: 'greedy', label: 'greedy (argmax)', logit: r.maxLogit });
+  const add = (key, label, w) => { if (w !== null && w !== undefined) thresholds.push({ key, label, logit: w }); };
+  add('top_n_sigma', `top-nσ ${s.top_n_sigma}`, r.sigma);
+  add('top_k', `top-k ${s.top_k}`, r.topK);
+  add('top_p', `top-p ${s.top_p}`, r.topP);
+  add('min_p', `min-p ${s.min_p}`, r.minP);
+  for (const t of thresholds) t.prob = prob(t.logit);
+  const candidates = ins.candidates.map((c, rank) => ({
+    id: c.id, rank, logit: c.logit, z: c.logit, pre: c.pre, post: c.post, survivor: c.survivor,
+  }));
+  const counts = Array.from(ins.histogram);
+  const w = (ins.histHi - ins.histLo) / Math.max(1, counts.length);
+  const edges = Array.from({ length: counts.length + 1 }, (_, i) => ins.histLo + i * w);
+  return { candidates, thresholds, survivors: ins.survivors, vocab: r.inPlay, greedy, histogram: { edges, counts }, keptMass: ins.keptMass };
 }

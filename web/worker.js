@@ -5,13 +5,15 @@
 
 import init, { WebEngine } from '../pkg/samplescope.js';
 import { loadModelBytes } from './loader.js';
-import { analyzeStep } from './inspect-math.js';
-import { isGreedy, laneTemperature, validateRun } from './config.js';
+import { analyzeStep, fromEngine } from './inspect-math.js';
+import { laneSpec, laneTemperature, validateRun } from './config.js';
+
+/** Candidates the engine records behind every token when the run asks for inspection. */
+const INSPECT_TOP = 32;
 
 let engine = null;
 /** The last run: its configuration, prompt ids and every lane's generated ids. */
 let lastRun = null;
-let stopRequested = false;
 let queue = Promise.resolve();
 
 const post = (msg) => self.postMessage(msg);
@@ -20,8 +22,7 @@ const message = (e) => (e && e.message) || String(e);
 self.onmessage = (ev) => {
   const msg = ev.data;
   if (msg.type === 'stop') {
-    stopRequested = true;
-    engine?.stop();
+    engine?.stop(); // the engine ends every lane after the step in flight
     return;
   }
   const handler = HANDLERS[msg.type];
@@ -81,12 +82,12 @@ const HANDLERS = {
   },
 
   /**
-   * Runs every lane of a configuration. Events: lane-start, token {lane, step, tokenId,
-   * textDelta, record}, lane-end, then run-end (or run-error).
-   *
-   * Until the engine's batched lanes API (one decode step for all lanes, per-lane sampler
-   * chains on the GPU) lands, greedy lanes run one after another through `generate`, and
-   * sampled lanes report that the engine cannot sample yet.
+   * Runs every lane of a configuration in one batched generation (the engine's
+   * generate_lanes: one forward pass per step for all lanes, each lane's sampler chain on
+   * the GPU). Events: lane-start (all lanes), token {lane, step, tokenId, textDelta, eog,
+   * record} as they come, lane-end per lane, then run-end (or run-error). With
+   * run.inspect, the engine also records the distribution behind every token, kept here
+   * for `inspect`.
    */
   async run({ runId, run }) {
     if (!engine) throw new Error('WebGPU is not ready');
@@ -95,7 +96,6 @@ const HANDLERS = {
       post({ type: 'run-error', runId, message: errors.join('; ') });
       return;
     }
-    stopRequested = false;
     let promptIds;
     try {
       promptIds = Array.from(engine.encode(run.prompt, run.chat));
@@ -103,40 +103,37 @@ const HANDLERS = {
       post({ type: 'run-error', runId, message: message(e) });
       return;
     }
-    lastRun = { runId, run, promptIds, lanes: run.lanes.map(() => []), cache: new Map() };
-    for (let lane = 0; lane < run.lanes.length; lane++) {
-      const cfg = run.lanes[lane];
-      if (stopRequested) {
-        post({ type: 'lane-end', runId, lane, tokens: 0, ms: 0, tokPerS: 0, stop: 'stopped' });
-        continue;
+    const n = run.lanes.length;
+    const r = { runId, run, promptIds, lanes: run.lanes.map(() => []), inspections: run.lanes.map(() => []), cache: new Map() };
+    lastRun = r;
+    const firstAt = new Array(n).fill(0);
+    const ended = new Array(n).fill(false);
+    for (let lane = 0; lane < n; lane++) post({ type: 'lane-start', runId, lane, promptTokens: promptIds.length });
+    let cancelled = false;
+    try {
+      const specs = run.lanes.map((l) => laneSpec(l, run));
+      await engine.generateLanes(run.prompt, run.chat, run.maxTokens, specs, run.sameDice, run.inspect ? INSPECT_TOP : 0, (ev) => {
+        const { lane, index: step } = ev;
+        r.lanes[lane][step] = ev.tokenId;
+        if (ev.inspection) r.inspections[lane][step] = ev.inspection;
+        const now = performance.now();
+        if (step === 0) firstAt[lane] = now;
+        post({ type: 'token', runId, lane, step, tokenId: ev.tokenId, textDelta: ev.text, eog: ev.stop === 'eog', record: ev.record });
+        if (ev.stop) {
+          ended[lane] = true;
+          cancelled ||= ev.stop === 'cancelled';
+          const s = (now - firstAt[lane]) / 1000;
+          post({ type: 'lane-end', runId, lane, tokens: step + 1, stop: ev.stop, tokPerS: step > 0 && s > 0 ? step / s : 0 });
+        }
+      });
+    } catch (e) {
+      for (let lane = 0; lane < n; lane++) {
+        if (!ended[lane]) post({ type: 'lane-end', runId, lane, tokens: r.lanes[lane].length, tokPerS: 0, stop: 'error', message: message(e) });
       }
-      if (!isGreedy(cfg, run)) {
-        post({
-          type: 'lane-end', runId, lane, tokens: 0, ms: 0, tokPerS: 0, stop: 'unsupported',
-          message: 'This build of the engine decodes greedily only; sampled lanes arrive with the GPU sampler chain.',
-        });
-        continue;
-      }
-      post({ type: 'lane-start', runId, lane, promptTokens: promptIds.length });
-      const ids = lastRun.lanes[lane];
-      const t0 = performance.now();
-      try {
-        const out = await engine.generate(run.prompt, run.chat, run.maxTokens, (textDelta, tokenId, step) => {
-          if (step === ids.length) ids.push(tokenId);
-          post({ type: 'token', runId, lane, step, tokenId, textDelta, record: null });
-        });
-        const ms = performance.now() - t0;
-        const decoded = Math.max(0, out.ids.length - 1);
-        post({
-          type: 'lane-end', runId, lane, tokens: out.ids.length, ms, stop: out.stop,
-          prefillMs: out.prefillMs, decodeMs: out.decodeMs,
-          tokPerS: out.decodeMs > 0 ? (decoded * 1000) / out.decodeMs : 0,
-        });
-      } catch (e) {
-        post({ type: 'lane-end', runId, lane, tokens: ids.length, ms: performance.now() - t0, tokPerS: 0, stop: 'error', message: message(e) });
-      }
+      post({ type: 'run-error', runId, message: message(e) });
+      return;
     }
-    post({ type: 'run-end', runId, stopped: stopRequested });
+    post({ type: 'run-end', runId, stopped: cancelled });
   },
 
   /** The distribution behind one token: {type: 'inspection', runId, lane, step, analysis}. */
@@ -151,14 +148,20 @@ const HANDLERS = {
     if (!view) {
       const ids = r.lanes[lane];
       const cfg = r.run.lanes[lane];
+      const opt = {
+        temperature: laneTemperature(cfg, r.run),
+        position: r.run.temperaturePosition,
+        samplers: cfg.samplers,
+        history: [...r.promptIds, ...ids.slice(0, step)],
+      };
       try {
-        const logits = await engine.inspect(r.run.prompt, r.run.chat, Uint32Array.from(ids.slice(0, step)));
-        const analysis = analyzeStep(logits, {
-          temperature: laneTemperature(cfg, r.run),
-          position: r.run.temperaturePosition,
-          samplers: cfg.samplers,
-          history: [...r.promptIds, ...ids.slice(0, step)],
-        });
+        // The engine's own record of this step when the run kept one; otherwise the
+        // step's logits recomputed (one prefill) and the chain applied here.
+        const recorded = r.inspections[lane][step];
+        const analysis = recorded
+          ? fromEngine(recorded, opt)
+          : analyzeStep(await engine.inspect(r.run.prompt, r.run.chat, Uint32Array.from(ids.slice(0, step))), opt);
+        analysis.source = recorded ? 'engine' : 'recomputed';
         const texts = engine.tokenTexts(Uint32Array.from(analysis.candidates.map((c) => c.id)));
         analysis.candidates.forEach((c, i) => { c.text = texts[i]; });
         view = { analysis, chosen: ids[step] };

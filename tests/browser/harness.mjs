@@ -97,7 +97,7 @@ export async function saveLogs(browser, name) {
 /**
  * Measurement hygiene for the 'longtask' check on a small, shared machine (Linux only):
  * this browser's GPU process (every thread) goes to nice 10 and the page renderers' main
- * threads to nice −5 (when we may raise priorities, i.e. as root; CI runs as root).
+ * threads to nice −10 (when we may raise priorities, i.e. as root; CI runs as root).
  *
  * Chromium runs its GPU process at nice −8 because on a real machine it only feeds the
  * GPU. Under SwiftShader that process *is* the GPU: its compute threads then starve the
@@ -139,7 +139,7 @@ export async function deprioritizeGpuProcess(browser) {
     if (cmd.includes('--type=gpu-process')) {
       for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) n += renice(Number(tid), 10);
     } else if (cmd.includes('--type=renderer') && !cmd.includes('--top-chrome-webui')) {
-      n += renice(pid, -5); // the main thread only: the engine's worker thread stays at 0
+      n += renice(pid, -10); // the main thread only: the engine's worker thread stays at 0
     }
   }
   return n;

@@ -98,3 +98,27 @@ test('lane specs in the engine’s text form', async () => {
   const own = { name: 'x', temperature: 0.8, samplers: { top_n_sigma: 1, repetition_penalty: 1.1 } };
   assert.equal(laneSpec(own, run), 'temperature=0.8,temperature_position=last,repetition_penalty=1.1,top_n_sigma=1,penalty_last_n=64,seed=7');
 });
+
+test('the engine’s inspection maps to cut-offs in probability space', async () => {
+  const { fromEngine } = await import('../../web/inspect-math.js');
+  const minP = 2 + Math.log(0.1);
+  const ins = {
+    candidates: [
+      { id: 5, logit: 2, pre: 0.5, post: 0.7, survivor: true },
+      { id: 1, logit: 1, pre: 0.2, post: 0.3, survivor: true },
+      { id: 9, logit: -1, pre: 0.02, post: 0, survivor: false },
+    ],
+    histogram: Uint32Array.from([1, 0, 2]), histLo: -1, histHi: 2, survivors: 2, keptMass: 0.7,
+    record: { greedy: false, maxLogit: 2, inPlay: 3, sigma: null, topK: null, topP: null, minP },
+  };
+  const a = fromEngine(ins, { temperature: 1, position: 'first', samplers: { min_p: 0.1 } });
+  assert.equal(a.thresholds.length, 1);
+  assert.equal(a.thresholds[0].label, 'min-p 0.1');
+  assert.ok(Math.abs(a.thresholds[0].prob - 0.05) < 1e-12, `${a.thresholds[0].prob}`);
+  assert.deepEqual(a.histogram.edges, [-1, 0, 1, 2]);
+  assert.equal(a.survivors, 2);
+  assert.equal(a.vocab, 3);
+  // Temperature last: probabilities are softmax(w / T), so the cut-off scales by 1/T too.
+  const b = fromEngine(ins, { temperature: 2, position: 'last', samplers: { min_p: 0.1 } });
+  assert.ok(Math.abs(b.thresholds[0].prob - Math.exp(Math.log(0.1) / 2) * 0.5) < 1e-12);
+});

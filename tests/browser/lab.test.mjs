@@ -1,10 +1,12 @@
 // The lab end to end on WebGPU (SwiftShader): load the default model from the local server,
-// run the default lanes, compare the greedy lane with the native CLI, inspect a token, take
-// a screenshot, then reload and check the model comes from the browser cache.
+// run the three default lanes with a fixed seed, compare every lane with the native CLI
+// (xtask wrote its output for the same lane specs), inspect tokens, take a screenshot,
+// stop a run, then reload and check the model comes from the browser cache.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { DEFAULT_RUN, cloneRun, laneSpec } from '../../web/config.js';
 import { join } from 'node:path';
 import { deprioritizeGpuProcess, env, launch, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
 
@@ -12,7 +14,8 @@ const LOAD_TIMEOUT = 240_000;
 const RUN_TIMEOUT = 300_000;
 
 test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, async (t) => {
-  const native = JSON.parse(await readFile(join(env.artifacts, 'native-greedy.json'), 'utf8'));
+  const native = JSON.parse(await readFile(join(env.artifacts, 'native-lanes.json'), 'utf8'));
+  const seed = Number(process.env.SAMPLESCOPE_SEED);
   const browser = await launch();
   t.after(() => browser.close());
   const page = await browser.page();
@@ -48,10 +51,15 @@ test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, 
   });
 
   let runWindow;
-  await t.test('the greedy lane equals the native CLI', async () => {
+  await t.test('the page derives the lane specs the native reference used', () => {
+    const run = { ...cloneRun(DEFAULT_RUN), seed };
+    assert.deepEqual(run.lanes.map((l) => laneSpec(l, run)), process.env.SAMPLESCOPE_LANE_SPECS.split('\n'));
+  });
+
+  await t.test('every lane equals the native CLI for the same sampler and seed', async () => {
     await page.fill('#prompt', env.prompt);
     await page.fill('#max-tokens', String(env.maxTokens));
-    await page.fill('#seed', '1234');
+    await page.fill('#seed', String(seed));
     await deprioritizeGpuProcess(browser); // threads started since the first call
     const t0 = await page.evaluate(() => performance.now());
     await page.focus('#prompt');
@@ -59,14 +67,17 @@ test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, 
     await waitForBody(page, 'run', ['running'], 10_000);
     await waitForBody(page, 'run', ['done'], RUN_TIMEOUT);
     runWindow = [t0, await page.evaluate(() => performance.now())];
-    const lane = page.locator('.lane[data-lane="0"]');
-    const text = await lane.locator('[data-lane-text]').textContent();
-    const ids = await lane.locator('.tok').evaluateAll((els) => els.map((e) => Number(e.dataset.tokenId)));
-    assert.equal(text, native.text, 'greedy text');
-    assert.deepEqual(ids, native.ids, 'greedy token ids');
-    assert.equal(await lane.getAttribute('data-stop'), native.stop === 'eog' ? 'eog' : 'max_tokens');
-    assert.match(await lane.locator('[data-stat="tokens"]').textContent(), new RegExp(`^${native.ids.length} tokens`));
-    assert.match(await lane.locator('[data-stat="rate"]').textContent(), /tok\/s/);
+    for (const [i, want] of native.entries()) {
+      const lane = page.locator(`.lane[data-lane="${i}"]`);
+      const name = await lane.locator('.lane-name').textContent();
+      const text = await lane.locator('[data-lane-text]').textContent();
+      const ids = await lane.locator('.tok').evaluateAll((els) => els.map((e) => Number(e.dataset.tokenId)));
+      assert.equal(text, want.text, `${name}: text`);
+      assert.deepEqual(ids, want.ids, `${name}: token ids`);
+      assert.equal(await lane.getAttribute('data-stop'), want.stop, `${name}: stop`);
+      assert.match(await lane.locator('[data-stat="tokens"]').textContent(), new RegExp(`^${want.ids.length} tokens`));
+      assert.match(await lane.locator('[data-stat="rate"]').textContent(), /\d tok\/s/);
+    }
   });
 
   await t.test('no main-thread task over 100 ms during generation', async () => {
@@ -77,21 +88,33 @@ test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, 
   });
 
   await t.test('the inspector shows candidates and thresholds', async () => {
-    await page.click('.lane[data-lane="0"] .tok[data-step="2"]');
-    await page.waitForFunction(() => ['ready', 'error'].includes(document.getElementById('inspector').dataset.state), null, { timeout: 120_000 });
-    assert.equal(await page.getAttribute('#inspector', 'data-state'), 'ready', await page.textContent('#inspector-summary'));
-    const summary = await page.textContent('#inspector-summary');
-    assert.match(summary, /step 2: chose/);
-    assert.equal(await page.getAttribute('#inspector [data-survivors]', 'data-survivors'), '1', 'greedy keeps one token');
-    const rows = await page.locator('#candidates-table tbody tr').count();
-    assert.ok(rows >= 10, `candidate rows: ${rows}`);
-    const chosen = await page.locator('#candidates-table tr.chosen td:nth-child(3)').textContent();
-    const ids = await page.locator('.lane[data-lane="0"] .tok').evaluateAll((els) => els.map((e) => e.dataset.tokenId));
-    assert.equal(chosen, ids[2], 'the chosen row is the token clicked');
-    assert.equal(await page.locator('#candidates-table tr.chosen').getAttribute('class'), 'survivor chosen');
-    assert.ok(await page.locator('#candidates-chart canvas').count() >= 1, 'candidates chart drawn');
-    assert.ok(await page.locator('#histogram-chart canvas').count() >= 1, 'histogram drawn');
-    assert.equal(await page.locator('.lane[data-lane="0"] .tok.selected').getAttribute('data-step'), '2');
+    const open = async (lane, step) => {
+      await page.click(`.lane[data-lane="${lane}"] .tok[data-step="${step}"]`);
+      await page.waitForFunction(([l, s]) => {
+        const el = document.getElementById('inspector');
+        return el.dataset.state === 'error' || (el.dataset.state === 'ready' && el.dataset.lane === String(l) && el.dataset.step === String(s));
+      }, [lane, step], { timeout: 120_000 });
+      assert.equal(await page.getAttribute('#inspector', 'data-state'), 'ready', await page.textContent('#inspector-summary'));
+      const ids = await page.locator(`.lane[data-lane="${lane}"] .tok`).evaluateAll((els) => els.map((e) => e.dataset.tokenId));
+      assert.equal(await page.locator('#candidates-table tr.chosen td:nth-child(3)').textContent(), ids[step], 'the chosen row is the token clicked');
+      assert.ok(await page.locator('#candidates-chart canvas').count() >= 1, 'candidates chart drawn');
+      assert.ok(await page.locator('#histogram-chart canvas').count() >= 1, 'histogram drawn');
+      assert.equal(await page.locator(`.lane[data-lane="${lane}"] .tok.selected`).getAttribute('data-step'), String(step));
+      return { summary: await page.textContent('#inspector-summary'), survivors: Number(await page.getAttribute('#inspector [data-survivors]', 'data-survivors')) };
+    };
+    // Greedy: one survivor, recorded by the GPU chain during the run.
+    const g = await open(0, 2);
+    assert.match(g.summary, /step 2: chose/);
+    assert.match(g.summary, /recorded by the GPU chain/);
+    assert.equal(g.survivors, 1, 'greedy keeps one token');
+    assert.ok((await page.locator('#candidates-table tbody tr').count()) >= 10);
+    // Min-p: its cut-off is named, and the survivors are exactly the rows marked as such.
+    const m = await open(2, 1);
+    assert.match(m.summary, /min-p 0\.1/);
+    assert.ok(m.survivors >= 1, `min-p survivors: ${m.survivors}`);
+    const rows = await page.locator('#candidates-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.className));
+    const shownSurvivors = rows.filter((c) => c.includes('survivor')).length;
+    assert.equal(shownSurvivors, Math.min(m.survivors, rows.length), 'survivor rows match the survivor count');
   });
 
   await t.test('a screenshot after the run', async () => {
@@ -105,7 +128,7 @@ test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, 
     await page.waitForSelector('.lane[data-lane="0"] .tok[data-step="1"]', { timeout: 120_000 });
     await page.click('#stop');
     await waitForBody(page, 'run', ['done'], 60_000);
-    assert.equal(await page.getAttribute('.lane[data-lane="0"]', 'data-stop'), 'stopped');
+    assert.equal(await page.getAttribute('.lane[data-lane="0"]', 'data-stop'), 'cancelled');
     const n = await page.locator('.lane[data-lane="0"] .tok').count();
     assert.ok(n >= 2 && n < 64, `stopped after ${n} tokens`);
     assert.match(await page.textContent('#run-status'), /stopped/);

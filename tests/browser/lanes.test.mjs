@@ -61,7 +61,7 @@ test('lanes can be added, edited and removed; a run sends the configuration', { 
   const runs = await page.evaluate(() => window.__posted.filter((m) => m.type === 'run'));
   assert.equal(runs.length, 1);
   assert.deepEqual(runs[0].run, {
-    prompt: 'Why is the sky blue?', chat: true, maxTokens: 5, seed: 7, sameDice: false,
+    prompt: 'Why is the sky blue?', chat: true, maxTokens: 5, seed: 7, sameDice: false, inspect: true,
     temperature: 0.7, temperaturePosition: 'last',
     lanes: [
       { name: 'Greedy', temperature: 0, samplers: {} },

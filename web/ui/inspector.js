@@ -38,19 +38,25 @@ export class Inspector {
     replace(this.summary, message);
   }
 
-  /** Shows one inspection ({analysis, chosen} from the worker) for a lane. */
-  show(laneName, step, { analysis, chosen }) {
+  /** Shows one inspection ({analysis, chosen} from the worker) for lane `lane`. */
+  show(lane, laneName, step, { analysis, chosen }) {
     this.root.hidden = false;
     this.root.dataset.state = 'ready';
+    this.root.dataset.lane = lane;
+    this.root.dataset.step = step;
     const a = analysis;
     const pick = a.candidates.find((c) => c.id === chosen);
     const pickText = pick ? `“${visible(pick.text)}”` : `token ${chosen}`;
-    const cuts = a.thresholds.filter((t) => t.key !== 'greedy').map((t) => `${t.label} keeps ${t.kept}`);
+    const cuts = a.thresholds.filter((t) => t.key !== 'greedy').map((t) => (t.kept === undefined ? t.label : `${t.label} keeps ${t.kept}`));
+    const mass = a.keptMass !== undefined && !a.greedy ? ` The survivors held ${pct(a.keptMass)} of the probability.` : '';
     replace(this.summary,
       `${laneName}, step ${step}: chose `, h('span', { className: 'mono' }, pickText), ` (id ${chosen}). `,
       h('strong', { 'data-survivors': a.survivors }, `${a.survivors.toLocaleString()} of ${a.vocab.toLocaleString()}`),
-      ` tokens survive${a.greedy ? ' (greedy keeps only the argmax)' : cuts.length ? ` — ${cuts.join(', ')}` : ' (no truncation)'}.`,
-      pick ? '' : ' The chosen token is outside the top candidates shown.');
+      ` tokens in play survive${a.greedy ? ' (greedy keeps only the argmax)' : cuts.length ? ` — ${cuts.join(', ')}` : ' (no truncation)'}.`,
+      mass,
+      pick ? '' : ' The chosen token is outside the top candidates shown.',
+      h('span', { className: 'source', title: a.source === 'engine' ? 'recorded by the GPU sampler chain during the run' : 'logits recomputed for this step; cut-offs computed in the page' },
+        a.source === 'engine' ? ' · recorded by the GPU chain' : ' · recomputed'));
     this.destroyPlots();
     this.plots.push(this.candidatesChart(a, chosen), this.histogramChart(a));
     this.fillLegend(a);

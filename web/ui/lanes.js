@@ -141,11 +141,12 @@ export class Lanes {
     c.t0 = performance.now();
   }
 
-  token(i, step, tokenId, textDelta) {
+  token(i, step, tokenId, textDelta, eog = false) {
     const c = this.cards[i];
+    const what = eog ? ' · end of text' : textDelta ? ` · “${visible(textDelta)}”` : ' (part of a character)';
     const span = h('span', {
-      className: textDelta === '' ? 'tok empty' : 'tok', tabindex: '-1',
-      dataset: { step, tokenId }, title: `step ${step} · token ${tokenId}${textDelta ? ` · “${visible(textDelta)}”` : ' (part of a character)'}`,
+      className: eog ? 'tok empty eog' : textDelta === '' ? 'tok empty' : 'tok', tabindex: '-1',
+      dataset: { step, tokenId }, title: `step ${step} · token ${tokenId}${what}`,
     }, textDelta);
     if (step < c.count) {
       // A repeated step carries the tail of an unfinished character: append to that token.
@@ -170,7 +171,7 @@ export class Lanes {
     c.stream.classList.remove('running');
     c.tokens.textContent = `${ev.tokens} token${ev.tokens === 1 ? '' : 's'}`;
     if (ev.tokPerS > 0) c.rate.textContent = `${ev.tokPerS.toFixed(2)} tok/s`;
-    const status = { max_tokens: 'done', eog: 'end of text', stopped: 'stopped', error: 'error', unsupported: 'not run' };
+    const status = { max_tokens: 'done', eog: 'end of text', cancelled: 'stopped', error: 'error' };
     c.status.textContent = status[ev.stop] ?? ev.stop;
     c.el.dataset.stop = ev.stop;
     if (ev.message) {

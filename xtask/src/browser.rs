@@ -13,10 +13,17 @@ use crate::{apt_install, capture, cargo, run, web, which, workspace_root, Ctx, R
 /// Debian's chromium; tests never download a browser.
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// The prompt and length of the greedy comparison (tests/browser/lab.test.mjs reads the
-/// expectation file and drives the page with the same prompt).
+/// The lab test's run: the page's three default lanes (temperature 1, applied first) with
+/// this prompt, length and seed must reproduce the native CLI's output for the same lane
+/// specs (tests/browser/lab.test.mjs checks that the page derives the same specs).
 const PROMPT: &str = "The three primary colors are";
 const MAX_TOKENS: u32 = 32;
+const SEED: u64 = 1234;
+const LANE_SPECS: &[&str] = &[
+    "greedy",
+    "temperature=1,temperature_position=first,top_p=0.9,seed=1234",
+    "temperature=1,temperature_position=first,min_p=0.1,seed=1234",
+];
 
 /// `cargo xtask test-browser`: the browser steps of `cargo xtask test` alone.
 pub fn only() -> Res {
@@ -91,8 +98,9 @@ pub fn ensure_tools(_: &Ctx) -> Res {
     Ok(())
 }
 
-/// build-web, the model under www/models, and the native CLI's greedy output for the
-/// browser comparison (written to target/browser-artifacts/native-greedy.json).
+/// build-web, the model under www/models, and the native CLI's output for each lane of
+/// the lab test (target/browser-artifacts/native-lanes.json: one `generate --json` object
+/// per lane spec, in order).
 pub fn build(ctx: &Ctx) -> Res {
     if skipped() {
         return Ok(());
@@ -102,18 +110,27 @@ pub fn build(ctx: &Ctx) -> Res {
     web::link_model()?;
     run(cargo().args(["build", "--bin", "samplescope"]))?;
     let exe = web::target_dir().join("debug").join("samplescope");
-    let mut cmd = Command::new(&exe);
-    cmd.args(["generate", "--json", "--prompt", PROMPT, "--max-tokens"])
-        .arg(MAX_TOKENS.to_string());
-    if let Some(dir) = &ctx.runtime_dir {
-        cmd.env("XDG_RUNTIME_DIR", dir);
+    let mut lanes = Vec::new();
+    for spec in LANE_SPECS {
+        let mut cmd = Command::new(&exe);
+        cmd.args(["generate", "--json", "--prompt", PROMPT, "--sampler", spec])
+            .arg("--max-tokens")
+            .arg(MAX_TOKENS.to_string());
+        if let Some(dir) = &ctx.runtime_dir {
+            cmd.env("XDG_RUNTIME_DIR", dir);
+        }
+        lanes.push(capture(&mut cmd)?.trim().to_string());
     }
-    let json = capture(&mut cmd)?;
     let dir = artifacts_dir();
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join("native-greedy.json");
-    fs::write(&path, json.trim()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!("native greedy reference: {}", path.display());
+    let path = dir.join("native-lanes.json");
+    fs::write(&path, format!("[{}]\n", lanes.join(",\n")))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    println!(
+        "native reference for {} lanes: {}",
+        LANE_SPECS.len(),
+        path.display()
+    );
     Ok(())
 }
 
@@ -152,7 +169,9 @@ pub fn run_tests(_: &Ctx) -> Res {
         .env("SAMPLESCOPE_CHROMIUM", CHROMIUM)
         .env("SAMPLESCOPE_ARTIFACTS", artifacts_dir())
         .env("SAMPLESCOPE_PROMPT", PROMPT)
-        .env("SAMPLESCOPE_MAX_TOKENS", MAX_TOKENS.to_string()))
+        .env("SAMPLESCOPE_MAX_TOKENS", MAX_TOKENS.to_string())
+        .env("SAMPLESCOPE_SEED", SEED.to_string())
+        .env("SAMPLESCOPE_LANE_SPECS", LANE_SPECS.join("\n")))
 }
 
 /// (major, minor) of the node on PATH.
