@@ -7,6 +7,8 @@ use web_time::Instant;
 
 use crate::error::Result;
 use crate::model::Model;
+use crate::sampling::config::SamplerConfig;
+use crate::sampling::gpu::LaneParams;
 
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
@@ -61,6 +63,17 @@ pub struct KernelRow {
     pub share: f64,
 }
 
+/// The full sampler chain's GPU time against the whole decode step.
+#[derive(Clone, Debug, Serialize)]
+pub struct SamplerShare {
+    pub lanes: u32,
+    pub chain_ms: f64,
+    pub step_ms: f64,
+    pub share: f64,
+    /// Bytes read back per lane per step (the record).
+    pub readback_bytes_per_lane: u32,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
     pub prompt_tokens: u32,
@@ -70,7 +83,22 @@ pub struct BenchReport {
     pub decode: Vec<LaneRate>,
     /// GPU time per kernel family for one single-lane decode step (empty without timestamps).
     pub kernels: Vec<KernelRow>,
+    /// Penalty + top-nσ + top-k + top-p + min-p + sample, at 1 and 16 lanes.
+    pub sampler_share: Vec<SamplerShare>,
     pub weight_bytes: u64,
+}
+
+/// Every sampler of the chain on at once (the "full chain").
+pub fn full_chain() -> SamplerConfig {
+    SamplerConfig {
+        temperature: 1.0,
+        top_k: 40,
+        top_p: 0.9,
+        min_p: 0.05,
+        top_n_sigma: Some(2.0),
+        repetition_penalty: 1.1,
+        ..SamplerConfig::default()
+    }
 }
 
 fn ms_since(t: Instant) -> f64 {
@@ -132,7 +160,34 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
             .map(|(k, calls, ms)| KernelRow { kernel: k.to_string(), calls, ms, share: if total > 0.0 { ms / total } else { 0.0 } })
             .collect();
     }
+    let mut sampler_share = Vec::new();
+    if model.kern.gpu.facts.has_timestamps {
+        let max_rows = model.max_rows;
+        for b in [1u32, 16].into_iter().filter(|&b| b <= max_rows) {
+            let lanes = (0..b).map(|i| LaneParams::new(&full_chain(), i)).collect::<Result<Vec<_>>>()?;
+            model.set_samplers(&lanes, &ids)?;
+            // The first dispatch of a pipeline pays for its compilation: time the second.
+            let warm = model.profile_step(b, ids.len() as u32).await;
+            let times = match warm {
+                Ok(_) => model.profile_step(b, ids.len() as u32).await,
+                Err(e) => Err(e),
+            };
+            model.set_greedy();
+            let times = times?;
+            let step_ms: f64 = times.iter().map(|t| t.2).sum();
+            let chain_ms: f64 = times.iter().filter(|t| t.0 == "sampler chain").map(|t| t.2).sum();
+            progress(&format!("sampler chain at B = {b}: {chain_ms:.2} ms of a {step_ms:.1} ms step"));
+            sampler_share.push(SamplerShare {
+                lanes: b,
+                chain_ms,
+                step_ms,
+                share: if step_ms > 0.0 { chain_ms / step_ms } else { 0.0 },
+                readback_bytes_per_lane: 64,
+            });
+        }
+    }
     Ok(BenchReport {
+        sampler_share,
         prompt_tokens: ids.len() as u32,
         decode_tokens: opts.decode_tokens,
         prefill_tok_s: Stat::of(prefill),

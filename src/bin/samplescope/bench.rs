@@ -79,6 +79,13 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             println!("{:<22} {:>6} {:>10.3} {:>6.1}%", k.kernel, k.calls, k.ms, 100.0 * k.share);
         }
     }
+    if !report.sampler_share.is_empty() {
+        println!("\nSampler chain (penalty + top-nσ + top-k + top-p + min-p + sample: {}), GPU time per step:", samplescope::bench::full_chain().to_spec());
+        println!("{:<8} {:>10} {:>10} {:>7} {:>16}", "lanes", "chain ms", "step ms", "share", "readback/lane");
+        for s in &report.sampler_share {
+            println!("{:<8} {:>10.2} {:>10.1} {:>6.1}% {:>14} B", s.lanes, s.chain_ms, s.step_ms, 100.0 * s.share, s.readback_bytes_per_lane);
+        }
+    }
     let json = serde_json::json!({
         "adapter": { "name": facts.name, "backend": facts.backend, "type": facts.device_type, "driver": facts.driver },
         "variant": variant,
