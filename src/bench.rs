@@ -51,6 +51,8 @@ impl Stat {
 #[derive(Clone, Debug, Serialize)]
 pub struct LaneRate {
     pub lanes: u32,
+    /// KV cache bytes each lane owns (the shared prompt's are counted once, elsewhere).
+    pub kv_bytes_per_lane: u64,
     /// Tokens per second summed over the lanes.
     pub aggregate_tok_s: Stat,
 }
@@ -147,7 +149,7 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
             progress(&format!("decode B = {b}, run {}: {rate:.2} tok/s aggregate", run + 1));
             rates.push(rate);
         }
-        decode.push(LaneRate { lanes: b, aggregate_tok_s: Stat::of(rates) });
+        decode.push(LaneRate { lanes: b, kv_bytes_per_lane: model.lane_kv_bytes(opts.decode_tokens), aggregate_tok_s: Stat::of(rates) });
     }
 
     let mut kernels = Vec::new();

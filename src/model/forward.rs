@@ -278,6 +278,12 @@ impl Model {
         (self.kern.gpu.facts.max_storage_binding / per_layer_slot).min(self.kv_budget / self.kv_bytes_per_slot())
     }
 
+    /// KV cache bytes one lane owns for `lane_tokens` tokens of its own (the prompt's KV is
+    /// shared and counted once, in the n_ctx slots).
+    pub fn lane_kv_bytes(&self, lane_tokens: u32) -> u64 {
+        (lane_tokens as u64 + 1) * self.kv_bytes_per_slot()
+    }
+
     /// The most lanes that can each generate `lane_tokens` tokens after a shared prompt.
     pub fn lane_capacity(&self, lane_tokens: u32) -> u32 {
         let free = self.max_kv_slots().saturating_sub(self.n_ctx as u64);

@@ -68,12 +68,17 @@ pub fn compare(a: CompareArgs) -> Result<()> {
     } else {
         print_side_by_side(&r);
         let g = &r.gens[0];
+        let m = &engine.model;
         eprintln!(
-            "[{} lanes in one batch | prefill {:.1} tok/s | decode {:.2} tok/s per lane, {:.2} aggregate]",
+            "[{} lanes in one batch | prefill {:.1} tok/s | decode {:.2} tok/s per lane, {:.2} aggregate | KV {:.2} MB per lane ({}), {:.1} MB shared prompt context | most lanes at this length: {}]",
             r.gens.len(),
             g.prefill_tok_s(),
             g.decode_tok_s(),
-            g.decode_tok_s() * r.gens.len() as f64
+            g.decode_tok_s() * r.gens.len() as f64,
+            m.lane_kv_bytes(a.max_tokens) as f64 / 1e6,
+            if m.kv_f16 { "f16" } else { "f32" },
+            (m.n_ctx as u64 * m.kv_bytes_per_slot()) as f64 / 1e6,
+            m.lane_capacity(a.max_tokens)
         );
     }
     Ok(())
