@@ -143,13 +143,37 @@ impl EvalReport {
         let mut s = String::new();
         let n_tasks = self.tasks.len();
         let greedy_correct = self.tasks.iter().filter(|t| t.complete && t.greedy.as_ref().is_some_and(|g| g.pass)).count();
-        let _ = writeln!(
-            s,
-            "greedy: {greedy_correct}/{} correct ({}){}",
-            self.greedy_tasks,
-            pct(self.greedy_accuracy),
-            if self.cancelled { "   [cancelled: finished tasks only]" } else { "" }
-        );
+        let cancelled = if self.cancelled { "   [cancelled: finished tasks only]" } else { "" };
+        if self.tasks.iter().any(|t| t.greedy.is_some()) {
+            let _ = writeln!(s, "greedy: {greedy_correct}/{} correct ({}){cancelled}", self.greedy_tasks, pct(self.greedy_accuracy));
+        } else {
+            let _ = writeln!(s, "greedy: not run{cancelled}");
+        }
+        if !self.configs.is_empty() {
+            self.config_table(&mut s);
+        }
+        if !self.sweep.is_empty() {
+            let temps = &self.sweep[0].temperatures;
+            let width = self.sweep.iter().map(|w| w.spec.len()).max().unwrap_or(6).max(12);
+            let _ = write!(s, "\npass@1 by temperature\n{:<width$}", "config");
+            for t in temps {
+                let _ = write!(s, " {:>7}", format!("T={t}"));
+            }
+            let _ = writeln!(s);
+            for w in &self.sweep {
+                let _ = write!(s, "{:<width$}", w.spec);
+                for v in &w.pass_at_1 {
+                    let _ = write!(s, " {:>7}", pct(*v));
+                }
+                let _ = writeln!(s);
+            }
+        }
+        let _ = writeln!(s, "\n{n_tasks} tasks, {} samples each, {} tokens in {:.1} s", self.samples, self.tokens, self.elapsed_ms / 1e3);
+        s
+    }
+
+    /// pass@k and maj@k at a few k, and the fit, one row per configuration.
+    fn config_table(&self, s: &mut String) {
         let ks = table_ks(self.samples as usize);
         let width = self.configs.iter().map(|c| c.spec.len()).max().unwrap_or(6).max(6);
         let _ = write!(s, "\n{:<width$} {:>5}", "config", "tasks");
@@ -177,24 +201,6 @@ impl EvalReport {
                 }
             }
         }
-        if !self.sweep.is_empty() {
-            let temps = &self.sweep[0].temperatures;
-            let width = self.sweep.iter().map(|w| w.spec.len()).max().unwrap_or(6).max(12);
-            let _ = write!(s, "\npass@1 by temperature\n{:<width$}", "config");
-            for t in temps {
-                let _ = write!(s, " {:>7}", format!("T={t}"));
-            }
-            let _ = writeln!(s);
-            for w in &self.sweep {
-                let _ = write!(s, "{:<width$}", w.spec);
-                for v in &w.pass_at_1 {
-                    let _ = write!(s, " {:>7}", pct(*v));
-                }
-                let _ = writeln!(s);
-            }
-        }
-        let _ = writeln!(s, "\n{n_tasks} tasks, {} samples each, {} tokens in {:.1} s", self.samples, self.tokens, self.elapsed_ms / 1e3);
-        s
     }
 
     /// Per task: the answer, the greedy answer, and per configuration correct/samples and

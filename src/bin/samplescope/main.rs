@@ -3,6 +3,7 @@
 
 mod bench;
 mod compare;
+mod eval;
 mod generate;
 
 use std::path::PathBuf;
@@ -29,6 +30,9 @@ enum Cmd {
     /// Measure prefill and decode rates for 1..B lanes and GPU time per kernel; prints a
     /// table and writes JSON.
     Bench(bench::BenchArgs),
+    /// Repeated sampling with a verifier: N samples per task and sampler, pass@k, majority
+    /// vote, the power-law fit, temperature sweeps; prints tables and writes JSON/CSV.
+    Eval(eval::EvalArgs),
 }
 
 #[derive(Args)]
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Cmd::Compare(a) => compare::compare(a),
         Cmd::Tokenize(a) => generate::tokenize(a),
         Cmd::Bench(a) => bench::bench(a),
+        Cmd::Eval(a) => eval::eval(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,178 @@
+//! `samplescope eval`: repeated sampling with a verifier — N samples per task and sampler,
+//! pass@k, majority vote, the power-law fit, temperature sweeps. The numbers come from
+//! `samplescope::eval`, the same code the page runs.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use samplescope::eval::tasks::{parse_jsonl, ArithmeticSpec, Task};
+use samplescope::eval::{run_eval, EvalOptions, EvalPlan, Verifier};
+use samplescope::sampling::config::SamplerConfig;
+use samplescope::{Engine, Error, Gpu, GpuOptions, LoadOptions, Result};
+
+use crate::{read_model, ModelArg};
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    model: ModelArg,
+    /// `arithmetic:LEVEL:COUNT` (levels 1–4) or a JSONL file of {"prompt": ..., "answer": ...}.
+    #[arg(long)]
+    tasks: String,
+    /// Samples per task and sampler (N); pass@k is reported for k = 1..N. 0: greedy only.
+    #[arg(long, default_value_t = 8)]
+    samples: u32,
+    /// A sampler to evaluate: `top_p=0.9`, `min_p=0.1,temperature=1.5`, … (repeat)
+    /// [default: top_p=0.9 and min_p=0.1]
+    #[arg(long = "lane")]
+    lanes: Vec<String>,
+    /// Temperature of every lane that does not set its own.
+    #[arg(long)]
+    temperature: Option<f32>,
+    /// Run every lane at each of these temperatures and tabulate pass@1 against them.
+    #[arg(long, value_delimiter = ',')]
+    sweep: Vec<f32>,
+    /// Seeds the arithmetic tasks, every lane's dice and the majority-vote subsets.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    #[arg(long, default_value_t = 48)]
+    max_tokens: u32,
+    /// numeric | exact | contains | regex:PATTERN
+    #[arg(long, default_value = "numeric")]
+    verifier: String,
+    /// The most lanes in one batch [default: as many as fit]
+    #[arg(long, default_value_t = 0)]
+    max_lanes: u32,
+    /// Skip the greedy sample per task.
+    #[arg(long)]
+    no_greedy: bool,
+    /// Also print a row per task: the answer, greedy's, each sampler's correct count and
+    /// most frequent answers.
+    #[arg(long)]
+    per_task: bool,
+    /// Write the whole report (every output, the curves, the fits) as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the curves as CSV here, plus PATH's stem + `.tasks.csv` (per task) and, with
+    /// --sweep, `.sweep.csv`.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Context length to allocate.
+    #[arg(long, default_value_t = 1024)]
+    ctx: u32,
+}
+
+pub fn eval(a: EvalArgs) -> Result<()> {
+    let tasks = load_tasks(&a.tasks, a.seed)?;
+    let specs = if a.lanes.is_empty() { vec!["top_p=0.9".to_string(), "min_p=0.1".to_string()] } else { a.lanes.clone() };
+    let configs = if a.samples == 0 { Vec::new() } else { lane_configs(&specs, a.temperature)? };
+    let plan = EvalPlan { tasks, configs, sweep: a.sweep.clone(), verifier: Verifier::parse(&a.verifier)? };
+    let opts = EvalOptions {
+        samples: a.samples,
+        max_tokens: a.max_tokens,
+        seed: a.seed,
+        greedy: !a.no_greedy,
+        max_lanes: a.max_lanes,
+        ..EvalOptions::default()
+    };
+    let bytes = read_model(&a.model)?;
+    let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
+    let adapter = gpu.facts.name.clone();
+    let mut engine = pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: a.ctx, ..LoadOptions::default() }))?;
+    drop(bytes);
+    eprintln!(
+        "{} tasks × ({} samples × {} configs{}) on {adapter}, up to {} lanes a batch",
+        plan.tasks.len(),
+        a.samples,
+        if plan.sweep.is_empty() { plan.configs.len() } else { plan.configs.len() * plan.sweep.len() },
+        if opts.greedy { " + greedy" } else { "" },
+        engine.model.lane_capacity(a.max_tokens).min(if a.max_lanes > 0 { a.max_lanes } else { u32::MAX })
+    );
+    let report = pollster::block_on(run_eval(&mut engine, &plan, &opts, |p| {
+        let eta = if p.done > 0 { p.elapsed_ms / p.done as f64 * (p.total - p.done) as f64 / 1e3 } else { 0.0 };
+        eprint!("\r  {}/{} samples, task {}, {:.0} s, ETA {eta:.0} s   ", p.done, p.total, p.task, p.elapsed_ms / 1e3);
+    }))?;
+    eprintln!();
+    println!("{}", report.tables());
+    if a.per_task {
+        println!("{}", report.task_table());
+    }
+    if let Some(path) = &a.json {
+        write(path, &report.to_json())?;
+        eprintln!("JSON written to {}", path.display());
+    }
+    if let Some(path) = &a.csv {
+        write(path, &report.curves_csv())?;
+        let tasks_path = sibling(path, "tasks");
+        write(&tasks_path, &report.tasks_csv())?;
+        eprintln!("CSV written to {} and {}", path.display(), tasks_path.display());
+        if !report.sweep.is_empty() {
+            let sweep_path = sibling(path, "sweep");
+            write(&sweep_path, &report.sweep_csv())?;
+            eprintln!("sweep CSV written to {}", sweep_path.display());
+        }
+    }
+    Ok(())
+}
+
+/// A task spec: the arithmetic generator, or a JSONL file.
+fn load_tasks(spec: &str, seed: u64) -> Result<Vec<Task>> {
+    if let Some(a) = ArithmeticSpec::parse(spec)? {
+        return a.generate(seed);
+    }
+    let text = std::fs::read_to_string(spec).map_err(|e| {
+        Error::Param(format!("--tasks {spec}: cannot read it ({e}); expected arithmetic:LEVEL:COUNT or a JSONL file"))
+    })?;
+    parse_jsonl(&text).map_err(|e| Error::Param(format!("{spec}: {e}")))
+}
+
+/// Each `--lane` spec with the shared temperature filled in where it sets none. Seeds stay
+/// as given (default 0): the run's `--seed` keys every lane's dice, so lanes with the same
+/// own seed share dice on a task and differ only in their sampler.
+fn lane_configs(specs: &[String], temperature: Option<f32>) -> Result<Vec<SamplerConfig>> {
+    specs
+        .iter()
+        .map(|s| {
+            let mut c = SamplerConfig::parse(s)?;
+            let sets_temperature = s.split(',').any(|kv| kv.trim().starts_with("temperature="));
+            if let (Some(t), false, false) = (temperature, c.is_greedy(), sets_temperature) {
+                c.temperature = t;
+            }
+            c.validate()?;
+            Ok(c)
+        })
+        .collect()
+}
+
+/// `out/run.csv` → `out/run.tasks.csv`.
+fn sibling(path: &Path, tag: &str) -> PathBuf {
+    let stem = path.file_stem().map_or("eval".into(), |s| s.to_string_lossy().into_owned());
+    path.with_file_name(format!("{stem}.{tag}.csv"))
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::Param(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    std::fs::write(path, text).map_err(|e| Error::Param(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lane_temperature_fills_only_what_a_lane_leaves_open() {
+        let c = lane_configs(&["greedy".into(), "top_p=0.9".into(), "min_p=0.1,temperature=0.7".into()], Some(1.5)).unwrap();
+        assert!(c[0].is_greedy());
+        assert_eq!(c[1].temperature, 1.5);
+        assert_eq!(c[2].temperature, 0.7);
+        assert!(lane_configs(&["top_p=2".into()], None).is_err());
+    }
+
+    #[test]
+    fn csv_siblings() {
+        assert_eq!(sibling(Path::new("out/run.csv"), "tasks"), PathBuf::from("out/run.tasks.csv"));
+        assert_eq!(sibling(Path::new("run"), "sweep"), PathBuf::from("run.sweep.csv"));
+    }
+}
