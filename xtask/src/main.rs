@@ -250,6 +250,11 @@ fn is_lavapipe_icd_name(name: &str) -> bool {
 
 /// (b) the wasm32 target, for the library's wasm build check.
 fn ensure_wasm_target(_: &Ctx) -> Res {
+    install_wasm_target()
+}
+
+/// `rustup target add wasm32-unknown-unknown` unless it is installed (also for build-web).
+fn install_wasm_target() -> Res {
     const TARGET: &str = "wasm32-unknown-unknown";
     // `cargo` exports RUSTUP_TOOLCHAIN to us, so rustup acts on the toolchain in use.
     let installed = capture(Command::new("rustup").args(["target", "list", "--installed"]))

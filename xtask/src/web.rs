@@ -33,6 +33,7 @@ pub const VENDORED: &[(&str, &str)] = &[
 /// www/pkg: samplescope.js (the ES module with `init()`) and samplescope_bg.wasm.
 pub fn build_web() -> Res {
     let root = workspace_root();
+    crate::install_wasm_target()?;
     run(cargo().args([
         "build",
         "--lib",
