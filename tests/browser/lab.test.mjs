@@ -144,4 +144,13 @@ test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, 
     assert.deepEqual(modelRequests, [], 'no network request for the model');
     assert.match(await page.textContent('#model-facts'), /from the browser cache/);
   });
+
+  await t.test('a GGUF from the file picker loads', async () => {
+    await page.setInputFiles('#model-file', 'www/models/SmolLM2-135M-Instruct.Q4_1.gguf');
+    await waitForBody(page, 'model', ['loading'], 10_000);
+    const state = await waitForBody(page, 'model', ['loaded', 'error'], LOAD_TIMEOUT);
+    assert.equal(state, 'loaded', await page.textContent('#toast'));
+    assert.equal(await page.evaluate(() => document.body.dataset.modelSource), 'file');
+    assert.match(await page.textContent('#model-facts'), /from a local file/);
+  });
 });
