@@ -23,9 +23,10 @@ pub const LEVELS: std::ops::RangeInclusive<u32> = 1..=4;
 /// The most problems one spec may ask for (a guard against a typo like 1000000).
 pub const MAX_COUNT: u32 = 10_000;
 
-/// What the model is told after each problem. Small chat models otherwise explain at
-/// length and often never state a final number within the token budget.
-const INSTRUCTION: &str = "Answer with a number.";
+/// What the model is told on a line after each problem. Small chat models explain at
+/// length and often never state a final number within the token budget; with SmolLM2-135M
+/// this wording got short "9 + 6 = 15" replies more often than "Answer with a number."
+const INSTRUCTION: &str = "Reply with only the number, no words.";
 
 const NAMES: [&str; 12] = ["Sam", "Mia", "Tom", "Lily", "Ben", "Emma", "Max", "Zoe", "Leo", "Ava", "Noah", "Ella"];
 const ITEMS: [&str; 10] = ["apples", "pencils", "marbles", "stickers", "cookies", "books", "coins", "cards", "shells", "balloons"];
@@ -73,6 +74,12 @@ pub fn arithmetic(level: u32, count: u32, seed: u64) -> Result<Vec<Task>> {
 /// 2. two steps (add then take away, or the reverse), numbers below 40;
 /// 3. a product: groups of equal size, then add or take away some;
 /// 4. three steps with a product and two-digit numbers.
+///
+/// SmolLM2-135M-Instruct (Q4_1), greedy, 32 tokens, seed 0, measured on lavapipe: level 1
+/// 4/20 right (20%), level 2 1/10, level 3 1/10 (by luck: it restated a number that
+/// happened to be the answer). It mostly fails by arithmetic slips ("14 − 7 = 6") and by
+/// reversing who gives to whom, so sampling helps: on 8 level-1 tasks × 8 samples at
+/// temperature 1, pass@8 was 37.5% for top_p=0.9 and min_p=0.1 against greedy's 25%.
 pub fn arithmetic_task(level: u32, index: u32, seed: u64) -> Result<Task> {
     let mut r = SplitMix::keyed(&[seed, level as u64, index as u64]);
     let name = *r.pick(&NAMES);
@@ -128,7 +135,7 @@ pub fn arithmetic_task(level: u32, index: u32, seed: u64) -> Result<Task> {
         _ => return Err(Error::Param(format!("arithmetic level {level} is not one of {}..={}", LEVELS.start(), LEVELS.end()))),
     };
     debug_assert!(answer >= 0, "level {level} made a negative answer");
-    Ok(Task { prompt: format!("{text} {INSTRUCTION}"), answer: answer.to_string() })
+    Ok(Task { prompt: format!("{text}\n{INSTRUCTION}"), answer: answer.to_string() })
 }
 
 /// Reads a JSONL task set: one object per line with a non-empty string `prompt` and an
