@@ -223,13 +223,19 @@ impl Engine {
             let mut step = 0u32;
             loop {
                 let cancelled = opts.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
+                // All lanes' distributions in one pass and one readback, before the next step
+                // overwrites the logits.
+                let mut inspections: Vec<Option<Inspection>> = if opts.inspect_top > 0 {
+                    self.model.inspect_all(opts.inspect_top).await?.into_iter().map(Some).collect()
+                } else {
+                    Vec::new()
+                };
                 for (i, &id) in ids.iter().enumerate() {
                     let st = &mut state[i];
                     if st.done {
                         continue;
                     }
-                    let inspection =
-                        if opts.inspect_top > 0 { Some(self.model.inspect(i as u32, opts.inspect_top).await?) } else { None };
+                    let inspection = inspections.get_mut(i).and_then(Option::take);
                     st.out.ids.push(id);
                     let eog = opts.stop_at_eog && self.tokenizer.is_eog(id);
                     let mut delta = if eog { String::new() } else { st.stream.push(id) };

@@ -102,3 +102,21 @@ fn cancel_stops_every_lane() {
         assert!(g.ids.len() <= 7, "{} tokens after cancel at 5", g.ids.len());
     }
 }
+
+#[test]
+fn every_token_of_every_lane_carries_its_own_inspection() {
+    let mut e = engine();
+    let prompt = e.encode_prompt("abc", false).unwrap();
+    let lanes = lane_specs(&[cfg("greedy"), cfg("min_p=0.1,temperature=1.5,seed=3"), cfg("top_k=3,seed=4")], false);
+    let opts = GenerateOptions { max_tokens: 5, stop_at_eog: false, inspect_top: 8, ..GenerateOptions::default() };
+    let mut seen = 0;
+    pollster::block_on(e.generate_lanes(&prompt, &lanes, &opts, |ev| {
+        let ins = ev.inspection.as_ref().expect("an inspection per token");
+        assert_eq!(ins.lane, ev.lane);
+        assert_eq!(ins.record.token, ev.id, "lane {} token {}", ev.lane, ev.index);
+        assert!(ins.candidates.iter().any(|c| c.id == ev.id && c.kept) || ins.candidates.len() == 8);
+        seen += 1;
+    }))
+    .unwrap();
+    assert_eq!(seen, 15);
+}

@@ -458,6 +458,15 @@ impl Model {
         Ok(())
     }
 
+    /// The inspector's view of every lane at the last step, with one mask pass and one
+    /// readback of the lanes' logits rows.
+    pub async fn inspect_all(&self, top: usize) -> Result<Vec<Inspection>> {
+        if !self.sampling {
+            return Err(Error::Param("inspect needs the sampler chain (set_samplers)".into()));
+        }
+        self.chain.inspect_all(&self.kern.gpu, &self.chain_b, top).await
+    }
+
     /// Back to the plain greedy argmax.
     pub fn set_greedy(&mut self) {
         self.sampling = false;
