@@ -16,6 +16,7 @@
 //!   `engine.stop()`                          the running generation ends after the step in flight
 //!   `engine.inspect(prompt, chat, prefix)`   the raw logits (Float32Array [V]) after prompt + prefix
 //!   `engine.tokenTexts(ids)`                 each id's decoded piece (for the inspector)
+//!   `engine.runEval(spec, cb)`, `evalPreview(spec)`   the eval runner (see web/eval.rs)
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -31,6 +32,8 @@ use crate::error::Error;
 use crate::gguf::Gguf;
 use crate::sampling::{Inspection, LaneRecord, SamplerConfig};
 use crate::{Engine, GenerateOptions, Generation, Gpu, GpuOptions, LoadOptions};
+
+mod eval;
 
 #[wasm_bindgen(start)]
 fn start() {

@@ -10,11 +10,13 @@ pub mod metrics;
 pub mod report;
 mod rng;
 pub mod run;
+pub mod spec;
 pub mod tasks;
 pub mod verify;
 
 pub use metrics::{pass_at_k, pass_at_k_curve, power_law_fit, PowerLawFit};
 pub use report::{ConfigSummary, EvalReport, Sample, SweepSeries, TaskResult};
-pub use run::{run_eval, sweep_configs, EvalOptions, EvalPlan, Progress};
+pub use run::{run_eval, sweep_configs, validate, EvalOptions, EvalPlan, Progress};
+pub use spec::{lane_configs, EvalSpec, TaskSource};
 pub use tasks::{arithmetic, arithmetic_task, parse_jsonl, ArithmeticSpec, Task};
 pub use verify::{Verdict, Verifier};

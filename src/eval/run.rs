@@ -95,7 +95,7 @@ pub async fn run_eval(
     opts: &EvalOptions,
     mut on_progress: impl FnMut(Progress),
 ) -> Result<EvalReport> {
-    let configs = if plan.sweep.is_empty() { plan.configs.clone() } else { sweep_configs(&plan.configs, &plan.sweep) };
+    let configs = run_configs(plan);
     check(plan, &configs, opts)?;
     let mut cap = engine.model.lane_capacity(opts.max_tokens);
     if opts.max_lanes > 0 {
@@ -215,6 +215,20 @@ pub async fn run_eval(
         sweep,
         tasks: results,
     })
+}
+
+/// The configurations a plan runs: its own, or each at every sweep temperature.
+fn run_configs(plan: &EvalPlan) -> Vec<SamplerConfig> {
+    if plan.sweep.is_empty() {
+        plan.configs.clone()
+    } else {
+        sweep_configs(&plan.configs, &plan.sweep)
+    }
+}
+
+/// What `run_eval` checks before any GPU work, for a front end to check a plan up front.
+pub fn validate(plan: &EvalPlan, opts: &EvalOptions) -> Result<()> {
+    check(plan, &run_configs(plan), opts)
 }
 
 /// Rejects a plan that cannot run or cannot pass, before any GPU work.

@@ -5,9 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use samplescope::eval::tasks::{parse_jsonl, ArithmeticSpec, Task};
-use samplescope::eval::{run_eval, EvalOptions, EvalPlan, Verifier};
-use samplescope::sampling::config::SamplerConfig;
+use samplescope::eval::tasks::ArithmeticSpec;
+use samplescope::eval::{run_eval, EvalSpec, TaskSource};
 use samplescope::{Engine, Error, Gpu, GpuOptions, LoadOptions, Result};
 
 use crate::{read_model, ModelArg};
@@ -63,18 +62,19 @@ pub struct EvalArgs {
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
-    let tasks = load_tasks(&a.tasks, a.seed)?;
-    let specs = if a.lanes.is_empty() { vec!["top_p=0.9".to_string(), "min_p=0.1".to_string()] } else { a.lanes.clone() };
-    let configs = if a.samples == 0 { Vec::new() } else { lane_configs(&specs, a.temperature)? };
-    let plan = EvalPlan { tasks, configs, sweep: a.sweep.clone(), verifier: Verifier::parse(&a.verifier)? };
-    let opts = EvalOptions {
+    let spec = EvalSpec {
+        lanes: a.lanes.clone(),
+        temperature: a.temperature,
+        sweep: a.sweep.clone(),
+        seed: a.seed,
         samples: a.samples,
         max_tokens: a.max_tokens,
-        seed: a.seed,
+        verifier: a.verifier.clone(),
         greedy: !a.no_greedy,
         max_lanes: a.max_lanes,
-        ..EvalOptions::default()
+        ..EvalSpec::new(task_source(&a.tasks)?)
     };
+    let (plan, opts) = spec.plan()?;
     let bytes = read_model(&a.model)?;
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
     let adapter = gpu.facts.name.clone();
@@ -115,33 +115,15 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// A task spec: the arithmetic generator, or a JSONL file.
-fn load_tasks(spec: &str, seed: u64) -> Result<Vec<Task>> {
-    if let Some(a) = ArithmeticSpec::parse(spec)? {
-        return a.generate(seed);
+/// A task spec: the arithmetic generator, or a JSONL file (read here; the core parses it).
+fn task_source(spec: &str) -> Result<TaskSource> {
+    if ArithmeticSpec::parse(spec)?.is_some() {
+        return Ok(TaskSource::Generated(spec.to_string()));
     }
     let text = std::fs::read_to_string(spec).map_err(|e| {
         Error::Param(format!("--tasks {spec}: cannot read it ({e}); expected arithmetic:LEVEL:COUNT or a JSONL file"))
     })?;
-    parse_jsonl(&text).map_err(|e| Error::Param(format!("{spec}: {e}")))
-}
-
-/// Each `--lane` spec with the shared temperature filled in where it sets none. Seeds stay
-/// as given (default 0): the run's `--seed` keys every lane's dice, so lanes with the same
-/// own seed share dice on a task and differ only in their sampler.
-fn lane_configs(specs: &[String], temperature: Option<f32>) -> Result<Vec<SamplerConfig>> {
-    specs
-        .iter()
-        .map(|s| {
-            let mut c = SamplerConfig::parse(s)?;
-            let sets_temperature = s.split(',').any(|kv| kv.trim().starts_with("temperature="));
-            if let (Some(t), false, false) = (temperature, c.is_greedy(), sets_temperature) {
-                c.temperature = t;
-            }
-            c.validate()?;
-            Ok(c)
-        })
-        .collect()
+    Ok(TaskSource::Jsonl { text, source: Some(spec.to_string()) })
 }
 
 /// `out/run.csv` → `out/run.tasks.csv`.
@@ -160,15 +142,6 @@ fn write(path: &Path, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lane_temperature_fills_only_what_a_lane_leaves_open() {
-        let c = lane_configs(&["greedy".into(), "top_p=0.9".into(), "min_p=0.1,temperature=0.7".into()], Some(1.5)).unwrap();
-        assert!(c[0].is_greedy());
-        assert_eq!(c[1].temperature, 1.5);
-        assert_eq!(c[2].temperature, 0.7);
-        assert!(lane_configs(&["top_p=2".into()], None).is_err());
-    }
 
     #[test]
     fn csv_siblings() {

@@ -1,0 +1,79 @@
+//! The eval runner for the page (www/eval.html): the same `EvalSpec` → plan → `run_eval` →
+//! report path as `samplescope eval`, so the page and the CLI get the same numbers for the
+//! same seed. Requests come in as the spec's JSON; reports go out as the CLI's JSON and CSV
+//! text, which the page parses for its charts and offers for download unchanged.
+//!
+//!   `evalPreview(specJson)`                  the tasks and configurations a spec runs, or a JsError
+//!   `engine.runEval(specJson, onProgress)`   runs it; onProgress({done, total, task, elapsedMs})
+//!                                            per finished sample; `engine.stop()` cancels and the
+//!                                            report keeps what finished. Resolves to
+//!                                            {json, curvesCsv, tasksCsv, sweepCsv, cancelled}
+
+use std::sync::atomic::Ordering;
+
+use js_sys::{Function, Object, JSON};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use super::{js_err, set, Lease, WebEngine};
+use crate::eval::{run_eval, sweep_configs, EvalSpec, Progress};
+
+/// What a spec would run, checked as the run would check it: `{tasks: [{prompt, answer}],
+/// configs: [spec], samplesPerTask, totalSamples}`. Throws the core's message otherwise
+/// (a JSONL task set's message names every bad line).
+#[wasm_bindgen(js_name = evalPreview)]
+pub fn eval_preview(spec_json: &str) -> Result<JsValue, JsValue> {
+    let (plan, opts) = EvalSpec::from_json(spec_json).and_then(|s| s.plan()).map_err(js_err)?;
+    let configs = if plan.sweep.is_empty() { plan.configs.clone() } else { sweep_configs(&plan.configs, &plan.sweep) };
+    let per_task = opts.greedy as u64 + configs.len() as u64 * opts.samples as u64;
+    let preview = serde_json::json!({
+        "tasks": plan.tasks,
+        "configs": configs.iter().map(|c| c.to_spec()).collect::<Vec<_>>(),
+        "samplesPerTask": per_task,
+        "totalSamples": per_task * plan.tasks.len() as u64,
+    });
+    JSON::parse(&preview.to_string())
+}
+
+#[wasm_bindgen]
+impl WebEngine {
+    /// Runs an eval spec on the loaded model (see the module docs).
+    #[wasm_bindgen(js_name = runEval)]
+    pub fn run_eval(&self, spec_json: String, on_progress: Function) -> js_sys::Promise {
+        let h = self.handles();
+        future_to_promise(async move {
+            let (plan, mut opts) = EvalSpec::from_json(&spec_json).and_then(|s| s.plan()).map_err(js_err)?;
+            let mut lease = Lease::take(&h.engine, &h.busy)?;
+            h.cancel.store(false, Ordering::Relaxed);
+            opts.cancel = Some(h.cancel.clone());
+            // A throwing callback cancels the run; its error is what the promise rejects with.
+            let mut cb_error = None;
+            let report = run_eval(lease.get(), &plan, &opts, |p: Progress| {
+                if cb_error.is_some() {
+                    return;
+                }
+                let o = Object::new();
+                set(&o, "done", p.done as f64);
+                set(&o, "total", p.total as f64);
+                set(&o, "task", p.task as f64);
+                set(&o, "elapsedMs", p.elapsed_ms);
+                if let Err(e) = on_progress.call1(&JsValue::NULL, &o) {
+                    cb_error = Some(e);
+                    h.cancel.store(true, Ordering::Relaxed);
+                }
+            })
+            .await
+            .map_err(js_err)?;
+            if let Some(e) = cb_error {
+                return Err(e);
+            }
+            let o = Object::new();
+            set(&o, "json", report.to_json());
+            set(&o, "curvesCsv", report.curves_csv());
+            set(&o, "tasksCsv", report.tasks_csv());
+            set(&o, "sweepCsv", report.sweep_csv());
+            set(&o, "cancelled", report.cancelled);
+            Ok(o.into())
+        })
+    }
+}
