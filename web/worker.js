@@ -7,6 +7,7 @@ import init, { WebEngine } from '../pkg/samplescope.js';
 import { loadModelBytes } from './loader.js';
 import { analyzeStep, fromEngine } from './inspect-math.js';
 import { laneSpec, laneTemperature, validateRun } from './config.js';
+import { previewEval, runEval } from './eval-host.js';
 
 /** Candidates the engine records behind every token when the run asks for inspection. */
 const INSPECT_TOP = 32;
@@ -80,6 +81,10 @@ const HANDLERS = {
       post({ type: 'load-error', message: message(e) });
     }
   },
+
+  /** The eval page (www/eval.html): see web/eval-host.js. */
+  'eval-preview': (msg) => previewEval(msg, post),
+  eval: (msg) => runEval(engine, msg, post),
 
   /**
    * Runs every lane of a configuration in one batched generation (the engine's

@@ -1,0 +1,383 @@
+// The eval page's controller (www/eval.html): the form, the model, a run with progress and
+// cancel, and the results. The engine worker (web/worker.js → web/eval-host.js) runs the
+// Rust core; this thread only renders. State the tests can see is mirrored in <body data-*>:
+// data-gpu = checking | ready | missing, data-model = none | loading | loaded | error,
+// data-tasks = checking | ok | invalid, data-eval = idle | running | done | cancelled | error.
+
+import { $, h, replace, formatBytes } from './ui/dom.js';
+import { buildSpec, cliCommand, DEFAULT_EVAL, SWEEP_PRESET } from './eval-config.js';
+import { EvalCharts } from './ui/eval-charts.js';
+import { fillSummary, fillTasks } from './ui/eval-tables.js';
+
+const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
+const LAST_MODEL_KEY = 'samplescope.lastModelUrl'; // shared with the lab
+const MODEL_CACHE = 'samplescope-models-v1';
+const CHECK_DELAY_MS = 250;
+
+const body = document.body.dataset;
+const state = {
+  modelLoaded: false,
+  running: false,
+  runId: 0,
+  previewId: 0,
+  jsonlName: null,
+  /** The last run's report: parsed, and the core's JSON/CSV text for the exports. */
+  report: null,
+  raw: null,
+  startedAt: 0,
+};
+let worker = null;
+const charts = new EvalCharts($('results'));
+
+// ---- the form ------------------------------------------------------------------------------
+
+function readForm() {
+  const source = document.querySelector('input[name="source"]:checked').value;
+  const int = (id) => ($(id).value.trim() === '' ? NaN : Number($(id).value));
+  return {
+    source,
+    level: int('level'),
+    count: int('count'),
+    jsonl: $('jsonl').value,
+    jsonlName: state.jsonlName,
+    verifier: $('verifier').value,
+    regex: $('regex').value,
+    samples: int('samples'),
+    maxTokens: int('max-tokens'),
+    temperature: int('temperature'),
+    seed: int('seed'),
+    greedy: $('greedy').checked,
+    lanes: $('lanes').value,
+    sweep: $('sweep').value,
+  };
+}
+
+function fillForm(f) {
+  document.querySelector(`input[name="source"][value="${f.source}"]`).checked = true;
+  $('level').value = String(f.level);
+  $('count').value = String(f.count);
+  $('jsonl').value = f.jsonl;
+  $('verifier').value = f.verifier;
+  $('regex').value = f.regex;
+  $('samples').value = String(f.samples);
+  $('max-tokens').value = String(f.maxTokens);
+  $('temperature').value = String(f.temperature);
+  $('seed').value = String(f.seed);
+  $('greedy').checked = f.greedy;
+  $('lanes').value = f.lanes;
+  $('sweep').value = f.sweep;
+}
+
+function showSourceFields() {
+  const jsonl = readForm().source === 'jsonl';
+  $('builtin-fields').hidden = jsonl;
+  $('jsonl-fields').hidden = !jsonl;
+  $('regex-label').hidden = $('verifier').value !== 'regex';
+}
+
+let checkTimer = null;
+/** Re-checks the form after the user pauses typing. */
+function scheduleCheck() {
+  showSourceFields();
+  clearTimeout(checkTimer);
+  body.tasks = 'checking';
+  checkTimer = setTimeout(check, CHECK_DELAY_MS);
+}
+
+/**
+ * Checks the form here (every field), then asks the core to build the task set (a JSONL
+ * set is parsed line by line there, as the CLI parses it) and shows what it says.
+ */
+function check() {
+  const form = readForm();
+  const { spec, taskErrors, formErrors } = buildSpec(form);
+  replace($('form-errors'), ...formErrors.map((e) => h('li', {}, e)));
+  $('cli-command').textContent = spec ? cliCommand(spec) : '(fix the form first)';
+  if (taskErrors.length) return showTaskCheck({ ok: false, errors: taskErrors });
+  // Only the tasks and what they must satisfy (the numeric verifier wants numbers), so
+  // that a typo in a sampler line does not hide the task set's own errors.
+  const tasks = buildSpec({ ...form, lanes: '', samples: 0, greedy: true, sweep: '', verifier: form.verifier === 'numeric' ? 'numeric' : 'contains' });
+  if (!tasks.spec) return showTaskCheck({ ok: false, errors: tasks.taskErrors });
+  state.previewId += 1;
+  worker?.postMessage({ type: 'eval-preview', id: state.previewId, spec: tasks.spec });
+}
+
+/** The core's message for a bad task set: one list item per bad line. */
+function coreErrors(message) {
+  return message.replace(/^invalid parameter: /, '').split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+function showTaskCheck({ ok, errors = [], preview = null }) {
+  body.tasks = ok ? 'ok' : 'invalid';
+  const status = $('task-status');
+  status.dataset.state = ok ? 'ok' : 'error';
+  replace($('task-errors'), ...errors.map((e) => h('li', {}, e)));
+  if (!ok) {
+    replace(status, errors.length === 1 ? 'The task set has a problem:' : `The task set has ${errors.length} problems:`);
+    replace($('task-list'));
+    return;
+  }
+  const n = preview.tasks.length;
+  replace(status, `${n.toLocaleString()} task${n === 1 ? '' : 's'} ready.`);
+  const shown = preview.tasks.slice(0, 200);
+  replace($('task-list'), ...shown.map((t) => h('li', {}, t.prompt, ' → ', h('span', { className: 'answer' }, t.answer))),
+    n > shown.length ? h('li', { className: 'hint' }, `… and ${n - shown.length} more`) : null);
+}
+
+async function readJsonlFile(file) {
+  if (file.size > 20e6) return toast(`${file.name} is ${formatBytes(file.size)}; task sets over 20 MB are not supported.`);
+  state.jsonlName = file.name;
+  $('jsonl').value = await file.text();
+  replace($('jsonl-name'), `from ${file.name}`);
+  scheduleCheck();
+}
+
+function setupForm() {
+  fillForm(DEFAULT_EVAL);
+  for (const el of document.querySelectorAll('#setup input, #setup select, #setup textarea')) {
+    if (el.type === 'file') continue;
+    el.addEventListener('input', scheduleCheck);
+    el.addEventListener('change', scheduleCheck);
+  }
+  // Typing replaces an uploaded file's text: its name no longer describes it.
+  $('jsonl').addEventListener('input', () => {
+    state.jsonlName = null;
+    replace($('jsonl-name'), 'One {"prompt": …, "answer": …} object per line.');
+  });
+  $('jsonl-file').addEventListener('change', (e) => {
+    const file = e.target.files?.[0];
+    if (file) readJsonlFile(file);
+    e.target.value = '';
+  });
+  $('sweep-preset').addEventListener('click', () => {
+    $('lanes').value = SWEEP_PRESET.lanes;
+    $('sweep').value = SWEEP_PRESET.sweep;
+    scheduleCheck();
+  });
+  $('run').addEventListener('click', run);
+  $('cancel').addEventListener('click', cancel);
+  $('export-json').addEventListener('click', () => download('eval-report.json', state.raw?.json, 'application/json'));
+  $('export-csv').addEventListener('click', () => download('eval-curves.csv', state.raw?.curvesCsv, 'text/csv'));
+  $('export-tasks-csv').addEventListener('click', () => download('eval-curves.tasks.csv', state.raw?.tasksCsv, 'text/csv'));
+  $('export-sweep-csv').addEventListener('click', () => download('eval-curves.sweep.csv', state.raw?.sweepCsv, 'text/csv'));
+  showSourceFields();
+}
+
+function setRunEnabled() {
+  $('run').disabled = state.running || !state.modelLoaded;
+  $('cancel').disabled = !state.running;
+  for (const el of document.querySelectorAll('#setup fieldset')) el.disabled = state.running;
+}
+
+// ---- runs ----------------------------------------------------------------------------------
+
+function run() {
+  const { spec, errors } = buildSpec(readForm());
+  if (!spec) {
+    toast(errors.join('; '));
+    return;
+  }
+  state.runId += 1;
+  state.running = true;
+  state.startedAt = performance.now();
+  body.eval = 'running';
+  setRunEnabled();
+  $('eval-progress').hidden = false;
+  progress({ done: 0, total: 0, elapsedMs: 0 });
+  replace($('run-status'), 'starting…');
+  worker.postMessage({ type: 'eval', runId: state.runId, spec });
+}
+
+function cancel() {
+  if (!state.running) return;
+  worker.postMessage({ type: 'stop' });
+  replace($('run-status'), 'cancelling after the step in flight…');
+  $('cancel').disabled = true;
+}
+
+function progress({ done, total, task, elapsedMs }) {
+  const frac = total > 0 ? done / total : 0;
+  $('eval-progress-fill').style.width = `${(100 * frac).toFixed(1)}%`;
+  const bar = $('eval-progress-bar');
+  bar.setAttribute('aria-valuenow', String(done));
+  bar.setAttribute('aria-valuemax', String(total));
+  $('eval-progress').dataset.done = String(done);
+  $('eval-progress').dataset.total = String(total);
+  replace($('eval-progress-done'), total ? `${done.toLocaleString()} / ${total.toLocaleString()} samples${task === undefined ? '' : ` · task ${task + 1}`}` : 'preparing…');
+  const eta = done > 0 && done < total ? (elapsedMs / done) * (total - done) : null;
+  replace($('eval-progress-eta'), `${duration(elapsedMs)} elapsed${eta === null ? '' : ` · ETA ${duration(eta)}`}`);
+  if (state.running && total) replace($('run-status'), 'running…');
+}
+
+function duration(ms) {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+}
+
+function evalEnded({ report }) {
+  state.running = false;
+  setRunEnabled();
+  state.raw = report;
+  state.report = JSON.parse(report.json);
+  const r = state.report;
+  const done = r.tasks.filter((t) => t.complete).length;
+  const s = duration(performance.now() - state.startedAt);
+  body.eval = r.cancelled ? 'cancelled' : 'done';
+  replace($('run-status'), r.cancelled ? `cancelled after ${s}: ${done} of the run’s tasks finished and are shown` : `done in ${s}`);
+  showResults(r);
+}
+
+function evalFailed({ message }) {
+  state.running = false;
+  setRunEnabled();
+  body.eval = 'error';
+  $('eval-progress').hidden = true;
+  replace($('run-status'), 'failed');
+  replace($('form-errors'), ...coreErrors(message).map((e) => h('li', {}, e)));
+  toast(message);
+}
+
+function showResults(r) {
+  $('results').hidden = false;
+  const complete = r.tasks.filter((t) => t.complete).length;
+  replace($('results-summary'),
+    `${complete} task${complete === 1 ? '' : 's'} × ${r.samples} samples per configuration, verifier ${r.verifier}, seed ${r.seed}, `,
+    `max ${r.max_tokens} tokens — ${r.tokens.toLocaleString()} tokens in ${(r.elapsed_ms / 1000).toFixed(1)} s.`,
+    r.cancelled ? ' Cancelled: only finished tasks count.' : '');
+  $('export-sweep-csv').hidden = !r.sweep.length;
+  fillSummary($('summary-table'), r);
+  fillTasks($('task-table'), r);
+  charts.render(r, {
+    passk: $('passk-chart'), vote: $('vote-chart'), sweep: $('sweep-chart'),
+    legend: $('curve-legend'), sweepLegend: $('sweep-legend'), sweepBox: $('sweep-box'),
+  });
+}
+
+function download(name, text, type) {
+  if (text === undefined) return;
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// ---- GPU and model -------------------------------------------------------------------------
+
+function gpuReady(a) {
+  body.gpu = 'ready';
+  const chip = $('gpu-chip');
+  chip.dataset.state = 'ok';
+  chip.textContent = `WebGPU · ${a.name || a.description || [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unnamed adapter'}`;
+  $('load-default').disabled = false;
+  $('model-file').disabled = false;
+  autoLoad();
+}
+
+function gpuMissing(message) {
+  body.gpu = 'missing';
+  const chip = $('gpu-chip');
+  chip.dataset.state = 'missing';
+  chip.textContent = 'no WebGPU';
+  $('gpu-missing').hidden = false;
+  replace($('gpu-missing-reason'), message);
+}
+
+function loadModel(source) {
+  if (state.running) return toast('Cancel the run before loading another model.');
+  body.model = 'loading';
+  state.modelLoaded = false;
+  setRunEnabled();
+  $('model-progress').hidden = false;
+  if (source.kind === 'url') localStorage.setItem(LAST_MODEL_KEY, source.url);
+  replace($('model-status'), 'Loading…');
+  worker.postMessage({ type: 'load', source });
+}
+
+/** On start: load the last used model by URL when the browser cache already holds it. */
+async function autoLoad() {
+  const url = localStorage.getItem(LAST_MODEL_KEY) ?? new URL(DEFAULT_MODEL, location.href).href;
+  try {
+    const cache = await caches.open(MODEL_CACHE);
+    if (await cache.match(url)) loadModel({ kind: 'url', url });
+  } catch {
+    // no Cache Storage: wait for the user
+  }
+}
+
+function modelProgress(p) {
+  const phase = { download: 'Downloading', cache: 'Reading from the browser cache', read: 'Reading the file', upload: 'Uploading to the GPU' }[p.phase] ?? p.phase;
+  replace($('model-progress-phase'), phase);
+  const frac = p.total > 0 ? Math.min(1, p.loaded / p.total) : 0;
+  $('model-progress-fill').style.width = p.phase === 'upload' ? '100%' : `${(100 * frac).toFixed(1)}%`;
+  replace($('model-progress-numbers'), p.total ? `${formatBytes(p.loaded)} / ${formatBytes(p.total)}` : formatBytes(p.total));
+}
+
+function modelLoaded({ facts, fromCache, name, kind }) {
+  body.model = 'loaded';
+  body.modelSource = fromCache ? 'cache' : kind === 'file' ? 'file' : 'network';
+  state.modelLoaded = true;
+  $('model-progress').hidden = true;
+  replace($('model-status'), h('strong', {}, facts.name || name), ` · ${facts.layers} layers · ${formatBytes(facts.fileBytes)} from `,
+    fromCache ? 'the browser cache' : kind === 'file' ? 'a local file' : 'the network', facts.hasChatTemplate ? '' : ' · no chat template: prompts go in as they are');
+  setRunEnabled();
+}
+
+function setupModel() {
+  $('load-default').addEventListener('click', () => loadModel({ kind: 'url', url: new URL(DEFAULT_MODEL, location.href).href }));
+  $('model-file').addEventListener('change', (e) => {
+    const file = e.target.files?.[0];
+    if (file) loadModel({ kind: 'file', file });
+    e.target.value = '';
+  });
+}
+
+// ---- worker --------------------------------------------------------------------------------
+
+function onWorkerMessage({ data: m }) {
+  const current = m.runId === undefined || m.runId === state.runId;
+  switch (m.type) {
+    case 'ready': return gpuReady(m.adapter);
+    case 'gpu-error': return gpuMissing(m.message);
+    case 'progress': return modelProgress(m);
+    case 'loaded': return modelLoaded(m);
+    case 'load-error':
+      body.model = 'error';
+      $('model-progress').hidden = true;
+      replace($('model-status'), `Could not load the model: ${m.message}`);
+      return toast(m.message);
+    case 'eval-preview':
+      if (m.id !== state.previewId) return undefined; // an older check
+      return m.ok ? showTaskCheck({ ok: true, preview: m.preview }) : showTaskCheck({ ok: false, errors: coreErrors(m.message) });
+    case 'eval-progress': return current && progress(m);
+    case 'eval-end': return current && evalEnded(m);
+    case 'eval-error': return current && evalFailed(m);
+    case 'error': return toast(m.message);
+    default: return undefined;
+  }
+}
+
+let toastTimer = null;
+function toast(text) {
+  const el = $('toast');
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, 6000);
+}
+
+function start() {
+  setupForm();
+  setupModel();
+  setRunEnabled();
+  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'samplescope-engine' });
+  worker.onmessage = onWorkerMessage;
+  worker.onerror = (e) => {
+    gpuMissing(`the engine worker failed to start: ${e.message ?? 'unknown error'}`);
+  };
+  worker.postMessage({ type: 'init' });
+  check();
+}
+
+start();

@@ -1,0 +1,185 @@
+// The eval page's form as the core's EvalSpec (src/eval/spec.rs), checked here first so a
+// mistake is named next to its field; the core checks everything again (web/eval-host.js).
+// Lane specs use the engine's syntax ("top_p=0.9", "min_p=0.1,temperature=1.5", "greedy"),
+// the same text `samplescope eval --lane` takes; their values are checked by web/config.js.
+
+import { LIMITS, SAMPLER_KEYS, validateLane } from './config.js';
+
+export const EVAL_LIMITS = {
+  level: { min: 1, max: 4 },
+  count: { min: 1, max: 10_000 },
+  samples: { min: 0, max: 512 },
+  lanes: { max: 8 },
+  sweep: { max: 12 },
+};
+
+export const DEFAULT_EVAL = {
+  source: 'builtin',
+  level: 1,
+  count: 10,
+  jsonl: '',
+  jsonlName: null,
+  verifier: 'numeric',
+  regex: '',
+  samples: 8,
+  maxTokens: 48,
+  temperature: 1,
+  seed: 0,
+  greedy: true,
+  lanes: 'top_p=0.9\nmin_p=0.1',
+  sweep: '',
+};
+
+/** Pure sampling, top-p, min-p and top-nσ over five temperatures (the papers' tables). */
+export const SWEEP_PRESET = {
+  lanes: 'temperature=1\ntop_p=0.9\nmin_p=0.1\ntop_n_sigma=1',
+  sweep: '0.5, 1, 1.5, 2, 3',
+};
+
+/** Keys the engine's lane spec knows beyond web/config.js's samplers. */
+const EXTRA_KEYS = ['temperature', 'temperature_position', 'penalty_last_n', 'seed'];
+const KNOWN = [...EXTRA_KEYS, ...SAMPLER_KEYS];
+
+/**
+ * One lane spec line → errors (empty when valid). Mirrors SamplerConfig::parse: comma-
+ * separated key=value items or the word `greedy`, each key once, `-` read as `_`.
+ */
+export function checkLaneSpec(line, i = 0) {
+  const where = `configuration ${i + 1}`;
+  const lane = { name: where, temperature: null, samplers: {} };
+  const errors = [];
+  const seen = new Set();
+  const num = (key, v) => {
+    const x = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(x)) errors.push(`${where}: ${key}=${v} is not a number`);
+    return x;
+  };
+  for (const raw of line.split(',').map((s) => s.trim()).filter(Boolean)) {
+    let [key, value] = raw.includes('=') ? raw.split(/=(.*)/s).map((s) => s.trim()) : [raw, undefined];
+    if (value === undefined) {
+      if (key !== 'greedy') {
+        errors.push(`${where}: "${raw}" is not key=value or greedy`);
+        continue;
+      }
+      [key, value] = ['temperature', '0'];
+    }
+    key = key.replace(/-/g, '_');
+    if (!KNOWN.includes(key)) {
+      errors.push(`${where}: unknown setting "${key}" (known: ${KNOWN.join(', ')})`);
+      continue;
+    }
+    if (seen.has(key)) {
+      errors.push(`${where}: ${key} is given twice`);
+      continue;
+    }
+    seen.add(key);
+    if (key === 'temperature_position') {
+      if (value !== 'first' && value !== 'last') errors.push(`${where}: temperature_position must be first or last`);
+    } else if (key === 'seed' || key === 'penalty_last_n') {
+      const max = key === 'seed' ? Number.MAX_SAFE_INTEGER : 1024;
+      if (!/^\d+$/.test(value) || Number(value) > max) errors.push(`${where}: ${key} must be a whole number from 0 to ${max}`);
+    } else if (key === 'temperature') {
+      lane.temperature = num(key, value);
+    } else if (key === 'top_n_sigma' && value === 'off') {
+      // the engine's way to say "not applied"
+    } else {
+      lane.samplers[key] = num(key, value);
+    }
+  }
+  if (errors.length) return errors;
+  return validateLane(lane, i).map((e) => e.replace(/^lane \d+/, where));
+}
+
+/** The lane spec lines of a textarea (blank lines and # comments skipped) and their errors. */
+export function parseLanes(text) {
+  const specs = text.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+  const errors = specs.flatMap((s, i) => checkLaneSpec(s, i));
+  if (specs.length > EVAL_LIMITS.lanes.max) errors.push(`at most ${EVAL_LIMITS.lanes.max} configurations`);
+  return { specs, errors };
+}
+
+/** "0.5, 1 1.5" → [0.5, 1, 1.5], with errors for anything outside (0, 3]. */
+export function parseSweep(text) {
+  const parts = text.split(/[\s,]+/).filter(Boolean);
+  const values = parts.map(Number);
+  const errors = [];
+  const { max } = LIMITS.temperature;
+  parts.forEach((p, i) => {
+    if (!Number.isFinite(values[i]) || values[i] <= 0 || values[i] > max) errors.push(`sweep temperature "${p}" must be a number above 0 and at most ${max}`);
+  });
+  if (new Set(values).size < values.length) errors.push('the sweep lists a temperature twice');
+  if (values.length > EVAL_LIMITS.sweep.max) errors.push(`at most ${EVAL_LIMITS.sweep.max} sweep temperatures`);
+  return { values, errors };
+}
+
+function checkInt(errors, what, v, { min, max }) {
+  if (!Number.isInteger(v) || v < min || v > max) errors.push(`${what} must be a whole number from ${min} to ${max}`);
+}
+
+/**
+ * The form's values → {spec, errors, taskErrors, formErrors}: `spec` is the JSON the
+ * core's EvalSpec reads (camelCase fields; see src/eval/spec.rs), present only when there
+ * are no errors; `errors` lists the task set's errors, then the other fields'.
+ */
+export function buildSpec(form) {
+  const taskErrors = [];
+  let tasks;
+  if (form.source === 'builtin') {
+    checkInt(taskErrors, 'the level', form.level, EVAL_LIMITS.level);
+    checkInt(taskErrors, 'the number of problems', form.count, EVAL_LIMITS.count);
+    tasks = { generated: `arithmetic:${form.level}:${form.count}` };
+  } else if (form.source === 'jsonl') {
+    if (!form.jsonl.trim()) taskErrors.push('paste a JSONL task set or choose a file');
+    tasks = { jsonl: { text: form.jsonl, source: form.jsonlName || null } };
+  } else {
+    taskErrors.push(`unknown task source "${form.source}"`);
+  }
+  const errors = [];
+  let verifier = form.verifier;
+  if (verifier === 'regex') {
+    if (!form.regex) errors.push('the regex verifier needs a pattern');
+    verifier = `regex:${form.regex}`;
+  } else if (!['numeric', 'exact', 'contains'].includes(verifier)) {
+    errors.push(`unknown verifier "${verifier}"`);
+  }
+  checkInt(errors, 'N (samples per task)', form.samples, EVAL_LIMITS.samples);
+  checkInt(errors, 'max tokens', form.maxTokens, LIMITS.maxTokens);
+  checkInt(errors, 'the seed', form.seed, LIMITS.seed);
+  const { min, max } = LIMITS.temperature;
+  if (!Number.isFinite(form.temperature) || form.temperature < min || form.temperature > max) {
+    errors.push(`the temperature must be from ${min} to ${max}`);
+  }
+  const lanes = parseLanes(form.lanes);
+  const sweep = parseSweep(form.sweep);
+  errors.push(...lanes.errors, ...sweep.errors);
+  if (form.samples > 0 && lanes.specs.length === 0) errors.push('add a sampler configuration, or set N to 0 to run greedy only');
+  if (form.samples === 0 && !form.greedy) errors.push('nothing to run: N is 0 and greedy is off');
+  const all = { errors: [...taskErrors, ...errors], taskErrors, formErrors: errors };
+  if (all.errors.length) return all;
+  const spec = {
+    tasks,
+    lanes: lanes.specs,
+    temperature: form.temperature,
+    sweep: sweep.values,
+    seed: form.seed,
+    samples: form.samples,
+    maxTokens: form.maxTokens,
+    verifier,
+    greedy: form.greedy,
+  };
+  return { spec, ...all };
+}
+
+/** The `samplescope eval` command that runs the same spec natively (same numbers). */
+export function cliCommand(spec, jsonPath = 'report.json') {
+  const q = (s) => (/^[\w.,:=@%+/-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  const tasks = spec.tasks.generated ?? (spec.tasks.jsonl.source || 'tasks.jsonl');
+  const args = ['samplescope', 'eval', '--tasks', q(tasks), '--samples', spec.samples];
+  for (const l of spec.lanes) args.push('--lane', q(l));
+  args.push('--temperature', spec.temperature);
+  if (spec.sweep.length) args.push('--sweep', spec.sweep.join(','));
+  args.push('--seed', spec.seed, '--max-tokens', spec.maxTokens, '--verifier', q(spec.verifier));
+  if (!spec.greedy) args.push('--no-greedy');
+  args.push('--json', q(jsonPath));
+  return args.join(' ');
+}
