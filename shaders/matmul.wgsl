@@ -1,10 +1,16 @@
 // Matrix × activations with quantized weights:  y[m, n] (+)= Σ_k W[n, k] · x[m, k]
-// W is [N, K] in 32-weight blocks read by load_block (weights_*.wgsl, prepended).
+// W is [N, K] in 32-weight blocks read by load_q / load_block (weights_*.wgsl, prepended).
 // Defines: K, N, R (activation rows per invocation), ACCUMULATE (y += … for the residual
 // adds), GLU (W holds gate rows 0..N then up rows N..2N; y = silu(gate) · up),
-// COOP (a 64-invocation workgroup per weight row with a shared-memory reduction; else one
-// invocation per weight row with no barriers, the fast shape on software adapters).
-
+// COOP (a 64-invocation workgroup per weight row with a shared-memory reduction, for real
+// GPUs); else the software-adapter shape: NR weight rows × R activation rows per invocation,
+// WG invocations a workgroup, no barriers.
+//
+// Why the software shape looks like this: a CPU adapter (lavapipe, SwiftShader) runs the
+// invocations of a workgroup as the lanes of SIMD registers, so every per-invocation load
+// is a gather. The activations are the same for all lanes, yet each lane gathers them; a
+// lane that handles NR weight rows gathers each activation once for NR rows, and a lane
+// that handles R activation rows unpacks each weight once for R rows.
 @group(0) @binding(0) var<uniform> rows: Rows;
 @group(0) @binding(1) var<storage, read> weights: array<u32>;      // [N or 2N, K/32] blocks
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;      // [M, K/4]
@@ -12,7 +18,7 @@
 
 const KB: u32 = K / 32u;   // blocks per weight row
 const KV4: u32 = K / 4u;   // vec4s per activation row
-const WG: u32 = 64u;
+
 
 // Partial dot products of weight row n with activation rows m0 .. m0+R-1, over the blocks
 // lane, lane+stride, … Rows past the end are clamped (read but never written).
@@ -82,22 +88,56 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 }
 #else
-@compute @workgroup_size(64)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-    let n = gid.x;
-    let m0 = gid.y * R;
-    if (n >= N || m0 >= rows.n) {
-        return;
-    }
-    let a = row_dot(n, m0, 0u, 1u);
-#if GLU
-    let b = row_dot(n + N, m0, 0u, 1u);
-#else
-    let b = a;
-#endif
+const NG: u32 = (N + NR - 1u) / NR;   // invocations along n: invocation i owns rows i + j·NG
+
+// acc[j·R + r] += block `blk` of weight row j · activation rows r (held in xs, sums in sx),
+// as d·Σq·x + m·Σx.
+fn block_dot(blk: u32, j: u32, xs: ptr<function, array<vec4<f32>, 8 * R>>,
+             sx: ptr<function, array<f32, R>>, acc: ptr<function, array<f32, NR * R>>) {
+    var q: array<vec4<f32>, 8>;
+    let dm = load_q(blk, &q);
     for (var r = 0u; r < R; r++) {
-        if (m0 + r < rows.n) {
-            store(m0 + r, n, a[r], b[r]);
+        var s = vec4<f32>(0.0);
+        for (var k = 0u; k < 8u; k++) {
+            s += q[k] * (*xs)[r * 8u + k];
+        }
+        (*acc)[j * R + r] += dm.x * (s.x + s.y + s.z + s.w) + dm.y * (*sx)[r];
+    }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let i = gid.x;
+    let m0 = gid.y * R;
+    var acc: array<f32, NR * R>;
+    var up: array<f32, NR * R>;
+    for (var b = 0u; b < KB; b++) {
+        // This block of every activation row (rows past the end are clamped: read, never written).
+        var xs: array<vec4<f32>, 8 * R>;
+        var sx: array<f32, R>;
+        for (var r = 0u; r < R; r++) {
+            let xb = min(m0 + r, rows.n - 1u) * KV4 + b * 8u;
+            var s = vec4<f32>(0.0);
+            for (var k = 0u; k < 8u; k++) {
+                xs[r * 8u + k] = x[xb + k];
+                s += xs[r * 8u + k];
+            }
+            sx[r] = s.x + s.y + s.z + s.w;
+        }
+        for (var j = 0u; j < NR; j++) {
+            let n = min(i + j * NG, N - 1u);
+            block_dot(n * KB + b, j, &xs, &sx, &acc);
+#if GLU
+            block_dot((n + N) * KB + b, j, &xs, &sx, &up);
+#endif
+        }
+    }
+    for (var j = 0u; j < NR; j++) {
+        let n = i + j * NG;
+        for (var r = 0u; r < R; r++) {
+            if (i < NG && n < N && m0 + r < rows.n) {
+                store(m0 + r, n, acc[j * R + r], up[j * R + r]);
+            }
         }
     }
 }

@@ -1,7 +1,8 @@
 //! GPU weight formats: the upload side of shaders/weights_*.wgsl.
 //!
-//! Every matrix reaches the GPU as `array<u32>` in 32-weight blocks that one `load_block`
-//! per format reads. Formats whose blocks are not a multiple of 4 bytes are repacked here,
+//! Every matrix reaches the GPU as `array<u32>` in 32-weight blocks that one `load_q` per
+//! format reads (raw quants plus the block's scale and offset; shaders/weights.wgsl builds
+//! `load_block`, the dequantized block, on top). Formats whose blocks are not a multiple of 4 bytes are repacked here,
 //! once, at load time: Q8_0 (34 bytes) becomes 9 words; Q4_0 becomes Q4_1 with m = -8·d
 //! (exact in f16); F16 and BF16 are widened to F32.
 
@@ -30,12 +31,12 @@ impl WeightFormat {
         }
     }
 
-    /// The WGSL that defines `load_block` for this format.
+    /// The WGSL that defines `load_q` and `load_block` for this format.
     pub fn reader(self) -> &'static str {
         match self {
-            WeightFormat::Q4 => include_str!("../../shaders/weights_q4.wgsl"),
-            WeightFormat::Q8 => include_str!("../../shaders/weights_q8.wgsl"),
-            WeightFormat::F32 => include_str!("../../shaders/weights_f32.wgsl"),
+            WeightFormat::Q4 => concat!(include_str!("../../shaders/weights_q4.wgsl"), include_str!("../../shaders/weights.wgsl")),
+            WeightFormat::Q8 => concat!(include_str!("../../shaders/weights_q8.wgsl"), include_str!("../../shaders/weights.wgsl")),
+            WeightFormat::F32 => concat!(include_str!("../../shaders/weights_f32.wgsl"), include_str!("../../shaders/weights.wgsl")),
         }
     }
 
