@@ -8,6 +8,7 @@ import { $, h, replace, fillFacts, formatBytes, formatCount } from './ui/dom.js'
 import { Lanes } from './ui/lanes.js';
 import { Inspector } from './ui/inspector.js';
 import { DEFAULT_RUN, TEMPERATURE_POSITIONS, cloneRun, validateRun } from './config.js';
+import { decodeConfig, embedSnippet, encodeConfig, hasConfig } from './share.js';
 
 const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 const LAST_MODEL_KEY = 'samplescope.lastModelUrl';
@@ -25,6 +26,10 @@ const state = {
   running: false,
   modelLoaded: false,
   inspecting: null,
+  /** The model as a share link names it: {url, bytes} for a model loaded by URL. */
+  model: null,
+  /** A model URL that an opened share link asked for, until a model loads. */
+  linkModel: null,
 };
 const body = document.body.dataset;
 let worker = null;
@@ -84,19 +89,24 @@ function loadModel(source) {
   $('progress').hidden = false;
   $('model-facts').hidden = true;
   if (source.kind === 'url') localStorage.setItem(LAST_MODEL_KEY, source.url);
+  state.loading = source;
   progress({ phase: source.kind === 'url' ? 'download' : 'read', loaded: 0, total: 0, rate: 0 });
   worker.postMessage({ type: 'load', source });
 }
 
-/** On start: load the last used model by URL when the browser cache already holds it. */
+/**
+ * On start: load the model an opened share link names, else the last used one, when the
+ * browser cache already holds it.
+ */
 async function autoLoad() {
-  const url = localStorage.getItem(LAST_MODEL_KEY) ?? new URL(DEFAULT_MODEL, location.href).href;
+  const url = state.linkModel ?? localStorage.getItem(LAST_MODEL_KEY) ?? new URL(DEFAULT_MODEL, location.href).href;
   try {
     const cache = await caches.open(MODEL_CACHE);
-    if (await cache.match(url)) loadModel({ kind: 'url', url });
+    if (await cache.match(url)) return loadModel({ kind: 'url', url });
   } catch {
     // no Cache Storage (e.g. disabled): wait for the user
   }
+  if (state.linkModel) toast(`This link uses the model at ${state.linkModel}: press “Load URL” to download it.`);
 }
 
 let uploadTimer = null;
@@ -124,6 +134,8 @@ function modelLoaded({ facts, fromCache, name }, source) {
   body.model = 'loaded';
   body.modelSource = source;
   state.modelLoaded = true;
+  state.model = state.loading?.kind === 'url' ? { url: state.loading.url, bytes: facts.fileBytes } : { file: true };
+  state.linkModel = null;
   $('progress').hidden = true;
   const quant = Object.entries(facts.quantTypes).sort((a, b) => b[1] - a[1])
     .map(([t, n]) => h('span', { className: 'tag', title: `${n} tensors` }, `${t} ×${n}`));
@@ -201,6 +213,11 @@ function setupControls() {
   showTemperature();
   showPosition();
   $('run').addEventListener('click', run);
+  $('share').addEventListener('click', () => share('link'));
+  $('embed-code').addEventListener('click', () => share('embed'));
+  $('embed-theme').addEventListener('change', () => share('embed', { copy: false }));
+  $('embed-editable').addEventListener('change', () => share('embed', { copy: false }));
+  $('share-close').addEventListener('click', () => { $('share-box').hidden = true; });
   $('stop').addEventListener('click', () => worker?.postMessage({ type: 'stop' }));
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
@@ -261,6 +278,68 @@ function inspect(lane, step) {
   worker.postMessage({ type: 'inspect', runId: state.runId, lane, step });
 }
 
+// ---- share links and embeds (web/share.js) -------------------------------------------------
+
+/** An opened share link (#v=1&…) replaces the defaults; a bad one says why and keeps them. */
+function restoreFromLink() {
+  if (!hasConfig(location.hash)) return;
+  const { config, errors } = decodeConfig(location.hash);
+  if (errors.length) {
+    toast(`This link’s configuration is invalid, so the page shows its defaults: ${errors.join('; ')}`);
+    return;
+  }
+  state.run = config.run;
+  if (config.model.url) {
+    state.linkModel = new URL(config.model.url, location.href).href;
+    $('model-url').value = state.linkModel;
+  }
+}
+
+/**
+ * The current configuration as a link to this page ('link') or as the embed page's
+ * <iframe> snippet ('embed'), shown in the share box and copied to the clipboard.
+ */
+async function share(kind, { copy = true } = {}) {
+  const run = readControls();
+  const errors = validateRun(run);
+  if (errors.length) return toast(errors.join('; '));
+  const notes = [];
+  let model = { url: null, bytes: null };
+  const isDefault = (url) => url === new URL(DEFAULT_MODEL, location.href).href;
+  if (state.model?.file) notes.push('The model came from a local file, which a link cannot carry: the link uses the default model.');
+  else if (state.model?.url && !isDefault(state.model.url)) model = state.model;
+  else if (state.linkModel && !isDefault(state.linkModel)) model = { url: state.linkModel, bytes: null };
+  const config = {
+    run, model,
+    view: { theme: $('embed-theme').value, editable: $('embed-editable').checked },
+  };
+  const page = `${location.origin}${location.pathname}`;
+  let text;
+  if (kind === 'link') {
+    const params = encodeConfig(config);
+    text = `${page}#${params}`;
+    history.replaceState(null, '', `#${params}`);
+  } else {
+    text = embedSnippet(new URL('embed.html', page).href, config);
+    notes.push('Paste it into a page’s HTML. The script line lets the frame fit its content; without it the frame stays 420 px tall.');
+  }
+  $('share-box').hidden = false;
+  $('share-box').dataset.kind = kind;
+  $('embed-options').hidden = kind !== 'embed';
+  replace($('share-title'), kind === 'link' ? 'Link to this configuration' : 'Embed code for this configuration');
+  $('share-text').value = text;
+  $('share-text').rows = kind === 'embed' ? 6 : 3;
+  replace($('share-note'), notes.join(' '));
+  if (!copy) return;
+  try {
+    await navigator.clipboard.writeText(text);
+    toast(kind === 'link' ? 'Link copied.' : 'Embed code copied.');
+  } catch {
+    $('share-text').select();
+    toast('Copy it from the box below (the clipboard is not available here).');
+  }
+}
+
 // ---- worker events -------------------------------------------------------------------------
 
 function onWorkerMessage({ data: m }) {
@@ -310,6 +389,7 @@ function start() {
   body.gpu = 'checking';
   body.model = 'none';
   body.run = 'idle';
+  restoreFromLink();
   setupControls();
   setupModelPanel();
   lanes.render(state.run.lanes, state.run);

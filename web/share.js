@@ -1,0 +1,339 @@
+// Configurations as text, for share links, embeds and <sampler-compare> attributes.
+//
+// Format 1 is form-style `key=value` pairs joined by `&` (URLSearchParams reads it), put in
+// a URL's fragment so that the prompt never reaches a server's logs:
+//
+//   #v=1&prompt=Once+upon+a+time&chat=0&max_tokens=32&seed=42&temperature=1.5
+//    &temperature_position=first&same_dice=1&record=1
+//    &lane=Greedy:greedy&lane=Top-p+0.9:top_p=0.9&lane=Min-p+0.1:min_p=0.1
+//    [&model=https://…/model.gguf&model_size=98362432][&theme=dark&editable=1]
+//
+// A lane is `name:spec` (the name is optional); the spec is the CLI's lane syntax
+// (`greedy`, or comma-separated key=value with the sampler names of config.js, plus
+// `temperature` for a lane's own temperature; empty: no truncation). Settings that belong to the whole run
+// (seed, temperature_position) are refused inside a lane. Missing keys take the lab's
+// defaults; the lab's Share button writes every key, so a link means the same thing even
+// if a default changes. Every value goes through config.js's validators, so a bad link
+// gets the same messages, naming the parameter, as the lab's own controls.
+
+import { DEFAULT_RUN, SAMPLERS, SAMPLER_KEYS, cloneRun, validateLane, validateRun } from './config.js';
+
+export const FORMAT_VERSION = 1;
+
+/** The model a configuration uses when it names none: next to the page, as in the lab. */
+export const DEFAULT_MODEL = {
+  path: 'models/SmolLM2-135M-Instruct.Q4_1.gguf',
+  name: 'SmolLM2-135M',
+  bytes: 98_362_432,
+};
+
+export const THEMES = ['auto', 'light', 'dark'];
+
+/** The message an embed posts to its parent whenever its height changes. */
+export const HEIGHT_MESSAGE = 'samplescope:height';
+
+const RUN_KEYS = ['prompt', 'chat', 'max_tokens', 'seed', 'temperature', 'temperature_position', 'same_dice', 'record'];
+const KEYS = ['v', ...RUN_KEYS, 'lane', 'model', 'model_size', 'theme', 'editable'];
+/** Lane-spec settings that the page sets once for all lanes. */
+const RUN_WIDE = {
+  seed: 'the seed is set for the whole comparison (seed=…), not per lane',
+  temperature_position: 'the temperature position is set for the whole comparison (temperature_position=…), not per lane',
+  penalty_last_n: `the page always uses the last 64 tokens for the repetition penalty`,
+};
+
+/**
+ * @typedef {{run: object, model: {url: string|null, bytes: number|null}, view: {theme: string, editable: boolean}}} Config
+ */
+
+/** The default configuration: the lab's defaults, the default model, an automatic theme. */
+export const defaultConfig = () => ({
+  run: cloneRun(DEFAULT_RUN),
+  model: { url: null, bytes: null },
+  view: { theme: 'auto', editable: false },
+});
+
+// ---- writing ---------------------------------------------------------------------------------
+
+/** A lane as `name:spec`, e.g. "Min-p 0.1:min_p=0.1" or "Greedy:greedy". */
+export function laneItem(lane) {
+  const parts = [];
+  const samplers = SAMPLER_KEYS.filter((k) => lane.samplers?.[k] !== undefined && lane.samplers?.[k] !== null);
+  if (lane.temperature === 0 && samplers.length === 0) parts.push('greedy');
+  else if (lane.temperature !== null && lane.temperature !== undefined) parts.push(`temperature=${lane.temperature}`);
+  for (const k of samplers) parts.push(`${k}=${lane.samplers[k]}`);
+  return `${lane.name}:${parts.join(',')}`;
+}
+
+/** The configuration as `key=value&…` (no leading `#`), every run setting written out. */
+export function encodeConfig(config, { view = false } = {}) {
+  const r = config.run;
+  const pairs = [
+    ['v', FORMAT_VERSION],
+    ['prompt', r.prompt],
+    ['chat', r.chat ? 1 : 0],
+    ['max_tokens', r.maxTokens],
+    ['seed', r.seed],
+    ['temperature', r.temperature],
+    ['temperature_position', r.temperaturePosition],
+    ['same_dice', r.sameDice ? 1 : 0],
+    ['record', r.inspect ? 1 : 0],
+    ...r.lanes.map((l) => ['lane', laneItem(l)]),
+  ];
+  if (config.model?.url) pairs.push(['model', config.model.url]);
+  if (config.model?.bytes) pairs.push(['model_size', config.model.bytes]);
+  if (view && config.view?.theme && config.view.theme !== 'auto') pairs.push(['theme', config.view.theme]);
+  if (view && config.view?.editable) pairs.push(['editable', 1]);
+  return pairs.map(([k, v]) => `${k}=${encodeValue(String(v))}`).join('&');
+}
+
+/**
+ * Form encoding (space as +), leaving the characters that are safe in a query or fragment
+ * value and that lane specs and URLs use (: , / = @ ?) readable.
+ */
+function encodeValue(s) {
+  return encodeURIComponent(s)
+    .replace(/%20/g, '+')
+    .replace(/%(3A|2C|2F|3D|40|3F)/g, (m) => decodeURIComponent(m));
+}
+
+/** An `<iframe>` for the embed page and the two lines that let it fit its content. */
+export function embedSnippet(embedUrl, config) {
+  const src = `${embedUrl}#${encodeConfig(config, { view: true })}`;
+  const title = `samplescope: ${config.run.lanes.map((l) => l.name).join(' vs ')}`;
+  return [
+    `<iframe src="${attr(src)}" title="${attr(title)}" sandbox="allow-scripts allow-same-origin"`,
+    `  style="width: 100%; height: 420px; border: 0;" loading="lazy"></iframe>`,
+    `<script>addEventListener('message', (e) => { if (e.data && e.data.type === '${HEIGHT_MESSAGE}')`,
+    `  for (const f of document.querySelectorAll('iframe')) if (f.contentWindow === e.source) f.style.height = e.data.height + 'px'; });</script>`,
+  ].join('\n');
+}
+
+const attr = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+// ---- reading ---------------------------------------------------------------------------------
+
+/**
+ * Splits `key=value&…` (a fragment or query, with or without its `#`/`?`) into decoded
+ * [key, value] pairs. Strict where URLSearchParams is lenient: a broken %-escape is an error
+ * that names its parameter, not a silent U+FFFD.
+ * @returns {{entries: [string, string][], errors: string[]}}
+ */
+export function splitParams(text) {
+  const entries = [];
+  const errors = [];
+  for (const part of text.replace(/^[#?]/, '').split('&')) {
+    if (part === '') continue;
+    const i = part.indexOf('=');
+    const [rawKey, rawValue] = i < 0 ? [part, ''] : [part.slice(0, i), part.slice(i + 1)];
+    const key = decode(rawKey);
+    const value = decode(rawValue);
+    if (key === null) errors.push(`malformed encoding in a parameter name: "${rawKey.slice(0, 40)}"`);
+    else if (value === null) errors.push(`malformed encoding in ${key}: "${rawValue.slice(0, 40)}" has a broken %-escape`);
+    else entries.push([key, value]);
+  }
+  return { entries, errors };
+}
+
+function decode(s) {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a fragment or query holds a configuration (has a `v=`), as opposed to an anchor. */
+export const hasConfig = (text) => /(^|[#?&])v=/.test(text);
+
+/**
+ * A configuration from a fragment or query string. Requires `v`.
+ * @returns {{config: Config, errors: string[]}}
+ */
+export function decodeConfig(text) {
+  const { entries, errors } = splitParams(text);
+  if (errors.length) return { config: defaultConfig(), errors };
+  const v = entries.find(([k]) => k === 'v');
+  if (!v) return { config: defaultConfig(), errors: ['no configuration: the address has no v=1 (use the lab’s Share or “Copy embed code” button)'] };
+  return configFromEntries(entries);
+}
+
+/**
+ * A configuration from decoded [key, value] pairs (keys may use - for _). `v`, when
+ * present, must be a format this code reads. Unknown keys are errors.
+ * @returns {{config: Config, errors: string[]}}
+ */
+export function configFromEntries(entries) {
+  const config = defaultConfig();
+  const errors = [];
+  const seen = new Set();
+  const lanes = [];
+  for (const [rawKey, value] of entries) {
+    const key = rawKey.trim().replace(/-/g, '_');
+    if (!KEYS.includes(key)) {
+      errors.push(`unknown parameter "${rawKey}" (known: ${KEYS.join(', ')})`);
+      continue;
+    }
+    if (key !== 'lane') {
+      if (seen.has(key)) errors.push(`${key} is given twice`);
+      seen.add(key);
+    }
+    const r = config.run;
+    switch (key) {
+      case 'v':
+        if (value !== String(FORMAT_VERSION)) {
+          errors.push(/^\d+$/.test(value) && Number(value) > FORMAT_VERSION
+            ? `this configuration is format ${value}, made by a newer samplescope; this page reads format ${FORMAT_VERSION}`
+            : `v must be ${FORMAT_VERSION} (got "${value}")`);
+        }
+        break;
+      case 'prompt': r.prompt = value; break;
+      case 'chat': r.chat = flag(key, value, errors); break;
+      case 'same_dice': r.sameDice = flag(key, value, errors); break;
+      case 'record': r.inspect = flag(key, value, errors); break;
+      case 'editable': config.view.editable = flag(key, value, errors); break;
+      // A value that is not a number is reported here and leaves the default in place, so
+      // that validateRun below reports only range problems.
+      case 'max_tokens': r.maxTokens = number(key, value, errors) ?? r.maxTokens; break;
+      case 'seed': r.seed = number(key, value, errors) ?? r.seed; break;
+      case 'temperature': r.temperature = number(key, value, errors) ?? r.temperature; break;
+      case 'temperature_position': r.temperaturePosition = value.trim(); break;
+      case 'lane': lanes.push(value); break;
+      case 'model': {
+        const u = value.trim();
+        if (isModelUrl(u)) config.model.url = u;
+        else errors.push(`model must be an http(s) URL or a path next to the page (got "${value.slice(0, 80)}")`);
+        break;
+      }
+      case 'model_size': {
+        const n = number(key, value, errors);
+        if (n !== null && !(Number.isSafeInteger(n) && n > 0)) errors.push(`model_size must be a whole number of bytes (got ${value})`);
+        else if (n !== null) config.model.bytes = n;
+        break;
+      }
+      case 'theme':
+        if (THEMES.includes(value.trim())) config.view.theme = value.trim();
+        else errors.push(`theme must be one of ${THEMES.join(', ')} (got "${value}")`);
+        break;
+      default:
+        break;
+    }
+  }
+  if (lanes.length) config.run.lanes = lanes.map((item, i) => parseLane(item, i, errors));
+  // validateRun repeats the lanes' messages that parseLane already collected: keep one each.
+  return { config, errors: [...new Set([...errors, ...validateRun(config.run)])] };
+}
+
+/** The attributes <sampler-compare> reads (share.js keys with - for _, and `lanes`). */
+export const ELEMENT_ATTRIBUTES = ['prompt', 'lanes', 'temperature', 'temperature-position', 'seed', 'max-tokens', 'chat',
+  'same-dice', 'record', 'model', 'model-size', 'theme', 'editable'];
+
+/**
+ * A configuration from an element's attributes: `get(name)` returns an attribute's value
+ * or null when absent; `text` (the element's text) is the prompt when there is no prompt
+ * attribute. `lanes` holds `;`- or newline-separated lane items.
+ * @returns {{config: Config, errors: string[]}}
+ */
+export function configFromAttributes(get, text = '') {
+  const entries = [];
+  for (const name of ELEMENT_ATTRIBUTES) {
+    const value = get(name);
+    if (value === null || value === undefined) continue;
+    if (name === 'lanes') {
+      for (const item of value.split(/[;\n]/).map((x) => x.trim()).filter(Boolean)) entries.push(['lane', item]);
+    } else {
+      entries.push([name, value]);
+    }
+  }
+  if (get('prompt') === null && text.trim()) entries.push(['prompt', text.trim()]);
+  return configFromEntries(entries);
+}
+
+/** `name:spec` → a lab lane {name, temperature, samplers}; problems go to `errors`. */
+export function parseLane(item, i, errors) {
+  const where = `lane ${i + 1}`;
+  const colon = item.lastIndexOf(':');
+  const name = colon < 0 ? '' : item.slice(0, colon).trim();
+  const spec = colon < 0 ? item : item.slice(colon + 1);
+  const lane = { name, temperature: null, samplers: {} };
+  const items = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  // An empty spec is a lane with no truncation at the shared temperature, as an empty
+  // lane spec is the CLI's default sampler.
+  for (const it of items) {
+    const eq = it.indexOf('=');
+    if (eq < 0) {
+      if (it.toLowerCase() === 'greedy') lane.temperature = 0;
+      else errors.push(`${where}: "${it}" is not key=value or greedy`);
+      continue;
+    }
+    const key = it.slice(0, eq).trim().replace(/-/g, '_');
+    const raw = it.slice(eq + 1).trim();
+    if (RUN_WIDE[key]) {
+      errors.push(`${where}: ${RUN_WIDE[key]}`);
+      continue;
+    }
+    if (key === 'temperature' ? lane.temperature !== null : key in lane.samplers) {
+      errors.push(`${where}: ${key} is given twice`);
+      continue;
+    }
+    const v = number(`${where}: ${key}`, raw, errors);
+    if (key === 'temperature') lane.temperature = v;
+    else lane.samplers[key] = v; // unknown keys are named by validateLane
+  }
+  if (!lane.name) lane.name = laneName(lane);
+  const problems = validateLane(lane, i);
+  errors.push(...problems);
+  return lane;
+}
+
+/** A name for a lane given without one: "Greedy", "Min-p 0.1", "Top-k 40 · T 0.7". */
+export function laneName(lane) {
+  if (lane.temperature === 0) return 'Greedy';
+  const parts = Object.entries(lane.samplers).map(([k, v]) => {
+    const s = SAMPLERS.find((x) => x.key === k);
+    return `${s ? s.label.replace(/ \(.*\)$/, '') : k} ${v}`;
+  });
+  if (lane.temperature !== null) parts.push(`T ${lane.temperature}`);
+  const name = parts.join(' · ') || 'Full distribution';
+  return name.length > 40 ? `${name.slice(0, 39)}…` : name;
+}
+
+const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+function number(key, value, errors) {
+  const s = value.trim();
+  if (!NUMBER.test(s)) {
+    errors.push(`${key} must be a number (got "${value.slice(0, 40)}")`);
+    return null;
+  }
+  return Number(s);
+}
+
+function flag(key, value, errors) {
+  const s = value.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on', ''].includes(s)) return true;
+  if (['0', 'false', 'no', 'off'].includes(s)) return false;
+  errors.push(`${key} must be 1 or 0 (got "${value.slice(0, 40)}")`);
+  return false;
+}
+
+/** Whether a model address is http(s), absolute or relative (not javascript:, data:, …). */
+function isModelUrl(u) {
+  if (u === '') return false;
+  try {
+    return ['http:', 'https:'].includes(new URL(u, 'https://page.invalid/').protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** The model's URL, resolved against `base` (the page, or the script for the element). */
+export const modelUrl = (config, base) => new URL(config.model.url ?? DEFAULT_MODEL.path, base).href;
+
+/** What the Run button says about the model: its name and size. */
+export function modelLabel(config, base) {
+  const url = modelUrl(config, base);
+  const isDefault = url === new URL(DEFAULT_MODEL.path, base).href;
+  const name = isDefault ? DEFAULT_MODEL.name : decodeURIComponent(new URL(url).pathname.split('/').pop() || url);
+  const bytes = config.model.bytes ?? (isDefault ? DEFAULT_MODEL.bytes : null);
+  return { name, bytes };
+}
