@@ -13,8 +13,13 @@ import { previewEval, runEval } from './eval-host.js';
 const INSPECT_TOP = 32;
 
 let engine = null;
-/** The last run: its configuration, prompt ids and every lane's generated ids. */
-let lastRun = null;
+/**
+ * Recent runs by runId: configuration, prompt ids and every lane's generated ids. More
+ * than one, so that views sharing this worker (several <sampler-compare> on a page) can
+ * still inspect their own run after another view's.
+ */
+const runs = new Map();
+const KEEP_RUNS = 8;
 let queue = Promise.resolve();
 
 const post = (msg) => self.postMessage(msg);
@@ -75,7 +80,7 @@ const HANDLERS = {
       const { bytes, fromCache, name } = await loadModelBytes(source, (p) => post({ type: 'progress', ...p }));
       post({ type: 'progress', phase: 'upload', loaded: 0, total: bytes.length, rate: 0 });
       const facts = await engine.load(bytes, { nCtx: nCtx ?? 1024 });
-      lastRun = null;
+      runs.clear();
       post({ type: 'loaded', facts, fromCache, name, kind: source.kind });
     } catch (e) {
       post({ type: 'load-error', message: message(e) });
@@ -110,7 +115,8 @@ const HANDLERS = {
     }
     const n = run.lanes.length;
     const r = { runId, run, promptIds, lanes: run.lanes.map(() => []), inspections: run.lanes.map(() => []), cache: new Map() };
-    lastRun = r;
+    runs.set(runId, r);
+    for (const old of runs.keys()) if (runs.size > KEEP_RUNS) runs.delete(old);
     const firstAt = new Array(n).fill(0);
     const ended = new Array(n).fill(false);
     for (let lane = 0; lane < n; lane++) post({ type: 'lane-start', runId, lane, promptTokens: promptIds.length });
@@ -143,8 +149,8 @@ const HANDLERS = {
 
   /** The distribution behind one token: {type: 'inspection', runId, lane, step, analysis}. */
   async inspect({ runId, lane, step }) {
-    const r = lastRun;
-    if (!r || r.runId !== runId || !r.lanes[lane] || step >= r.lanes[lane].length) {
+    const r = runs.get(runId);
+    if (!r || !r.lanes[lane] || step >= r.lanes[lane].length) {
       post({ type: 'inspect-error', runId, lane, step, message: 'that token belongs to an older run; run again to inspect it' });
       return;
     }

@@ -4,14 +4,18 @@
 // logits. Charts are uPlot (vendored from npm into www/vendor); text goes in as text.
 
 import uPlot from '../../vendor/uplot/uPlot.esm.js';
-import { $, h, replace, visible } from './dom.js';
+import { h, replace, visible } from './dom.js';
 
 const LABEL_CHARS = 8;
 
-const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-
 export class Inspector {
-  constructor(onClose) {
+  /**
+   * @param {() => void} onClose
+   * @param {Document|ShadowRoot} [scope] where the inspector's elements (by id) live
+   */
+  constructor(onClose, scope = document) {
+    const $ = (id) => scope.getElementById(id);
+    this.$ = $;
     this.root = $('inspector');
     this.summary = $('inspector-summary');
     this.legend = $('candidates-legend');
@@ -19,6 +23,11 @@ export class Inspector {
     this.plots = [];
     $('inspector-close').addEventListener('click', () => { this.hide(); onClose(); });
     window.addEventListener('resize', () => this.resize());
+  }
+
+  /** A palette colour, read where the inspector lives (a shadow root's host has its own). */
+  css(name) {
+    return getComputedStyle(this.root).getPropertyValue(name).trim();
   }
 
   hide() {
@@ -68,8 +77,8 @@ export class Inspector {
     const x = cs.map((_, i) => i);
     const only = (pred) => cs.map((c) => (pred(c) ? c.pre : null));
     const bars = uPlot.paths.bars({ size: [0.75, 40], align: 0 });
-    const colors = { survivor: css('--survivor'), cut: css('--cut'), chosen: css('--chosen'), ink: css('--muted'), grid: css('--faint') };
-    const el = $('candidates-chart');
+    const colors = { survivor: this.css('--survivor'), cut: this.css('--cut'), chosen: this.css('--chosen'), ink: this.css('--muted'), grid: this.css('--faint') };
+    const el = this.$('candidates-chart');
     const thresholds = a.thresholds.filter((t) => t.key !== 'greedy');
     const opts = {
       width: el.clientWidth || 600,
@@ -81,7 +90,7 @@ export class Inspector {
         {
           stroke: colors.ink, grid: { show: false }, ticks: { show: false }, rotate: -50, size: 70, space: 8, incrs: [1],
           values: (u, splits) => splits.map((i) => (cs[i] ? label(cs[i].text) : '')),
-          font: `11px ${css('--mono') || 'monospace'}`,
+          font: `11px ${this.css('--mono') || 'monospace'}`,
         },
         { stroke: colors.ink, grid: { stroke: colors.grid }, size: 48, values: (u, vals) => vals.map((v) => `${+(v * 100).toFixed(1)}%`) },
       ],
@@ -100,8 +109,8 @@ export class Inspector {
   histogramChart(a) {
     const { edges, counts } = a.histogram;
     const centers = counts.map((_, i) => (edges[i] + edges[i + 1]) / 2);
-    const el = $('histogram-chart');
-    const ink = css('--muted');
+    const el = this.$('histogram-chart');
+    const ink = this.css('--muted');
     const thresholds = a.thresholds.filter((t) => t.key !== 'greedy');
     const lo = edges[0], hi = edges[edges.length - 1];
     const opts = {
@@ -112,9 +121,9 @@ export class Inspector {
       scales: { x: { time: false, range: [lo, hi] }, y: { distr: 3, range: (u, l, h2) => [1, Math.max(10, h2 * 1.5)] } },
       axes: [
         { stroke: ink, grid: { show: false }, size: 36 },
-        { stroke: ink, grid: { stroke: css('--faint') }, size: 48, splits: decades },
+        { stroke: ink, grid: { stroke: this.css('--faint') }, size: 48, splits: decades },
       ],
-      series: [{}, { fill: css('--cut'), stroke: css('--cut'), paths: uPlot.paths.bars({ size: [1, 100], gap: 1 }), points: { show: false } }],
+      series: [{}, { fill: this.css('--cut'), stroke: this.css('--cut'), paths: uPlot.paths.bars({ size: [1, 100], gap: 1 }), points: { show: false } }],
       hooks: { draw: [(u) => drawCutoffs(u, thresholds.map((t) => ({ x: t.logit, text: t.label })), ink, 'x')] },
     };
     return new uPlot(opts, [centers, counts.map((n) => (n > 0 ? n : null))], el);
@@ -123,7 +132,7 @@ export class Inspector {
   fillLegend(a) {
     const sw = (color, text) => h('span', {}, h('span', { className: 'swatch', style: { background: color } }), text);
     replace(this.legend,
-      sw(css('--survivor'), 'survives'), sw(css('--cut'), 'cut'), sw(css('--chosen'), 'chosen'),
+      sw(this.css('--survivor'), 'survives'), sw(this.css('--cut'), 'cut'), sw(this.css('--chosen'), 'chosen'),
       a.thresholds.some((t) => t.key !== 'greedy') ? h('span', {}, '– – sampler cut-off') : null);
   }
 

@@ -10,10 +10,13 @@ export class Lanes {
   /**
    * @param {HTMLElement} root
    * @param {{onChange: (lanes) => void, onInspect: (lane, step) => void}} hooks
+   * @param {{editable?: boolean}} [options] editable: false shows the lanes without the
+   *   edit / remove / add controls (the embed's fixed comparison)
    */
-  constructor(root, hooks) {
+  constructor(root, hooks, { editable = true } = {}) {
     this.root = root;
     this.hooks = hooks;
+    this.editable = editable;
     this.lanes = [];
     this.run = null;
     this.cards = [];
@@ -27,7 +30,7 @@ export class Lanes {
     this.lanes = lanes;
     this.run = run;
     this.cards = lanes.map((lane, i) => this.card(lane, i));
-    const add = h('button', {
+    const add = this.editable && h('button', {
       type: 'button', className: 'add-lane', disabled: this.running || lanes.length >= LIMITS.lanes.max,
       on: { click: () => this.addLane() },
     }, '+ Add lane');
@@ -49,7 +52,7 @@ export class Lanes {
     c.rate = h('span', { 'data-stat': 'rate' }, '– tok/s');
     c.status = h('span', { 'data-stat': 'status' });
     c.note = h('p', { className: 'lane-note', hidden: true });
-    const actions = h('div', { className: 'lane-actions' },
+    const actions = this.editable && h('div', { className: 'lane-actions' },
       h('button', { type: 'button', className: 'ghost', title: 'Edit this lane’s samplers', disabled: this.running, on: { click: () => this.toggleEditor(i) } }, 'edit'),
       h('button', { type: 'button', className: 'ghost', title: 'Remove this lane', 'aria-label': `Remove lane ${lane.name}`, disabled: this.running || this.lanes.length <= 1, on: { click: () => this.removeLane(i) } }, '✕'),
     );
