@@ -1,6 +1,7 @@
 //! `cargo xtask build-web` and `cargo xtask demo`: the wasm build of the library and its JS
 //! bindings in www/pkg, the page's modules copied from web/ to www/web, the default model
-//! linked into www/models (all three git-ignored), and a local server.
+//! linked into www/models, wllama for the bench page in www/bench-assets (all git-ignored),
+//! and a local server.
 
 use std::env;
 use std::fs;
@@ -70,6 +71,7 @@ pub fn build_web() -> Res {
     let size = fs::metadata(out.join("samplescope_bg.wasm")).map_or(0, |m| m.len());
     println!("www/pkg/samplescope_bg.wasm: {:.1} MB", size as f64 / 1e6);
     refresh_vendored()?;
+    copy_bench_assets()?;
     copy_web_modules()
 }
 
@@ -172,6 +174,40 @@ fn refresh_vendored() -> Res {
             println!("vendored {}", to.display());
         }
     }
+    Ok(())
+}
+
+/// wllama, the peer the benchmark page (www/bench.html) measures us against: its ES module,
+/// wasm and package.json (for the version), copied from node_modules (package-lock.json pins
+/// it) into the git-ignored www/bench-assets/wllama. Without `npm ci` the page still
+/// measures our engine and reports wllama as missing.
+const WLLAMA_ASSETS: &[(&str, &str)] = &[
+    ("node_modules/@wllama/wllama/esm/index.js", "index.js"),
+    (
+        "node_modules/@wllama/wllama/esm/wasm/wllama.wasm",
+        "wllama.wasm",
+    ),
+    ("node_modules/@wllama/wllama/package.json", "package.json"),
+    ("node_modules/@wllama/wllama/LICENCE", "LICENCE"),
+];
+
+fn copy_bench_assets() -> Res {
+    let root = workspace_root();
+    let dst = root.join("www").join("bench-assets").join("wllama");
+    if let Some((missing, _)) = WLLAMA_ASSETS
+        .iter()
+        .find(|(from, _)| !root.join(from).is_file())
+    {
+        println!("{missing} not found (no `npm ci` here): the bench page cannot run wllama");
+        return Ok(());
+    }
+    let _ = fs::remove_dir_all(&dst);
+    fs::create_dir_all(&dst).map_err(|e| format!("cannot create {}: {e}", dst.display()))?;
+    for (from, to) in WLLAMA_ASSETS {
+        fs::copy(root.join(from), dst.join(to))
+            .map_err(|e| format!("cannot copy {from} to {}: {e}", dst.display()))?;
+    }
+    println!("copied wllama into www/bench-assets/wllama/");
     Ok(())
 }
 
