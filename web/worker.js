@@ -184,4 +184,50 @@ const HANDLERS = {
     }
     post({ type: 'inspection', runId, lane, step, ...view });
   },
+
+  /**
+   * One measurement for the benchmark page (www/bench.html): `lanes` greedy lanes of
+   * `maxTokens` tokens on `prompt`, in one batched generation like the lab's `run`, without
+   * the lab's lane limit and per-token messages (they would only add noise). With
+   * `promptTokens`, the prompt is cut to the text of its first that-many tokens, checked to
+   * encode back to exactly them. Replies bench-first when the first token is out (the page
+   * times the first token from its own clock), then bench-result {prompt, promptIds, tokens
+   * and stops per lane, prefillMs and decodeMs (the engine's), firstMs and lastMs (since the
+   * request, at the first and the last token)}, or bench-error.
+   */
+  async bench({ runId, prompt, promptTokens, maxTokens, lanes }) {
+    const t0 = performance.now();
+    try {
+      if (!engine) throw new Error('WebGPU is not ready');
+      let promptIds = Array.from(engine.encode(prompt, false));
+      if (promptTokens) {
+        if (promptIds.length < promptTokens) throw new Error(`the prompt has ${promptIds.length} tokens, fewer than ${promptTokens}`);
+        const cut = engine.tokenTexts(Uint32Array.from(promptIds.slice(0, promptTokens))).join('');
+        const back = Array.from(engine.encode(cut, false));
+        if (back.length !== promptTokens || back.some((id, i) => id !== promptIds[i])) {
+          throw new Error(`the prompt's first ${promptTokens} tokens do not encode back to themselves; use another prompt`);
+        }
+        prompt = cut;
+        promptIds = back;
+      }
+      const tokens = new Array(lanes).fill(0);
+      const stops = new Array(lanes).fill(null);
+      let firstMs = 0;
+      let lastMs = 0;
+      const gens = await engine.generateLanes(prompt, false, maxTokens, new Array(lanes).fill('greedy'), true, 0, (ev) => {
+        const now = performance.now() - t0;
+        if (!firstMs) {
+          firstMs = now;
+          post({ type: 'bench-first', runId });
+        }
+        lastMs = now;
+        tokens[ev.lane] = ev.index + 1;
+        if (ev.stop) stops[ev.lane] = ev.stop;
+      });
+      const { prefillMs, decodeMs } = gens[0];
+      post({ type: 'bench-result', runId, prompt, promptIds, tokens, stops, prefillMs, decodeMs, firstMs, lastMs });
+    } catch (e) {
+      post({ type: 'bench-error', runId, message: message(e) });
+    }
+  },
 };

@@ -1,0 +1,423 @@
+// The benchmark page (www/bench.html): in one browser session, our engine (the lab's worker
+// and wasm, on WebGPU) and wllama (llama.cpp compiled to wasm, on CPU threads) on the same
+// GGUF, the same prompt tokens and the same number of greedy tokens. `cargo xtask bench`
+// opens it headless with ?auto=1 and reads `window.benchResult` once <body data-bench> is
+// "done" (or "error"). Both engines are measured by the same definitions:
+//   load     a fresh engine (new worker / new Wllama) until the model is ready, the model
+//            bytes coming from the browser's cache (filled before the first run);
+//   prefill  prompt tokens / the engine's own prompt time (forward pass + first token);
+//   decode   (tokens − 1) × lanes / the time from the first token to the last;
+//   TTFT     (ours) from posting the request to hearing of the first token.
+
+import { $, h, replace, fillFacts } from './ui/dom.js';
+import { loadModelBytes } from './loader.js';
+
+export const MODEL_URL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
+/** wllama's ES module, wasm and package.json, copied from node_modules by build-web. */
+const WLLAMA_DIR = 'bench-assets/wllama/';
+/** wllama-webgpu: wllama with every layer on WebGPU, to check which of its settings is best. */
+const ENGINES = ['samplescope', 'wllama', 'wllama-webgpu'];
+
+/**
+ * The prompt: ordinary prose, 149 tokens for SmolLM2, cut to `promptTokens` tokens. Greedy
+ * decoding continues it for well over 128 tokens without an end-of-text token.
+ */
+export const PROMPT =
+  'The old lighthouse stood on a rocky point at the northern end of the island, where the cold current met the ' +
+  'warmer water of the bay. For more than a century its keepers had climbed the narrow spiral stairs each evening ' +
+  'to light the lamp, trim the wick and polish the great glass lens that threw the beam far out over the sea. ' +
+  'Ships coming home from the fishing grounds watched for that light through rain and fog, and the families in ' +
+  'the village below learned to read the weather from the way it flickered. When the last keeper retired, the ' +
+  'town council met in the school hall to decide what should become of the tower, and after a long and sometimes ' +
+  'heated debate they agreed to turn it into a small museum about the history of the';
+
+/** The run's settings from the page's query string; throws with a readable message. */
+export function parseOptions(search) {
+  const q = new URLSearchParams(search);
+  const int = (key, fallback, min, max) => {
+    const raw = q.get(key);
+    if (raw === null || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${key}=${raw}: expected a whole number from ${min} to ${max}`);
+    return n;
+  };
+  const list = (key, fallback) => (q.get(key) ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
+  const lanes = list('lanes', '1,3,16').map((s) => {
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1 || n > 128) throw new Error(`lanes: "${s}" is not a lane count from 1 to 128`);
+    return n;
+  });
+  const engines = list('engines', 'samplescope,wllama');
+  for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`engines: unknown engine "${e}" (known: ${ENGINES.join(', ')})`);
+  if (!lanes.length) throw new Error('lanes: give at least one lane count');
+  if (!engines.length) throw new Error('engines: give at least one engine');
+  return {
+    runs: int('runs', 3, 1, 20),
+    promptTokens: int('promptTokens', 128, 1, 140),
+    tokens: int('tokens', 128, 2, 512),
+    lanes,
+    engines,
+    threads: int('threads', 2, 1, 16),
+    auto: q.get('auto') === '1',
+  };
+}
+
+/** Median, min and max (as the native bench's Stat), over the finite values. */
+export function stat(values) {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  const n = v.length;
+  const median = n === 0 ? NaN : n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  return { median, min: n ? v[0] : NaN, max: n ? v[n - 1] : NaN, runs: n };
+}
+
+const abs = (path) => new URL(path, document.baseURI).href;
+
+/** The adapter's name as the lab shows it (SwiftShader reports only vendor and architecture). */
+const adapterLabel = (a) => a.name || a.description || [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unnamed adapter';
+
+function log(line) {
+  const el = $('log');
+  el.textContent += `${line}\n`;
+  el.scrollTop = el.scrollHeight;
+  console.log(`bench: ${line}`);
+}
+
+// ---- our engine ----------------------------------------------------------------------------
+
+/** The lab's engine worker, with replies awaited by message type. */
+class EngineWorker {
+  constructor() {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.waiting = new Set();
+    this.runId = 0;
+    this.worker.onmessage = (e) => {
+      const msg = e.data;
+      for (const w of [...this.waiting]) {
+        if (msg.type === 'error') w.reject(new Error(`engine worker: ${msg.message}`));
+        else if (w.types.includes(msg.type) && (msg.runId === undefined || msg.runId === w.runId)) w.resolve(msg);
+        else continue;
+        this.waiting.delete(w);
+      }
+    };
+    this.worker.onerror = (e) => {
+      for (const w of this.waiting) w.reject(new Error(`engine worker failed: ${e.message ?? 'unknown error'}`));
+      this.waiting.clear();
+    };
+  }
+
+  /** The next message of one of `types` (for `runId`, when the message has one). */
+  next(types, runId) {
+    return new Promise((resolve, reject) => this.waiting.add({ types, runId, resolve, reject }));
+  }
+
+  ask(msg, types) {
+    const reply = this.next(types);
+    this.worker.postMessage(msg);
+    return reply;
+  }
+
+  /** One `bench` request; adds ttftMs, the time until the first token, on this page's clock. */
+  async bench(req) {
+    const runId = ++this.runId;
+    const first = this.next(['bench-first', 'bench-error'], runId);
+    const done = this.next(['bench-result', 'bench-error'], runId);
+    const t = performance.now();
+    this.worker.postMessage({ type: 'bench', runId, ...req });
+    const f = await first;
+    const ttftMs = performance.now() - t;
+    const r = await done;
+    if (r.type === 'bench-error') throw new Error(r.message);
+    if (f.type === 'bench-error') throw new Error(f.message);
+    return { ...r, ttftMs };
+  }
+
+  terminate() {
+    this.worker.terminate();
+  }
+}
+
+/** One measurement's figures from a bench-result. */
+function figures(r, lanes) {
+  const produced = r.tokens.reduce((a, n) => a + Math.max(0, n - 1), 0);
+  const decodeS = (r.lastMs - r.firstMs) / 1000;
+  return {
+    lanes,
+    prefill_tok_s: r.promptIds.length / (r.prefillMs / 1000),
+    ttft_ms: r.ttftMs,
+    decode_tok_s: decodeS > 0 ? produced / decodeS : NaN,
+    tokens: Math.min(...r.tokens),
+    stops: [...new Set(r.stops)],
+  };
+}
+
+async function benchOurs(opts) {
+  const url = abs(MODEL_URL);
+  log('samplescope: putting the model in the browser cache');
+  await loadModelBytes({ kind: 'url', url }, () => {});
+  const runs = [];
+  let adapter = null;
+  let prompt = null;
+  for (let r = 0; r < opts.runs; r++) {
+    const t0 = performance.now();
+    const w = new EngineWorker();
+    try {
+      const ready = await w.ask({ type: 'init' }, ['ready', 'gpu-error']);
+      if (ready.type === 'gpu-error') throw new Error(`WebGPU: ${ready.message}`);
+      adapter = { ...ready.adapter, label: adapterLabel(ready.adapter) };
+      const loaded = await w.ask({ type: 'load', source: { kind: 'url', url }, nCtx: 1024 }, ['loaded', 'load-error']);
+      if (loaded.type === 'load-error') throw new Error(`loading the model: ${loaded.message}`);
+      const loadMs = performance.now() - t0;
+      log(`samplescope run ${r + 1}: load ${loadMs.toFixed(0)} ms (${loaded.fromCache ? 'from the browser cache' : 'downloaded'})`);
+      // The first dispatch of each pipeline compiles it: one short generation first, as the
+      // native bench warms up before it measures.
+      await w.bench({ prompt: PROMPT, promptTokens: Math.min(8, opts.promptTokens), maxTokens: 2, lanes: 1 });
+      const byLanes = [];
+      for (const b of opts.lanes) {
+        const m = await w.bench({ prompt: PROMPT, promptTokens: opts.promptTokens, maxTokens: opts.tokens, lanes: b });
+        prompt = { text: m.prompt, ids: m.promptIds };
+        const f = figures(m, b);
+        byLanes.push(f);
+        const short = f.tokens < opts.tokens ? ` — only ${f.tokens} tokens (${f.stops.join(', ')})` : '';
+        log(`samplescope run ${r + 1}, B = ${b}: prefill ${f.prefill_tok_s.toFixed(2)} tok/s, first token ${f.ttft_ms.toFixed(0)} ms, decode ${f.decode_tok_s.toFixed(2)} tok/s${short}`);
+      }
+      runs.push({ load_ms: loadMs, from_cache: loaded.fromCache, model: loaded.facts?.name ?? '', lanes: byLanes });
+    } finally {
+      w.terminate();
+    }
+  }
+  const lanes = opts.lanes.map((b, i) => {
+    const per = runs.map((run) => run.lanes[i]);
+    return {
+      lanes: b,
+      prefill_tok_s: stat(per.map((p) => p.prefill_tok_s)),
+      ttft_ms: stat(per.map((p) => p.ttft_ms)),
+      decode_tok_s: stat(per.map((p) => p.decode_tok_s)),
+      min_tokens: Math.min(...per.map((p) => p.tokens)),
+    };
+  });
+  return {
+    engine: 'samplescope',
+    adapter,
+    prompt_tokens: prompt?.ids.length ?? 0,
+    decode_tokens: opts.tokens,
+    load_ms: stat(runs.map((run) => run.load_ms)),
+    prefill_tok_s: lanes[0].prefill_tok_s,
+    ttft_ms: lanes[0].ttft_ms,
+    prefill_lanes: lanes[0].lanes,
+    decode: lanes,
+    runs,
+    prompt,
+  };
+}
+
+/** The prompt (text and ids) from our tokenizer when our engine does not run (wllama alone). */
+async function promptFromOurs(opts) {
+  const w = new EngineWorker();
+  try {
+    const ready = await w.ask({ type: 'init' }, ['ready', 'gpu-error']);
+    if (ready.type === 'gpu-error') throw new Error(`WebGPU (needed for the tokenizer): ${ready.message}`);
+    const loaded = await w.ask({ type: 'load', source: { kind: 'url', url: abs(MODEL_URL) } }, ['loaded', 'load-error']);
+    if (loaded.type === 'load-error') throw new Error(`loading the model: ${loaded.message}`);
+    const m = await w.bench({ prompt: PROMPT, promptTokens: opts.promptTokens, maxTokens: 2, lanes: 1 });
+    return { text: m.prompt, ids: m.promptIds };
+  } finally {
+    w.terminate();
+  }
+}
+
+// ---- wllama --------------------------------------------------------------------------------
+
+/**
+ * wllama on the text of our prompt's tokens: its completion API takes text, not ids, and
+ * llama.cpp's tokenizer gives the ids ours does (README: the tokenizer matches llama.cpp on
+ * every reference prompt); the prompt token count it reports is checked.
+ */
+async function benchWllama(opts, prompt, { webgpu = false } = {}) {
+  const pkg = await fetch(abs(`${WLLAMA_DIR}package.json`));
+  if (!pkg.ok) {
+    throw new Error(`${WLLAMA_DIR}package.json: HTTP ${pkg.status}; wllama is copied there from node_modules by \`cargo xtask build-web\` after \`npm ci\``);
+  }
+  const version = (await pkg.json()).version;
+  const { Wllama } = await import(new URL(`../${WLLAMA_DIR}index.js`, import.meta.url).href);
+  const paths = { default: abs(`${WLLAMA_DIR}wllama.wasm`) };
+  // llama.cpp's own lines about threads, kept as evidence of the multi-threaded build.
+  const threadLines = [];
+  const keep = (...a) => {
+    const line = a.join(' ');
+    if (/multithread|n_threads|system_info|webgpu|offload/i.test(line) && threadLines.length < 12) threadLines.push(line.trim());
+  };
+  const logger = {
+    debug: keep,
+    log: keep,
+    warn: (...a) => log(`wllama warning: ${a.join(' ')}`),
+    error: (...a) => log(`wllama error: ${a.join(' ')}`),
+  };
+  const url = abs(MODEL_URL);
+  log(`wllama ${version}: putting the model in its cache`);
+  await new Wllama(paths, { logger }).modelManager.getModelOrDownload({ url });
+  // Its best settings here: llama.cpp's CPU backend on `threads` threads, the prompt in one
+  // batch; with `webgpu`, every layer offloaded to WebGPU instead (its default where the
+  // browser has WebGPU).
+  const params = { n_threads: opts.threads, n_gpu_layers: webgpu ? 999 : 0, n_ctx: 1024, useCache: true };
+  const name = webgpu ? 'wllama-webgpu' : 'wllama';
+  const runs = [];
+  let threads = 0;
+  for (let r = 0; r < opts.runs; r++) {
+    const t0 = performance.now();
+    const wl = new Wllama(paths, { logger });
+    try {
+      await wl.loadModelFromUrl(url, params);
+      const loadMs = performance.now() - t0;
+      threads = wl.isMultithread() ? wl.getNumThreads() : 1;
+      if (threads !== opts.threads) {
+        throw new Error(`wllama runs on ${threads} thread(s), not ${opts.threads} (crossOriginIsolated = ${self.crossOriginIsolated}: multi-threading needs COOP same-origin and COEP require-corp)`);
+      }
+      const complete = (prompt, n) =>
+        wl.createCompletion({ prompt, max_tokens: n, n_predict: n, temperature: 0, ignore_eos: true, cache_prompt: false });
+      await complete(prompt.text, 2);
+      const res = await complete(prompt.text, opts.tokens);
+      const t = res.timings;
+      if (!t) throw new Error('wllama returned no timings');
+      if (t.prompt_n !== prompt.ids.length || t.predicted_n !== opts.tokens) {
+        throw new Error(`wllama evaluated ${t.prompt_n} prompt tokens and generated ${t.predicted_n} (expected ${prompt.ids.length} and ${opts.tokens})`);
+      }
+      const run = {
+        load_ms: loadMs,
+        prefill_tok_s: t.prompt_n / (t.prompt_ms / 1000),
+        decode_tok_s: (t.predicted_n - 1) / (t.predicted_ms / 1000),
+        text: res.choices?.[0]?.text ?? '',
+      };
+      runs.push(run);
+      log(`${name} run ${r + 1}: load ${loadMs.toFixed(0)} ms, prefill ${run.prefill_tok_s.toFixed(2)} tok/s, decode ${run.decode_tok_s.toFixed(2)} tok/s (${threads} threads)`);
+    } finally {
+      await wl.exit();
+    }
+  }
+  return {
+    engine: name,
+    version,
+    llama_cpp: Wllama.getLibllamaVersion?.() ?? '',
+    threads,
+    thread_log: threadLines,
+    backend: webgpu ? 'WebGPU (all layers)' : 'wasm CPU',
+    prompt_tokens: prompt.ids.length,
+    decode_tokens: opts.tokens,
+    load_ms: stat(runs.map((r) => r.load_ms)),
+    prefill_tok_s: stat(runs.map((r) => r.prefill_tok_s)),
+    decode_tok_s: stat(runs.map((r) => r.decode_tok_s)),
+    runs,
+  };
+}
+
+// ---- the page ------------------------------------------------------------------------------
+
+const fmt = (v, digits) => (Number.isFinite(v) ? v.toFixed(digits) : '—');
+
+function renderResults(result) {
+  const rows = [];
+  const row = (engine, measure, s, unit, digits = 2) =>
+    rows.push(h('tr', {}, h('td', {}, engine), h('td', {}, measure), h('td', {}, `${fmt(s.median, digits)} ${unit}`),
+      h('td', {}, `${fmt(s.min, digits)} – ${fmt(s.max, digits)}`), h('td', {}, String(s.runs))));
+  const ours = result.samplescope;
+  if (ours) {
+    const name = `samplescope (${ours.adapter?.label ?? 'WebGPU'})`;
+    row(name, 'load', ours.load_ms, 'ms', 0);
+    row(name, `prefill ${ours.prompt_tokens} tokens`, ours.prefill_tok_s, 'tok/s');
+    row(name, 'time to first token', ours.ttft_ms, 'ms', 0);
+    for (const d of ours.decode) row(name, `decode B = ${d.lanes}${d.lanes > 1 ? ' (aggregate)' : ''}`, d.decode_tok_s, 'tok/s');
+  }
+  for (const wl of [result.wllama, result.wllama_webgpu].filter(Boolean)) {
+    const name = `wllama ${wl.version} (${wl.backend}, ${wl.threads} threads)`;
+    row(name, 'load', wl.load_ms, 'ms', 0);
+    row(name, `prefill ${wl.prompt_tokens} tokens`, wl.prefill_tok_s, 'tok/s');
+    row(name, 'decode B = 1', wl.decode_tok_s, 'tok/s');
+  }
+  for (const e of result.errors) {
+    rows.push(h('tr', {}, h('td', {}, e.engine), h('td', { className: 'err', colspan: '4' }, e.message)));
+  }
+  replace($('results').tBodies[0], ...rows);
+  const r = result.ratios;
+  replace($('ratios'), r
+    ? `ours / wllama: decode B = 1 ${fmt(r.decode, 2)}×, prefill ${fmt(r.prefill, 2)}×, load time ${fmt(r.load_time, 2)}×` +
+      (Number.isFinite(r.decode_b16) ? `; decode B = 16 aggregate ${fmt(r.decode_b16, 2)}× wllama's single stream` : '')
+    : '');
+}
+
+function ratios(ours, wl) {
+  if (!ours || !wl) return null;
+  const b1 = ours.decode.find((d) => d.lanes === 1);
+  const b16 = ours.decode.find((d) => d.lanes === 16);
+  return {
+    decode: b1 ? b1.decode_tok_s.median / wl.decode_tok_s.median : NaN,
+    prefill: ours.prefill_tok_s.median / wl.prefill_tok_s.median,
+    load_time: ours.load_ms.median / wl.load_ms.median,
+    decode_b16: b16 ? b16.decode_tok_s.median / wl.decode_tok_s.median : NaN,
+  };
+}
+
+async function run(opts) {
+  const body = document.body.dataset;
+  body.bench = 'running';
+  $('start').disabled = true;
+  const result = {
+    options: opts,
+    browser: { userAgent: navigator.userAgent, crossOriginIsolated: self.crossOriginIsolated, cores: navigator.hardwareConcurrency },
+    samplescope: null,
+    wllama: null,
+    wllama_webgpu: null,
+    ratios: null,
+    errors: [],
+  };
+  const attempt = async (engine, f) => {
+    try {
+      result[engine.replace('-', '_')] = await f();
+    } catch (e) {
+      log(`${engine} failed: ${e.message}`);
+      result.errors.push({ engine, message: e.message });
+    }
+  };
+  const t0 = performance.now();
+  if (opts.engines.includes('samplescope')) await attempt('samplescope', () => benchOurs(opts));
+  let prompt = null;
+  const ourPrompt = async () => (prompt ??= result.samplescope?.prompt ?? (await promptFromOurs(opts)));
+  if (opts.engines.includes('wllama')) await attempt('wllama', async () => benchWllama(opts, await ourPrompt()));
+  if (opts.engines.includes('wllama-webgpu')) {
+    await attempt('wllama-webgpu', async () => benchWllama(opts, await ourPrompt(), { webgpu: true }));
+  }
+  result.ratios = ratios(result.samplescope, result.wllama);
+  result.seconds = (performance.now() - t0) / 1000;
+  renderResults(result);
+  window.benchResult = result;
+  log(`done in ${result.seconds.toFixed(0)} s${result.errors.length ? ` with ${result.errors.length} error(s)` : ''}`);
+  body.bench = result.errors.length ? 'error' : 'done';
+  $('start').disabled = false;
+}
+
+function main() {
+  const chip = $('isolation-chip');
+  chip.textContent = self.crossOriginIsolated ? 'cross-origin isolated' : 'not cross-origin isolated';
+  chip.dataset.state = self.crossOriginIsolated ? 'ok' : 'missing';
+  let opts;
+  try {
+    opts = parseOptions(location.search);
+  } catch (e) {
+    log(`bad setup: ${e.message}`);
+    window.benchResult = { errors: [{ engine: 'page', message: e.message }] };
+    document.body.dataset.bench = 'error';
+    $('start').disabled = true;
+    return;
+  }
+  fillFacts($('setup'), [
+    ['engines', opts.engines.join(', ')],
+    ['model', MODEL_URL],
+    ['prompt', `${opts.promptTokens} tokens of prose, the same tokens for both engines`],
+    ['decode', `${opts.tokens} greedy tokens; our engine at B = ${opts.lanes.join(', ')} lanes, wllama one stream`],
+    ['wllama threads', String(opts.threads)],
+    ['runs', String(opts.runs)],
+    ['cores', String(navigator.hardwareConcurrency)],
+  ]);
+  $('start').addEventListener('click', () => run(opts));
+  if (opts.auto) run(opts);
+}
+
+main();
