@@ -17,8 +17,9 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 128)]
     prompt_tokens: u32,
     /// Greedy tokens per lane.
-    #[arg(long, default_value_t = 128)]
+    #[arg(long, visible_alias = "decode-tokens", default_value_t = 128)]
     tokens: u32,
+    /// Runs per figure (the model load too); each figure is their median with min – max.
     #[arg(long, default_value_t = 3)]
     runs: u32,
     /// Force a kernel variant (row | cooperative) instead of the adapter's choice.
@@ -34,7 +35,7 @@ fn load_avg() -> String {
 }
 
 pub fn bench(a: BenchArgs) -> Result<()> {
-    use samplescope::bench::{run, BenchOptions};
+    use samplescope::bench::{run, BenchOptions, Stat};
     use samplescope::gpu::Variant;
     let variant = match a.variant.as_deref() {
         None => None,
@@ -48,15 +49,30 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let max_lanes = a.lanes.iter().copied().max().unwrap_or(1);
     let opts = LoadOptions { n_ctx: (a.prompt_tokens + a.tokens + 8).max(256), max_rows: max_lanes.max(128), ..LoadOptions::default() };
     let load_before = load_avg();
-    let t = web_time::Instant::now();
-    let mut engine = pollster::block_on(Engine::load(gpu, &bytes, &opts))?;
-    let load_ms = t.elapsed().as_secs_f64() * 1e3;
+    let mut load_ms = Vec::new();
+    let mut engine = None;
+    for run in 0..a.runs.max(1) {
+        drop(engine.take()); // the previous copy's GPU memory first
+        let t = web_time::Instant::now();
+        engine = Some(pollster::block_on(Engine::load(gpu.clone(), &bytes, &opts))?);
+        load_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        eprintln!("  load, run {}: {:.0} ms", run + 1, load_ms[load_ms.len() - 1]);
+    }
+    let mut engine = engine.expect("at least one run");
+    let load = Stat::of(load_ms);
     let bo = BenchOptions { prompt_tokens: a.prompt_tokens, decode_tokens: a.tokens, lanes: a.lanes.clone(), runs: a.runs.max(1) };
     let report = pollster::block_on(run(&mut engine.model, &bo, |line| eprintln!("  {line}")))?;
     let load_after = load_avg();
     let variant = engine.model.kern.variant().name();
     println!("\nsamplescope bench — {} ({}, {} kernels), load average {load_before} → {load_after}", facts.name, facts.backend, variant);
-    println!("model {}: {:.1} MB of weights on the GPU, load {load_ms:.0} ms", engine.model.cfg.name, report.weight_bytes as f64 / 1e6);
+    println!(
+        "model {}: {:.1} MB of weights on the GPU, load {:.0} ms ({:.0} – {:.0})",
+        engine.model.cfg.name,
+        report.weight_bytes as f64 / 1e6,
+        load.median,
+        load.min,
+        load.max
+    );
     println!("{:<34} {:>12} {:>21}", "measure", "median", "min – max");
     let row = |name: String, s: &samplescope::bench::Stat, unit: &str| {
         println!("{name:<34} {:>8.2} {unit:<3} {:>9.2} – {:<9.2}", s.median, s.min, s.max);
@@ -89,7 +105,8 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let json = serde_json::json!({
         "adapter": { "name": facts.name, "backend": facts.backend, "type": facts.device_type, "driver": facts.driver },
         "variant": variant,
-        "load_ms": load_ms,
+        "load_ms": load.median,
+        "load": load,
         "load_average": { "before": load_before, "after": load_after },
         "report": report,
     });
