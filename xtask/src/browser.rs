@@ -11,7 +11,7 @@ use crate::serve::Server;
 use crate::{apt_install, capture, cargo, run, web, which, workspace_root, Ctx, Res};
 
 /// Debian's chromium; tests never download a browser.
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The lab test's run: the page's three default lanes (temperature 1, applied first) with
 /// this prompt, length and seed must reproduce the native CLI's output for the same lane

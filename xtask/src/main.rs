@@ -10,7 +10,10 @@
 //!   demo          build-web, link the model into www/models, serve www/ (web.rs, serve.rs)
 //!   test          install what the tests need, then run every test (the CI entry point),
 //!                 the browser tests last (browser.rs)
+//!   bench         the native bench, then the browser bench page (ours and wllama), one
+//!                 table with the ratios (bench.rs)
 
+mod bench;
 mod browser;
 mod serve;
 mod web;
@@ -42,6 +45,14 @@ commands:
                        on SwiftShader). e.g. `cargo xtask test -- --nocapture`,
                        `cargo xtask test gguf`. SAMPLESCOPE_SKIP_BROWSER=1 skips the browser.
   test-browser         only the browser steps of `test` (tools, build-web, node --test)
+  bench [OPTIONS]      build what is needed, then run the native bench and the browser bench
+                       page (our engine and wllama in one headless Chromium) one after the
+                       other; print one table with the ratios ours / wllama and write JSON
+                       to results/bench-*.json. Options (defaults): --runs N (3)
+                       --prompt-tokens N (128) --tokens N (128 greedy tokens per lane)
+                       --lanes L (native, 1,4,16,64) --browser-lanes L (1,3,16)
+                       --browser-engines E (samplescope,wllama; also wllama-webgpu)
+                       --no-native --no-browser
 
 cache dir: $SAMPLESCOPE_CACHE, else $XDG_CACHE_HOME/samplescope, else $HOME/.cache/samplescope";
 
@@ -58,6 +69,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("test-browser") if args.len() == 1 => browser::only(),
         Some("test-browser") => Err(format!("test-browser takes no arguments\n\n{USAGE}")),
+        Some("bench") => bench::bench(&args[1..]),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())

@@ -1,0 +1,688 @@
+//! `cargo xtask bench`: the native bench (`samplescope bench`), then the browser bench page
+//! (www/bench.html: our engine and wllama in one headless Chromium session), one after the
+//! other on the same machine, and one table of both with the ratios ours / wllama and the
+//! issue's goals. Everything lands as JSON in results/ (git-ignored).
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::serve::Server;
+use crate::{browser, capture, cargo, run, web, workspace_root, Ctx, Res, USAGE};
+
+/// What one `cargo xtask bench` measures.
+struct Opts {
+    runs: u32,
+    prompt_tokens: u32,
+    tokens: u32,
+    lanes: String,
+    browser_lanes: String,
+    browser_engines: String,
+    native: bool,
+    browser: bool,
+}
+
+impl Default for Opts {
+    /// Issue 8's figures: a 128-token prompt, 128 greedy tokens, medians of 3 runs.
+    fn default() -> Self {
+        Opts {
+            runs: 3,
+            prompt_tokens: 128,
+            tokens: 128,
+            lanes: "1,4,16,64".into(),
+            browser_lanes: "1,3,16".into(),
+            browser_engines: "samplescope,wllama".into(),
+            native: true,
+            browser: true,
+        }
+    }
+}
+
+fn parse(args: &[String]) -> Res<Opts> {
+    let mut o = Opts::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (key, inline) = match a.split_once('=') {
+            Some((k, v)) if k.starts_with("--") => (k, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{key} needs a value"))
+        };
+        match key {
+            "--runs" => o.runs = positive(key, &value()?)?,
+            "--prompt-tokens" => o.prompt_tokens = positive(key, &value()?)?,
+            "--tokens" => o.tokens = positive(key, &value()?)?,
+            "--lanes" => o.lanes = lane_list(key, &value()?)?,
+            "--browser-lanes" => o.browser_lanes = lane_list(key, &value()?)?,
+            "--browser-engines" => o.browser_engines = value()?,
+            "--no-native" => o.native = false,
+            "--no-browser" => o.browser = false,
+            other => return Err(format!("bench: unknown argument `{other}`\n\n{USAGE}")),
+        }
+    }
+    if o.tokens < 2 {
+        return Err("--tokens must be at least 2 (a decode rate needs a second token)".into());
+    }
+    if !o.native && !o.browser {
+        return Err("--no-native and --no-browser leave nothing to measure".into());
+    }
+    Ok(o)
+}
+
+fn positive(key: &str, v: &str) -> Res<u32> {
+    match v.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{key} {v}: expected a positive whole number")),
+    }
+}
+
+fn lane_list(key: &str, v: &str) -> Res<String> {
+    for part in v.split(',') {
+        positive(key, part.trim())?;
+    }
+    Ok(v.replace(' ', ""))
+}
+
+/// `cargo xtask bench [OPTIONS]`.
+pub fn bench(args: &[String]) -> Res {
+    let o = parse(args)?;
+    let runtime_dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(_) => None,
+        None => Some(crate::make_private_temp_dir("samplescope-xdg-runtime")?),
+    };
+    let ctx = Ctx {
+        test_args: Vec::new(),
+        runtime_dir,
+    };
+    let r = measure(&o, &ctx);
+    if let Some(dir) = &ctx.runtime_dir {
+        let _ = fs::remove_dir_all(dir);
+    }
+    r
+}
+
+fn measure(o: &Opts, ctx: &Ctx) -> Res {
+    let root = workspace_root();
+    println!("==> building what the bench needs");
+    if o.browser {
+        browser::ensure_tools(ctx)?; // node, npm packages (wllama among them), chromium
+    }
+    crate::fetch_model()?;
+    if o.native {
+        run(cargo().args(["build", "--release", "--bin", "samplescope"]))?;
+    }
+    if o.browser {
+        web::build_web()?; // also copies wllama into www/bench-assets
+        web::link_model()?;
+    }
+    let results = root.join("results");
+    fs::create_dir_all(&results)
+        .map_err(|e| format!("cannot create {}: {e}", results.display()))?;
+    let stamp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+
+    let load_before = load_average();
+    let native = o.native.then(|| {
+        println!("\n==> native bench (samplescope bench, wgpu)");
+        native_bench(o, ctx, &results.join(format!("bench-{stamp}-native.json")))
+    });
+    let browser = o.browser.then(|| {
+        println!("\n==> browser bench (www/bench.html in headless Chromium)");
+        browser_bench(o, &results.join(format!("bench-{stamp}-browser.json")))
+    });
+    let load_after = load_average();
+
+    let part = |r: &Option<Res<Value>>| match r {
+        None => Value::Null,
+        Some(Ok(v)) => v.clone(),
+        Some(Err(e)) => json!({ "error": e }),
+    };
+    let mut all = json!({
+        "unix_time": stamp,
+        "machine": machine(),
+        "load_average": { "before": load_before, "after": load_after },
+        "settings": {
+            "runs": o.runs, "prompt_tokens": o.prompt_tokens, "decode_tokens": o.tokens,
+            "native_lanes": o.lanes, "browser_lanes": o.browser_lanes,
+            "browser_engines": o.browser_engines,
+        },
+        "chromium": capture(Command::new(browser::CHROMIUM).arg("--version"))
+            .map(|s| s.trim().to_string()).unwrap_or_default(),
+        "native": part(&native),
+        "browser": part(&browser),
+    });
+    all["ratios"] = ratios(&all);
+    all["goals"] = goals(&all);
+    print!("{}", table(&all));
+    let out = results.join(format!("bench-{stamp}.json"));
+    let text = serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?;
+    fs::write(&out, text + "\n").map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    println!("\nJSON: {}", out.display());
+
+    let mut errors: Vec<String> = [("native", &native), ("browser", &browser)]
+        .into_iter()
+        .filter_map(|(name, r)| match r {
+            Some(Err(e)) => Some(format!("{name}: {e}")),
+            _ => None,
+        })
+        .collect();
+    for e in all["browser"]["errors"].as_array().into_iter().flatten() {
+        errors.push(format!(
+            "browser, {}: {}",
+            s(&e["engine"]),
+            s(&e["message"])
+        ));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the bench ran with errors:\n  {}",
+            errors.join("\n  ")
+        ))
+    }
+}
+
+/// `samplescope bench` (release build); its progress goes to the terminal, its JSON is read.
+fn native_bench(o: &Opts, ctx: &Ctx, out: &Path) -> Res<Value> {
+    let exe = web::target_dir().join("release").join("samplescope");
+    let mut cmd = Command::new(exe);
+    cmd.arg("bench")
+        .args(["--lanes", &o.lanes])
+        .args(["--prompt-tokens", &o.prompt_tokens.to_string()])
+        .args(["--tokens", &o.tokens.to_string()])
+        .args(["--runs", &o.runs.to_string()])
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null()); // its own table; ours below has the same figures
+    if let Some(dir) = &ctx.runtime_dir {
+        cmd.env("XDG_RUNTIME_DIR", dir);
+    }
+    run(&mut cmd)?;
+    read_json(out)
+}
+
+/// Serves www/ and runs the bench page through tests/browser/bench-run.mjs.
+fn browser_bench(o: &Opts, out: &Path) -> Res<Value> {
+    let root = workspace_root();
+    let server = Server::start(&root.join("www"), 0, true)?;
+    let query = format!(
+        "runs={}&promptTokens={}&tokens={}&lanes={}&engines={}",
+        o.runs, o.prompt_tokens, o.tokens, o.browser_lanes, o.browser_engines
+    );
+    run(Command::new("node")
+        .arg("tests/browser/bench-run.mjs")
+        .args(["--url", &server.url(), "--query", &query])
+        .arg("--out")
+        .arg(out)
+        .current_dir(&root)
+        .env("SAMPLESCOPE_CHROMIUM", browser::CHROMIUM)
+        .env(
+            "SAMPLESCOPE_ARTIFACTS",
+            web::target_dir().join("browser-artifacts"),
+        ))?;
+    read_json(out)
+}
+
+fn read_json(path: &Path) -> Res<Value> {
+    let text =
+        fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The 1, 5 and 15 minute load averages (Linux), or "n/a".
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "n/a".into(),
+        |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+    )
+}
+
+fn machine() -> Value {
+    let cpuinfo = fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpu = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or(String::new(), |(_, v)| v.trim().to_string());
+    let mem_kb: f64 = fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    json!({
+        "cpu": cpu,
+        "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "memory_gb": (mem_kb / 1e6 * 10.0).round() / 10.0,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// the table
+// ---------------------------------------------------------------------------------------------
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+fn median(v: &Value) -> Option<f64> {
+    v["median"].as_f64()
+}
+
+/// A `{lanes, …}` entry of a list by its lane count.
+fn by_lanes(list: &Value, lanes: u64) -> Option<&Value> {
+    list.as_array()?
+        .iter()
+        .find(|d| d["lanes"].as_u64() == Some(lanes))
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Value {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => json!(a / b),
+        _ => Value::Null,
+    }
+}
+
+/// Ours / wllama, in the browser (wllama on its CPU backend, the issue's reference).
+fn ratios(all: &Value) -> Value {
+    let ours = &all["browser"]["samplescope"];
+    let wl = &all["browser"]["wllama"];
+    let decode = |b| by_lanes(&ours["decode"], b).and_then(|d| median(&d["decode_tok_s"]));
+    json!({
+        "decode_b1": ratio(decode(1), median(&wl["decode_tok_s"])),
+        "prefill": ratio(median(&ours["prefill_tok_s"]), median(&wl["prefill_tok_s"])),
+        "load_time": ratio(median(&ours["load_ms"]), median(&wl["load_ms"])),
+        "decode_b16_aggregate_vs_wllama_single": ratio(decode(16), median(&wl["decode_tok_s"])),
+    })
+}
+
+/// Issue 8's goals for this kind of machine (SwiftShader in the browser, lavapipe natively).
+fn goals(all: &Value) -> Value {
+    let ours = &all["browser"]["samplescope"];
+    let native = &all["native"]["report"];
+    let browser_decode = |b| by_lanes(&ours["decode"], b).and_then(|d| median(&d["decode_tok_s"]));
+    let native_decode =
+        |b| by_lanes(&native["decode"], b).and_then(|d| median(&d["aggregate_tok_s"]));
+    let r = &all["ratios"];
+    let chain = by_lanes(&native["sampler_share"], 1).and_then(|x| x["share"].as_f64());
+    let goal = |what: &str, value: Option<f64>, target: f64, unit: &str| {
+        json!({ "goal": what, "value": value, "target": target, "unit": unit,
+                "met": value.map(|v| if unit == "share" { v < target } else { v >= target }) })
+    };
+    json!([
+        goal(
+            "browser decode B = 1 ≥ 3 tok/s",
+            browser_decode(1),
+            3.0,
+            "tok/s"
+        ),
+        goal(
+            "browser decode B = 1 ≥ 0.5× wllama",
+            r["decode_b1"].as_f64(),
+            0.5,
+            "×"
+        ),
+        goal(
+            "browser decode B = 16 aggregate ≥ 2× wllama",
+            r["decode_b16_aggregate_vs_wllama_single"].as_f64(),
+            2.0,
+            "×"
+        ),
+        goal(
+            "native decode B = 1 ≥ 9.4 tok/s (10× llama.cpp Vulkan on lavapipe)",
+            native_decode(1),
+            9.4,
+            "tok/s"
+        ),
+        goal(
+            "native decode B = 16 aggregate ≥ 8× B = 1",
+            ratio(native_decode(16), native_decode(1)).as_f64(),
+            8.0,
+            "×"
+        ),
+        goal("sampler chain < 5% of a B = 1 step", chain, 0.05, "share"),
+    ])
+}
+
+/// "12.34 tok/s   10.20 – 13.00   (3)"
+fn stat_cells(v: &Value, unit: &str, digits: usize) -> String {
+    let f = |k: &str| {
+        v[k].as_f64()
+            .map_or("—".into(), |x| format!("{x:.digits$}"))
+    };
+    if v.is_null() {
+        return "not measured".into();
+    }
+    format!(
+        "{:>9} {unit:<6} {:>9} – {:<9} ({})",
+        f("median"),
+        f("min"),
+        f("max"),
+        v["runs"].as_u64().unwrap_or(0)
+    )
+}
+
+fn table(all: &Value) -> String {
+    use std::fmt::Write as _;
+    let mut t = String::new();
+    let set = &all["settings"];
+    let m = &all["machine"];
+    let la = &all["load_average"];
+    let _ = writeln!(
+        t,
+        "\n==> samplescope bench: native and browser, one after the other, on this machine"
+    );
+    let _ = writeln!(
+        t,
+        "machine: {} cores ({}), {} GB; load average {} → {} (1, 5, 15 min; a busy machine is slower and noisier)",
+        m["cores"], s(&m["cpu"]), m["memory_gb"], s(&la["before"]), s(&la["after"])
+    );
+    let _ = writeln!(
+        t,
+        "prompt {} tokens, {} greedy tokens per lane; each figure: median, min – max (runs)",
+        set["prompt_tokens"], set["decode_tokens"]
+    );
+    let row = |t: &mut String, label: &str, cells: String| {
+        let _ = writeln!(t, "  {label:<40} {cells}");
+    };
+
+    let n = &all["native"];
+    if let Some(e) = n["error"].as_str() {
+        let _ = writeln!(t, "\nnative: FAILED: {e}");
+    } else if !n.is_null() {
+        let a = &n["adapter"];
+        let rep = &n["report"];
+        let _ = writeln!(
+            t,
+            "\nnative samplescope — {} ({}, {}), {} kernels",
+            s(&a["name"]),
+            s(&a["backend"]),
+            s(&a["type"]),
+            s(&n["variant"])
+        );
+        row(&mut t, "load", stat_cells(&n["load"], "ms", 0));
+        row(
+            &mut t,
+            &format!("prefill {} tokens", rep["prompt_tokens"]),
+            stat_cells(&rep["prefill_tok_s"], "tok/s", 2),
+        );
+        row(
+            &mut t,
+            "time to first token",
+            stat_cells(&rep["time_to_first_token_ms"], "ms", 0),
+        );
+        let b1 = by_lanes(&rep["decode"], 1).and_then(|d| median(&d["aggregate_tok_s"]));
+        for d in rep["decode"].as_array().into_iter().flatten() {
+            let lanes = d["lanes"].as_u64().unwrap_or(0);
+            let mut cells = stat_cells(&d["aggregate_tok_s"], "tok/s", 2);
+            if let (true, Some(b1), Some(x)) = (lanes > 1, b1, median(&d["aggregate_tok_s"])) {
+                cells += &format!("  {:.1}× B = 1", x / b1);
+            }
+            let label = if lanes > 1 {
+                format!("decode B = {lanes} (aggregate)")
+            } else {
+                "decode B = 1".into()
+            };
+            row(&mut t, &label, cells);
+        }
+        for sh in rep["sampler_share"].as_array().into_iter().flatten() {
+            row(
+                &mut t,
+                &format!("sampler chain, B = {}", sh["lanes"]),
+                format!(
+                    "{:>8.1}% of a step ({:.2} of {:.1} ms, timestamp queries)",
+                    sh["share"].as_f64().unwrap_or(f64::NAN) * 100.0,
+                    sh["chain_ms"].as_f64().unwrap_or(f64::NAN),
+                    sh["step_ms"].as_f64().unwrap_or(f64::NAN)
+                ),
+            );
+        }
+        let kernels = rep["kernels"].as_array().cloned().unwrap_or_default();
+        if !kernels.is_empty() {
+            let total: f64 = kernels.iter().filter_map(|k| k["ms"].as_f64()).sum();
+            let _ = writeln!(
+                t,
+                "  GPU time per kernel family, one decode step at B = 1 ({total:.1} ms):"
+            );
+            for k in &kernels {
+                let _ = writeln!(
+                    t,
+                    "    {:<30} {:>4} calls {:>9.2} ms {:>6.1}%",
+                    s(&k["kernel"]),
+                    k["calls"],
+                    k["ms"].as_f64().unwrap_or(f64::NAN),
+                    k["share"].as_f64().unwrap_or(f64::NAN) * 100.0
+                );
+            }
+        }
+    }
+
+    let b = &all["browser"];
+    if let Some(e) = b["error"].as_str() {
+        let _ = writeln!(t, "\nbrowser: FAILED: {e}");
+    } else if !b.is_null() {
+        let ours = &b["samplescope"];
+        if !ours.is_null() {
+            let a = &ours["adapter"];
+            let _ = writeln!(
+                t,
+                "\nbrowser samplescope — {}, WebGPU adapter {} ({}, {} kernels)",
+                s(&all["chromium"]),
+                s(&a["label"]),
+                s(&a["deviceType"]),
+                s(&a["variant"])
+            );
+            row(&mut t, "load", stat_cells(&ours["load_ms"], "ms", 0));
+            row(
+                &mut t,
+                &format!("prefill {} tokens", ours["prompt_tokens"]),
+                stat_cells(&ours["prefill_tok_s"], "tok/s", 2),
+            );
+            row(
+                &mut t,
+                "time to first token",
+                stat_cells(&ours["ttft_ms"], "ms", 0),
+            );
+            for d in ours["decode"].as_array().into_iter().flatten() {
+                let lanes = d["lanes"].as_u64().unwrap_or(0);
+                let label = if lanes > 1 {
+                    format!("decode B = {lanes} (aggregate)")
+                } else {
+                    "decode B = 1".into()
+                };
+                let mut cells = stat_cells(&d["decode_tok_s"], "tok/s", 2);
+                if d["min_tokens"]
+                    .as_u64()
+                    .is_some_and(|n| n < ours["decode_tokens"].as_u64().unwrap_or(0))
+                {
+                    cells += &format!("  (a lane stopped early, after {} tokens)", d["min_tokens"]);
+                }
+                row(&mut t, &label, cells);
+            }
+        }
+        for key in ["wllama", "wllama_webgpu"] {
+            let w = &b[key];
+            if w.is_null() {
+                continue;
+            }
+            let _ = writeln!(
+                t,
+                "\nbrowser wllama {} (llama.cpp {}) — {}, {} threads, cross-origin isolated: {}",
+                s(&w["version"]),
+                s(&w["llama_cpp"]),
+                s(&w["backend"]),
+                w["threads"],
+                b["browser"]["crossOriginIsolated"]
+            );
+            row(&mut t, "load", stat_cells(&w["load_ms"], "ms", 0));
+            row(
+                &mut t,
+                &format!("prefill {} tokens", w["prompt_tokens"]),
+                stat_cells(&w["prefill_tok_s"], "tok/s", 2),
+            );
+            row(
+                &mut t,
+                "decode B = 1",
+                stat_cells(&w["decode_tok_s"], "tok/s", 2),
+            );
+        }
+        for e in b["errors"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                t,
+                "\nbrowser {}: FAILED: {}",
+                s(&e["engine"]),
+                s(&e["message"])
+            );
+        }
+    }
+
+    let r = &all["ratios"];
+    let x = |v: &Value| v.as_f64().map_or("—".into(), |x| format!("{x:.3}×"));
+    let _ = writeln!(t, "\nours / wllama (browser, medians)");
+    row(&mut t, "decode tok/s, B = 1", x(&r["decode_b1"]));
+    row(&mut t, "prefill tok/s", x(&r["prefill"]));
+    row(
+        &mut t,
+        "load time (below 1: ours loads faster)",
+        x(&r["load_time"]),
+    );
+    row(
+        &mut t,
+        "decode B = 16 aggregate / wllama",
+        x(&r["decode_b16_aggregate_vs_wllama_single"]),
+    );
+
+    let _ = writeln!(t, "\ngoals (issue 8)");
+    for g in all["goals"].as_array().into_iter().flatten() {
+        let value = g["value"].as_f64();
+        let unit = s(&g["unit"]);
+        let shown = match (value, unit) {
+            (None, _) => "not measured".to_string(),
+            (Some(v), "share") => format!("{:.1}%", v * 100.0),
+            (Some(v), "×") => format!("{v:.3}×"),
+            (Some(v), u) => format!("{v:.2} {u}"),
+        };
+        let verdict = match (g["met"].as_bool(), value) {
+            (Some(true), _) => "met".to_string(),
+            (Some(false), Some(v)) if unit != "share" && v > 0.0 => {
+                format!(
+                    "missed: {:.1}× short",
+                    g["target"].as_f64().unwrap_or(0.0) / v
+                )
+            }
+            (Some(false), _) => "missed".to_string(),
+            (None, _) => String::new(),
+        };
+        let _ = writeln!(t, "  {:<66} {shown:>12}  {verdict}", s(&g["goal"]));
+    }
+    t
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options() {
+        let o = parse(&[]).unwrap();
+        assert_eq!((o.runs, o.prompt_tokens, o.tokens), (3, 128, 128));
+        assert_eq!(o.lanes, "1,4,16,64");
+        let o = parse(&args(&[
+            "--runs",
+            "1",
+            "--tokens=8",
+            "--browser-lanes",
+            "1, 3",
+            "--no-native",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (o.runs, o.tokens, o.browser_lanes.as_str(), o.native),
+            (1, 8, "1,3", false)
+        );
+        assert!(parse(&args(&["--runs", "0"])).is_err());
+        assert!(parse(&args(&["--lanes", "1,x"])).is_err());
+        assert!(parse(&args(&["--tokens", "1"])).is_err());
+        assert!(parse(&args(&["--no-native", "--no-browser"])).is_err());
+        assert!(parse(&args(&["--frobnicate"])).is_err());
+        assert!(parse(&args(&["--runs"])).is_err());
+    }
+
+    #[test]
+    fn ratios_and_goals_from_results() {
+        let stat = |m: f64| json!({ "median": m, "min": m, "max": m, "runs": 3 });
+        let mut all = json!({
+            "native": { "report": {
+                "decode": [
+                    { "lanes": 1, "aggregate_tok_s": stat(5.0) },
+                    { "lanes": 16, "aggregate_tok_s": stat(50.0) },
+                ],
+                "sampler_share": [{ "lanes": 1, "share": 0.04 }],
+            } },
+            "browser": {
+                "samplescope": {
+                    "load_ms": stat(3000.0), "prefill_tok_s": stat(7.0),
+                    "decode": [
+                        { "lanes": 1, "decode_tok_s": stat(2.0) },
+                        { "lanes": 16, "decode_tok_s": stat(30.0) },
+                    ],
+                },
+                "wllama": { "load_ms": stat(2000.0), "prefill_tok_s": stat(14.0), "decode_tok_s": stat(10.0) },
+            },
+        });
+        all["ratios"] = ratios(&all);
+        assert_eq!(all["ratios"]["decode_b1"], json!(0.2));
+        assert_eq!(all["ratios"]["prefill"], json!(0.5));
+        assert_eq!(all["ratios"]["load_time"], json!(1.5));
+        assert_eq!(
+            all["ratios"]["decode_b16_aggregate_vs_wllama_single"],
+            json!(3.0)
+        );
+        all["goals"] = goals(&all);
+        let met: Vec<_> = all["goals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["met"].as_bool())
+            .collect();
+        // 2 tok/s < 3; 0.2× < 0.5×; 3× ≥ 2×; 5 < 9.4; 10× ≥ 8×; 4% < 5%.
+        assert_eq!(
+            met,
+            [
+                Some(false),
+                Some(false),
+                Some(true),
+                Some(false),
+                Some(true),
+                Some(true)
+            ]
+        );
+        let text = table(&all);
+        assert!(text.contains("missed: 1.5× short"), "{text}");
+    }
+
+    #[test]
+    fn missing_parts_are_not_measured() {
+        let mut all = json!({ "native": Value::Null, "browser": { "error": "chromium crashed" } });
+        all["ratios"] = ratios(&all);
+        all["goals"] = goals(&all);
+        assert!(all["ratios"]["decode_b1"].is_null());
+        assert!(all["goals"][0]["met"].is_null());
+        let text = table(&all);
+        assert!(text.contains("browser: FAILED: chromium crashed"), "{text}");
+        assert!(text.contains("not measured"), "{text}");
+    }
+}
