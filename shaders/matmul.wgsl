@@ -1,7 +1,8 @@
 // Matrix × activations with quantized weights:  y[m, n] (+)= Σ_k W[n, k] · x[m, k]
 // W is [N, K] in 32-weight blocks read by load_q / load_block (weights_*.wgsl, prepended).
 // Defines: K, N, R (activation rows per invocation), ACCUMULATE (y += … for the residual
-// adds), GLU (W holds gate rows 0..N then up rows N..2N; y = silu(gate) · up),
+// adds), GLU (W holds gate rows 0..N then up rows N..2N; y = silu(gate) · up), SPLIT with
+// N0, N1 (three outputs, below),
 // COOP (a 64-invocation workgroup per weight row with a shared-memory reduction, for real
 // GPUs); else the software-adapter shape: NR weight rows × R activation rows per invocation,
 // WG invocations a workgroup, no barriers.
@@ -14,7 +15,13 @@
 @group(0) @binding(0) var<uniform> rows: Rows;
 @group(0) @binding(1) var<storage, read> weights: array<u32>;      // [N or 2N, K/32] blocks
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;      // [M, K/4]
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;      // [M, N]
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;      // [M, N] (SPLIT: [M, N0])
+#if SPLIT
+// SPLIT: W stacks three matrices (q, k, v) and the output columns go to three buffers:
+// columns 0..N0 to y, N0..N0+N1 to y1, the rest to y2 (one dispatch for three projections).
+@group(0) @binding(4) var<storage, read_write> y1: array<f32>;     // [M, N1]
+@group(0) @binding(5) var<storage, read_write> y2: array<f32>;     // [M, N - N0 - N1]
+#endif
 
 const KB: u32 = K / 32u;   // blocks per weight row
 const KV4: u32 = K / 4u;   // vec4s per activation row
@@ -45,10 +52,20 @@ fn store(m: u32, n: u32, gate: f32, up: f32) {
 #else
     let v = gate;
 #endif
+#if SPLIT
+    if (n < N0) {
+        y[m * N0 + n] = v;
+    } else if (n < N0 + N1) {
+        y1[m * N1 + n - N0] = v;
+    } else {
+        y2[m * (N - N0 - N1) + n - N0 - N1] = v;
+    }
+#else
 #if ACCUMULATE
     y[m * N + n] += v;
 #else
     y[m * N + n] = v;
+#endif
 #endif
 }
 

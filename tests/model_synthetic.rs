@@ -57,6 +57,14 @@ fn every_weight_type_matches_cpu_reference() {
     }
 }
 
+/// GGUF files may quantize attn_v differently from q and k (llama.cpp's mixes do): that layer
+/// runs three projections instead of one stacked dispatch, and must agree just the same.
+#[test]
+fn mixed_qkv_formats_match_cpu_reference() {
+    let spec = SynthSpec { per_tensor: vec![("blk.1.attn_v.weight".into(), GgmlType::Q8_0)], ..SynthSpec::default() };
+    check(&spec, Variant::Row, 16);
+}
+
 #[test]
 fn cooperative_variant_and_chunked_prefill_match() {
     let spec = SynthSpec::default();

@@ -1,5 +1,6 @@
 //! Launcher for shaders/matmul.wgsl: y (+)= W·x with quantized W, optionally gate/up fused
-//! with SiLU (GLU). Pipelines for R = 1 (single-row decode) and R = 4 (prefill, lanes).
+//! with SiLU (GLU) or three stacked matrices written to three outputs (split, for q, k, v).
+//! Pipelines for one activation row (decode) and several (prefill, lanes).
 
 use super::weights::WeightFormat;
 use super::{groups, Kernels, COMMON};
@@ -9,6 +10,7 @@ use crate::gpu::Variant;
 
 const SRC: &str = include_str!("../../shaders/matmul.wgsl");
 const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
+const SIG_SPLIT: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite];
 const WG: u32 = 64;
 const MAX_X_GROUPS: u32 = 65535;
 
@@ -18,6 +20,18 @@ pub struct Matmul {
     n: u32,
     variant: Variant,
     shape: Shape,
+    split: bool,
+}
+
+/// What one dispatch computes besides y = W·x.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Epilogue {
+    /// y += W·x (the residual adds).
+    pub accumulate: bool,
+    /// W holds gate rows then up rows; y = silu(gate) · up.
+    pub glu: bool,
+    /// W stacks three matrices of [n0, n1, n - n0 - n1] rows, written to three outputs.
+    pub split: Option<[u32; 2]>,
 }
 
 /// How the software-adapter (Row) kernel tiles the output: see shaders/matmul.wgsl.
@@ -52,11 +66,20 @@ impl Matmul {
     /// `k` is the row length (a multiple of 32), `n` the output width (rows of W; with
     /// `glu` W has 2n rows: gate then up).
     pub fn new(kern: &Kernels, fmt: WeightFormat, k: u32, n: u32, accumulate: bool, glu: bool) -> Result<Self> {
-        Self::with_shape(kern, fmt, k, n, accumulate, glu, Shape::for_variant(kern.variant()))
+        Self::with(kern, fmt, k, n, Epilogue { accumulate, glu, split: None })
     }
 
-    fn with_shape(kern: &Kernels, fmt: WeightFormat, k: u32, n: u32, accumulate: bool, glu: bool, shape: Shape) -> Result<Self> {
+    /// W·x with the given epilogue; for a split, `n` counts the rows of all three.
+    pub fn with(kern: &Kernels, fmt: WeightFormat, k: u32, n: u32, epi: Epilogue) -> Result<Self> {
+        Self::with_shape(kern, fmt, k, n, epi, Shape::for_variant(kern.variant()))
+    }
+
+    fn with_shape(kern: &Kernels, fmt: WeightFormat, k: u32, n: u32, epi: Epilogue, shape: Shape) -> Result<Self> {
         let variant = kern.variant();
+        let [n0, n1] = epi.split.unwrap_or([n, 0]);
+        if epi.split.is_some() && (epi.accumulate || epi.glu || n0 + n1 > n) {
+            return Err(crate::Error::Param(format!("matmul split [{n0}, {n1}] of {n} rows with accumulate/glu")));
+        }
         let make = |r: u32| {
             let defs = Defines::new()
                 .u32("K", k)
@@ -64,16 +87,31 @@ impl Matmul {
                 .u32("R", r)
                 .u32("NR", shape.nr)
                 .u32("WG", shape.wg)
-                .flag("ACCUMULATE", accumulate)
-                .flag("GLU", glu)
+                .u32("N0", n0)
+                .u32("N1", n1)
+                .flag("ACCUMULATE", epi.accumulate)
+                .flag("GLU", epi.glu)
+                .flag("SPLIT", epi.split.is_some())
                 .flag("COOP", variant == Variant::Cooperative);
-            kern.pipeline(&format!("matmul_{fmt:?}"), "main", &[COMMON, fmt.reader(), SRC], &defs, SIG)
+            let sig = if epi.split.is_some() { SIG_SPLIT } else { SIG };
+            kern.pipeline(&format!("matmul_{fmt:?}"), "main", &[COMMON, fmt.reader(), SRC], &defs, sig)
         };
-        Ok(Matmul { one_row: make(1)?, many_rows: make(shape.r)?, n, variant, shape })
+        Ok(Matmul { one_row: make(1)?, many_rows: make(shape.r)?, n, variant, shape, split: epi.split.is_some() })
     }
 
     pub fn bind(&self, kern: &Kernels, rows: &wgpu::Buffer, w: &wgpu::Buffer, x: &wgpu::Buffer, y: &wgpu::Buffer) -> Result<wgpu::BindGroup> {
+        if self.split {
+            return Err(crate::Error::Param("a split matmul binds three outputs (bind_split)".into()));
+        }
         kern.bind(SIG, "matmul", &[rows, w, x, y])
+    }
+
+    /// The bind group of a split matmul: outputs `ys` for the three stacked matrices.
+    pub fn bind_split(&self, kern: &Kernels, rows: &wgpu::Buffer, w: &wgpu::Buffer, x: &wgpu::Buffer, ys: [&wgpu::Buffer; 3]) -> Result<wgpu::BindGroup> {
+        if !self.split {
+            return Err(crate::Error::Param("bind_split on a matmul with one output".into()));
+        }
+        kern.bind(SIG_SPLIT, "matmul_split", &[rows, w, x, ys[0], ys[1], ys[2]])
     }
 
     /// Records the dispatch for `m` activation rows (the `rows` uniform must say the same).
@@ -139,7 +177,8 @@ mod tests {
         let x = rand_vec(&mut rng, m * k, 1.0);
         let y0 = rand_vec(&mut rng, m * n, 1.0);
 
-        let mm = Matmul::with_shape(&kern, WeightFormat::for_type(ty).unwrap(), k as u32, n as u32, accumulate, glu, shape).unwrap();
+        let epi = Epilogue { accumulate, glu, split: None };
+        let mm = Matmul::with_shape(&kern, WeightFormat::for_type(ty).unwrap(), k as u32, n as u32, epi, shape).unwrap();
         let (rb, wb) = (rows(&kern, m as u32, 0), buf_u32(&kern, &repack(ty, &wbytes, wrows * k).unwrap()));
         let (xb, yb) = (buf(&kern, &x), buf(&kern, &y0));
         let bg = mm.bind(&kern, &rb, &wb, &xb, &yb).unwrap();
@@ -194,6 +233,44 @@ mod tests {
             for m in [1, 2, 7] {
                 check_shape(Variant::Row, shape, GgmlType::Q4_1, m, m == 7, false);
                 check_shape(Variant::Row, shape, GgmlType::Q8_0, m, false, m == 2);
+            }
+        }
+    }
+
+    /// Three stacked matrices, one dispatch, three outputs: each output equals its own
+    /// matrix times x (the q, k, v projections).
+    #[test]
+    fn split_outputs_match_cpu_reference() {
+        for variant in [Variant::Row, Variant::Cooperative] {
+            let kern = kernels(variant);
+            let mut rng = rand::rng();
+            let (k, parts) = (64usize, [40usize, 12, 12]);
+            let n: usize = parts.iter().sum();
+            for (ty, m) in [(GgmlType::Q4_1, 1), (GgmlType::Q8_0, 5)] {
+                let wbytes = random_tensor(&mut rng, ty, n * k);
+                let w = quant::dequantize(ty, &wbytes, n * k).unwrap();
+                let x = rand_vec(&mut rng, m * k, 1.0);
+                let epi = Epilogue { split: Some([parts[0] as u32, parts[1] as u32]), ..Default::default() };
+                let mm = Matmul::with(&kern, WeightFormat::for_type(ty).unwrap(), k as u32, n as u32, epi).unwrap();
+                let (rb, wb, xb) = (rows(&kern, m as u32, 0), buf_u32(&kern, &repack(ty, &wbytes, n * k).unwrap()), buf(&kern, &x));
+                let ys: Vec<wgpu::Buffer> = parts.iter().map(|&p| buf(&kern, &vec![0.0; m * p])).collect();
+                assert!(mm.bind(&kern, &rb, &wb, &xb, &ys[0]).is_err(), "a split matmul has three outputs");
+                let bg = mm.bind_split(&kern, &rb, &wb, &xb, [&ys[0], &ys[1], &ys[2]]).unwrap();
+                run(&kern, |p| mm.record(p, &bg, m as u32));
+                let mut first = 0;
+                for (part, yb) in parts.iter().zip(&ys) {
+                    let got = read(&kern, yb, m * part);
+                    let (mut want, mut scale) = (Vec::new(), Vec::new());
+                    for i in 0..m {
+                        for j in first..first + part {
+                            let terms = (0..k).map(|t| w[j * k + t] as f64 * x[i * k + t] as f64);
+                            want.push(terms.clone().sum::<f64>() as f32);
+                            scale.push(terms.map(f64::abs).sum::<f64>() as f32);
+                        }
+                    }
+                    assert_close(&format!("{variant:?} split {ty} m={m} rows {first}.."), &got, &want, &scale, 1e-5, 1e-6);
+                    first += part;
+                }
             }
         }
     }

@@ -6,7 +6,7 @@
 //! share the prompt's KV (slots = positions) and each own a region of the KV cache for
 //! their continuation (see RowInfo). The KV caches grow on demand to fit the lanes.
 
-use super::weights::{upload, Matrix, Weights};
+use super::weights::{upload, Matrix, Qkv, Weights};
 use super::{LlamaConfig, LoadOptions};
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
@@ -15,7 +15,7 @@ use crate::gpu::Gpu;
 use crate::kernels::argmax::Argmax;
 use crate::kernels::attention::Attention;
 use crate::kernels::embed::Embed;
-use crate::kernels::matmul::Matmul;
+use crate::kernels::matmul::{Epilogue, Matmul};
 use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::{rope_table, Rope};
 use crate::kernels::{Kernels, RowInfo, Rows};
@@ -42,9 +42,8 @@ struct Buffers {
 /// One layer's launchers and bind groups, in the order they run.
 struct Layer {
     norm1: wgpu::BindGroup,
-    wq: (Matmul, wgpu::BindGroup),
-    wk: (Matmul, wgpu::BindGroup),
-    wv: (Matmul, wgpu::BindGroup),
+    /// q, k, v = Wq·xn, Wk·xn, Wv·xn: one split dispatch, or three.
+    qkv: Vec<(Matmul, wgpu::BindGroup)>,
     wo: (Matmul, wgpu::BindGroup),
     norm2: wgpu::BindGroup,
     gate_up: (Matmul, wgpu::BindGroup),
@@ -143,9 +142,19 @@ impl Model {
         for lw in &w.layers {
             layers.push(Layer {
                 norm1: norm.bind(&kern, &b.rows_all, &b.x, &lw.attn_norm, &b.xn)?,
-                wq: mm(&lw.wq, cd, cd, false, false, &b.xn, &b.q, &b.rows_all)?,
-                wk: mm(&lw.wk, cd, ckv, false, false, &b.xn, &b.k, &b.rows_all)?,
-                wv: mm(&lw.wv, cd, ckv, false, false, &b.xn, &b.v, &b.rows_all)?,
+                qkv: match &lw.qkv {
+                    Qkv::Stacked(mat) => {
+                        let epi = Epilogue { split: Some([cd, ckv]), ..Default::default() };
+                        let op = Matmul::with(&kern, mat.fmt, cd, cd + 2 * ckv, epi)?;
+                        let bg = op.bind_split(&kern, &b.rows_all, &mat.buf, &b.xn, [&b.q, &b.k, &b.v])?;
+                        vec![(op, bg)]
+                    }
+                    Qkv::Separate([wq, wk, wv]) => vec![
+                        mm(wq, cd, cd, false, false, &b.xn, &b.q, &b.rows_all)?,
+                        mm(wk, cd, ckv, false, false, &b.xn, &b.k, &b.rows_all)?,
+                        mm(wv, cd, ckv, false, false, &b.xn, &b.v, &b.rows_all)?,
+                    ],
+                },
                 wo: mm(&lw.wo, cd, cd, true, false, &b.att, &b.x, &b.rows_all)?,
                 norm2: norm.bind(&kern, &b.rows_all, &b.x, &lw.ffn_norm, &b.xn)?,
                 gate_up: mm(&lw.gate_up, cd, cff, false, true, &b.xn, &b.hb, &b.rows_all)?,
@@ -199,9 +208,9 @@ impl Model {
         for (l, kv) in self.layers.iter().zip(&self.kv) {
             r.op("rmsnorm", |p| self.norm.record(p, &l.norm1, m)); //              xn = norm(x)
             r.op("matmul q,k,v", |p| {
-                l.wq.0.record(p, &l.wq.1, m); //                                     q = Wq·xn
-                l.wk.0.record(p, &l.wk.1, m); //                                     k = Wk·xn
-                l.wv.0.record(p, &l.wv.1, m); //                                     v = Wv·xn
+                for (op, bg) in &l.qkv {
+                    op.record(p, bg, m); //                                          q, k, v = Wq·xn, Wk·xn, Wv·xn
+                }
             });
             r.op("rope + kv store", |p| self.rope.record(p, &kv.rope, m)); //      rope(q, k); cache ← k, v
             r.op("attention", |p| self.attention.record(p, &kv.attn, m)); //       att = softmax(q·K)·V

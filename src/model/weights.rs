@@ -14,13 +14,19 @@ pub struct Matrix {
 
 pub struct LayerWeights {
     pub attn_norm: wgpu::Buffer, // [D]
-    pub wq: Matrix,              // [D, D]      (ggml dims [K = D, N = D])
-    pub wk: Matrix,              // [KV, D]
-    pub wv: Matrix,              // [KV, D]
+    pub qkv: Qkv,
     pub wo: Matrix,              // [D, D]
     pub ffn_norm: wgpu::Buffer,  // [D]
     pub gate_up: Matrix,         // [2·FF, D]  gate rows, then up rows
     pub down: Matrix,            // [D, FF]
+}
+
+/// The attention projections Wq [D, D], Wk [KV, D], Wv [KV, D] (ggml dims [K = D, N]):
+/// stacked into one [D + 2·KV, D] matrix for one dispatch when they share a format, else
+/// three (GGUF files may quantize v differently).
+pub enum Qkv {
+    Stacked(Matrix),
+    Separate([Matrix; 3]),
 }
 
 pub struct Weights {
@@ -64,6 +70,24 @@ impl Uploader<'_, '_> {
         Ok(Matrix { buf: self.words(name, &words)?, fmt: WeightFormat::for_type(t.ty)? })
     }
 
+    /// q, k and v stacked when their formats agree.
+    fn qkv(&mut self, names: [&str; 3], k: u32, ns: [u32; 3]) -> Result<Qkv> {
+        let info = |i: usize| matrix_info(self.g, names[i], k, ns[i]);
+        let infos = [info(0)?, info(1)?, info(2)?];
+        let fmts = [WeightFormat::for_type(infos[0].ty)?, WeightFormat::for_type(infos[1].ty)?, WeightFormat::for_type(infos[2].ty)?];
+        let fmt = fmts[0];
+        if fmts.iter().any(|&f| f != fmt) {
+            let q = self.matrix(names[0], k, ns[0])?;
+            let kk = self.matrix(names[1], k, ns[1])?;
+            return Ok(Qkv::Separate([q, kk, self.matrix(names[2], k, ns[2])?]));
+        }
+        let mut words = Vec::new();
+        for t in infos {
+            words.extend(repack(t.ty, self.g.tensor_data(t), t.n_elements() as usize)?);
+        }
+        Ok(Qkv::Stacked(Matrix { buf: self.words(names[0], &words)?, fmt }))
+    }
+
     /// Gate and up stacked in one buffer so one GLU dispatch reads both.
     fn gate_up(&mut self, gate: &str, up: &str, k: u32, n: u32) -> Result<Matrix> {
         let (tg, tu) = (matrix_info(self.g, gate, k, n)?, matrix_info(self.g, up, k, n)?);
@@ -98,9 +122,7 @@ pub fn upload(gpu: &Gpu, g: &Gguf, c: &LlamaConfig) -> Result<Weights> {
         let n = |s: &str| format!("blk.{i}.{s}.weight");
         layers.push(LayerWeights {
             attn_norm: u.vector(&n("attn_norm"), d)?,
-            wq: u.matrix(&n("attn_q"), d, d)?,
-            wk: u.matrix(&n("attn_k"), d, kv)?,
-            wv: u.matrix(&n("attn_v"), d, kv)?,
+            qkv: u.qkv([&n("attn_q"), &n("attn_k"), &n("attn_v")], d, [d, kv, kv])?,
             wo: u.matrix(&n("attn_output"), d, d)?,
             ffn_norm: u.vector(&n("ffn_norm"), d)?,
             gate_up: u.gate_up(&n("ffn_gate"), &n("ffn_up"), d, ff)?,
