@@ -150,41 +150,46 @@ function figures(r, lanes) {
   };
 }
 
-async function benchOurs(opts) {
-  const url = abs(MODEL_URL);
+/** Fills the browser cache with the model, so every measured load reads it from there. */
+async function oursSetup() {
   log('samplescope: putting the model in the browser cache');
-  await loadModelBytes({ kind: 'url', url }, () => {});
-  const runs = [];
-  let adapter = null;
-  let prompt = null;
-  for (let r = 0; r < opts.runs; r++) {
-    const t0 = performance.now();
-    const w = new EngineWorker();
-    try {
-      const ready = await w.ask({ type: 'init' }, ['ready', 'gpu-error']);
-      if (ready.type === 'gpu-error') throw new Error(`WebGPU: ${ready.message}`);
-      adapter = { ...ready.adapter, label: adapterLabel(ready.adapter) };
-      const loaded = await w.ask({ type: 'load', source: { kind: 'url', url }, nCtx: 1024 }, ['loaded', 'load-error']);
-      if (loaded.type === 'load-error') throw new Error(`loading the model: ${loaded.message}`);
-      const loadMs = performance.now() - t0;
-      log(`samplescope run ${r + 1}: load ${loadMs.toFixed(0)} ms (${loaded.fromCache ? 'from the browser cache' : 'downloaded'})`);
-      // The first dispatch of each pipeline compiles it: one short generation first, as the
-      // native bench warms up before it measures.
-      await w.bench({ prompt: PROMPT, promptTokens: Math.min(8, opts.promptTokens), maxTokens: 2, lanes: 1 });
-      const byLanes = [];
-      for (const b of opts.lanes) {
-        const m = await w.bench({ prompt: PROMPT, promptTokens: opts.promptTokens, maxTokens: opts.tokens, lanes: b });
-        prompt = { text: m.prompt, ids: m.promptIds };
-        const f = figures(m, b);
-        byLanes.push(f);
-        const short = f.tokens < opts.tokens ? ` — only ${f.tokens} tokens (${f.stops.join(', ')})` : '';
-        log(`samplescope run ${r + 1}, B = ${b}: prefill ${f.prefill_tok_s.toFixed(2)} tok/s, first token ${f.ttft_ms.toFixed(0)} ms, decode ${f.decode_tok_s.toFixed(2)} tok/s${short}`);
-      }
-      runs.push({ load_ms: loadMs, from_cache: loaded.fromCache, model: loaded.facts?.name ?? '', lanes: byLanes });
-    } finally {
-      w.terminate();
+  await loadModelBytes({ kind: 'url', url: abs(MODEL_URL) }, () => {});
+  return { runs: [], adapter: null, prompt: null };
+}
+
+/** One run of our engine: a fresh worker, load, a warm-up, then each lane count. */
+async function oursRun(ctx, opts, r) {
+  const url = abs(MODEL_URL);
+  const t0 = performance.now();
+  const w = new EngineWorker();
+  try {
+    const ready = await w.ask({ type: 'init' }, ['ready', 'gpu-error']);
+    if (ready.type === 'gpu-error') throw new Error(`WebGPU: ${ready.message}`);
+    ctx.adapter = { ...ready.adapter, label: adapterLabel(ready.adapter) };
+    const loaded = await w.ask({ type: 'load', source: { kind: 'url', url }, nCtx: 1024 }, ['loaded', 'load-error']);
+    if (loaded.type === 'load-error') throw new Error(`loading the model: ${loaded.message}`);
+    const loadMs = performance.now() - t0;
+    log(`samplescope run ${r + 1}: load ${loadMs.toFixed(0)} ms (${loaded.fromCache ? 'from the browser cache' : 'downloaded'})`);
+    // The first dispatch of each pipeline compiles it: one short generation first, as the
+    // native bench warms up before it measures.
+    await w.bench({ prompt: PROMPT, promptTokens: Math.min(8, opts.promptTokens), maxTokens: 2, lanes: 1 });
+    const byLanes = [];
+    for (const b of opts.lanes) {
+      const m = await w.bench({ prompt: PROMPT, promptTokens: opts.promptTokens, maxTokens: opts.tokens, lanes: b });
+      ctx.prompt = { text: m.prompt, ids: m.promptIds };
+      const f = figures(m, b);
+      byLanes.push(f);
+      const short = f.tokens < opts.tokens ? ` — only ${f.tokens} tokens (${f.stops.join(', ')})` : '';
+      log(`samplescope run ${r + 1}, B = ${b}: prefill ${f.prefill_tok_s.toFixed(2)} tok/s, first token ${f.ttft_ms.toFixed(0)} ms, decode ${f.decode_tok_s.toFixed(2)} tok/s${short}`);
     }
+    ctx.runs.push({ load_ms: loadMs, from_cache: loaded.fromCache, lanes: byLanes });
+  } finally {
+    w.terminate();
   }
+}
+
+function oursSummary(ctx, opts) {
+  const { runs } = ctx;
   const lanes = opts.lanes.map((b, i) => {
     const per = runs.map((run) => run.lanes[i]);
     return {
@@ -197,8 +202,8 @@ async function benchOurs(opts) {
   });
   return {
     engine: 'samplescope',
-    adapter,
-    prompt_tokens: prompt?.ids.length ?? 0,
+    adapter: ctx.adapter,
+    prompt_tokens: ctx.prompt?.ids.length ?? 0,
     decode_tokens: opts.tokens,
     load_ms: stat(runs.map((run) => run.load_ms)),
     prefill_tok_s: lanes[0].prefill_tok_s,
@@ -206,7 +211,7 @@ async function benchOurs(opts) {
     prefill_lanes: lanes[0].lanes,
     decode: lanes,
     runs,
-    prompt,
+    prompt: ctx.prompt,
   };
 }
 
@@ -227,24 +232,19 @@ async function promptFromOurs(opts) {
 
 // ---- wllama --------------------------------------------------------------------------------
 
-/**
- * wllama on the text of our prompt's tokens: its completion API takes text, not ids, and
- * llama.cpp's tokenizer gives the ids ours does (README: the tokenizer matches llama.cpp on
- * every reference prompt); the prompt token count it reports is checked.
- */
-async function benchWllama(opts, prompt, { webgpu = false } = {}) {
+/** Imports wllama from bench-assets and fills its model cache. */
+async function wllamaSetup(webgpu) {
   const pkg = await fetch(abs(`${WLLAMA_DIR}package.json`));
   if (!pkg.ok) {
     throw new Error(`${WLLAMA_DIR}package.json: HTTP ${pkg.status}; wllama is copied there from node_modules by \`cargo xtask build-web\` after \`npm ci\``);
   }
   const version = (await pkg.json()).version;
   const { Wllama } = await import(new URL(`../${WLLAMA_DIR}index.js`, import.meta.url).href);
-  const paths = { default: abs(`${WLLAMA_DIR}wllama.wasm`) };
-  // llama.cpp's own lines about threads, kept as evidence of the multi-threaded build.
-  const threadLines = [];
+  // llama.cpp's own lines about threads and backends, kept as evidence of what ran.
+  const evidence = [];
   const keep = (...a) => {
     const line = a.join(' ');
-    if (/multithread|n_threads|system_info|webgpu|offload/i.test(line) && threadLines.length < 12) threadLines.push(line.trim());
+    if (/multithread|n_threads|system_info|webgpu|offload/i.test(line) && evidence.length < 12) evidence.push(line.trim());
   };
   const logger = {
     debug: keep,
@@ -252,60 +252,69 @@ async function benchWllama(opts, prompt, { webgpu = false } = {}) {
     warn: (...a) => log(`wllama warning: ${a.join(' ')}`),
     error: (...a) => log(`wllama error: ${a.join(' ')}`),
   };
-  const url = abs(MODEL_URL);
+  const paths = { default: abs(`${WLLAMA_DIR}wllama.wasm`) };
   log(`wllama ${version}: putting the model in its cache`);
-  await new Wllama(paths, { logger }).modelManager.getModelOrDownload({ url });
-  // Its best settings here: llama.cpp's CPU backend on `threads` threads, the prompt in one
-  // batch; with `webgpu`, every layer offloaded to WebGPU instead (its default where the
-  // browser has WebGPU).
-  const params = { n_threads: opts.threads, n_gpu_layers: webgpu ? 999 : 0, n_ctx: 1024, useCache: true };
+  await new Wllama(paths, { logger }).modelManager.getModelOrDownload({ url: abs(MODEL_URL) });
+  return { Wllama, version, logger, paths, evidence, webgpu, threads: 0, runs: [] };
+}
+
+/**
+ * One run of wllama: a fresh instance, load, a warm-up, then one greedy completion of our
+ * prompt's text. Its completion API takes text, not ids; llama.cpp's tokenizer gives the ids
+ * ours does (README: ours matches llama.cpp on every reference prompt), and the prompt
+ * token count it reports is checked. Its best settings here: llama.cpp's CPU backend on
+ * `threads` threads, the prompt in one batch; with `webgpu`, every layer on WebGPU instead
+ * (its default where the browser has WebGPU).
+ */
+async function wllamaRun(ctx, opts, prompt, r) {
+  const { Wllama, logger, paths, webgpu } = ctx;
   const name = webgpu ? 'wllama-webgpu' : 'wllama';
-  const runs = [];
-  let threads = 0;
-  for (let r = 0; r < opts.runs; r++) {
-    const t0 = performance.now();
-    const wl = new Wllama(paths, { logger });
-    try {
-      await wl.loadModelFromUrl(url, params);
-      const loadMs = performance.now() - t0;
-      threads = wl.isMultithread() ? wl.getNumThreads() : 1;
-      if (threads !== opts.threads) {
-        throw new Error(`wllama runs on ${threads} thread(s), not ${opts.threads} (crossOriginIsolated = ${self.crossOriginIsolated}: multi-threading needs COOP same-origin and COEP require-corp)`);
-      }
-      const complete = (prompt, n) =>
-        wl.createCompletion({ prompt, max_tokens: n, n_predict: n, temperature: 0, ignore_eos: true, cache_prompt: false });
-      await complete(prompt.text, 2);
-      const res = await complete(prompt.text, opts.tokens);
-      const t = res.timings;
-      if (!t) throw new Error('wllama returned no timings');
-      if (t.prompt_n !== prompt.ids.length || t.predicted_n !== opts.tokens) {
-        throw new Error(`wllama evaluated ${t.prompt_n} prompt tokens and generated ${t.predicted_n} (expected ${prompt.ids.length} and ${opts.tokens})`);
-      }
-      const run = {
-        load_ms: loadMs,
-        prefill_tok_s: t.prompt_n / (t.prompt_ms / 1000),
-        decode_tok_s: (t.predicted_n - 1) / (t.predicted_ms / 1000),
-        text: res.choices?.[0]?.text ?? '',
-      };
-      runs.push(run);
-      log(`${name} run ${r + 1}: load ${loadMs.toFixed(0)} ms, prefill ${run.prefill_tok_s.toFixed(2)} tok/s, decode ${run.decode_tok_s.toFixed(2)} tok/s (${threads} threads)`);
-    } finally {
-      await wl.exit();
+  const params = { n_threads: opts.threads, n_gpu_layers: webgpu ? 999 : 0, n_ctx: 1024, useCache: true };
+  const t0 = performance.now();
+  const wl = new Wllama(paths, { logger });
+  try {
+    await wl.loadModelFromUrl(abs(MODEL_URL), params);
+    const loadMs = performance.now() - t0;
+    ctx.threads = wl.isMultithread() ? wl.getNumThreads() : 1;
+    if (ctx.threads !== opts.threads) {
+      throw new Error(`wllama runs on ${ctx.threads} thread(s), not ${opts.threads} (crossOriginIsolated = ${self.crossOriginIsolated}: multi-threading needs COOP same-origin and COEP require-corp)`);
     }
+    const complete = (text, n) =>
+      wl.createCompletion({ prompt: text, max_tokens: n, n_predict: n, temperature: 0, ignore_eos: true, cache_prompt: false });
+    await complete(prompt.text, 2);
+    const res = await complete(prompt.text, opts.tokens);
+    const t = res.timings;
+    if (!t) throw new Error('wllama returned no timings');
+    if (t.prompt_n !== prompt.ids.length || t.predicted_n !== opts.tokens) {
+      throw new Error(`wllama evaluated ${t.prompt_n} prompt tokens and generated ${t.predicted_n} (expected ${prompt.ids.length} and ${opts.tokens})`);
+    }
+    const run = {
+      load_ms: loadMs,
+      prefill_tok_s: t.prompt_n / (t.prompt_ms / 1000),
+      decode_tok_s: (t.predicted_n - 1) / (t.predicted_ms / 1000),
+      text: res.choices?.[0]?.text ?? '',
+    };
+    ctx.runs.push(run);
+    log(`${name} run ${r + 1}: load ${loadMs.toFixed(0)} ms, prefill ${run.prefill_tok_s.toFixed(2)} tok/s, decode ${run.decode_tok_s.toFixed(2)} tok/s (${ctx.threads} threads)`);
+  } finally {
+    await wl.exit();
   }
+}
+
+function wllamaSummary(ctx, prompt, opts) {
   return {
-    engine: name,
-    version,
-    llama_cpp: Wllama.getLibllamaVersion?.() ?? '',
-    threads,
-    thread_log: threadLines,
-    backend: webgpu ? 'WebGPU (all layers)' : 'wasm CPU',
+    engine: ctx.webgpu ? 'wllama-webgpu' : 'wllama',
+    version: ctx.version,
+    llama_cpp: ctx.Wllama.getLibllamaVersion?.() ?? '',
+    threads: ctx.threads,
+    thread_log: ctx.evidence,
+    backend: ctx.webgpu ? 'WebGPU (all layers)' : 'wasm CPU',
     prompt_tokens: prompt.ids.length,
     decode_tokens: opts.tokens,
-    load_ms: stat(runs.map((r) => r.load_ms)),
-    prefill_tok_s: stat(runs.map((r) => r.prefill_tok_s)),
-    decode_tok_s: stat(runs.map((r) => r.decode_tok_s)),
-    runs,
+    load_ms: stat(ctx.runs.map((r) => r.load_ms)),
+    prefill_tok_s: stat(ctx.runs.map((r) => r.prefill_tok_s)),
+    decode_tok_s: stat(ctx.runs.map((r) => r.decode_tok_s)),
+    runs: ctx.runs,
   };
 }
 
@@ -368,21 +377,41 @@ async function run(opts) {
     ratios: null,
     errors: [],
   };
-  const attempt = async (engine, f) => {
-    try {
-      result[engine.replace('-', '_')] = await f();
-    } catch (e) {
-      log(`${engine} failed: ${e.message}`);
-      result.errors.push({ engine, message: e.message });
-    }
+  const failed = (engine, e) => {
+    log(`${engine} failed: ${e.message}`);
+    result.errors.push({ engine, message: e.message });
   };
   const t0 = performance.now();
-  if (opts.engines.includes('samplescope')) await attempt('samplescope', () => benchOurs(opts));
+  // Set-up, then the engines take turns run by run (always in this order), so that a
+  // machine whose load drifts over the minutes treats them alike.
+  const order = ENGINES.filter((e) => opts.engines.includes(e));
+  const ctx = {};
+  for (const e of order) {
+    try {
+      ctx[e] = e === 'samplescope' ? await oursSetup() : await wllamaSetup(e === 'wllama-webgpu');
+    } catch (err) {
+      failed(e, err);
+    }
+  }
   let prompt = null;
-  const ourPrompt = async () => (prompt ??= result.samplescope?.prompt ?? (await promptFromOurs(opts)));
-  if (opts.engines.includes('wllama')) await attempt('wllama', async () => benchWllama(opts, await ourPrompt()));
-  if (opts.engines.includes('wllama-webgpu')) {
-    await attempt('wllama-webgpu', async () => benchWllama(opts, await ourPrompt(), { webgpu: true }));
+  for (let r = 0; r < opts.runs; r++) {
+    for (const e of order.filter((e) => ctx[e] && !ctx[e].failed)) {
+      try {
+        if (e === 'samplescope') {
+          await oursRun(ctx[e], opts, r);
+          prompt ??= ctx[e].prompt;
+        } else {
+          prompt ??= await promptFromOurs(opts);
+          await wllamaRun(ctx[e], opts, prompt, r);
+        }
+      } catch (err) {
+        failed(e, err);
+        ctx[e].failed = true; // its remaining runs would fail the same way
+      }
+    }
+  }
+  for (const e of order.filter((e) => ctx[e]?.runs.length)) {
+    result[e.replace('-', '_')] = e === 'samplescope' ? oursSummary(ctx[e], opts) : wllamaSummary(ctx[e], prompt, opts);
   }
   result.ratios = ratios(result.samplescope, result.wllama);
   result.seconds = (performance.now() - t0) / 1000;

@@ -154,8 +154,10 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
             "native_lanes": o.lanes, "browser_lanes": o.browser_lanes,
             "browser_engines": o.browser_engines,
         },
+        // "Chromium 156.0.8078.79 built on Debian …": the version is what matters.
         "chromium": capture(Command::new(browser::CHROMIUM).arg("--version"))
-            .map(|s| s.trim().to_string()).unwrap_or_default(),
+            .map(|s| s.split(" built on").next().unwrap_or("").trim().to_string())
+            .unwrap_or_default(),
         "native": part(&native),
         "browser": part(&browser),
     });
@@ -458,7 +460,7 @@ fn table(all: &Value) -> String {
                     t,
                     "    {:<30} {:>4} calls {:>9.2} ms {:>6.1}%",
                     s(&k["kernel"]),
-                    k["calls"],
+                    k["calls"].as_u64().unwrap_or(0),
                     k["ms"].as_f64().unwrap_or(f64::NAN),
                     k["share"].as_f64().unwrap_or(f64::NAN) * 100.0
                 );
