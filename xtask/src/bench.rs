@@ -4,7 +4,7 @@
 //! issue's goals. Everything lands as JSON in results/ (git-ignored).
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -118,10 +118,12 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
     if o.native {
         run(cargo().args(["build", "--release", "--bin", "samplescope"]))?;
     }
-    if o.browser {
+    let site = if o.browser {
         web::build_web()?; // also copies wllama into www/bench-assets
-        web::link_model()?;
-    }
+        Some(snapshot_www()?)
+    } else {
+        None
+    };
     let results = root.join("results");
     fs::create_dir_all(&results)
         .map_err(|e| format!("cannot create {}: {e}", results.display()))?;
@@ -134,9 +136,13 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
         println!("\n==> native bench (samplescope bench, wgpu)");
         native_bench(o, ctx, &results.join(format!("bench-{stamp}-native.json")))
     });
-    let browser = o.browser.then(|| {
+    let browser = site.map(|site| {
         println!("\n==> browser bench (www/bench.html in headless Chromium)");
-        browser_bench(o, &results.join(format!("bench-{stamp}-browser.json")))
+        browser_bench(
+            o,
+            &site,
+            &results.join(format!("bench-{stamp}-browser.json")),
+        )
     });
     let load_after = load_average();
 
@@ -212,10 +218,11 @@ fn native_bench(o: &Opts, ctx: &Ctx, out: &Path) -> Res<Value> {
     read_json(out)
 }
 
-/// Serves www/ and runs the bench page through tests/browser/bench-run.mjs.
-fn browser_bench(o: &Opts, out: &Path) -> Res<Value> {
+/// Serves `site` (the snapshot of www/) and runs the bench page through
+/// tests/browser/bench-run.mjs.
+fn browser_bench(o: &Opts, site: &Path, out: &Path) -> Res<Value> {
     let root = workspace_root();
-    let server = Server::start(&root.join("www"), 0, true)?;
+    let server = Server::start(site, 0, true)?;
     let query = format!(
         "runs={}&promptTokens={}&tokens={}&lanes={}&engines={}",
         o.runs, o.prompt_tokens, o.tokens, o.browser_lanes, o.browser_engines
@@ -232,6 +239,40 @@ fn browser_bench(o: &Opts, out: &Path) -> Res<Value> {
             web::target_dir().join("browser-artifacts"),
         ))?;
     read_json(out)
+}
+
+/// A copy of www/ in target/bench-www, taken right after build-web, for the browser bench to
+/// serve: the bench runs for an hour or more, and a `build-web` meanwhile (a rebuild in the
+/// same checkout) would swap the engine under it, or remove it mid-copy. The model is
+/// linked, not copied.
+fn snapshot_www() -> Res<PathBuf> {
+    let www = workspace_root().join("www");
+    let dst = web::target_dir().join("bench-www");
+    let _ = fs::remove_dir_all(&dst);
+    fs::create_dir_all(dst.join("models"))
+        .map_err(|e| format!("cannot create {}: {e}", dst.display()))?;
+    let entries = fs::read_dir(&www).map_err(|e| format!("cannot list {}: {e}", www.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let (from, to) = (entry.path(), dst.join(entry.file_name()));
+        if entry.file_name() == "models" {
+            continue;
+        } else if from.is_dir() {
+            web::copy_dir(&from, &to)?;
+        } else {
+            fs::copy(&from, &to).map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
+        }
+    }
+    let model = crate::fetch_model()?;
+    let link = dst.join("models").join(crate::MODEL_FILE);
+    #[cfg(unix)]
+    let linked = std::os::unix::fs::symlink(&model, &link).is_ok();
+    #[cfg(not(unix))]
+    let linked = false;
+    if !linked {
+        fs::copy(&model, &link).map_err(|e| format!("cannot copy the model: {e}"))?;
+    }
+    Ok(dst)
 }
 
 fn read_json(path: &Path) -> Res<Value> {

@@ -86,7 +86,7 @@ fn copy_web_modules() -> Res {
     Ok(())
 }
 
-fn copy_dir(src: &Path, dst: &Path) -> Res {
+pub fn copy_dir(src: &Path, dst: &Path) -> Res {
     fs::create_dir_all(dst).map_err(|e| format!("cannot create {}: {e}", dst.display()))?;
     let entries = fs::read_dir(src).map_err(|e| format!("cannot list {}: {e}", src.display()))?;
     for entry in entries {
