@@ -123,6 +123,10 @@ fn random_subset(rng: &mut SplitMix, n: usize, k: usize) -> Vec<usize> {
     all
 }
 
+// The fit's logarithms and exponentials come from the `libm` crate, not the platform's
+// math library: glibc and the wasm build's libm differ in the last bit of `ln`/`exp`, and
+// the page must report the same numbers as the CLI, bit for bit.
+
 /// c(k) ≈ exp(a·k^b) fitted to a coverage curve. For a curve that rises toward 1, a < 0
 /// and b < 0; r2 is the coefficient of determination of the straight-line fit
 /// log(−log c) = log(−a) + b·log k, over the `points` used.
@@ -136,7 +140,7 @@ pub struct PowerLawFit {
 
 impl PowerLawFit {
     pub fn predict(&self, k: f64) -> f64 {
-        (self.a * k.powf(self.b)).exp()
+        libm::exp(self.a * libm::pow(k, self.b))
     }
 }
 
@@ -149,24 +153,28 @@ pub fn power_law_fit(points: &[(f64, f64)]) -> Option<PowerLawFit> {
     let xy: Vec<(f64, f64)> = points
         .iter()
         .filter(|&&(k, c)| k > 0.0 && c > 0.0 && c < 1.0 && k.is_finite())
-        .map(|&(k, c)| (k.ln(), (-c.ln()).ln()))
+        .map(|&(k, c)| (libm::log(k), libm::log(-libm::log(c))))
         .collect();
     let m = xy.len() as f64;
     if xy.len() < 2 {
         return None;
     }
     let (mx, my) = (xy.iter().map(|p| p.0).sum::<f64>() / m, xy.iter().map(|p| p.1).sum::<f64>() / m);
-    let sxx: f64 = xy.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxx: f64 = xy.iter().map(|p| sq(p.0 - mx)).sum();
     let sxy: f64 = xy.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let syy: f64 = xy.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let syy: f64 = xy.iter().map(|p| sq(p.1 - my)).sum();
     if sxx == 0.0 {
         return None;
     }
     let b = sxy / sxx;
     let intercept = my - b * mx;
-    let ss_res: f64 = xy.iter().map(|p| (p.1 - intercept - b * p.0).powi(2)).sum();
+    let ss_res: f64 = xy.iter().map(|p| sq(p.1 - intercept - b * p.0)).sum();
     let r2 = if syy == 0.0 { 1.0 } else { 1.0 - ss_res / syy };
-    Some(PowerLawFit { a: -intercept.exp(), b, r2, points: xy.len() })
+    Some(PowerLawFit { a: -libm::exp(intercept), b, r2, points: xy.len() })
+}
+
+fn sq(x: f64) -> f64 {
+    x * x
 }
 
 /// The fit of a pass@k curve indexed from k = 1.

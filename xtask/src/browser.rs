@@ -171,7 +171,12 @@ pub fn run_tests(_: &Ctx) -> Res {
         .env("SAMPLESCOPE_PROMPT", PROMPT)
         .env("SAMPLESCOPE_MAX_TOKENS", MAX_TOKENS.to_string())
         .env("SAMPLESCOPE_SEED", SEED.to_string())
-        .env("SAMPLESCOPE_LANE_SPECS", LANE_SPECS.join("\n")))
+        .env("SAMPLESCOPE_LANE_SPECS", LANE_SPECS.join("\n"))
+        // The native CLI that build() made, for tests that compare the page with it.
+        .env(
+            "SAMPLESCOPE_CLI",
+            web::target_dir().join("debug").join("samplescope"),
+        ))
 }
 
 /// (major, minor) of the node on PATH.
