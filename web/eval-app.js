@@ -25,6 +25,8 @@ const state = {
   report: null,
   raw: null,
   startedAt: 0,
+  /** Cancel was pressed: `stop` is sent again with every progress event (see cancel()). */
+  cancelling: false,
 };
 let worker = null;
 const charts = new EvalCharts($('results'));
@@ -179,6 +181,7 @@ function run() {
   }
   state.runId += 1;
   state.running = true;
+  state.cancelling = false;
   state.startedAt = performance.now();
   body.eval = 'running';
   setRunEnabled();
@@ -188,8 +191,14 @@ function run() {
   worker.postMessage({ type: 'eval', runId: state.runId, spec });
 }
 
+/**
+ * Asks the engine to stop after the step in flight. A `stop` that reaches the worker before
+ * the run has started would be undone by the run's start (the engine clears its cancel flag
+ * then), so it is repeated on every progress event until the run ends.
+ */
 function cancel() {
   if (!state.running) return;
+  state.cancelling = true;
   worker.postMessage({ type: 'stop' });
   replace($('run-status'), 'cancelling after the step in flight…');
   $('cancel').disabled = true;
@@ -206,7 +215,7 @@ function progress({ done, total, task, elapsedMs }) {
   replace($('eval-progress-done'), total ? `${done.toLocaleString()} / ${total.toLocaleString()} samples${task === undefined ? '' : ` · task ${task + 1}`}` : 'preparing…');
   const eta = done > 0 && done < total ? (elapsedMs / done) * (total - done) : null;
   replace($('eval-progress-eta'), `${duration(elapsedMs)} elapsed${eta === null ? '' : ` · ETA ${duration(eta)}`}`);
-  if (state.running && total) replace($('run-status'), 'running…');
+  if (state.running && total && !state.cancelling) replace($('run-status'), 'running…');
 }
 
 function duration(ms) {
@@ -350,7 +359,9 @@ function onWorkerMessage({ data: m }) {
     case 'eval-preview':
       if (m.id !== state.previewId) return undefined; // an older check
       return m.ok ? showTaskCheck({ ok: true, preview: m.preview }) : showTaskCheck({ ok: false, errors: coreErrors(m.message) });
-    case 'eval-progress': return current && progress(m);
+    case 'eval-progress':
+      if (current && state.cancelling) worker.postMessage({ type: 'stop' });
+      return current && progress(m);
     case 'eval-end': return current && evalEnded(m);
     case 'eval-error': return current && evalFailed(m);
     case 'error': return toast(m.message);

@@ -28,10 +28,11 @@ function runCli(args, cwd) {
   return new Promise((ok, fail) => {
     const child = spawn(CLI, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
+    let err = '';
     child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
     child.on('error', (e) => fail(new Error(`cannot run ${CLI}: ${e.message} (build it with cargo build --bin samplescope)`)));
-    child.on('close', (code) => (code === 0 ? ok(out) : fail(new Error(`${CLI} ${args.join(' ')} exited with ${code}:\n${out}`))));
+    child.on('close', (code) => (code === 0 ? ok(out) : fail(new Error(`${CLI} ${args.join(' ')} exited with ${code}:\n${out}${err}`))));
   });
 }
 
@@ -139,5 +140,18 @@ test('the eval page on WebGPU', { skip: skipReason ?? false, timeout: 900_000 },
     assert.equal(lines.length, 1 + 8);
     console.log(`page = CLI: pass@1 ${pct(c.pass_at_k[0])} → pass@8 ${pct(c.pass_at_k[7])}, greedy ${pct(want.greedy_accuracy)}, fit ${JSON.stringify(c.fit)}`);
     await screenshot(page, 'eval-after-run.png');
+  });
+
+  await t.test('Cancel reaches the engine while the run is in flight', async () => {
+    await page.click('#run');
+    await waitForBody(page, 'eval', ['running'], 10_000);
+    await page.click('#cancel');
+    // Without the worker handling `stop` mid-run, the run would finish all 27 samples.
+    assert.equal(await waitForBody(page, 'eval', ['done', 'error', 'cancelled'], RUN_TIMEOUT), 'cancelled', await page.textContent('#run-status'));
+    assert.match(await page.textContent('#run-status'), /^cancelled after/);
+    assert.match(await page.textContent('#results-summary'), /Cancelled: only finished tasks count/);
+    const done = Number(await page.locator('#eval-progress').evaluate((el) => el.dataset.done));
+    assert.ok(done < 27, `cancelled after ${done} of 27 samples`);
+    assert.ok(!(await page.isDisabled('#run')), 'Run is enabled again');
   });
 });
