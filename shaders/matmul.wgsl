@@ -4,14 +4,14 @@
 // adds), GLU (W holds gate rows 0..N then up rows N..2N; y = silu(gate) · up), SPLIT with
 // N0, N1 (three outputs, below),
 // COOP (a 64-invocation workgroup per weight row with a shared-memory reduction, for real
-// GPUs); else the software-adapter shape: NR weight rows × R activation rows per invocation,
-// WG invocations a workgroup, no barriers.
+// GPUs); else the software-adapter shape: 4 weight rows × R (1, or 4 with BATCH) activation
+// rows per invocation, WG invocations a workgroup, no barriers.
 //
 // Why the software shape looks like this: a CPU adapter (lavapipe, SwiftShader) runs the
 // invocations of a workgroup as the lanes of SIMD registers, so every per-invocation load
 // is a gather. The activations are the same for all lanes, yet each lane gathers them; a
-// lane that handles NR weight rows gathers each activation once for NR rows, and a lane
-// that handles R activation rows unpacks each weight once for R rows.
+// lane that handles 4 weight rows gathers each activation once for 4 rows, and a lane
+// that handles 4 activation rows unpacks each weight once for 4 rows.
 @group(0) @binding(0) var<uniform> rows: Rows;
 @group(0) @binding(1) var<storage, read> weights: array<u32>;      // [N or 2N, K/32] blocks
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;      // [M, K/4]
@@ -105,55 +105,118 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 }
 #else
-const NG: u32 = (N + NR - 1u) / NR;   // invocations along n: invocation i owns rows i + j·NG
+// The software shape: invocation i owns weight rows i + j·NG (j < NR = 4, or 8 with WIDE)
+// and R = 1 or 4 activation rows. Written without local arrays, pointers or inner loops in
+// the hot loop: SwiftShader's JIT (Subzero) keeps those in memory and ran this kernel 3-4×
+// slower; lavapipe does not mind.
+#if WIDE
+const NR: u32 = 8u;
+#else
+const NR: u32 = 4u;
+#endif
+const NG: u32 = (N + NR - 1u) / NR;
 
-// acc[j·R + r] += block `blk` of weight row j · activation rows r (held in xs, sums in sx),
-// as d·Σq·x + m·Σx.
-fn block_dot(blk: u32, j: u32, xs: ptr<function, array<vec4<f32>, 8 * R>>,
-             sx: ptr<function, array<f32, R>>, acc: ptr<function, array<f32, NR * R>>) {
-    var q: array<vec4<f32>, 8>;
-    let dm = load_q(blk, &q);
-    for (var r = 0u; r < R; r++) {
-        var s = vec4<f32>(0.0);
-        for (var k = 0u; k < 8u; k++) {
-            s += q[k] * (*xs)[r * 8u + k];
-        }
-        (*acc)[j * R + r] += dm.x * (s.x + s.y + s.z + s.w) + dm.y * (*sx)[r];
+#if BATCH
+// Four activation rows at once: the block's k-th vec4 of rows m0..m0+3 as matrix columns,
+// so v * X is the four rows' dot products with v.
+alias XT = mat4x4<f32>;
+alias ST = vec4<f32>;
+fn hsum(s: vec4<f32>) -> vec4<f32> {
+    return s;
+}
+fn load_x(xb: vec4<u32>, k: u32) -> XT {
+    return mat4x4<f32>(x[xb.x + k], x[xb.y + k], x[xb.z + k], x[xb.w + k]);
+}
+fn sum_x(s: XT) -> ST {
+    return vec4<f32>(1.0) * s;
+}
+#else
+alias XT = vec4<f32>;
+alias ST = f32;
+fn hsum(s: vec4<f32>) -> f32 {
+    return s.x + s.y + s.z + s.w;
+}
+fn load_x(xb: vec4<u32>, k: u32) -> XT {
+    return x[xb.x + k];
+}
+fn sum_x(s: XT) -> ST {
+    return hsum(s);
+}
+#endif
+
+// Weight rows (first block indices) ra, and rb with WIDE, · the activation rows whose
+// vec4s start at xb0. Returns the dots of ra then rb.
+fn dot_rows(ra: vec4<u32>, rb: vec4<u32>, xb0: vec4<u32>) -> array<ST, NR> {
+    var a0: ST;
+    var a1: ST;
+    var a2: ST;
+    var a3: ST;
+#if WIDE
+    var a4: ST;
+    var a5: ST;
+    var a6: ST;
+    var a7: ST;
+#endif
+    for (var b = 0u; b < KB; b++) {
+        let xb = xb0 + vec4<u32>(b * 8u);
+        let x0 = load_x(xb, 0u);
+        let x1 = load_x(xb, 1u);
+        let x2 = load_x(xb, 2u);
+        let x3 = load_x(xb, 3u);
+        let x4 = load_x(xb, 4u);
+        let x5 = load_x(xb, 5u);
+        let x6 = load_x(xb, 6u);
+        let x7 = load_x(xb, 7u);
+        let sx = sum_x(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7);
+        a0 += block_dot(ra.x + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a1 += block_dot(ra.y + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a2 += block_dot(ra.z + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a3 += block_dot(ra.w + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+#if WIDE
+        a4 += block_dot(rb.x + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a5 += block_dot(rb.y + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a6 += block_dot(rb.z + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a7 += block_dot(rb.w + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+#endif
     }
+#if WIDE
+    return array<ST, NR>(a0, a1, a2, a3, a4, a5, a6, a7);
+#else
+    return array<ST, NR>(a0, a1, a2, a3);
+#endif
+}
+
+fn put(m0: u32, n: u32, a: ST, u: ST) {
+#if BATCH
+    for (var r = 0u; r < 4u; r++) {
+        if (m0 + r < rows.n) {
+            store(m0 + r, n, a[r], u[r]);
+        }
+    }
+#else
+    store(m0, n, a, u);
+#endif
 }
 
 @compute @workgroup_size(WG)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let i = gid.x;
     let m0 = gid.y * R;
-    var acc: array<f32, NR * R>;
-    var up: array<f32, NR * R>;
-    for (var b = 0u; b < KB; b++) {
-        // This block of every activation row (rows past the end are clamped: read, never written).
-        var xs: array<vec4<f32>, 8 * R>;
-        var sx: array<f32, R>;
-        for (var r = 0u; r < R; r++) {
-            let xb = min(m0 + r, rows.n - 1u) * KV4 + b * 8u;
-            var s = vec4<f32>(0.0);
-            for (var k = 0u; k < 8u; k++) {
-                xs[r * 8u + k] = x[xb + k];
-                s += xs[r * 8u + k];
-            }
-            sx[r] = s.x + s.y + s.z + s.w;
-        }
-        for (var j = 0u; j < NR; j++) {
-            let n = min(i + j * NG, N - 1u);
-            block_dot(n * KB + b, j, &xs, &sx, &acc);
+    // Rows past the end are clamped: computed, never stored.
+    let n = vec4<u32>(i) + vec4<u32>(0u, NG, 2u * NG, 3u * NG);
+    let na = min(n, vec4<u32>(N - 1u));
+    let nb = min(n + vec4<u32>(4u * NG), vec4<u32>(N - 1u));
+    let xb = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(rows.n - 1u)) * KV4;
+    let a = dot_rows(na * KB, nb * KB, xb);
 #if GLU
-            block_dot((n + N) * KB + b, j, &xs, &sx, &up);
+    let u = dot_rows((na + N) * KB, (nb + N) * KB, xb);
+#else
+    let u = a;
 #endif
-        }
-    }
-    for (var j = 0u; j < NR; j++) {
-        let n = i + j * NG;
-        for (var r = 0u; r < R; r++) {
-            if (i < NG && n < N && m0 + r < rows.n) {
-                store(m0 + r, n, acc[j * R + r], up[j * R + r]);
+    if (i < NG && m0 < rows.n) {
+        for (var j = 0u; j < NR; j++) {
+            if (i + j * NG < N) {
+                put(m0, i + j * NG, a[j], u[j]);
             }
         }
     }

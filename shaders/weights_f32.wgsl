@@ -12,3 +12,17 @@ fn load_q(blk: u32, out: ptr<function, array<vec4<f32>, 8>>) -> vec2<f32> {
     }
     return vec2<f32>(1.0, 0.0);
 }
+
+fn f32_4(o: u32) -> vec4<f32> {
+    return bitcast<vec4<f32>>(vec4<u32>(weights[o], weights[o + 1u], weights[o + 2u], weights[o + 3u]));
+}
+
+#if BLOCK_DOT
+// Block `blk` · x (see weights_q4.wgsl).
+fn block_dot(blk: u32, x0: XT, x1: XT, x2: XT, x3: XT, x4: XT, x5: XT, x6: XT, x7: XT, sx: ST) -> ST {
+    let w = blk * BLOCK_WORDS;
+    let s = f32_4(w) * x0 + f32_4(w + 4u) * x1 + f32_4(w + 8u) * x2 + f32_4(w + 12u) * x3
+          + f32_4(w + 16u) * x4 + f32_4(w + 20u) * x5 + f32_4(w + 24u) * x6 + f32_4(w + 28u) * x7;
+    return hsum(s);
+}
+#endif

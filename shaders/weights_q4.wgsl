@@ -17,3 +17,28 @@ fn load_q(blk: u32, out: ptr<function, array<vec4<f32>, 8>>) -> vec2<f32> {
     }
     return unpack2x16float(weights[base]);
 }
+
+fn q4_lo(q: u32) -> vec4<f32> {
+    return vec4<f32>(vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(15u));
+}
+
+fn q4_hi(q: u32) -> vec4<f32> {
+    return vec4<f32>(vec4<u32>(q >> 4u, q >> 12u, q >> 20u, q >> 28u) & vec4<u32>(15u));
+}
+
+#if BLOCK_DOT
+// Block `blk` · x, where x0..x7 are the block's 8 vec4 of activations (XT: one row as a vec4,
+// or four rows as the columns of a mat4x4, giving four dots at once) and sx their sums.
+// Straight-line on purpose: SwiftShader's JIT keeps local arrays in memory (see matmul.wgsl).
+fn block_dot(blk: u32, x0: XT, x1: XT, x2: XT, x3: XT, x4: XT, x5: XT, x6: XT, x7: XT, sx: ST) -> ST {
+    let w = blk * BLOCK_WORDS;
+    let dm = unpack2x16float(weights[w]);
+    let q0 = weights[w + 1u];
+    let q1 = weights[w + 2u];
+    let q2 = weights[w + 3u];
+    let q3 = weights[w + 4u];
+    let s = q4_lo(q0) * x0 + q4_lo(q1) * x1 + q4_lo(q2) * x2 + q4_lo(q3) * x3
+          + q4_hi(q0) * x4 + q4_hi(q1) * x5 + q4_hi(q2) * x6 + q4_hi(q3) * x7;
+    return dm.x * hsum(s) + dm.y * sx;
+}
+#endif

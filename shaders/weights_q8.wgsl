@@ -15,3 +15,17 @@ fn load_q(blk: u32, out: ptr<function, array<vec4<f32>, 8>>) -> vec2<f32> {
     }
     return vec2<f32>(unpack2x16float(weights[base]).x, 0.0);
 }
+
+fn q8_4(q: u32) -> vec4<f32> {
+    return vec4<f32>(vec4<i32>(bitcast<i32>(q << 24u), bitcast<i32>(q << 16u), bitcast<i32>(q << 8u), bitcast<i32>(q)) >> vec4<u32>(24u));
+}
+
+#if BLOCK_DOT
+// Block `blk` · x (see weights_q4.wgsl); m = 0, so sx is unused.
+fn block_dot(blk: u32, x0: XT, x1: XT, x2: XT, x3: XT, x4: XT, x5: XT, x6: XT, x7: XT, sx: ST) -> ST {
+    let w = blk * BLOCK_WORDS;
+    let s = q8_4(weights[w + 1u]) * x0 + q8_4(weights[w + 2u]) * x1 + q8_4(weights[w + 3u]) * x2 + q8_4(weights[w + 4u]) * x3
+          + q8_4(weights[w + 5u]) * x4 + q8_4(weights[w + 6u]) * x5 + q8_4(weights[w + 7u]) * x6 + q8_4(weights[w + 8u]) * x7;
+    return unpack2x16float(weights[w]).x * hsum(s);
+}
+#endif

@@ -15,7 +15,7 @@ pub struct Embed {
 
 impl Embed {
     pub fn new(kern: &Kernels, fmt: WeightFormat, d: u32, vocab: u32) -> Result<Self> {
-        let defs = Defines::new().u32("D", d).u32("VOCAB", vocab);
+        let defs = Defines::new().u32("D", d).u32("VOCAB", vocab).flag("BLOCK_DOT", false);
         Ok(Embed { pipe: kern.pipeline(&format!("embed_{fmt:?}"), "main", &[COMMON, fmt.reader(), SRC], &defs, SIG)?, d })
     }
 
