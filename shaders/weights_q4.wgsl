@@ -18,12 +18,14 @@ fn load_q(blk: u32, out: ptr<function, array<vec4<f32>, 8>>) -> vec2<f32> {
     return unpack2x16float(weights[base]);
 }
 
+// Through i32: a signed int-to-float is one SIMD instruction, an unsigned one is emulated by
+// SwiftShader's JIT.
 fn q4_lo(q: u32) -> vec4<f32> {
-    return vec4<f32>(vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(15u));
+    return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(q, q >> 8u, q >> 16u, q >> 24u) & vec4<u32>(15u)));
 }
 
 fn q4_hi(q: u32) -> vec4<f32> {
-    return vec4<f32>(vec4<u32>(q >> 4u, q >> 12u, q >> 20u, q >> 28u) & vec4<u32>(15u));
+    return vec4<f32>(bitcast<vec4<i32>>(vec4<u32>(q >> 4u, q >> 12u, q >> 20u, q >> 28u) & vec4<u32>(15u)));
 }
 
 #if BLOCK_DOT
