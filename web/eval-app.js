@@ -284,13 +284,18 @@ function gpuReady(a) {
   autoLoad();
 }
 
-function gpuMissing(message) {
+function gpuMissing(reason, detail) {
   body.gpu = 'missing';
   const chip = $('gpu-chip');
   chip.dataset.state = 'missing';
   chip.textContent = 'no WebGPU';
   $('gpu-missing').hidden = false;
-  replace($('gpu-missing-reason'), message);
+  const text = {
+    'no-navigator-gpu': 'This browser does not offer WebGPU (navigator.gpu is missing).',
+    'no-adapter': 'This browser supports WebGPU, but it found no GPU adapter to run on.',
+    'init-failed': 'WebGPU is present, but the engine could not open the GPU.',
+  }[reason] ?? 'WebGPU could not be started.';
+  replace($('gpu-missing-reason'), text, detail ? h('br') : null, detail ? h('small', {}, `Details: ${detail}`) : null);
 }
 
 function loadModel(source) {
@@ -348,7 +353,7 @@ function onWorkerMessage({ data: m }) {
   const current = m.runId === undefined || m.runId === state.runId;
   switch (m.type) {
     case 'ready': return gpuReady(m.adapter);
-    case 'gpu-error': return gpuMissing(m.message);
+    case 'gpu-error': return gpuMissing(m.reason, m.message);
     case 'progress': return modelProgress(m);
     case 'loaded': return modelLoaded(m);
     case 'load-error':
@@ -385,7 +390,7 @@ function start() {
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'samplescope-engine' });
   worker.onmessage = onWorkerMessage;
   worker.onerror = (e) => {
-    gpuMissing(`the engine worker failed to start: ${e.message ?? 'unknown error'}`);
+    gpuMissing('init-failed', `the engine worker failed to start: ${e.message ?? 'unknown error'}`);
   };
   worker.postMessage({ type: 'init' });
   check();

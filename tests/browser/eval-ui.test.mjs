@@ -184,3 +184,19 @@ test('the eval page: form, progress, cancel, results, text only', { skip: skipRe
     assert.ok(!(await page.isDisabled('#run')), 'Run is enabled again');
   });
 });
+
+test('without WebGPU the eval page says why and still checks task sets', { skip: skipReason ?? false, timeout: 60_000 }, async (t) => {
+  const browser = await launch({ webgpu: false });
+  t.after(() => browser.close());
+  t.after(() => saveLogs(browser, 'eval-nogpu-console.log'));
+  const page = await browser.page();
+  await page.goto(new URL('eval.html', env.url).href);
+  assert.equal(await waitForBody(page, 'gpu', ['ready', 'missing'], 30_000), 'missing');
+  assert.match(await page.textContent('#gpu-missing-reason'), /WebGPU/);
+  assert.ok(await page.isDisabled('#run') && await page.isDisabled('#load-default'));
+  // The real worker's core parses the task set without a GPU.
+  await page.check('input[name="source"][value="jsonl"]');
+  await page.fill('#jsonl', '{"prompt": "1 + 1?", "answer": 2}\n{"prompt": "2 + 2?"}');
+  assert.equal(await waitForBody(page, 'tasks', ['ok', 'invalid'], 30_000), 'invalid');
+  assert.match(await page.textContent('#task-errors'), /line 2: missing field "answer"/);
+});
