@@ -76,6 +76,23 @@ pub struct SamplerShare {
     pub readback_bytes_per_lane: u32,
 }
 
+/// How close one decode step at B = 1 runs to the memory-bandwidth bound.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bandwidth {
+    /// Bytes one step must read at least: every weight once, plus the KV cache up to the
+    /// prompt's end (activations are a few KB and left out).
+    pub step_bytes: u64,
+    /// GPU time of that step (the kernel table's total).
+    pub step_ms: f64,
+    /// step_bytes / step_ms.
+    pub achieved_gb_s: f64,
+    /// A buffer-to-buffer copy on the adapter (read + write counted once each), the best of
+    /// a few: the bound a step could reach.
+    pub copy_gb_s: f64,
+    /// achieved / copy.
+    pub fraction: f64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
     pub prompt_tokens: u32,
@@ -88,6 +105,26 @@ pub struct BenchReport {
     /// Penalty + top-nσ + top-k + top-p + min-p + sample, at 1 and 16 lanes.
     pub sampler_share: Vec<SamplerShare>,
     pub weight_bytes: u64,
+    /// None without timestamp queries.
+    pub bandwidth: Option<Bandwidth>,
+}
+
+/// The adapter's copy bandwidth in GB/s (bytes read + bytes written per second): the best of
+/// 5 copies of a 64 MiB buffer, timed on the host around submit and wait.
+pub async fn copy_bandwidth(gpu: &crate::gpu::Gpu) -> Result<f64> {
+    const BYTES: u64 = 64 << 20;
+    let (src, dst) = (gpu.storage("bw_src", BYTES)?, gpu.storage("bw_dst", BYTES)?);
+    let mut best = f64::MAX;
+    for _ in 0..6 {
+        let t = Instant::now();
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&src, 0, &dst, 0, BYTES);
+        gpu.queue.submit([enc.finish()]);
+        // A tiny readback waits for the copy on every platform (wait_idle is a no-op on the web).
+        gpu.read_storage(&dst, 0, 4).await?;
+        best = best.min(ms_since(t));
+    }
+    Ok(2.0 * BYTES as f64 / (best / 1e3) / 1e9)
 }
 
 /// Every sampler of the chain on at once (the "full chain").
@@ -162,6 +199,15 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
             .map(|(k, calls, ms)| KernelRow { kernel: k.to_string(), calls, ms, share: if total > 0.0 { ms / total } else { 0.0 } })
             .collect();
     }
+    let mut bandwidth = None;
+    if !kernels.is_empty() {
+        let step_ms: f64 = kernels.iter().map(|k| k.ms).sum();
+        let step_bytes = model.weight_bytes + ids.len() as u64 * model.kv_bytes_per_slot();
+        let achieved_gb_s = step_bytes as f64 / (step_ms / 1e3) / 1e9;
+        let copy_gb_s = copy_bandwidth(&model.kern.gpu).await?;
+        progress(&format!("copy bandwidth {copy_gb_s:.1} GB/s; a decode step reads {:.1} MB in {step_ms:.1} ms", step_bytes as f64 / 1e6));
+        bandwidth = Some(Bandwidth { step_bytes, step_ms, achieved_gb_s, copy_gb_s, fraction: achieved_gb_s / copy_gb_s });
+    }
     let mut sampler_share = Vec::new();
     if model.kern.gpu.facts.has_timestamps {
         let max_rows = model.max_rows;
@@ -197,5 +243,6 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
         decode,
         kernels,
         weight_bytes: model.weight_bytes,
+        bandwidth,
     })
 }

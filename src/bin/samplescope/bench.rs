@@ -95,6 +95,17 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             println!("{:<22} {:>6} {:>10.3} {:>6.1}%", k.kernel, k.calls, k.ms, 100.0 * k.share);
         }
     }
+    if let Some(bw) = &report.bandwidth {
+        println!(
+            "\nBandwidth bound: a B=1 step reads at least {:.1} MB (weights + KV) in {:.1} ms = {:.2} GB/s; \
+             the adapter copies at {:.1} GB/s, so the step runs at {:.1}% of the bound",
+            bw.step_bytes as f64 / 1e6,
+            bw.step_ms,
+            bw.achieved_gb_s,
+            bw.copy_gb_s,
+            100.0 * bw.fraction
+        );
+    }
     if !report.sampler_share.is_empty() {
         println!("\nSampler chain (penalty + top-nσ + top-k + top-p + min-p + sample: {}), GPU time per step:", samplescope::bench::full_chain().to_spec());
         println!("{:<8} {:>10} {:>10} {:>7} {:>16}", "lanes", "chain ms", "step ms", "share", "readback/lane");
