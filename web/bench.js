@@ -255,7 +255,28 @@ async function wllamaSetup(webgpu) {
   const paths = { default: abs(`${WLLAMA_DIR}wllama.wasm`) };
   log(`wllama ${version}: putting the model in its cache`);
   await new Wllama(paths, { logger }).modelManager.getModelOrDownload({ url: abs(MODEL_URL) });
-  return { Wllama, version, logger, paths, evidence, webgpu, threads: 0, runs: [] };
+  const devices = webgpu ? await wllamaDevices(Wllama, paths) : ['CPU'];
+  if (webgpu) log(`wllama-webgpu: llama.cpp puts the layers on ${devices.join(', ')}`);
+  return { Wllama, version, logger, paths, evidence, webgpu, devices, threads: 0, runs: [] };
+}
+
+/**
+ * Where llama.cpp puts the layers when asked to offload them all: one load with debug logs
+ * (which the measured runs do not pay for). On a software adapter it may keep them on the CPU.
+ */
+async function wllamaDevices(Wllama, paths) {
+  const devices = new Set();
+  const keep = (...a) => {
+    const m = a.join(' ').match(/assigned to device (\S+)/);
+    if (m) devices.add(m[1].replace(/,$/, ''));
+  };
+  const wl = new Wllama(paths, { logger: { debug: keep, log: keep, warn: keep, error: keep } });
+  try {
+    await wl.loadModelFromUrl(abs(MODEL_URL), { n_gpu_layers: 999, n_ctx: 256, log_level: 1, useCache: true });
+  } finally {
+    await wl.exit();
+  }
+  return devices.size ? [...devices] : ['unknown'];
 }
 
 /**
@@ -308,7 +329,8 @@ function wllamaSummary(ctx, prompt, opts) {
     llama_cpp: ctx.Wllama.getLibllamaVersion?.() ?? '',
     threads: ctx.threads,
     thread_log: ctx.evidence,
-    backend: ctx.webgpu ? 'WebGPU (all layers)' : 'wasm CPU',
+    backend: ctx.webgpu ? `WebGPU asked for all layers, llama.cpp put them on ${ctx.devices.join(', ')}` : 'wasm CPU',
+    layer_devices: ctx.devices,
     prompt_tokens: prompt.ids.length,
     decode_tokens: opts.tokens,
     load_ms: stat(ctx.runs.map((r) => r.load_ms)),
