@@ -23,6 +23,8 @@ struct Opts {
     browser_engines: String,
     native: bool,
     browser: bool,
+    /// Only print the table of an earlier run's combined JSON.
+    report: Option<String>,
 }
 
 impl Default for Opts {
@@ -37,6 +39,7 @@ impl Default for Opts {
             browser_engines: "samplescope,wllama".into(),
             native: true,
             browser: true,
+            report: None,
         }
     }
 }
@@ -64,6 +67,7 @@ fn parse(args: &[String]) -> Res<Opts> {
             "--browser-engines" => o.browser_engines = value()?,
             "--no-native" => o.native = false,
             "--no-browser" => o.browser = false,
+            "--report" => o.report = Some(value()?),
             other => return Err(format!("bench: unknown argument `{other}`\n\n{USAGE}")),
         }
     }
@@ -93,6 +97,10 @@ fn lane_list(key: &str, v: &str) -> Res<String> {
 /// `cargo xtask bench [OPTIONS]`.
 pub fn bench(args: &[String]) -> Res {
     let o = parse(args)?;
+    if let Some(path) = &o.report {
+        print!("{}", table(&read_json(Path::new(path))?));
+        return Ok(());
+    }
     let runtime_dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
         Some(_) => None,
         None => Some(crate::make_private_temp_dir("samplescope-xdg-runtime")?),
@@ -136,6 +144,7 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
         println!("\n==> native bench (samplescope bench, wgpu)");
         native_bench(o, ctx, &results.join(format!("bench-{stamp}-native.json")))
     });
+    let load_between = load_average();
     let browser = site.map(|site| {
         println!("\n==> browser bench (www/bench.html in headless Chromium)");
         browser_bench(
@@ -154,7 +163,7 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
     let mut all = json!({
         "unix_time": stamp,
         "machine": machine(),
-        "load_average": { "before": load_before, "after": load_after },
+        "load_average": { "before": load_before, "between": load_between, "after": load_after },
         "settings": {
             "runs": o.runs, "prompt_tokens": o.prompt_tokens, "decode_tokens": o.tokens,
             "native_lanes": o.lanes, "browser_lanes": o.browser_lanes,
@@ -426,8 +435,14 @@ fn table(all: &Value) -> String {
     );
     let _ = writeln!(
         t,
-        "machine: {} cores ({}), {} GB; load average {} → {} (1, 5, 15 min; a busy machine is slower and noisier)",
-        m["cores"], s(&m["cpu"]), m["memory_gb"], s(&la["before"]), s(&la["after"])
+        "machine: {} cores ({}), {} GB; load average (1, 5, 15 min) {} → {} → {} (before, \
+         between the halves, after; a busy machine is slower and noisier)",
+        m["cores"],
+        s(&m["cpu"]),
+        m["memory_gb"],
+        s(&la["before"]),
+        s(&la["between"]),
+        s(&la["after"])
     );
     let _ = writeln!(
         t,
@@ -486,6 +501,23 @@ fn table(all: &Value) -> String {
                     sh["share"].as_f64().unwrap_or(f64::NAN) * 100.0,
                     sh["chain_ms"].as_f64().unwrap_or(f64::NAN),
                     sh["step_ms"].as_f64().unwrap_or(f64::NAN)
+                ),
+            );
+        }
+        let bw = &rep["bandwidth"];
+        if let (Some(bytes), Some(ms), Some(copy), Some(frac)) = (
+            bw["step_bytes"].as_f64(),
+            bw["step_ms"].as_f64(),
+            bw["copy_gb_s"].as_f64(),
+            bw["fraction"].as_f64(),
+        ) {
+            row(
+                &mut t,
+                "bytes per decode step, B = 1",
+                format!(
+                    "{:>8.1} MB in {ms:.1} ms: {:.1}% of the copy bandwidth ({copy:.1} GB/s)",
+                    bytes / 1e6,
+                    frac * 100.0
                 ),
             );
         }
@@ -674,6 +706,7 @@ mod tests {
                     { "lanes": 16, "aggregate_tok_s": stat(50.0) },
                 ],
                 "sampler_share": [{ "lanes": 1, "share": 0.04 }],
+                "bandwidth": { "step_bytes": 1.0e8, "step_ms": 50.0, "copy_gb_s": 10.0, "fraction": 0.2 },
             } },
             "browser": {
                 "samplescope": {
@@ -715,6 +748,10 @@ mod tests {
         );
         let text = table(&all);
         assert!(text.contains("missed: 1.5× short"), "{text}");
+        assert!(
+            text.contains("100.0 MB in 50.0 ms: 20.0% of the copy bandwidth"),
+            "{text}"
+        );
     }
 
     #[test]

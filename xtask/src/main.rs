@@ -52,7 +52,8 @@ commands:
                        --prompt-tokens N (128) --tokens N (128 greedy tokens per lane)
                        --lanes L (native, 1,4,16,64) --browser-lanes L (1,3,16)
                        --browser-engines E (samplescope,wllama; also wllama-webgpu)
-                       --no-native --no-browser
+                       --no-native --no-browser; --report FILE prints the table of an
+                       earlier run's results/bench-<time>.json
 
 cache dir: $SAMPLESCOPE_CACHE, else $XDG_CACHE_HOME/samplescope, else $HOME/.cache/samplescope";
 
