@@ -15,7 +15,7 @@ import { loadModelBytes } from './loader.js';
 export const MODEL_URL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 /** wllama's ES module, wasm and package.json, copied from node_modules by build-web. */
 const WLLAMA_DIR = 'bench-assets/wllama/';
-/** wllama-webgpu: wllama with every layer on WebGPU, to check which of its settings is best. */
+/** wllama-webgpu: wllama asked to put every layer on WebGPU, to check which of its settings is best. */
 const ENGINES = ['samplescope', 'wllama', 'wllama-webgpu'];
 
 /**
