@@ -95,6 +95,46 @@ test('the embed page and the element, as pages', { skip: skipReason ?? false, ti
     await plain.close();
   });
 
+  await t.test('themes: the system picks light or dark unless the embed or element pins one', async () => {
+    // lab.css's palette, as computed backgrounds: the lab's page, the embed's and the element's panel.
+    const LIGHT = { page: 'rgb(246, 245, 241)', panel: 'rgb(255, 254, 251)' };
+    const DARK = { page: 'rgb(22, 25, 29)', panel: 'rgb(30, 34, 39)' };
+    const background = (locator) => locator.evaluate((el) => getComputedStyle(el).backgroundColor);
+    const url = new URL('__test/themes.html', env.url).href;
+    await browser.context.route(url, (route) => route.fulfill({
+      status: 200,
+      contentType: 'text/html',
+      body: `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
+<script type="module" src="../web/sampler-compare.js"></script>
+<sampler-compare id="dark" theme="dark"></sampler-compare>
+<sampler-compare id="light" theme="light"></sampler-compare>
+<sampler-compare id="auto"></sampler-compare>`,
+    }));
+    const pinned = (theme) => {
+      const c = defaultConfig();
+      c.view.theme = theme;
+      return embed(`#${encodeConfig(c, { view: true })}`);
+    };
+    for (const [system, want] of [['light', LIGHT], ['dark', DARK]]) {
+      const other = want === LIGHT ? DARK : LIGHT;
+      const page = await browser.context.newPage();
+      await page.emulateMedia({ colorScheme: system });
+      await page.goto(env.url);
+      assert.equal(await background(page.locator('body')), want.page, `the lab, ${system} system`);
+      for (const [theme, expect] of [['auto', want], [system, want], [system === 'light' ? 'dark' : 'light', other]]) {
+        await page.goto(pinned(theme));
+        await page.locator('#view[data-state="idle"]').waitFor();
+        assert.equal(await background(page.locator('#view')), expect.panel, `the embed, theme ${theme}, ${system} system`);
+      }
+      await page.goto(url);
+      for (const [id, expect] of [['dark', DARK], ['light', LIGHT], ['auto', want]]) {
+        await page.locator(`#${id} .sc[data-state="idle"]`).waitFor();
+        assert.equal(await background(page.locator(`#${id} .sc`)), expect.panel, `the element, theme ${id}, ${system} system`);
+      }
+      await page.close();
+    }
+  });
+
   await t.test('<sampler-compare>: bad attributes show a message; HTML attributes stay text', async () => {
     const url = new URL('__test/elements.html', env.url).href;
     const attr = (s) => s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;');

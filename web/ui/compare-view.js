@@ -213,7 +213,7 @@ function inspectorPanel() {
 }
 
 /**
- * Applies a theme to `el` as data-theme="light"|"dark" (embed.css's palettes); "auto"
+ * Applies a theme to `el` as data-theme="light"|"dark" (lab.css's palette); "auto"
  * follows the reader's system setting, live. Returns a function that stops following it.
  */
 export function applyTheme(el, theme) {
