@@ -4,7 +4,7 @@
 // data-gpu = checking | ready | missing, data-model = none | loading | loaded | error,
 // data-run = idle | running | done, data-model-source = cache | network | file.
 
-import { $, h, replace, fillFacts, formatBytes, formatCount } from './ui/dom.js';
+import { $, h, replace, fillFacts, formatBytes, formatCount, toast } from './ui/dom.js';
 import { Lanes } from './ui/lanes.js';
 import { Inspector } from './ui/inspector.js';
 import { DEFAULT_RUN, TEMPERATURE_POSITIONS, cloneRun, validateRun } from './config.js';
@@ -372,15 +372,6 @@ function onWorkerMessage({ data: m }) {
     case 'error': return toast(m.message);
     default: return undefined;
   }
-}
-
-let toastTimer = null;
-function toast(text) {
-  const t = $('toast');
-  t.textContent = text;
-  t.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { t.hidden = true; }, 8000);
 }
 
 // ---- start ---------------------------------------------------------------------------------

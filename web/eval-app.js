@@ -4,7 +4,7 @@
 // data-gpu = checking | ready | missing, data-model = none | loading | loaded | error,
 // data-tasks = checking | ok | invalid, data-eval = idle | running | done | cancelled | error.
 
-import { $, h, replace, formatBytes } from './ui/dom.js';
+import { $, h, replace, formatBytes, toast } from './ui/dom.js';
 import { buildSpec, cliCommand, DEFAULT_EVAL, SWEEP_PRESET } from './eval-config.js';
 import { EvalCharts } from './ui/eval-charts.js';
 import { fillSummary, fillTasks } from './ui/eval-tables.js';
@@ -372,15 +372,6 @@ function onWorkerMessage({ data: m }) {
     case 'error': return toast(m.message);
     default: return undefined;
   }
-}
-
-let toastTimer = null;
-function toast(text) {
-  const el = $('toast');
-  el.textContent = text;
-  el.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { el.hidden = true; }, 6000);
 }
 
 function start() {

@@ -37,6 +37,16 @@ export function replace(el, ...children) {
 
 export const $ = (id) => document.getElementById(id);
 
+let toastTimer = null;
+/** Shows a message in the page's #toast for 8 s; a newer message replaces it. */
+export function toast(text) {
+  const el = $('toast');
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, 8000);
+}
+
 /** "98.2 MB" */
 export function formatBytes(n) {
   if (!Number.isFinite(n) || n <= 0) return '0 B';
