@@ -24,6 +24,8 @@ const state = {
   run: cloneRun(DEFAULT_RUN),
   runId: 0,
   running: false,
+  /** Stop was pressed for the run in flight: `stop` is sent again as its tokens come (see stop()). */
+  stopping: false,
   modelLoaded: false,
   inspecting: null,
   /** The model as a share link names it: {url, bytes} for a model loaded by URL. */
@@ -218,7 +220,7 @@ function setupControls() {
   $('embed-theme').addEventListener('change', () => share('embed', { copy: false }));
   $('embed-editable').addEventListener('change', () => share('embed', { copy: false }));
   $('share-close').addEventListener('click', () => { $('share-box').hidden = true; });
-  $('stop').addEventListener('click', () => worker?.postMessage({ type: 'stop' }));
+  $('stop').addEventListener('click', stop);
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
       e.preventDefault();
@@ -242,7 +244,7 @@ function readControls() {
 
 function setRunEnabled() {
   $('run').disabled = state.running || !state.modelLoaded;
-  $('stop').disabled = !state.running;
+  $('stop').disabled = !state.running || state.stopping;
 }
 
 function run() {
@@ -260,8 +262,23 @@ function run() {
   worker.postMessage({ type: 'run', runId: state.runId, run: cfg });
 }
 
+/**
+ * Asks the engine to end every lane after the token in flight. A `stop` that reaches the
+ * worker before the run has started (while it finishes an earlier request) would be undone
+ * by the run's start (the engine clears its cancel flag then), so it is repeated with each
+ * lane-start and token of the run until the run ends.
+ */
+function stop() {
+  if (!state.running) return;
+  state.stopping = true;
+  worker.postMessage({ type: 'stop' });
+  replace($('run-status'), 'stopping after the token in flight…');
+  setRunEnabled();
+}
+
 function runEnded(ev) {
   state.running = false;
+  state.stopping = false;
   body.run = 'done';
   lanes.endRun();
   setRunEnabled();
@@ -344,6 +361,7 @@ async function share(kind, { copy = true } = {}) {
 
 function onWorkerMessage({ data: m }) {
   const current = m.runId === undefined || m.runId === state.runId;
+  if (current && state.stopping && (m.type === 'lane-start' || m.type === 'token')) worker.postMessage({ type: 'stop' });
   switch (m.type) {
     case 'ready': return gpuReady(m.adapter);
     case 'gpu-error': return gpuMissing(m.reason, m.message);

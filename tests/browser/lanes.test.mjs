@@ -1,5 +1,5 @@
 // The controls and the lane editor, against a stubbed engine worker (stub.mjs): what the
-// page sends to the worker is exactly what the reader configured.
+// page sends to the worker is exactly what the reader configured, and Stop stops a run.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,4 +75,29 @@ test('lanes can be added, edited and removed; a run sends the configuration', { 
   }
   assert.equal(await page.textContent('.lane[data-lane="2"] .lane-desc'), 'T 1.5 (own) · nσ 1.5');
   assert.equal(await page.textContent('.lane[data-lane="1"] .lane-desc'), 'T 0.7 · p 0.9');
+});
+
+test('Stop right after Run stops the run, even one the engine has not started yet', { skip: skipReason ?? false, timeout: 120_000 }, async (t) => {
+  const browser = await launch();
+  t.after(() => browser.close());
+  t.after(() => saveLogs(browser, 'lanes-stop-console.log'));
+  // The run starts 300 ms after its request: a stop sent before then is undone by the start.
+  await routeStubWorker(browser.context, { tokens: ['a', 'b'], paced: { startMs: 300, stepMs: 20 } });
+  const page = await browser.page();
+  await page.goto(env.url);
+  assert.equal(await waitForBody(page, 'gpu', ['ready', 'missing'], 60_000), 'ready');
+  await page.click('#load-default');
+  assert.equal(await waitForBody(page, 'model', ['loaded', 'error'], 30_000), 'loaded');
+  const max = 500;
+  await page.fill('#max-tokens', String(max));
+  await page.click('#run');
+  await page.click('#stop');
+  assert.equal(await waitForBody(page, 'run', ['done'], 30_000), 'done');
+  assert.match(await page.textContent('#run-status'), /^stopped after/);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await page.getAttribute(`.lane[data-lane="${i}"]`, 'data-stop'), 'cancelled', `lane ${i}`);
+    const n = await page.locator(`.lane[data-lane="${i}"] .tok`).count();
+    assert.ok(n >= 1 && n < max, `lane ${i} stopped after ${n} tokens`);
+  }
+  assert.ok(!(await page.isDisabled('#run')) && await page.isDisabled('#stop'), 'Run is enabled again, Stop is not');
 });

@@ -2,13 +2,44 @@
 // the tests of the page itself (rendering, safety, lane editing). `text` goes into every
 // name, token and note the page shows.
 
-/** Serves the stub in place of web/worker.js for every page of `context`. */
-export async function routeStubWorker(context, { text = 'x', tokens = ['a', 'b'] } = {}) {
+/**
+ * Serves the stub in place of web/worker.js for every page of `context`. A run writes
+ * `tokens` at once and ignores `stop`, unless `paced` = {startMs, stepMs} asks for the
+ * engine's timing: the run starts startMs after its request (as one queued behind another
+ * request does), clears the cancel flag as it starts (as the engine does, src/web.rs), then
+ * writes a token per lane every stepMs up to the run's maxTokens, and after `stop` ends
+ * every lane at the next step, as "cancelled".
+ */
+export async function routeStubWorker(context, { text = 'x', tokens = ['a', 'b'], paced = null } = {}) {
   const body = `
 const TEXT = ${JSON.stringify(text)};
 const TOKENS = ${JSON.stringify(tokens)};
+const PACED = ${JSON.stringify(paced)};
+let cancel = false;
+function pacedRun({ runId, run }) {
+  setTimeout(() => {
+    run.lanes.forEach((_, lane) => postMessage({ type: 'lane-start', runId, lane }));
+    cancel = false;
+    let step = 0;
+    const timer = setInterval(() => {
+      const stop = cancel ? 'cancelled' : step + 1 >= run.maxTokens ? 'max_tokens' : null;
+      run.lanes.forEach((_, lane) => {
+        postMessage({ type: 'token', runId, lane, step, tokenId: step, textDelta: TOKENS[step % TOKENS.length], record: null });
+        if (stop) postMessage({ type: 'lane-end', runId, lane, tokens: step + 1, ms: 1, tokPerS: 1, stop });
+      });
+      step += 1;
+      if (!stop) return;
+      clearInterval(timer);
+      postMessage({ type: 'run-end', runId, stopped: stop === 'cancelled' });
+    }, PACED.stepMs);
+  }, PACED.startMs);
+}
 self.onmessage = ({ data: m }) => {
-  if (m.type === 'init') {
+  if (m.type === 'stop') {
+    cancel = true;
+  } else if (m.type === 'run' && PACED) {
+    pacedRun(m);
+  } else if (m.type === 'init') {
     postMessage({ type: 'ready', adapter: { name: TEXT, variant: 'row', features: [TEXT], maxStorageBinding: 1e9, software: true } });
   } else if (m.type === 'load') {
     postMessage({ type: 'progress', phase: 'download', loaded: 1, total: 2, rate: 1 });
