@@ -208,6 +208,19 @@ impl Gpu {
         Ok(())
     }
 
+    /// Natively, drives the device until submission `index` (and the map callbacks it
+    /// unblocks) is done, not waiting for what was submitted after it. In the browser the
+    /// event loop does this, so it is a no-op there.
+    pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<()> {
+        #[cfg(not(target_arch = "wasm32"))]
+        self.device
+            .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
+            .map_err(|e| Error::Gpu(format!("device poll: {e}")))?;
+        #[cfg(target_arch = "wasm32")]
+        let _ = index;
+        Ok(())
+    }
+
     /// Runs `f` inside a validation + out-of-memory error scope and turns what it caught into
     /// an error: on WebGPU, validation errors otherwise reach only the console.
     pub async fn checked<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {

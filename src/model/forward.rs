@@ -1,6 +1,14 @@
 //! The forward pass: embed → N × (attention block, MLP block) → norm → logits → argmax.
-//! Buffers and bind groups are made at load time; a step writes two small uniforms and the
-//! row infos, records the same dispatches, and reads back only the picked token ids.
+//! Buffers and bind groups are made at load time. A decode step allocates nothing on the
+//! GPU and makes no bind group: it copies its row infos from a table made once (per load for
+//! single sequences, per `start_lanes` for lanes), rewrites the two row uniforms only when
+//! the row counts change, records the same dispatches into one command buffer, submits it,
+//! and asks for the picked ids (or the sampler's records) to be read back.
+//!
+//! Readbacks go through two staging buffers, so a step can be submitted before the previous
+//! one is read back (`submit_lanes` / `submit_decode`, then `collect`, oldest first): the GPU
+//! runs step t+1 while the CPU streams step t's text. `prefill`, `decode`, `start_lanes` and
+//! `decode_lanes` are the step-by-step forms (submit, then collect).
 //!
 //! Rows are either one sequence (a prompt chunk, or one decode row) or lanes: B rows that
 //! share the prompt's KV (slots = positions) and each own a region of the KV cache for
@@ -8,6 +16,9 @@
 
 use super::weights::{upload, Matrix, Qkv, Weights};
 use super::{LlamaConfig, LoadOptions};
+use std::cell::Cell;
+use std::collections::VecDeque;
+
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
 use crate::gpu::profile::{KernelTimes, Recorder, Timer};
@@ -36,7 +47,44 @@ struct Buffers {
     att: wgpu::Buffer,      // [M, D]
     hb: wgpu::Buffer,       // [M, FF]
     logits: wgpu::Buffer,   // [M, V]
-    staging: wgpu::Buffer,  // [M] × 64 bytes, MAP_READ: picked ids, or the sampler's records
+    /// [M] × 64 bytes each, MAP_READ: picked ids, or the sampler's records. Two, so that
+    /// step t+1's copy does not wait for (or clobber) step t's readback.
+    staging: [wgpu::Buffer; STAGING],
+    solo_info: wgpu::Buffer, // [n_ctx] RowInfo::solo(p): the row infos of single sequences
+}
+
+/// Steps that can be in flight (submitted, not yet collected) at once.
+pub const STAGING: usize = 2;
+
+/// A submitted step whose picks are on their way to a staging buffer.
+struct InFlight {
+    slot: usize,
+    len: u64,
+    /// The staging buffer holds `LaneRecord`s (else bare ids).
+    records: bool,
+    index: wgpu::SubmissionIndex,
+    mapped: futures_channel::oneshot::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
+}
+
+/// The rows of one forward call.
+#[derive(Clone, Copy)]
+enum RowSet<'a> {
+    /// One sequence at positions pos0 .. pos0 + m (slot = position).
+    Solo { pos0: u32, m: u32 },
+    /// Lanes 0..n at their `step`-th own token (the table `start_lanes` wrote).
+    Lanes { n: u32, step: u32 },
+    /// Any rows, written with write_buffer (profiling; not the decode loop).
+    Given(&'a [RowInfo]),
+}
+
+impl RowSet<'_> {
+    fn len(&self) -> u32 {
+        match *self {
+            RowSet::Solo { m, .. } => m,
+            RowSet::Lanes { n, .. } => n,
+            RowSet::Given(rows) => rows.len() as u32,
+        }
+    }
 }
 
 /// One layer's launchers and bind groups, in the order they run.
@@ -74,6 +122,15 @@ pub struct Model {
     /// Lanes: the shared prompt length and the KV slots each lane owns.
     lane_prefix: u32,
     lane_stride: u32,
+    /// [lane_stride steps][lane_count lanes] RowInfo, written by `start_lanes` (grown only).
+    lane_info: Option<wgpu::Buffer>,
+    lane_count: u32,
+    /// (m, n_out) the row uniforms now hold.
+    rows_set: Cell<Option<(u32, u32)>>,
+    /// Steps submitted and not collected, oldest first.
+    in_flight: VecDeque<InFlight>,
+    /// Forward calls with outputs submitted since load (tests count speculative steps).
+    steps_submitted: u64,
     embed: (Embed, wgpu::BindGroup),
     norm: RmsNorm,
     rope: Rope,
@@ -125,7 +182,11 @@ impl Model {
             att: gpu.storage("att", f * m * d)?,
             hb: gpu.storage("hb", f * m * ff)?,
             logits: gpu.storage("logits", f * m * v)?,
-            staging: gpu.readback_buffer("staging", 64 * m),
+            staging: [gpu.readback_buffer("staging0", 64 * m), gpu.readback_buffer("staging1", 64 * m)],
+            solo_info: {
+                let rows: Vec<RowInfo> = (0..n_ctx).map(RowInfo::solo).collect();
+                gpu.storage_init("solo_row_info", bytemuck::cast_slice(&rows))?
+            },
         };
         let table: Vec<f32> = rope_table(n_ctx, cfg.n_rot, cfg.rope_base).into_iter().flatten().collect();
         let table = gpu.storage_init("rope_table", bytemuck::cast_slice(&table))?;
@@ -184,6 +245,11 @@ impl Model {
             kv: Vec::new(),
             lane_prefix: 0,
             lane_stride: 0,
+            lane_info: None,
+            lane_count: 0,
+            rows_set: Cell::new(None),
+            in_flight: VecDeque::new(),
+            steps_submitted: 0,
             cfg,
             kern,
             n_ctx,
@@ -230,19 +296,35 @@ impl Model {
         }
     }
 
-    /// Writes the per-call inputs: row infos, optional ids, and the two row uniforms.
-    fn prepare(&self, rows: &[RowInfo], ids: Option<&[u32]>, n_out: u32) -> Result<u32> {
-        let m = rows.len() as u32;
+    /// Checks `rows` and stages the per-call inputs: the row infos (a copy recorded into
+    /// `enc` from a table, so no write and no staging allocation per step), the ids if given,
+    /// and the two row uniforms when they change.
+    fn prepare(&self, enc: &mut wgpu::CommandEncoder, rows: RowSet, ids: Option<&[u32]>, n_out: u32) -> Result<u32> {
+        let m = rows.len();
         if m == 0 || m > self.max_rows || n_out > m {
             return Err(Error::Param(format!("{m} rows (max {}), {n_out} outputs", self.max_rows)));
         }
-        for r in rows {
+        let check = |r: RowInfo| -> Result<()> {
             if r.pos >= self.n_ctx {
                 return Err(Error::Context(format!("position {} is past the context of {} tokens", r.pos, self.n_ctx)));
             }
             if r.slot(r.pos) >= self.kv_slots {
                 return Err(Error::Param(format!("KV slot {} is past the {} allocated", r.slot(r.pos), self.kv_slots)));
             }
+            Ok(())
+        };
+        match rows {
+            RowSet::Solo { pos0, m } => (0..m).try_for_each(|i| check(RowInfo::solo(pos0.saturating_add(i))))?,
+            RowSet::Lanes { n, step } => {
+                if step >= self.lane_stride || n > self.lane_count {
+                    return Err(Error::Param(format!(
+                        "lane step {step} of {n} lanes: start_lanes set up {} lanes of steps 0..{}",
+                        self.lane_count, self.lane_stride
+                    )));
+                }
+                (0..n).try_for_each(|b| check(self.lane_row(b, step)))?
+            }
+            RowSet::Given(rows) => rows.iter().try_for_each(|&r| check(r))?,
         }
         let q = &self.kern.gpu.queue;
         if let Some(ids) = ids {
@@ -251,9 +333,20 @@ impl Model {
             }
             q.write_buffer(&self.b.tokens, 0, bytemuck::cast_slice(ids));
         }
-        q.write_buffer(&self.b.info, 0, bytemuck::cast_slice(rows));
-        q.write_buffer(&self.b.rows_all, 0, bytemuck::bytes_of(&Rows::new(m, 0)));
-        q.write_buffer(&self.b.rows_out, 0, bytemuck::bytes_of(&Rows::new(n_out, m - n_out)));
+        let info_bytes = 16 * m as u64;
+        match rows {
+            RowSet::Solo { pos0, .. } => enc.copy_buffer_to_buffer(&self.b.solo_info, 16 * pos0 as u64, &self.b.info, 0, info_bytes),
+            RowSet::Lanes { step, .. } => {
+                let table = self.lane_info.as_ref().expect("start_lanes wrote the lane table");
+                enc.copy_buffer_to_buffer(table, 16 * (step * self.lane_count) as u64, &self.b.info, 0, info_bytes)
+            }
+            RowSet::Given(rows) => q.write_buffer(&self.b.info, 0, bytemuck::cast_slice(rows)),
+        }
+        if self.rows_set.get() != Some((m, n_out)) {
+            q.write_buffer(&self.b.rows_all, 0, bytemuck::bytes_of(&Rows::new(m, 0)));
+            q.write_buffer(&self.b.rows_out, 0, bytemuck::bytes_of(&Rows::new(n_out, m - n_out)));
+            self.rows_set.set(Some((m, n_out)));
+        }
         Ok(m)
     }
 
@@ -261,10 +354,10 @@ impl Model {
     /// `pos` (each dispatch in its own timed pass). Needs timestamp queries.
     pub async fn profile_step(&self, n_lanes: u32, pos: u32) -> Result<KernelTimes> {
         let rows: Vec<RowInfo> = (0..n_lanes).map(|_| RowInfo::solo(pos)).collect();
-        let m = self.prepare(&rows, Some(&vec![0; n_lanes as usize]), n_lanes)?;
         let gpu = &self.kern.gpu;
         let timer = Timer::new(gpu, 16 + 12 * self.cfg.n_layer)?;
         let mut enc = gpu.device.create_command_encoder(&Default::default());
+        let m = self.prepare(&mut enc, RowSet::Given(&rows), Some(&vec![0; n_lanes as usize]), n_lanes)?;
         let mut rec = Recorder::timed(&mut enc, &timer.queries);
         self.record(&mut rec, m, n_lanes);
         let labels = rec.finish();
@@ -334,35 +427,101 @@ impl Model {
         Ok(())
     }
 
-    /// Runs one forward over `rows` (their inputs: `ids`, or with None the ids the previous
-    /// call picked on the GPU, row for row) and returns the greedy ids of the last `n_out`.
-    async fn run(&mut self, rows: &[RowInfo], ids: Option<&[u32]>, n_out: u32) -> Result<Vec<u32>> {
-        let m = self.prepare(rows, ids, n_out)?;
+    /// Encodes and submits one forward over `rows` (their inputs: `ids`, or with None the ids
+    /// the previous call picked on the GPU, row for row). With `n_out` > 0 it also copies the
+    /// picks of the last `n_out` rows (or the sampler's records) to a free staging buffer and
+    /// asks for it to be mapped: `collect` reads them. Nothing is allocated on the GPU here
+    /// but the command buffer, which WebGPU makes single-use.
+    fn submit(&mut self, rows: RowSet, ids: Option<&[u32]>, n_out: u32) -> Result<()> {
+        if n_out > 0 && self.in_flight.len() >= STAGING {
+            return Err(Error::Param(format!("{STAGING} steps are already in flight: collect one first")));
+        }
         if self.sampling && n_out != 0 && n_out as usize != self.chain_b.params().len() {
             return Err(Error::Param(format!("{n_out} output rows but {} sampler lanes", self.chain_b.params().len())));
         }
-        let q = &self.kern.gpu.queue;
-        let mut enc = self.kern.gpu.device.create_command_encoder(&Default::default());
+        let gpu = self.kern.gpu.clone();
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        let m = self.prepare(&mut enc, rows, ids, n_out)?;
         let mut rec = Recorder::new(&mut enc);
         self.record(&mut rec, m, n_out);
         rec.finish();
         if n_out == 0 {
-            q.submit([enc.finish()]);
+            gpu.queue.submit([enc.finish()]);
+            return Ok(());
+        }
+        let slot = (0..STAGING).find(|&s| self.in_flight.iter().all(|f| f.slot != s)).expect("a staging buffer is free");
+        // 64 bytes per lane: the record holds the id and what the inspector shows.
+        let (src, len) =
+            if self.sampling { (self.chain_b.records_buffer(), 64 * n_out as u64) } else { (&self.b.tokens, 4 * n_out as u64) };
+        let staging = &self.b.staging[slot];
+        enc.copy_buffer_to_buffer(src, 0, staging, 0, len);
+        let index = gpu.queue.submit([enc.finish()]);
+        let (tx, rx) = futures_channel::oneshot::channel();
+        staging.slice(..len).map_async(wgpu::MapMode::Read, move |r| {
+            let _ = tx.send(r);
+        });
+        self.in_flight.push_back(InFlight { slot, len, records: self.sampling, index, mapped: rx });
+        self.steps_submitted += 1;
+        Ok(())
+    }
+
+    /// Waits for the oldest step in flight (only for it: natively the device is polled up to
+    /// its submission, so a step submitted after it keeps running) and returns its picks; on
+    /// the sampler path its records become `last_records`.
+    pub async fn collect(&mut self) -> Result<Vec<u32>> {
+        let f = self.in_flight.pop_front().ok_or_else(|| Error::Param("collect: no step in flight".into()))?;
+        self.kern.gpu.wait_for(f.index)?;
+        match f.mapped.await {
+            Err(_) => return Err(Error::Gpu("readback was dropped (device lost?)".into())),
+            Ok(Err(e)) => return Err(Error::Gpu(format!("readback failed: {e}"))),
+            Ok(Ok(())) => {}
+        }
+        let buf = &self.b.staging[f.slot];
+        let ids = match buf.slice(..f.len).get_mapped_range() {
+            Err(e) => Err(Error::Gpu(format!("readback map: {e}"))),
+            Ok(view) if f.records => {
+                self.last_records = bytemuck::pod_collect_to_vec(&view[..]);
+                Ok(self.last_records.iter().map(|r| r.token).collect())
+            }
+            Ok(view) => Ok(bytemuck::pod_collect_to_vec(&view[..])),
+        };
+        buf.unmap();
+        ids
+    }
+
+    /// Steps submitted and not yet collected.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// Forward calls with outputs submitted since load (each decode step is one).
+    pub fn steps_submitted(&self) -> u64 {
+        self.steps_submitted
+    }
+
+    /// Drops the steps in flight unread: their readbacks are cancelled and their staging
+    /// buffers freed. Their GPU work still runs, and writes only what such a step writes
+    /// (its rows' own KV slots, the activations, the picks, the sampler's lane states).
+    pub fn discard(&mut self) {
+        for mut f in self.in_flight.drain(..) {
+            // A map that failed left the buffer unmapped (unmapping it again is an error);
+            // a pending or completed one is cancelled or released by unmap.
+            if !matches!(f.mapped.try_recv(), Ok(Some(Err(_))) | Err(_)) {
+                self.b.staging[f.slot].unmap();
+            }
+        }
+    }
+
+    /// One forward, step by step: submit, then collect (nothing else may be in flight).
+    async fn run(&mut self, rows: RowSet<'_>, ids: Option<&[u32]>, n_out: u32) -> Result<Vec<u32>> {
+        if !self.in_flight.is_empty() {
+            return Err(Error::Param(format!("{} steps are in flight: collect or discard them first", self.in_flight.len())));
+        }
+        self.submit(rows, ids, n_out)?;
+        if n_out == 0 {
             return Ok(Vec::new());
         }
-        if self.sampling {
-            // 64 bytes per lane: the record holds the id and what the inspector shows.
-            let len = 64 * n_out as u64;
-            enc.copy_buffer_to_buffer(self.chain_b.records_buffer(), 0, &self.b.staging, 0, len);
-            q.submit([enc.finish()]);
-            let bytes = self.kern.gpu.read_mapped(&self.b.staging, len).await?;
-            self.last_records = bytemuck::pod_collect_to_vec(&bytes);
-            return Ok(self.last_records.iter().map(|r| r.token).collect());
-        }
-        enc.copy_buffer_to_buffer(&self.b.tokens, 0, &self.b.staging, 0, 4 * n_out as u64);
-        q.submit([enc.finish()]);
-        let bytes = self.kern.gpu.read_mapped(&self.b.staging, 4 * n_out as u64).await?;
-        Ok(bytemuck::pod_collect_to_vec(&bytes))
+        self.collect().await
     }
 
     fn check_prompt(&self, ids: &[u32], pos0: u32) -> Result<()> {
@@ -379,42 +538,55 @@ impl Model {
         Ok(())
     }
 
-    /// Runs `ids` at positions pos0.. in chunks of `max_rows`, wanting the logits of the
-    /// last row only if `want_last`.
-    async fn prefill_rows(&mut self, ids: &[u32], pos0: u32, want_last: bool) -> Result<Option<u32>> {
+    /// Submits `ids` at positions pos0.. in chunks of `max_rows`, the last chunk wanting the
+    /// logits (and the pick) of its last row only if `want_last`.
+    fn submit_prompt(&mut self, ids: &[u32], pos0: u32, want_last: bool) -> Result<()> {
         let step = self.max_rows as usize;
         let mut start = 0;
         while start < ids.len() {
             let chunk = &ids[start..(start + step).min(ids.len())];
             let last = start + chunk.len() == ids.len();
-            let rows: Vec<RowInfo> = (0..chunk.len()).map(|i| RowInfo::solo(pos0 + (start + i) as u32)).collect();
-            let out = self.run(&rows, Some(chunk), (last && want_last) as u32).await?;
-            if let (true, Some(&id)) = (last, out.first()) {
-                return Ok(Some(id));
-            }
+            self.submit(RowSet::Solo { pos0: pos0 + start as u32, m: chunk.len() as u32 }, Some(chunk), (last && want_last) as u32)?;
             start += chunk.len();
         }
-        Ok(None)
+        Ok(())
+    }
+
+    /// Submits the prefill of `ids` at positions pos0.. (in chunks of `max_rows`); `collect`
+    /// returns the greedy next token, which also stays on the GPU as the input of the next
+    /// decode step. Steps still in flight are discarded first (a new sequence starts).
+    pub fn submit_prefill(&mut self, ids: &[u32], pos0: u32) -> Result<()> {
+        self.check_prompt(ids, pos0)?;
+        self.discard();
+        self.submit_prompt(ids, pos0, true)
     }
 
     /// Prefills `ids` at positions pos0.. (in chunks of `max_rows`) and returns the greedy
     /// next token, which also stays on the GPU as the input of the next `decode`.
     pub async fn prefill(&mut self, ids: &[u32], pos0: u32) -> Result<u32> {
-        self.check_prompt(ids, pos0)?;
-        self.prefill_rows(ids, pos0, true).await?.ok_or_else(|| Error::Gpu("prefill produced no token".into()))
+        self.submit_prefill(ids, pos0)?;
+        Ok(self.collect().await?[0])
+    }
+
+    /// Submits one greedy decode step at `pos`, fed the token the previous step picked on the
+    /// GPU (that step may still be in flight); `collect` returns its pick.
+    pub fn submit_decode(&mut self, pos: u32) -> Result<()> {
+        self.submit(RowSet::Solo { pos0: pos, m: 1 }, None, 1)
     }
 
     /// One greedy decode step at `pos`, fed the token the previous step picked on the GPU.
     pub async fn decode(&mut self, pos: u32) -> Result<u32> {
-        Ok(self.run(&[RowInfo::solo(pos)], None, 1).await?[0])
+        Ok(self.run(RowSet::Solo { pos0: pos, m: 1 }, None, 1).await?[0])
     }
 
-    /// Starts `n_lanes` continuations of one prompt: the prompt but its last token is
-    /// prefilled once into the shared KV; then every lane feeds the last prompt token as
-    /// its own first row (so each lane gets the prompt's logits in its own row) and the
-    /// lanes' first ids are returned. `lane_tokens` is how many tokens each lane may add.
-    pub async fn start_lanes(&mut self, ids: &[u32], n_lanes: u32, lane_tokens: u32) -> Result<Vec<u32>> {
+    /// Submits the start of `n_lanes` continuations of one prompt: the prompt but its last
+    /// token is prefilled once into the shared KV; then every lane feeds the last prompt
+    /// token as its own first row (so each lane gets the prompt's logits in its own row);
+    /// `collect` returns the lanes' first ids. `lane_tokens` is how many tokens each lane may
+    /// add. Steps still in flight are discarded first.
+    pub async fn submit_start_lanes(&mut self, ids: &[u32], n_lanes: u32, lane_tokens: u32) -> Result<()> {
         self.check_prompt(ids, 0)?;
+        self.discard();
         let cap = self.lane_capacity(lane_tokens);
         if n_lanes == 0 || n_lanes > cap {
             return Err(Error::Param(format!(
@@ -432,26 +604,66 @@ impl Model {
         let per_lane = lane_tokens + 1;
         self.ensure_kv_slots(self.n_ctx + n_lanes * per_lane).await?;
         let (prefix, last) = ids.split_at(ids.len() - 1);
-        self.prefill_rows(prefix, 0, false).await?;
+        self.submit_prompt(prefix, 0, false)?;
         self.lane_prefix = prefix.len() as u32;
         self.lane_stride = per_lane;
-        let rows = self.lane_rows(n_lanes, 0);
-        self.run(&rows, Some(&vec![last[0]; n_lanes as usize]), n_lanes).await
+        self.write_lane_table(n_lanes)?;
+        self.submit(RowSet::Lanes { n: n_lanes, step: 0 }, Some(&vec![last[0]; n_lanes as usize]), n_lanes)
     }
 
-    /// The row infos of `n_lanes` lanes at their `step`-th own token.
-    fn lane_rows(&self, n_lanes: u32, step: u32) -> Vec<RowInfo> {
-        (0..n_lanes).map(|b| RowInfo::lane(self.lane_prefix + step, self.lane_prefix, self.n_ctx + b * self.lane_stride)).collect()
+    /// `submit_start_lanes`, then `collect`: the lanes' first ids.
+    pub async fn start_lanes(&mut self, ids: &[u32], n_lanes: u32, lane_tokens: u32) -> Result<Vec<u32>> {
+        self.submit_start_lanes(ids, n_lanes, lane_tokens).await?;
+        self.collect().await
+    }
+
+    /// The row info of lane `b` at its `step`-th own token: position prefix + step, its KV
+    /// at slots n_ctx + b · stride + 0..stride.
+    fn lane_row(&self, b: u32, step: u32) -> RowInfo {
+        RowInfo::lane(self.lane_prefix + step, self.lane_prefix, self.n_ctx + b * self.lane_stride)
+    }
+
+    /// Writes the row infos of every step of `n_lanes` lanes, [step][lane], in one write
+    /// per start (the table grows only when a start needs more).
+    fn write_lane_table(&mut self, n_lanes: u32) -> Result<()> {
+        let rows: Vec<RowInfo> =
+            (0..self.lane_stride).flat_map(|step| (0..n_lanes).map(move |b| (b, step))).map(|(b, step)| self.lane_row(b, step)).collect();
+        let bytes: &[u8] = bytemuck::cast_slice(&rows);
+        let gpu = &self.kern.gpu;
+        if self.lane_info.as_ref().is_none_or(|t| t.size() < bytes.len() as u64) {
+            self.lane_info = Some(gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("lane_row_info"),
+                size: (bytes.len() as u64).max(16),
+                usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        gpu.queue.write_buffer(self.lane_info.as_ref().expect("just made"), 0, bytes);
+        self.lane_count = n_lanes;
+        Ok(())
+    }
+
+    fn check_lane_step(&self, step: u32) -> Result<()> {
+        if step == 0 || step >= self.lane_stride {
+            return Err(Error::Param(format!("lane step {step} outside 1..{}", self.lane_stride)));
+        }
+        Ok(())
+    }
+
+    /// Submits one decode step of every lane (step ≥ 1 counts the lanes' own tokens), fed
+    /// the ids the previous step picked on the GPU (that step may still be in flight);
+    /// `collect` returns the picks. Steps past `lane_tokens` are refused: a lane never
+    /// writes outside its own KV slots.
+    pub fn submit_lanes(&mut self, n_lanes: u32, step: u32) -> Result<()> {
+        self.check_lane_step(step)?;
+        self.submit(RowSet::Lanes { n: n_lanes, step }, None, n_lanes)
     }
 
     /// One decode step of every lane (step ≥ 1 counts the lanes' own tokens), fed the ids
     /// the previous step picked on the GPU.
     pub async fn decode_lanes(&mut self, n_lanes: u32, step: u32) -> Result<Vec<u32>> {
-        if step == 0 || step >= self.lane_stride {
-            return Err(Error::Param(format!("lane step {step} outside 1..{}", self.lane_stride)));
-        }
-        let rows = self.lane_rows(n_lanes, step);
-        self.run(&rows, None, n_lanes).await
+        self.check_lane_step(step)?;
+        self.run(RowSet::Lanes { n: n_lanes, step }, None, n_lanes).await
     }
 
     /// From now on each output row i is picked by the sampler of `lanes[i]` (on the GPU,
@@ -467,8 +679,8 @@ impl Model {
         Ok(())
     }
 
-    /// The inspector's view of every lane at the last step, with one mask pass and one
-    /// readback of the lanes' logits rows.
+    /// The inspector's view of every lane at the last submitted step, with one mask pass and
+    /// one readback of the lanes' logits rows (so submit no step after the one to inspect).
     pub async fn inspect_all(&self, top: usize) -> Result<Vec<Inspection>> {
         if !self.sampling {
             return Err(Error::Param("inspect needs the sampler chain (set_samplers)".into()));
@@ -483,7 +695,7 @@ impl Model {
     }
 
     /// The inspector's view of `lane` at the last step (top candidates, thresholds,
-    /// histogram): reads that lane's logits row, so call it before the next step.
+    /// histogram): reads that lane's logits row, so call it before submitting the next step.
     pub async fn inspect(&self, lane: u32, top: usize) -> Result<Inspection> {
         if !self.sampling {
             return Err(Error::Param("inspect needs the sampler chain (set_samplers)".into()));
@@ -491,7 +703,8 @@ impl Model {
         self.chain.inspect(&self.kern.gpu, &self.chain_b, lane, top).await
     }
 
-    /// The logits of the last forward call's output rows, [n_out, V] (tests, inspector).
+    /// The logits of the last submitted forward call's output rows, [n_out, V] (tests,
+    /// inspector).
     pub async fn read_logits(&self, n_out: u32) -> Result<Vec<f32>> {
         self.kern.gpu.read_f32(&self.b.logits, (n_out * self.cfg.vocab) as usize).await
     }
