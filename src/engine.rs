@@ -88,11 +88,17 @@ pub struct GenerateOptions {
     /// lane's logits row every step, so it costs a readback of 4·V bytes per lane.
     pub inspect_top: usize,
     pub cancel: Option<CancelFlag>,
+    /// Submit step t+1 before reading step t back, so the GPU never waits for the CPU's
+    /// text and stop checks (the default). The results are the same either way; when a lane
+    /// stops by EOG, a stop string or cancel, one step past it has run and is discarded.
+    /// Off: one step at a time. Inspection (`inspect_top` > 0) always runs step by step,
+    /// since it reads a step's logits before the next step overwrites them.
+    pub pipeline: bool,
 }
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { max_tokens: 64, stop_at_eog: true, stop_strings: Vec::new(), inspect_top: 0, cancel: None }
+        GenerateOptions { max_tokens: 64, stop_at_eog: true, stop_strings: Vec::new(), inspect_top: 0, cancel: None, pipeline: true }
     }
 }
 
@@ -153,30 +159,51 @@ impl Engine {
             return Ok(out);
         }
         let mut stream = self.tokenizer.stream_decoder();
+        let n_prompt = prompt_ids.len() as u32;
         let t0 = Instant::now();
-        let mut id = self.model.prefill(prompt_ids, 0).await?;
-        out.prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
-        let t1 = Instant::now();
-        let mut pos = prompt_ids.len() as u32;
-        loop {
-            out.ids.push(id);
-            if opts.stop_at_eog && self.tokenizer.is_eog(id) {
-                out.stop = "eog";
-                break;
+        let result = async {
+            // Token k comes from the prefill (k = 0) or the decode step at position
+            // n_prompt + k − 1; `submitted` counts the tokens whose step is on the GPU.
+            self.model.submit_prefill(prompt_ids, 0)?;
+            let mut submitted = 1u32;
+            let mut t1 = None;
+            loop {
+                // One step ahead, but never past max_tokens: that end is known in advance.
+                if opts.pipeline && submitted < opts.max_tokens {
+                    self.model.submit_decode(n_prompt + submitted - 1)?;
+                    submitted += 1;
+                }
+                let id = self.model.collect().await?[0];
+                if t1.is_none() {
+                    out.prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
+                    t1 = Some(Instant::now());
+                }
+                out.ids.push(id);
+                if opts.stop_at_eog && self.tokenizer.is_eog(id) {
+                    out.stop = "eog";
+                    break;
+                }
+                let delta = stream.push(id);
+                out.text.push_str(&delta);
+                on_text(&delta);
+                if out.ids.len() as u32 >= opts.max_tokens {
+                    break;
+                }
+                if !opts.pipeline {
+                    self.model.submit_decode(n_prompt + submitted - 1)?;
+                    submitted += 1;
+                }
             }
-            let delta = stream.push(id);
-            out.text.push_str(&delta);
-            on_text(&delta);
-            if out.ids.len() as u32 >= opts.max_tokens {
-                break;
-            }
-            id = self.model.decode(pos).await?;
-            pos += 1;
+            Ok::<_, Error>(t1)
         }
+        .await;
+        // After an EOG the step submitted ahead is not wanted.
+        self.model.discard();
+        let t1 = result?;
         let tail = stream.finish();
         out.text.push_str(&tail);
         on_text(&tail);
-        out.decode_ms = t1.elapsed().as_secs_f64() * 1e3;
+        out.decode_ms = t1.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1e3);
         Ok(out)
     }
 }
@@ -214,14 +241,29 @@ impl Engine {
         let mut state: Vec<LaneState> = (0..n)
             .map(|_| LaneState { stream: self.tokenizer.stream_decoder(), out: blank.clone(), done: false })
             .collect();
+        // Inspecting reads step t's logits, which step t+1 would overwrite.
+        let pipeline = opts.pipeline && opts.inspect_top == 0;
         self.model.set_samplers(&params, prompt_ids)?;
         let t0 = Instant::now();
         let result = async {
-            let mut ids = self.model.start_lanes(prompt_ids, n, opts.max_tokens).await?;
-            let prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
-            let t1 = Instant::now();
+            self.model.submit_start_lanes(prompt_ids, n, opts.max_tokens).await?;
+            // Steps 0..submitted are on the GPU; `step` is the one being read back.
+            let mut submitted = 1u32;
+            let (mut prefill_ms, mut t1) = (0.0, Instant::now());
             let mut step = 0u32;
             loop {
+                // One step ahead, never past max_tokens (every lane has stopped by then, and
+                // a lane's KV slots end there): the GPU runs step + 1 while the CPU streams
+                // this step's text and checks its stops.
+                if pipeline && submitted < opts.max_tokens {
+                    self.model.submit_lanes(n, submitted)?;
+                    submitted += 1;
+                }
+                let ids = self.model.collect().await?;
+                if step == 0 {
+                    prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
+                    t1 = Instant::now();
+                }
                 let cancelled = opts.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
                 // All lanes' distributions in one pass and one readback, before the next step
                 // overwrites the logits.
@@ -267,7 +309,10 @@ impl Engine {
                 // Finished lanes stay in the batch (their rows are ignored): the kernels'
                 // shape is per row, so removing them would only save their share.
                 step += 1;
-                ids = self.model.decode_lanes(n, step).await?;
+                if !pipeline {
+                    self.model.submit_lanes(n, step)?;
+                    submitted += 1;
+                }
             }
             let decode_ms = t1.elapsed().as_secs_f64() * 1e3;
             for st in state.iter_mut() {
@@ -277,6 +322,9 @@ impl Engine {
             Ok::<_, Error>(())
         }
         .await;
+        // A step submitted past the last one read (every lane stopped by EOG, a stop string
+        // or cancel): it ran in the lanes' own KV slots; its picks are not wanted.
+        self.model.discard();
         self.model.set_greedy();
         result?;
         Ok(state.into_iter().map(|s| s.out).collect())
