@@ -16,11 +16,14 @@ pub struct BenchOptions {
     pub decode_tokens: u32,
     pub lanes: Vec<u32>,
     pub runs: u32,
+    /// Decode as the engine does, one step ahead (step t+1 submitted before step t is read
+    /// back); off: one step at a time, each read back before the next is submitted.
+    pub pipeline: bool,
 }
 
 impl Default for BenchOptions {
     fn default() -> Self {
-        BenchOptions { prompt_tokens: 128, decode_tokens: 128, lanes: vec![1, 4, 16, 64], runs: 3 }
+        BenchOptions { prompt_tokens: 128, decode_tokens: 128, lanes: vec![1, 4, 16, 64], runs: 3, pipeline: true }
     }
 }
 
@@ -97,6 +100,8 @@ pub struct Bandwidth {
 pub struct BenchReport {
     pub prompt_tokens: u32,
     pub decode_tokens: u32,
+    /// Whether the decode loop ran one step ahead (`BenchOptions::pipeline`).
+    pub pipelined: bool,
     pub prefill_tok_s: Stat,
     pub time_to_first_token_ms: Stat,
     pub decode: Vec<LaneRate>,
@@ -178,8 +183,21 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
         for run in 0..opts.runs {
             model.start_lanes(&ids, b, opts.decode_tokens).await?;
             let t = Instant::now();
-            for step in 1..opts.decode_tokens {
-                model.decode_lanes(b, step).await?;
+            if opts.pipeline {
+                // As Engine::generate_lanes: submit step + 1, then read step back.
+                if opts.decode_tokens > 1 {
+                    model.submit_lanes(b, 1)?;
+                }
+                for step in 1..opts.decode_tokens {
+                    if step + 1 < opts.decode_tokens {
+                        model.submit_lanes(b, step + 1)?;
+                    }
+                    model.collect().await?;
+                }
+            } else {
+                for step in 1..opts.decode_tokens {
+                    model.decode_lanes(b, step).await?;
+                }
             }
             let ms = ms_since(t);
             let rate = (b * (opts.decode_tokens - 1)) as f64 / (ms / 1e3);
@@ -238,6 +256,7 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
         sampler_share,
         prompt_tokens: ids.len() as u32,
         decode_tokens: opts.decode_tokens,
+        pipelined: opts.pipeline,
         prefill_tok_s: Stat::of(prefill),
         time_to_first_token_ms: Stat::of(ttft),
         decode,

@@ -22,6 +22,10 @@ pub struct BenchArgs {
     /// Runs per figure (the model load too); each figure is their median with min – max.
     #[arg(long, default_value_t = 3)]
     runs: u32,
+    /// Decode one step at a time (each step read back before the next is submitted)
+    /// instead of one step ahead as the engine does.
+    #[arg(long)]
+    sync: bool,
     /// Force a kernel variant (row | cooperative) instead of the adapter's choice.
     #[arg(long)]
     variant: Option<String>,
@@ -60,11 +64,17 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     }
     let mut engine = engine.expect("at least one run");
     let load = Stat::of(load_ms);
-    let bo = BenchOptions { prompt_tokens: a.prompt_tokens, decode_tokens: a.tokens, lanes: a.lanes.clone(), runs: a.runs.max(1) };
+    let bo = BenchOptions { prompt_tokens: a.prompt_tokens, decode_tokens: a.tokens, lanes: a.lanes.clone(), runs: a.runs.max(1), pipeline: !a.sync };
     let report = pollster::block_on(run(&mut engine.model, &bo, |line| eprintln!("  {line}")))?;
     let load_after = load_avg();
     let variant = engine.model.kern.variant().name();
-    println!("\nsamplescope bench — {} ({}, {} kernels), load average {load_before} → {load_after}", facts.name, facts.backend, variant);
+    println!(
+        "\nsamplescope bench — {} ({}, {} kernels, {} decode), load average {load_before} → {load_after}",
+        facts.name,
+        facts.backend,
+        variant,
+        if report.pipelined { "pipelined" } else { "step-by-step" }
+    );
     println!(
         "model {}: {:.1} MB of weights on the GPU, load {:.0} ms ({:.0} – {:.0})",
         engine.model.cfg.name,
