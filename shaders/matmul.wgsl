@@ -130,6 +130,12 @@ fn load_x(xb: vec4<u32>, k: u32) -> XT {
 fn sum_x(s: XT) -> ST {
     return vec4<f32>(1.0) * s;
 }
+fn scale_x(x: XT, s: vec4<f32>) -> XT {
+    return mat4x4<f32>(x[0] * s, x[1] * s, x[2] * s, x[3] * s);
+}
+fn weighted_sum_x(s: XT, w: vec4<f32>) -> ST {
+    return w * s;
+}
 #else
 alias XT = vec4<f32>;
 alias ST = f32;
@@ -141,6 +147,12 @@ fn load_x(xb: vec4<u32>, k: u32) -> XT {
 }
 fn sum_x(s: XT) -> ST {
     return hsum(s);
+}
+fn scale_x(x: XT, s: vec4<f32>) -> XT {
+    return x * s;
+}
+fn weighted_sum_x(s: XT, w: vec4<f32>) -> ST {
+    return dot(s, w);
 }
 #endif
 
@@ -159,15 +171,23 @@ fn dot_rows(ra: vec4<u32>, rb: vec4<u32>, xb0: vec4<u32>) -> array<ST, NR> {
 #endif
     for (var b = 0u; b < KB; b++) {
         let xb = xb0 + vec4<u32>(b * 8u);
-        let x0 = load_x(xb, 0u);
-        let x1 = load_x(xb, 1u);
-        let x2 = load_x(xb, 2u);
-        let x3 = load_x(xb, 3u);
-        let x4 = load_x(xb, 4u);
-        let x5 = load_x(xb, 5u);
-        let x6 = load_x(xb, 6u);
-        let x7 = load_x(xb, 7u);
-        let sx = sum_x(x0 + x1 + x2 + x3 + x4 + x5 + x6 + x7);
+        let y0 = load_x(xb, 0u);
+        let y1 = load_x(xb, 1u);
+        let y2 = load_x(xb, 2u);
+        let y3 = load_x(xb, 3u);
+        let y4 = load_x(xb, 4u);
+        let y5 = load_x(xb, 5u);
+        let y6 = load_x(xb, 6u);
+        let y7 = load_x(xb, 7u);
+        let sx = block_sum(y0 + y1 + y2 + y3 + y4 + y5 + y6 + y7);
+        let x0 = x_scale_lo(y0);
+        let x1 = x_scale_lo(y1);
+        let x2 = x_scale_lo(y2);
+        let x3 = x_scale_lo(y3);
+        let x4 = x_scale_hi(y4);
+        let x5 = x_scale_hi(y5);
+        let x6 = x_scale_hi(y6);
+        let x7 = x_scale_hi(y7);
         a0 += block_dot(ra.x + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
         a1 += block_dot(ra.y + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
         a2 += block_dot(ra.z + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);

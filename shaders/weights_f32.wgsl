@@ -18,6 +18,15 @@ fn f32_4(o: u32) -> vec4<f32> {
 }
 
 #if BLOCK_DOT
+fn x_scale_lo(x: XT) -> XT {
+    return x;
+}
+fn x_scale_hi(x: XT) -> XT {
+    return x;
+}
+fn block_sum(s: XT) -> ST {
+    return sum_x(s);
+}
 // Block `blk` · x (see weights_q4.wgsl).
 fn block_dot(blk: u32, x0: XT, x1: XT, x2: XT, x3: XT, x4: XT, x5: XT, x6: XT, x7: XT, sx: ST) -> ST {
     let w = blk * BLOCK_WORDS;

@@ -3,7 +3,8 @@
 //! Every matrix reaches the GPU as `array<u32>` in 32-weight blocks that one `load_q` per
 //! format reads (raw quants plus the block's scale and offset; shaders/weights.wgsl builds
 //! `load_block`, the dequantized block, on top). Formats whose blocks are not a multiple of 4 bytes are repacked here,
-//! once, at load time: Q8_0 (34 bytes) becomes 9 words; Q4_0 becomes Q4_1 with m = -8·d
+//! once, at load time: Q8_0 (34 bytes) becomes 9 words (bytes 0..2 of each quant word in offset binary, see
+//! `Q8_OFFSET`); Q4_0 becomes Q4_1 with m = -8·d
 //! (exact in f16); F16 and BF16 are widened to F32.
 
 use half::f16;
@@ -49,6 +50,11 @@ impl WeightFormat {
     }
 }
 
+/// Q8 words on the GPU hold bytes 0..2 as offset binary (q + 128, 0..255) and byte 3 as
+/// stored (signed): the shader can then turn each byte into a float where it sits with one
+/// mask, no shifts (shaders/weights_q8.wgsl).
+pub const Q8_OFFSET: u32 = 0x0080_8080;
+
 fn le16(b: &[u8]) -> u16 {
     u16::from_le_bytes([b[0], b[1]])
 }
@@ -85,7 +91,7 @@ pub fn repack(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<u32>> {
             let mut out = Vec::with_capacity(nb * 9);
             for blk in bytes.chunks_exact(34) {
                 out.push(le16(blk) as u32);
-                out.extend(blk[2..].chunks_exact(4).map(le32));
+                out.extend(blk[2..].chunks_exact(4).map(|b| le32(b) ^ Q8_OFFSET));
             }
             out
         }
