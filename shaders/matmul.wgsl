@@ -105,14 +105,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
 }
 #else
-// The software shape: invocation i owns weight rows i + j·NG (j < NR = 4, or 8 with WIDE)
+// The software shape: invocation i owns weight rows i + j·NG (j < NR = 4, 8 with WIDE, 16
+// with WIDE and WIDER)
 // and R = 1 or 4 activation rows. Written without local arrays, pointers or inner loops in
 // the hot loop: SwiftShader's JIT (Subzero) keeps those in memory and ran this kernel 3-4×
 // slower; lavapipe does not mind.
+#if WIDER
+const NR: u32 = 16u;
+#else
 #if WIDE
 const NR: u32 = 8u;
 #else
 const NR: u32 = 4u;
+#endif
 #endif
 const NG: u32 = (N + NR - 1u) / NR;
 
@@ -158,7 +163,7 @@ fn weighted_sum_x(s: XT, w: vec4<f32>) -> ST {
 
 // Weight rows (first block indices) ra, and rb with WIDE, · the activation rows whose
 // vec4s start at xb0. Returns the dots of ra then rb.
-fn dot_rows(ra: vec4<u32>, rb: vec4<u32>, xb0: vec4<u32>) -> array<ST, NR> {
+fn dot_rows(ra: vec4<u32>, rb: vec4<u32>, rc: vec4<u32>, rd: vec4<u32>, xb0: vec4<u32>) -> array<ST, NR> {
     var a0: ST;
     var a1: ST;
     var a2: ST;
@@ -168,6 +173,16 @@ fn dot_rows(ra: vec4<u32>, rb: vec4<u32>, xb0: vec4<u32>) -> array<ST, NR> {
     var a5: ST;
     var a6: ST;
     var a7: ST;
+#endif
+#if WIDER
+    var a8: ST;
+    var a9: ST;
+    var a10: ST;
+    var a11: ST;
+    var a12: ST;
+    var a13: ST;
+    var a14: ST;
+    var a15: ST;
 #endif
     for (var b = 0u; b < KB; b++) {
         let xb = xb0 + vec4<u32>(b * 8u);
@@ -198,11 +213,25 @@ fn dot_rows(ra: vec4<u32>, rb: vec4<u32>, xb0: vec4<u32>) -> array<ST, NR> {
         a6 += block_dot(rb.z + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
         a7 += block_dot(rb.w + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
 #endif
+#if WIDER
+        a8 += block_dot(rc.x + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a9 += block_dot(rc.y + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a10 += block_dot(rc.z + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a11 += block_dot(rc.w + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a12 += block_dot(rd.x + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a13 += block_dot(rd.y + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a14 += block_dot(rd.z + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+        a15 += block_dot(rd.w + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
+#endif
     }
+#if WIDER
+    return array<ST, NR>(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15);
+#else
 #if WIDE
     return array<ST, NR>(a0, a1, a2, a3, a4, a5, a6, a7);
 #else
     return array<ST, NR>(a0, a1, a2, a3);
+#endif
 #endif
 }
 
@@ -226,10 +255,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let n = vec4<u32>(i) + vec4<u32>(0u, NG, 2u * NG, 3u * NG);
     let na = min(n, vec4<u32>(N - 1u));
     let nb = min(n + vec4<u32>(4u * NG), vec4<u32>(N - 1u));
+    let nc = min(n + vec4<u32>(8u * NG), vec4<u32>(N - 1u));
+    let nd = min(n + vec4<u32>(12u * NG), vec4<u32>(N - 1u));
     let xb = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(rows.n - 1u)) * KV4;
-    let a = dot_rows(na * KB, nb * KB, xb);
+    let a = dot_rows(na * KB, nb * KB, nc * KB, nd * KB, xb);
 #if GLU
-    let u = dot_rows((na + N) * KB, (nb + N) * KB, xb);
+    let u = dot_rows((na + N) * KB, (nb + N) * KB, (nc + N) * KB, (nd + N) * KB, xb);
 #else
     let u = a;
 #endif
