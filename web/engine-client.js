@@ -91,6 +91,15 @@ export class EngineClient {
     if (this.current?.runId === runId) this.worker.postMessage({ type: 'stop' });
   }
 
+  /**
+   * A stop that reached the worker before its run had started is undone by the start (the
+   * engine clears its cancel flag there), so it is sent again with each event of a run
+   * that was asked to stop, until the run ends (as the lab and the eval page do).
+   */
+  restop(run) {
+    if (run && this.entries.get(run.runId)?.cancelled) this.worker.postMessage({ type: 'stop' });
+  }
+
   /** The distribution behind one token of a run: resolves with {analysis, chosen}. */
   inspect(runId, lane, step) {
     return new Promise((resolve, reject) => {
@@ -131,8 +140,12 @@ export class EngineClient {
         this.loadHandlers = null;
         return h?.reject(new Error(`could not load the model: ${m.message}`));
       }
-      case 'lane-start': return run?.handlers.onLaneStart?.(m);
-      case 'token': return run?.handlers.onToken?.(m);
+      case 'lane-start':
+        this.restop(run);
+        return run?.handlers.onLaneStart?.(m);
+      case 'token':
+        this.restop(run);
+        return run?.handlers.onToken?.(m);
       case 'lane-end': return run?.handlers.onLaneEnd?.(m);
       case 'run-end':
         if (run) this.current = null;

@@ -172,3 +172,28 @@ test('the embed page and the element, as pages', { skip: skipReason ?? false, ti
     await page.close();
   });
 });
+
+// The engine clears its cancel flag when a run starts, so a Stop that reaches the worker
+// before its run has started must be sent again (web/engine-client.js, restop).
+test('the embed stops a run stopped before it started', { skip: skipReason ?? false, timeout: 120_000 }, async (t) => {
+  const browser = await launch();
+  t.after(() => browser.close());
+  t.after(() => saveLogs(browser, 'embed-stop-console.log'));
+  await routeStubWorker(browser.context, { tokens: ['a', 'b'], paced: { startMs: 300, stepMs: 20 } });
+  const c = defaultConfig();
+  const max = 500;
+  c.run.maxTokens = max;
+  const page = await browser.context.newPage();
+  await page.goto(embed(`#${encodeConfig(c)}`));
+  await page.click('.sc-run');
+  await page.click('.sc-stop');
+  await page.locator('#view[data-state="done"]').waitFor({ timeout: 30_000 });
+  assert.match(await page.locator('.sc-status').textContent(), /^stopped after/);
+  const lanes = await page.locator('.lane').count();
+  assert.ok(lanes >= 1);
+  for (let i = 0; i < lanes; i++) {
+    const n = await page.locator(`.lane[data-lane="${i}"] .tok`).count();
+    assert.ok(n >= 1 && n < max, `lane ${i} stopped after ${n} tokens`);
+  }
+  await page.close();
+});
