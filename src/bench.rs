@@ -5,6 +5,7 @@
 use serde::Serialize;
 use web_time::Instant;
 
+use crate::engine::Pipeline;
 use crate::error::Result;
 use crate::model::Model;
 use crate::sampling::config::SamplerConfig;
@@ -16,14 +17,13 @@ pub struct BenchOptions {
     pub decode_tokens: u32,
     pub lanes: Vec<u32>,
     pub runs: u32,
-    /// Decode as the engine does, one step ahead (step t+1 submitted before step t is read
-    /// back); off: one step at a time, each read back before the next is submitted.
-    pub pipeline: bool,
+    /// The decode loop's order of submits and readbacks, as in the engine (`Pipeline`).
+    pub pipeline: Pipeline,
 }
 
 impl Default for BenchOptions {
     fn default() -> Self {
-        BenchOptions { prompt_tokens: 128, decode_tokens: 128, lanes: vec![1, 4, 16, 64], runs: 3, pipeline: true }
+        BenchOptions { prompt_tokens: 128, decode_tokens: 128, lanes: vec![1, 4, 16, 64], runs: 3, pipeline: Pipeline::Auto }
     }
 }
 
@@ -100,7 +100,7 @@ pub struct Bandwidth {
 pub struct BenchReport {
     pub prompt_tokens: u32,
     pub decode_tokens: u32,
-    /// Whether the decode loop ran one step ahead (`BenchOptions::pipeline`).
+    /// Whether the decode loop ran one step ahead (`BenchOptions::pipeline` on this adapter).
     pub pipelined: bool,
     pub prefill_tok_s: Stat,
     pub time_to_first_token_ms: Stat,
@@ -173,6 +173,7 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
     }
 
     let mut decode = Vec::new();
+    let one_ahead = opts.pipeline.one_ahead(&model.kern.gpu);
     for &b in &opts.lanes {
         let cap = model.lane_capacity(opts.decode_tokens);
         if b > cap {
@@ -183,7 +184,7 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
         for run in 0..opts.runs {
             model.start_lanes(&ids, b, opts.decode_tokens).await?;
             let t = Instant::now();
-            if opts.pipeline {
+            if one_ahead {
                 // As Engine::generate_lanes: submit step + 1, then read step back.
                 if opts.decode_tokens > 1 {
                     model.submit_lanes(b, 1)?;
@@ -256,7 +257,7 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
         sampler_share,
         prompt_tokens: ids.len() as u32,
         decode_tokens: opts.decode_tokens,
-        pipelined: opts.pipeline,
+        pipelined: one_ahead,
         prefill_tok_s: Stat::of(prefill),
         time_to_first_token_ms: Stat::of(ttft),
         decode,

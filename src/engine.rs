@@ -88,17 +88,61 @@ pub struct GenerateOptions {
     /// lane's logits row every step, so it costs a readback of 4·V bytes per lane.
     pub inspect_top: usize,
     pub cancel: Option<CancelFlag>,
-    /// Submit step t+1 before reading step t back, so the GPU never waits for the CPU's
-    /// text and stop checks (the default). The results are the same either way; when a lane
-    /// stops by EOG, a stop string or cancel, one step past it has run and is discarded.
-    /// Off: one step at a time. Inspection (`inspect_top` > 0) always runs step by step,
-    /// since it reads a step's logits before the next step overwrites them.
-    pub pipeline: bool,
+    /// Whether step t+1 is submitted before step t is read back (see `Pipeline`).
+    pub pipeline: Pipeline,
 }
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { max_tokens: 64, stop_at_eog: true, stop_strings: Vec::new(), inspect_top: 0, cancel: None, pipeline: true }
+        GenerateOptions {
+            max_tokens: 64,
+            stop_at_eog: true,
+            stop_strings: Vec::new(),
+            inspect_top: 0,
+            cancel: None,
+            pipeline: Pipeline::Auto,
+        }
+    }
+}
+
+/// How the decode loop orders a step's submit and the previous step's readback. The results
+/// are the same every way (ids, text, events, sampler records); when every lane has stopped
+/// by EOG, a stop string or cancel, one step past the last one read has run and is
+/// discarded. Inspection (`inspect_top` > 0) always runs step by step, since it reads a
+/// step's logits before the next step overwrites them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pipeline {
+    /// `On`, except natively on a software adapter (lavapipe): there a submit waits for the
+    /// step before it anyway, so nothing overlaps but the CPU's own work, which then competes
+    /// with the adapter's worker threads for the cores; one step ahead measured 4–10 %
+    /// slower on the 2-core VM (docs/BENCHMARKS.md).
+    #[default]
+    Auto,
+    /// Step t+1 is submitted before step t is read back, so the GPU does not wait for the
+    /// CPU's readback, text and stop checks.
+    On,
+    /// One step at a time: each step read back before the next is submitted.
+    Off,
+}
+
+impl Pipeline {
+    /// Whether to run one step ahead on `gpu`.
+    pub fn one_ahead(self, gpu: &crate::gpu::Gpu) -> bool {
+        match self {
+            Pipeline::On => true,
+            Pipeline::Off => false,
+            Pipeline::Auto => cfg!(target_arch = "wasm32") || !gpu.facts.software,
+        }
+    }
+
+    /// "auto", "on" or "off".
+    pub fn parse(s: &str) -> Result<Pipeline> {
+        match s {
+            "auto" => Ok(Pipeline::Auto),
+            "on" => Ok(Pipeline::On),
+            "off" => Ok(Pipeline::Off),
+            _ => Err(Error::Param(format!("pipeline {s:?}: use auto, on or off"))),
+        }
     }
 }
 
@@ -160,6 +204,7 @@ impl Engine {
         }
         let mut stream = self.tokenizer.stream_decoder();
         let n_prompt = prompt_ids.len() as u32;
+        let pipeline = opts.pipeline.one_ahead(&self.model.kern.gpu);
         let t0 = Instant::now();
         let result = async {
             // Token k comes from the prefill (k = 0) or the decode step at position
@@ -169,7 +214,7 @@ impl Engine {
             let mut t1 = None;
             loop {
                 // One step ahead, but never past max_tokens: that end is known in advance.
-                if opts.pipeline && submitted < opts.max_tokens {
+                if pipeline && submitted < opts.max_tokens {
                     self.model.submit_decode(n_prompt + submitted - 1)?;
                     submitted += 1;
                 }
@@ -189,7 +234,7 @@ impl Engine {
                 if out.ids.len() as u32 >= opts.max_tokens {
                     break;
                 }
-                if !opts.pipeline {
+                if !pipeline {
                     self.model.submit_decode(n_prompt + submitted - 1)?;
                     submitted += 1;
                 }
@@ -242,7 +287,7 @@ impl Engine {
             .map(|_| LaneState { stream: self.tokenizer.stream_decoder(), out: blank.clone(), done: false })
             .collect();
         // Inspecting reads step t's logits, which step t+1 would overwrite.
-        let pipeline = opts.pipeline && opts.inspect_top == 0;
+        let pipeline = opts.pipeline.one_ahead(&self.model.kern.gpu) && opts.inspect_top == 0;
         self.model.set_samplers(&params, prompt_ids)?;
         let t0 = Instant::now();
         let result = async {

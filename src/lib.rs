@@ -25,6 +25,6 @@ pub mod eval;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
 
-pub use engine::{Engine, GenerateOptions, Generation};
+pub use engine::{Engine, GenerateOptions, Generation, Pipeline};
 pub use gpu::{Gpu, GpuOptions};
 pub use model::LoadOptions;

@@ -1,5 +1,5 @@
-//! The decode loop one step ahead (`GenerateOptions::pipeline`, the default: step t+1 is
-//! submitted before step t is read back) gives exactly what the step-by-step loop gives:
+//! The decode loop one step ahead (`Pipeline::On`: step t+1 is submitted before step t is
+//! read back) gives exactly what the step-by-step loop (`Pipeline::Off`) gives:
 //! the same ids, text, stop reasons, events and sampler records (so the same Philox step
 //! behind every pick), greedy and sampled, at B = 1 and B = 3, with lanes that stop early on
 //! EOG, on a stop string or by cancel. It submits no step past max_tokens, at most one past
@@ -11,7 +11,7 @@ use samplescope::model::Model;
 use samplescope::sampling::config::SamplerConfig;
 use samplescope::sampling::gpu::LaneParams;
 use samplescope::synth::{synthetic_llama, SynthSpec};
-use samplescope::{Engine, Error, GenerateOptions, Gpu, GpuOptions, LoadOptions};
+use samplescope::{Engine, Error, GenerateOptions, Gpu, GpuOptions, LoadOptions, Pipeline};
 
 fn engine() -> Engine {
     let bytes = synthetic_llama(&SynthSpec { n_ctx: 256, ..SynthSpec::default() }).unwrap();
@@ -58,6 +58,7 @@ impl Run {
 /// callback when lane 0's token of that index arrives.
 fn run(e: &mut Engine, prompt: &[u32], lanes: &[LaneSpec], opts: &GenerateOptions, pipeline: bool, cancel_at: Option<u32>) -> Run {
     let cancel = samplescope::engine::CancelFlag::default();
+    let pipeline = if pipeline { Pipeline::On } else { Pipeline::Off };
     let opts = GenerateOptions { pipeline, cancel: Some(cancel.clone()), ..opts.clone() };
     let before = e.model.steps_submitted();
     let mut events = Vec::new();
@@ -169,7 +170,7 @@ fn inspecting_runs_step_by_step() {
     let opts = GenerateOptions { max_tokens: 6, stop_at_eog: false, inspect_top: 4, stop_strings: vec![], ..GenerateOptions::default() };
     let mut seen = Vec::new();
     let before = e.model.steps_submitted();
-    pollster::block_on(e.generate_lanes(&prompt, &lanes, &GenerateOptions { pipeline: true, ..opts }, |ev| {
+    pollster::block_on(e.generate_lanes(&prompt, &lanes, &GenerateOptions { pipeline: Pipeline::On, ..opts }, |ev| {
         let ins = ev.inspection.as_ref().expect("an inspection per token");
         assert_eq!(ins.record.token, ev.id, "the inspection is of this token's step");
         seen.push((ev.lane, ev.id));
@@ -185,7 +186,12 @@ fn pipelined_greedy_generation_equals_step_by_step() {
     let prompt = e.encode_prompt("hello there", false).unwrap();
     let mut outs = Vec::new();
     for pipeline in [false, true] {
-        let opts = GenerateOptions { max_tokens: 24, stop_at_eog: false, pipeline, ..GenerateOptions::default() };
+        let opts = GenerateOptions {
+            max_tokens: 24,
+            stop_at_eog: false,
+            pipeline: if pipeline { Pipeline::On } else { Pipeline::Off },
+            ..GenerateOptions::default()
+        };
         let mut deltas = Vec::new();
         let before = e.model.steps_submitted();
         let g = pollster::block_on(e.generate_greedy(&prompt, &opts, |d| deltas.push(d.to_string()))).unwrap();
@@ -245,4 +251,15 @@ fn submitted_steps_collect_in_order() {
     m.set_samplers(&lanes, &prompt).unwrap();
     assert_eq!(pollster::block_on(m.start_lanes(&prompt, b, n)).unwrap(), want[0].0);
     assert_eq!(records(&m), want[0].1);
+}
+
+/// `Pipeline::Auto` runs one step ahead except natively on a software adapter, where a submit
+/// waits for the step before it anyway (see `Pipeline`).
+#[test]
+fn auto_follows_the_adapter() {
+    let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("GPU adapter");
+    assert_eq!(Pipeline::Auto.one_ahead(&gpu), !gpu.facts.software);
+    assert!(Pipeline::On.one_ahead(&gpu) && !Pipeline::Off.one_ahead(&gpu));
+    assert_eq!(Pipeline::parse("auto").unwrap(), Pipeline::Auto);
+    assert!(Pipeline::parse("yes").is_err());
 }

@@ -112,7 +112,7 @@ pub async fn run_eval(
         stop_strings: opts.stop_strings.clone(),
         inspect_top: 0,
         cancel: opts.cancel.clone(),
-        pipeline: true,
+        pipeline: Default::default(),
     };
     let cancelled = || opts.cancel.as_ref().is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
     let t0 = Instant::now();

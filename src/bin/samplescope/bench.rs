@@ -22,10 +22,10 @@ pub struct BenchArgs {
     /// Runs per figure (the model load too); each figure is their median with min – max.
     #[arg(long, default_value_t = 3)]
     runs: u32,
-    /// Decode one step at a time (each step read back before the next is submitted)
-    /// instead of one step ahead as the engine does.
-    #[arg(long)]
-    sync: bool,
+    /// Decode loop: `on` submits step t+1 before reading step t back, `off` runs one step at
+    /// a time, `auto` (as the engine) is `on` except on a software adapter.
+    #[arg(long, default_value = "auto")]
+    pipeline: String,
     /// Force a kernel variant (row | cooperative) instead of the adapter's choice.
     #[arg(long)]
     variant: Option<String>,
@@ -40,6 +40,7 @@ fn load_avg() -> String {
 
 pub fn bench(a: BenchArgs) -> Result<()> {
     use samplescope::bench::{run, BenchOptions, Stat};
+    use samplescope::Pipeline;
     use samplescope::gpu::Variant;
     let variant = match a.variant.as_deref() {
         None => None,
@@ -64,7 +65,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     }
     let mut engine = engine.expect("at least one run");
     let load = Stat::of(load_ms);
-    let bo = BenchOptions { prompt_tokens: a.prompt_tokens, decode_tokens: a.tokens, lanes: a.lanes.clone(), runs: a.runs.max(1), pipeline: !a.sync };
+    let bo = BenchOptions { prompt_tokens: a.prompt_tokens, decode_tokens: a.tokens, lanes: a.lanes.clone(), runs: a.runs.max(1), pipeline: Pipeline::parse(&a.pipeline)? };
     let report = pollster::block_on(run(&mut engine.model, &bo, |line| eprintln!("  {line}")))?;
     let load_after = load_avg();
     let variant = engine.model.kern.variant().name();
