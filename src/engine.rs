@@ -114,7 +114,7 @@ impl Default for GenerateOptions {
 pub enum Pipeline {
     /// `On`, except natively on a software adapter (lavapipe): there a submit waits for the
     /// step before it anyway, so nothing overlaps but the CPU's own work, which then competes
-    /// with the adapter's worker threads for the cores; one step ahead measured 4–10 %
+    /// with the adapter's worker threads for the cores; one step ahead measured 4–11 %
     /// slower on the 2-core VM (docs/BENCHMARKS.md).
     #[default]
     Auto,
