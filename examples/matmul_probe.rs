@@ -66,7 +66,7 @@ fn main() -> samplescope::Result<()> {
             let xs: Vec<f32> = (0..m * k).map(|i| (i % 1000) as f32 / 1000.0 - 0.5).collect();
             let x = g.storage_init("x", bytemuck::cast_slice(&xs))?;
             let y = g.storage("y", (m * n * 4) as u64)?;
-            let bg = mm.bind(&kern, &rows, &w, &x, &y)?;
+            let bg = mm.bind(&kern, &rows, &w, None, &x, &y)?;
             let (reps, mut wall, mut cpu) = (10, f64::MAX, f64::MAX);
             for _ in 0..6 {
                 let (t, c) = (Instant::now(), cpu_ns());

@@ -127,6 +127,32 @@ impl Gpu {
         Ok(buf)
     }
 
+    /// An rgba32uint 2D texture of `width` × `rows` texels filled from `texels` (4 words a
+    /// texel, row-major), for textureLoad in the kernels.
+    pub fn texture_u32x4(&self, label: &str, width: u32, rows: u32, texels: &[u32]) -> Result<wgpu::Texture> {
+        if texels.len() != (width * rows * 4) as usize {
+            return Err(Error::Gpu(format!("texture {label}: {} words for {width}×{rows} texels", texels.len())));
+        }
+        let size = wgpu::Extent3d { width, height: rows, depth_or_array_layers: 1 };
+        let tex = self.device.create_texture(&wgpu::TextureDescriptor {
+            label: Some(label),
+            size,
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: wgpu::TextureFormat::Rgba32Uint,
+            usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+            view_formats: &[],
+        });
+        self.queue.write_texture(
+            tex.as_image_copy(),
+            bytemuck::cast_slice(texels),
+            wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(width * 16), rows_per_image: Some(rows) },
+            size,
+        );
+        Ok(tex)
+    }
+
     /// A zero-filled storage buffer that can also be copied from and written to.
     pub fn storage(&self, label: &str, size: u64) -> Result<wgpu::Buffer> {
         // wgpu rejects zero-sized bindings; round up to a u32 multiple for write_buffer.

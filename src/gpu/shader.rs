@@ -113,6 +113,8 @@ pub enum Slot {
     Uniform,
     Read,
     ReadWrite,
+    /// A texture_2d<u32> read with textureLoad.
+    Texture,
 }
 
 /// Builds each distinct (label, entry, defines) pipeline once; the 30 layers share them.
@@ -134,14 +136,21 @@ impl PipelineCache {
             .map(|(i, s)| wgpu::BindGroupLayoutEntry {
                 binding: i as u32,
                 visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: match s {
-                        Slot::Uniform => wgpu::BufferBindingType::Uniform,
-                        Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
-                        Slot::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                ty: match s {
+                    Slot::Texture => wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Uint,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
                     },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
+                    _ => wgpu::BindingType::Buffer {
+                        ty: match s {
+                            Slot::Uniform => wgpu::BufferBindingType::Uniform,
+                            Slot::Read => wgpu::BufferBindingType::Storage { read_only: true },
+                            _ => wgpu::BufferBindingType::Storage { read_only: false },
+                        },
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
                 },
                 count: None,
             })
@@ -189,13 +198,22 @@ impl PipelineCache {
     }
 }
 
-/// A bind group over `buffers` in binding order.
-pub fn bind(device: &wgpu::Device, layout: &wgpu::BindGroupLayout, label: &str, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
-    let entries: Vec<wgpu::BindGroupEntry> = buffers
+/// A bind group over `buffers` in binding order, then `texture` if any.
+pub fn bind(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    label: &str,
+    buffers: &[&wgpu::Buffer],
+    texture: Option<&wgpu::TextureView>,
+) -> wgpu::BindGroup {
+    let mut entries: Vec<wgpu::BindGroupEntry> = buffers
         .iter()
         .enumerate()
         .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
         .collect();
+    if let Some(view) = texture {
+        entries.push(wgpu::BindGroupEntry { binding: buffers.len() as u32, resource: wgpu::BindingResource::TextureView(view) });
+    }
     device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout, entries: &entries })
 }
 

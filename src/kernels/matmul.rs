@@ -11,6 +11,10 @@ use crate::gpu::Variant;
 const SRC: &str = include_str!("../../shaders/matmul.wgsl");
 const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
 const SIG_SPLIT: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite];
+// The same with the Q4Tex nibble texture bound after the buffers.
+const SIG_TEX: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::Texture];
+const SIG_SPLIT_TEX: &[Slot] =
+    &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite, Slot::Texture];
 const WG: u32 = 64;
 const MAX_X_GROUPS: u32 = 65535;
 
@@ -21,6 +25,7 @@ pub struct Matmul {
     variant: Variant,
     shape: Shape,
     split: bool,
+    texture: bool,
 }
 
 /// What one dispatch computes besides y = W·x.
@@ -83,6 +88,9 @@ impl Matmul {
 
     fn with_shape(kern: &Kernels, fmt: WeightFormat, k: u32, n: u32, epi: Epilogue, shape: Shape) -> Result<Self> {
         let variant = kern.variant();
+        if fmt.uses_texture() && variant != Variant::Row {
+            return Err(crate::Error::Param(format!("weight format {fmt:?} is for the row kernels")));
+        }
         let [n0, n1] = epi.split.unwrap_or([n, 0]);
         if epi.split.is_some() && (epi.accumulate || epi.glu || n0 + n1 > n) {
             return Err(crate::Error::Param(format!("matmul split [{n0}, {n1}] of {n} rows with accumulate/glu")));
@@ -103,25 +111,60 @@ impl Matmul {
                 .flag("WIDE", nr >= 8)
                 .flag("WIDER", nr == 16)
                 .flag("BLOCK_DOT", variant == Variant::Row);
-            let sig = if epi.split.is_some() { SIG_SPLIT } else { SIG };
+            let sig = Self::sig(epi.split.is_some(), fmt.uses_texture());
             kern.pipeline(&format!("matmul_{fmt:?}"), "main", &[COMMON, fmt.reader(), SRC], &defs, sig)
         };
-        Ok(Matmul { one_row: make(1, shape.nr)?, many_rows: make(shape.r, shape.nr_batch)?, n, variant, shape, split: epi.split.is_some() })
+        Ok(Matmul { one_row: make(1, shape.nr)?, many_rows: make(shape.r, shape.nr_batch)?, n, variant, shape, split: epi.split.is_some(), texture: fmt.uses_texture() })
     }
 
-    pub fn bind(&self, kern: &Kernels, rows: &wgpu::Buffer, w: &wgpu::Buffer, x: &wgpu::Buffer, y: &wgpu::Buffer) -> Result<wgpu::BindGroup> {
+    fn sig(split: bool, texture: bool) -> &'static [Slot] {
+        match (split, texture) {
+            (false, false) => SIG,
+            (true, false) => SIG_SPLIT,
+            (false, true) => SIG_TEX,
+            (true, true) => SIG_SPLIT_TEX,
+        }
+    }
+
+    fn check_texture(&self, nibbles: Option<&wgpu::TextureView>) -> Result<()> {
+        if nibbles.is_some() != self.texture {
+            return Err(crate::Error::Param(format!("matmul {} a nibble texture", if self.texture { "needs" } else { "takes no" })));
+        }
+        Ok(())
+    }
+
+    /// `w` holds the weights (for Q4Tex: the scale words, with the `nibbles` texture).
+    pub fn bind(
+        &self,
+        kern: &Kernels,
+        rows: &wgpu::Buffer,
+        w: &wgpu::Buffer,
+        nibbles: Option<&wgpu::TextureView>,
+        x: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<wgpu::BindGroup> {
         if self.split {
             return Err(crate::Error::Param("a split matmul binds three outputs (bind_split)".into()));
         }
-        kern.bind(SIG, "matmul", &[rows, w, x, y])
+        self.check_texture(nibbles)?;
+        kern.bind_with(Self::sig(false, self.texture), "matmul", &[rows, w, x, y], nibbles)
     }
 
     /// The bind group of a split matmul: outputs `ys` for the three stacked matrices.
-    pub fn bind_split(&self, kern: &Kernels, rows: &wgpu::Buffer, w: &wgpu::Buffer, x: &wgpu::Buffer, ys: [&wgpu::Buffer; 3]) -> Result<wgpu::BindGroup> {
+    pub fn bind_split(
+        &self,
+        kern: &Kernels,
+        rows: &wgpu::Buffer,
+        w: &wgpu::Buffer,
+        nibbles: Option<&wgpu::TextureView>,
+        x: &wgpu::Buffer,
+        ys: [&wgpu::Buffer; 3],
+    ) -> Result<wgpu::BindGroup> {
         if !self.split {
             return Err(crate::Error::Param("bind_split on a matmul with one output".into()));
         }
-        kern.bind(SIG_SPLIT, "matmul_split", &[rows, w, x, ys[0], ys[1], ys[2]])
+        self.check_texture(nibbles)?;
+        kern.bind_with(Self::sig(true, self.texture), "matmul_split", &[rows, w, x, ys[0], ys[1], ys[2]], nibbles)
     }
 
     /// Records the dispatch for `m` activation rows (the `rows` uniform must say the same).
@@ -145,7 +188,7 @@ impl Matmul {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
-    use super::super::weights::repack;
+    use super::super::weights::{repack, split_q4_for_texture, Q4_TEX_WIDTH};
     use super::*;
     use crate::gguf::GgmlType;
     use crate::quant;
@@ -173,14 +216,36 @@ mod tests {
         out
     }
 
-    fn check(variant: Variant, ty: GgmlType, m: usize, accumulate: bool, glu: bool) {
-        check_shape(variant, Shape::for_variant(variant), ty, m, accumulate, glu)
+    /// The weights of `n` elements on the GPU: one buffer in the type's format, or with
+    /// `texture` (Q4 only) the Q4Tex layout: scale words plus the nibble texture.
+    fn upload(kern: &Kernels, ty: GgmlType, bytes: &[u8], n: usize, texture: bool) -> (WeightFormat, wgpu::Buffer, Option<wgpu::TextureView>) {
+        let words = repack(ty, bytes, n).unwrap();
+        let fmt = WeightFormat::for_type(ty).unwrap();
+        if !texture {
+            return (fmt, buf_u32(kern, &words), None);
+        }
+        assert_eq!(fmt, WeightFormat::Q4);
+        let (scales, texels, rows) = split_q4_for_texture(&words);
+        let tex = kern.gpu.texture_u32x4("nibbles", Q4_TEX_WIDTH, rows, &texels).unwrap();
+        (WeightFormat::Q4Tex, buf_u32(kern, &scales), Some(tex.create_view(&Default::default())))
     }
 
-    fn check_shape(variant: Variant, shape: Shape, ty: GgmlType, m: usize, accumulate: bool, glu: bool) {
+    /// Both Q4 layouts on the row kernels, one elsewhere.
+    fn layouts(variant: Variant, ty: GgmlType) -> &'static [bool] {
+        let q4 = WeightFormat::for_type(ty).unwrap() == WeightFormat::Q4;
+        if q4 && variant == Variant::Row { &[false, true] } else { &[false] }
+    }
+
+    fn check(variant: Variant, ty: GgmlType, m: usize, accumulate: bool, glu: bool) {
+        for &texture in layouts(variant, ty) {
+            check_shape(variant, Shape::for_variant(variant), ty, m, accumulate, glu, texture, (96, 70))
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_shape(variant: Variant, shape: Shape, ty: GgmlType, m: usize, accumulate: bool, glu: bool, texture: bool, (k, n): (usize, usize)) {
         let kern = kernels(variant);
         let mut rng = rand::rng();
-        let (k, n) = (96usize, 70usize);
         let wrows = if glu { 2 * n } else { n };
         let wbytes = random_tensor(&mut rng, ty, wrows * k);
         let w = quant::dequantize(ty, &wbytes, wrows * k).unwrap();
@@ -188,10 +253,13 @@ mod tests {
         let y0 = rand_vec(&mut rng, m * n, 1.0);
 
         let epi = Epilogue { accumulate, glu, split: None };
-        let mm = Matmul::with_shape(&kern, WeightFormat::for_type(ty).unwrap(), k as u32, n as u32, epi, shape).unwrap();
-        let (rb, wb) = (rows(&kern, m as u32, 0), buf_u32(&kern, &repack(ty, &wbytes, wrows * k).unwrap()));
+        let (fmt, wb, nibbles) = upload(&kern, ty, &wbytes, wrows * k, texture);
+        let mm = Matmul::with_shape(&kern, fmt, k as u32, n as u32, epi, shape).unwrap();
+        let rb = rows(&kern, m as u32, 0);
         let (xb, yb) = (buf(&kern, &x), buf(&kern, &y0));
-        let bg = mm.bind(&kern, &rb, &wb, &xb, &yb).unwrap();
+        let other = if texture { None } else { Some(dummy_view(&kern)) };
+        assert!(mm.bind(&kern, &rb, &wb, other.as_ref(), &xb, &yb).is_err(), "texture or not, as the format says");
+        let bg = mm.bind(&kern, &rb, &wb, nibbles.as_ref(), &xb, &yb).unwrap();
         run(&kern, |p| mm.record(p, &bg, m as u32));
         let got = read(&kern, &yb, m * n);
 
@@ -218,7 +286,22 @@ mod tests {
                 scale[i * n + j] = (mag + base.abs()) as f32;
             }
         }
-        assert_close(&format!("{variant:?} {shape:?} {ty} m={m} acc={accumulate} glu={glu}"), &got, &want, &scale, 1e-5, 1e-6);
+        assert_close(&format!("{variant:?} {shape:?} {fmt:?} {ty} m={m} acc={accumulate} glu={glu}"), &got, &want, &scale, 1e-5, 1e-6);
+    }
+
+    fn dummy_view(kern: &Kernels) -> wgpu::TextureView {
+        kern.gpu.texture_u32x4("dummy", 1, 1, &[0; 4]).unwrap().create_view(&Default::default())
+    }
+
+    /// Q4Tex with more blocks than a texture row (2 × 1100 = 2200 > 2048), so blocks wrap
+    /// to the next row; and the cooperative kernels refuse the texture format.
+    #[test]
+    fn q4_texture_rows_wrap() {
+        for m in [1, 5] {
+            check_shape(Variant::Row, Shape::for_variant(Variant::Row), GgmlType::Q4_1, m, false, m == 5, true, (64, 1100));
+        }
+        let kern = kernels(Variant::Cooperative);
+        assert!(Matmul::new(&kern, WeightFormat::Q4Tex, 64, 8, false, false).is_err());
     }
 
     #[test]
@@ -247,8 +330,10 @@ mod tests {
         ];
         for shape in shapes {
             for m in [1, 2, 7] {
-                check_shape(Variant::Row, shape, GgmlType::Q4_1, m, m == 7, false);
-                check_shape(Variant::Row, shape, GgmlType::Q8_0, m, false, m == 2);
+                for texture in [false, true] {
+                    check_shape(Variant::Row, shape, GgmlType::Q4_1, m, m == 7, false, texture, (96, 70));
+                }
+                check_shape(Variant::Row, shape, GgmlType::Q8_0, m, false, m == 2, false, (96, 70));
             }
         }
     }
@@ -266,26 +351,29 @@ mod tests {
                 let wbytes = random_tensor(&mut rng, ty, n * k);
                 let w = quant::dequantize(ty, &wbytes, n * k).unwrap();
                 let x = rand_vec(&mut rng, m * k, 1.0);
-                let epi = Epilogue { split: Some([parts[0] as u32, parts[1] as u32]), ..Default::default() };
-                let mm = Matmul::with(&kern, WeightFormat::for_type(ty).unwrap(), k as u32, n as u32, epi).unwrap();
-                let (rb, wb, xb) = (rows(&kern, m as u32, 0), buf_u32(&kern, &repack(ty, &wbytes, n * k).unwrap()), buf(&kern, &x));
-                let ys: Vec<wgpu::Buffer> = parts.iter().map(|&p| buf(&kern, &vec![0.0; m * p])).collect();
-                assert!(mm.bind(&kern, &rb, &wb, &xb, &ys[0]).is_err(), "a split matmul has three outputs");
-                let bg = mm.bind_split(&kern, &rb, &wb, &xb, [&ys[0], &ys[1], &ys[2]]).unwrap();
-                run(&kern, |p| mm.record(p, &bg, m as u32));
-                let mut first = 0;
-                for (part, yb) in parts.iter().zip(&ys) {
-                    let got = read(&kern, yb, m * part);
-                    let (mut want, mut scale) = (Vec::new(), Vec::new());
-                    for i in 0..m {
-                        for j in first..first + part {
-                            let terms = (0..k).map(|t| w[j * k + t] as f64 * x[i * k + t] as f64);
-                            want.push(terms.clone().sum::<f64>() as f32);
-                            scale.push(terms.map(f64::abs).sum::<f64>() as f32);
+                for &texture in layouts(variant, ty) {
+                    let epi = Epilogue { split: Some([parts[0] as u32, parts[1] as u32]), ..Default::default() };
+                    let (fmt, wb, nibbles) = upload(&kern, ty, &wbytes, n * k, texture);
+                    let mm = Matmul::with(&kern, fmt, k as u32, n as u32, epi).unwrap();
+                    let (rb, xb) = (rows(&kern, m as u32, 0), buf(&kern, &x));
+                    let ys: Vec<wgpu::Buffer> = parts.iter().map(|&p| buf(&kern, &vec![0.0; m * p])).collect();
+                    assert!(mm.bind(&kern, &rb, &wb, nibbles.as_ref(), &xb, &ys[0]).is_err(), "a split matmul has three outputs");
+                    let bg = mm.bind_split(&kern, &rb, &wb, nibbles.as_ref(), &xb, [&ys[0], &ys[1], &ys[2]]).unwrap();
+                    run(&kern, |p| mm.record(p, &bg, m as u32));
+                    let mut first = 0;
+                    for (part, yb) in parts.iter().zip(&ys) {
+                        let got = read(&kern, yb, m * part);
+                        let (mut want, mut scale) = (Vec::new(), Vec::new());
+                        for i in 0..m {
+                            for j in first..first + part {
+                                let terms = (0..k).map(|t| w[j * k + t] as f64 * x[i * k + t] as f64);
+                                want.push(terms.clone().sum::<f64>() as f32);
+                                scale.push(terms.map(f64::abs).sum::<f64>() as f32);
+                            }
                         }
+                        assert_close(&format!("{variant:?} split {fmt:?} {ty} m={m} rows {first}.."), &got, &want, &scale, 1e-5, 1e-6);
+                        first += part;
                     }
-                    assert_close(&format!("{variant:?} split {ty} m={m} rows {first}.."), &got, &want, &scale, 1e-5, 1e-6);
-                    first += part;
                 }
             }
         }

@@ -43,8 +43,13 @@ impl Kernels {
     }
 
     pub(crate) fn bind(&self, sig: &[Slot], label: &str, buffers: &[&wgpu::Buffer]) -> Result<wgpu::BindGroup> {
+        self.bind_with(sig, label, buffers, None)
+    }
+
+    /// As `bind`, with a texture after the buffers (the last slot of `sig`).
+    pub(crate) fn bind_with(&self, sig: &[Slot], label: &str, buffers: &[&wgpu::Buffer], texture: Option<&wgpu::TextureView>) -> Result<wgpu::BindGroup> {
         let (layout, _) = self.cache.layout(&self.gpu.device, sig)?;
-        Ok(crate::gpu::shader::bind(&self.gpu.device, &layout, label, buffers))
+        Ok(crate::gpu::shader::bind(&self.gpu.device, &layout, label, buffers, texture))
     }
 }
 

@@ -15,8 +15,29 @@ use crate::gguf::GgmlType;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum WeightFormat {
     Q4,
+    /// Q4 for the software kernels: (d, m) one word a block in the buffer, the nibbles in an
+    /// rgba32uint texture (see `split_q4_for_texture`, shaders/weights_q4_tex.wgsl).
+    Q4Tex,
     Q8,
     F32,
+}
+
+/// Texels a row of a Q4Tex nibble texture (shaders/weights_q4_tex.wgsl's TEX_W); within
+/// WebGPU's default max texture width.
+pub const Q4_TEX_WIDTH: u32 = 2048;
+
+/// Splits Q4 words ([d·m, 4 nibble words] a block) into the scale words and the nibble
+/// texels of the Q4Tex layout, padded to whole texture rows; returns (scales, texels, rows).
+pub fn split_q4_for_texture(words: &[u32]) -> (Vec<u32>, Vec<u32>, u32) {
+    let blocks = words.len() / 5;
+    let rows = (blocks as u32).div_ceil(Q4_TEX_WIDTH).max(1);
+    let mut texels = vec![0u32; (rows * Q4_TEX_WIDTH * 4) as usize];
+    let mut scales = Vec::with_capacity(blocks);
+    for (b, blk) in words.chunks_exact(5).enumerate() {
+        scales.push(blk[0]);
+        texels[b * 4..b * 4 + 4].copy_from_slice(&blk[1..]);
+    }
+    (scales, texels, rows)
 }
 
 impl WeightFormat {
@@ -35,15 +56,30 @@ impl WeightFormat {
     /// The WGSL that defines `load_q` and `load_block` for this format.
     pub fn reader(self) -> &'static str {
         match self {
-            WeightFormat::Q4 => concat!(include_str!("../../shaders/weights_q4.wgsl"), include_str!("../../shaders/weights.wgsl")),
+            WeightFormat::Q4 => concat!(
+                include_str!("../../shaders/weights_q4.wgsl"),
+                include_str!("../../shaders/weights_q4_dot.wgsl"),
+                include_str!("../../shaders/weights.wgsl")
+            ),
+            WeightFormat::Q4Tex => concat!(
+                include_str!("../../shaders/weights_q4_tex.wgsl"),
+                include_str!("../../shaders/weights_q4_dot.wgsl"),
+                include_str!("../../shaders/weights.wgsl")
+            ),
             WeightFormat::Q8 => concat!(include_str!("../../shaders/weights_q8.wgsl"), include_str!("../../shaders/weights.wgsl")),
             WeightFormat::F32 => concat!(include_str!("../../shaders/weights_f32.wgsl"), include_str!("../../shaders/weights.wgsl")),
         }
     }
 
+    /// Whether the kernels also bind a nibble texture.
+    pub fn uses_texture(self) -> bool {
+        self == WeightFormat::Q4Tex
+    }
+
     pub fn words_per_block(self) -> usize {
         match self {
             WeightFormat::Q4 => 5,
+            WeightFormat::Q4Tex => 1,
             WeightFormat::Q8 => 9,
             WeightFormat::F32 => 32,
         }

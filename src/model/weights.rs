@@ -3,13 +3,21 @@
 use super::LlamaConfig;
 use crate::error::{Error, Result};
 use crate::gguf::{Gguf, TensorInfo};
-use crate::gpu::Gpu;
-use crate::kernels::weights::{repack, to_f32, WeightFormat};
+use crate::gpu::{Gpu, Variant};
+use crate::kernels::weights::{repack, split_q4_for_texture, to_f32, WeightFormat, Q4_TEX_WIDTH};
 
 /// A weight matrix on the GPU in its kernel format.
 pub struct Matrix {
     pub buf: wgpu::Buffer,
     pub fmt: WeightFormat,
+    /// The Q4Tex nibble texture (its view), with `buf` holding the scale words.
+    pub nibbles: Option<(wgpu::Texture, wgpu::TextureView)>,
+}
+
+impl Matrix {
+    pub fn nibbles(&self) -> Option<&wgpu::TextureView> {
+        self.nibbles.as_ref().map(|(_, v)| v)
+    }
 }
 
 pub struct LayerWeights {
@@ -64,10 +72,33 @@ impl Uploader<'_, '_> {
         self.gpu.storage_init(label, bytemuck::cast_slice(words))
     }
 
+    /// A matrix for the matmul kernels: with the row (software-adapter) kernels, Q4 goes into
+    /// the Q4Tex layout when its texture fits the device.
+    fn upload(&mut self, label: &str, words: Vec<u32>, fmt: WeightFormat) -> Result<Matrix> {
+        let max = self.gpu.device.limits().max_texture_dimension_2d;
+        let texture = fmt == WeightFormat::Q4 && self.gpu.variant == Variant::Row && Q4_TEX_WIDTH <= max;
+        let (scales, texels, rows) = if texture { split_q4_for_texture(&words) } else { (Vec::new(), Vec::new(), 0) };
+        if !texture || rows > max {
+            return Ok(Matrix { buf: self.words(label, &words)?, fmt, nibbles: None });
+        }
+        let tex = self.gpu.texture_u32x4(label, Q4_TEX_WIDTH, rows, &texels)?;
+        self.bytes += 4 * texels.len() as u64;
+        let view = tex.create_view(&Default::default());
+        Ok(Matrix { buf: self.words(label, &scales)?, fmt: WeightFormat::Q4Tex, nibbles: Some((tex, view)) })
+    }
+
+    /// A matrix as one buffer in its GGUF type's format (the embedding table, which the
+    /// embed kernel reads with load_block).
+    fn matrix_buffer(&mut self, name: &str, k: u32, n: u32) -> Result<Matrix> {
+        let t = matrix_info(self.g, name, k, n)?;
+        let words = repack(t.ty, self.g.tensor_data(t), t.n_elements() as usize)?;
+        Ok(Matrix { buf: self.words(name, &words)?, fmt: WeightFormat::for_type(t.ty)?, nibbles: None })
+    }
+
     fn matrix(&mut self, name: &str, k: u32, n: u32) -> Result<Matrix> {
         let t = matrix_info(self.g, name, k, n)?;
         let words = repack(t.ty, self.g.tensor_data(t), t.n_elements() as usize)?;
-        Ok(Matrix { buf: self.words(name, &words)?, fmt: WeightFormat::for_type(t.ty)? })
+        self.upload(name, words, WeightFormat::for_type(t.ty)?)
     }
 
     /// q, k and v stacked when their formats agree.
@@ -85,7 +116,7 @@ impl Uploader<'_, '_> {
         for t in infos {
             words.extend(repack(t.ty, self.g.tensor_data(t), t.n_elements() as usize)?);
         }
-        Ok(Qkv::Stacked(Matrix { buf: self.words(names[0], &words)?, fmt }))
+        Ok(Qkv::Stacked(self.upload(names[0], words, fmt)?))
     }
 
     /// Gate and up stacked in one buffer so one GLU dispatch reads both.
@@ -97,7 +128,7 @@ impl Uploader<'_, '_> {
         }
         let mut words = repack(tg.ty, self.g.tensor_data(tg), tg.n_elements() as usize)?;
         words.extend(repack(tu.ty, self.g.tensor_data(tu), tu.n_elements() as usize)?);
-        Ok(Matrix { buf: self.words(gate, &words)?, fmt: fg })
+        self.upload(gate, words, fg)
     }
 
     fn vector(&mut self, name: &str, n: u32) -> Result<wgpu::Buffer> {
@@ -114,7 +145,7 @@ impl Uploader<'_, '_> {
 pub fn upload(gpu: &Gpu, g: &Gguf, c: &LlamaConfig) -> Result<Weights> {
     let mut u = Uploader { gpu, g, bytes: 0 };
     let (d, kv, ff, v) = (c.n_embd, c.kv_dim(), c.n_ff, c.vocab);
-    let embd = u.matrix("token_embd.weight", d, v)?;
+    let embd = u.matrix_buffer("token_embd.weight", d, v)?;
     let out_norm = u.vector("output_norm.weight", d)?;
     let output = if c.tied { None } else { Some(u.matrix("output.weight", d, v)?) };
     let mut layers = Vec::with_capacity(c.n_layer as usize);
