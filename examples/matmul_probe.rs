@@ -13,15 +13,8 @@ use samplescope::kernels::weights::{repack, WeightFormat};
 use samplescope::kernels::{Kernels, Rows};
 use std::time::Instant;
 
-/// CPU time of every thread of this process so far, in ns (Linux; 0 elsewhere).
-fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
+mod common;
+use common::cpu_ns;
 
 /// SmolLM2-135M's matmuls: (name, type, K, N, gate·up fused).
 const SHAPES: &[(&str, GgmlType, u32, u32, bool)] = &[

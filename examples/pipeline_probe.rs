@@ -12,15 +12,8 @@ use samplescope::gpu::{Gpu, GpuOptions};
 use samplescope::model::{LoadOptions, Model};
 use std::time::{Duration, Instant};
 
-/// CPU time of every thread of this process so far, in ns (Linux; 0 elsewhere).
-fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
+mod common;
+use common::cpu_ns;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));

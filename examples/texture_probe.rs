@@ -17,14 +17,8 @@ const K: u32 = 576;
 const N: u32 = 2048;
 const KB: u32 = K / 32;
 
-fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0 };
-    tasks
-        .flatten()
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
-}
+mod common;
+use common::cpu_ns;
 
 fn shader(texture: bool) -> String {
     let (decl, words) = if texture {

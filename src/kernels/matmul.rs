@@ -126,11 +126,13 @@ impl Matmul {
         }
     }
 
-    fn check_texture(&self, nibbles: Option<&wgpu::TextureView>) -> Result<()> {
+    /// The bind group over `buffers` (then the nibble texture, which Q4Tex needs and other
+    /// formats refuse).
+    fn bind_buffers(&self, kern: &Kernels, label: &str, buffers: &[&wgpu::Buffer], nibbles: Option<&wgpu::TextureView>) -> Result<wgpu::BindGroup> {
         if nibbles.is_some() != self.texture {
             return Err(crate::Error::Param(format!("matmul {} a nibble texture", if self.texture { "needs" } else { "takes no" })));
         }
-        Ok(())
+        kern.bind_with(Self::sig(self.split, self.texture), label, buffers, nibbles)
     }
 
     /// `w` holds the weights (for Q4Tex: the scale words, with the `nibbles` texture).
@@ -146,8 +148,7 @@ impl Matmul {
         if self.split {
             return Err(crate::Error::Param("a split matmul binds three outputs (bind_split)".into()));
         }
-        self.check_texture(nibbles)?;
-        kern.bind_with(Self::sig(false, self.texture), "matmul", &[rows, w, x, y], nibbles)
+        self.bind_buffers(kern, "matmul", &[rows, w, x, y], nibbles)
     }
 
     /// The bind group of a split matmul: outputs `ys` for the three stacked matrices.
@@ -163,8 +164,7 @@ impl Matmul {
         if !self.split {
             return Err(crate::Error::Param("bind_split on a matmul with one output".into()));
         }
-        self.check_texture(nibbles)?;
-        kern.bind_with(Self::sig(true, self.texture), "matmul_split", &[rows, w, x, ys[0], ys[1], ys[2]], nibbles)
+        self.bind_buffers(kern, "matmul_split", &[rows, w, x, ys[0], ys[1], ys[2]], nibbles)
     }
 
     /// Records the dispatch for `m` activation rows (the `rows` uniform must say the same).
