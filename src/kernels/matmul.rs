@@ -11,7 +11,7 @@ use crate::gpu::Variant;
 const SRC: &str = include_str!("../../shaders/matmul.wgsl");
 const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
 const SIG_SPLIT: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite];
-// The same with the Q4Tex nibble texture bound after the buffers.
+// The same with the quant texture (Q4Tex, Q8Tex) bound after the buffers.
 const SIG_TEX: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::Texture];
 const SIG_SPLIT_TEX: &[Slot] =
     &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite, Slot::Texture];
@@ -126,29 +126,30 @@ impl Matmul {
         }
     }
 
-    /// The bind group over `buffers` (then the nibble texture, which Q4Tex needs and other
-    /// formats refuse).
-    fn bind_buffers(&self, kern: &Kernels, label: &str, buffers: &[&wgpu::Buffer], nibbles: Option<&wgpu::TextureView>) -> Result<wgpu::BindGroup> {
-        if nibbles.is_some() != self.texture {
-            return Err(crate::Error::Param(format!("matmul {} a nibble texture", if self.texture { "needs" } else { "takes no" })));
+    /// The bind group over `buffers` (then the quant texture, which the texture formats need
+    /// and the others refuse).
+    fn bind_buffers(&self, kern: &Kernels, label: &str, buffers: &[&wgpu::Buffer], quants: Option<&wgpu::TextureView>) -> Result<wgpu::BindGroup> {
+        if quants.is_some() != self.texture {
+            return Err(crate::Error::Param(format!("matmul {} a quant texture", if self.texture { "needs" } else { "takes no" })));
         }
-        kern.bind_with(Self::sig(self.split, self.texture), label, buffers, nibbles)
+        kern.bind_with(Self::sig(self.split, self.texture), label, buffers, quants)
     }
 
-    /// `w` holds the weights (for Q4Tex: the scale words, with the `nibbles` texture).
+    /// `w` holds the weights (for the texture formats: the scale words, with the `quants`
+    /// texture).
     pub fn bind(
         &self,
         kern: &Kernels,
         rows: &wgpu::Buffer,
         w: &wgpu::Buffer,
-        nibbles: Option<&wgpu::TextureView>,
+        quants: Option<&wgpu::TextureView>,
         x: &wgpu::Buffer,
         y: &wgpu::Buffer,
     ) -> Result<wgpu::BindGroup> {
         if self.split {
             return Err(crate::Error::Param("a split matmul binds three outputs (bind_split)".into()));
         }
-        self.bind_buffers(kern, "matmul", &[rows, w, x, y], nibbles)
+        self.bind_buffers(kern, "matmul", &[rows, w, x, y], quants)
     }
 
     /// The bind group of a split matmul: outputs `ys` for the three stacked matrices.
@@ -157,14 +158,14 @@ impl Matmul {
         kern: &Kernels,
         rows: &wgpu::Buffer,
         w: &wgpu::Buffer,
-        nibbles: Option<&wgpu::TextureView>,
+        quants: Option<&wgpu::TextureView>,
         x: &wgpu::Buffer,
         ys: [&wgpu::Buffer; 3],
     ) -> Result<wgpu::BindGroup> {
         if !self.split {
             return Err(crate::Error::Param("bind_split on a matmul with one output".into()));
         }
-        self.bind_buffers(kern, "matmul_split", &[rows, w, x, ys[0], ys[1], ys[2]], nibbles)
+        self.bind_buffers(kern, "matmul_split", &[rows, w, x, ys[0], ys[1], ys[2]], quants)
     }
 
     /// Records the dispatch for `m` activation rows (the `rows` uniform must say the same).
@@ -188,7 +189,7 @@ impl Matmul {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
-    use super::super::weights::{repack, split_q4_for_texture, Q4_TEX_WIDTH};
+    use super::super::weights::{repack, split_for_texture, TEX_WIDTH};
     use super::*;
     use crate::gguf::GgmlType;
     use crate::quant;
@@ -217,23 +218,22 @@ mod tests {
     }
 
     /// The weights of `n` elements on the GPU: one buffer in the type's format, or with
-    /// `texture` (Q4 only) the Q4Tex layout: scale words plus the nibble texture.
+    /// `texture` (Q4 and Q8) its texture form: scale words plus the quant texture.
     fn upload(kern: &Kernels, ty: GgmlType, bytes: &[u8], n: usize, texture: bool) -> (WeightFormat, wgpu::Buffer, Option<wgpu::TextureView>) {
         let words = repack(ty, bytes, n).unwrap();
         let fmt = WeightFormat::for_type(ty).unwrap();
         if !texture {
             return (fmt, buf_u32(kern, &words), None);
         }
-        assert_eq!(fmt, WeightFormat::Q4);
-        let (scales, texels, rows) = split_q4_for_texture(&words);
-        let tex = kern.gpu.texture_u32x4("nibbles", Q4_TEX_WIDTH, rows, &texels).unwrap();
-        (WeightFormat::Q4Tex, buf_u32(kern, &scales), Some(tex.create_view(&Default::default())))
+        let (scales, texels, rows) = split_for_texture(fmt, &words).unwrap();
+        let tex = kern.gpu.texture_u32x4("quants", TEX_WIDTH, rows, &texels).unwrap();
+        (fmt.texture_form().unwrap(), buf_u32(kern, &scales), Some(tex.create_view(&Default::default())))
     }
 
-    /// Both Q4 layouts on the row kernels, one elsewhere.
+    /// Both layouts of Q4 and Q8 on the row kernels, one elsewhere.
     fn layouts(variant: Variant, ty: GgmlType) -> &'static [bool] {
-        let q4 = WeightFormat::for_type(ty).unwrap() == WeightFormat::Q4;
-        if q4 && variant == Variant::Row { &[false, true] } else { &[false] }
+        let has_texture = WeightFormat::for_type(ty).unwrap().texture_form().is_some();
+        if has_texture && variant == Variant::Row { &[false, true] } else { &[false] }
     }
 
     fn check(variant: Variant, ty: GgmlType, m: usize, accumulate: bool, glu: bool) {
@@ -253,13 +253,13 @@ mod tests {
         let y0 = rand_vec(&mut rng, m * n, 1.0);
 
         let epi = Epilogue { accumulate, glu, split: None };
-        let (fmt, wb, nibbles) = upload(&kern, ty, &wbytes, wrows * k, texture);
+        let (fmt, wb, quants) = upload(&kern, ty, &wbytes, wrows * k, texture);
         let mm = Matmul::with_shape(&kern, fmt, k as u32, n as u32, epi, shape).unwrap();
         let rb = rows(&kern, m as u32, 0);
         let (xb, yb) = (buf(&kern, &x), buf(&kern, &y0));
         let other = if texture { None } else { Some(dummy_view(&kern)) };
         assert!(mm.bind(&kern, &rb, &wb, other.as_ref(), &xb, &yb).is_err(), "texture or not, as the format says");
-        let bg = mm.bind(&kern, &rb, &wb, nibbles.as_ref(), &xb, &yb).unwrap();
+        let bg = mm.bind(&kern, &rb, &wb, quants.as_ref(), &xb, &yb).unwrap();
         run(&kern, |p| mm.record(p, &bg, m as u32));
         let got = read(&kern, &yb, m * n);
 
@@ -293,15 +293,18 @@ mod tests {
         kern.gpu.texture_u32x4("dummy", 1, 1, &[0; 4]).unwrap().create_view(&Default::default())
     }
 
-    /// Q4Tex with more blocks than a texture row (2 × 1100 = 2200 > 2048), so blocks wrap
-    /// to the next row; and the cooperative kernels refuse the texture format.
+    /// Texture formats with more texels than a texture row (Q4: 2 × 1100 = 2200 > 2048
+    /// blocks, a texel each; Q8: 1100 blocks, two texels each), so blocks wrap to the next
+    /// row; and the cooperative kernels refuse the texture formats.
     #[test]
-    fn q4_texture_rows_wrap() {
+    fn texture_rows_wrap() {
         for m in [1, 5] {
             check_shape(Variant::Row, Shape::for_variant(Variant::Row), GgmlType::Q4_1, m, false, m == 5, true, (64, 1100));
+            check_shape(Variant::Row, Shape::for_variant(Variant::Row), GgmlType::Q8_0, m, m == 1, false, true, (32, 1100));
         }
         let kern = kernels(Variant::Cooperative);
         assert!(Matmul::new(&kern, WeightFormat::Q4Tex, 64, 8, false, false).is_err());
+        assert!(Matmul::new(&kern, WeightFormat::Q8Tex, 64, 8, false, false).is_err());
     }
 
     #[test]
@@ -333,7 +336,7 @@ mod tests {
                 for texture in [false, true] {
                     check_shape(Variant::Row, shape, GgmlType::Q4_1, m, m == 7, false, texture, (96, 70));
                 }
-                check_shape(Variant::Row, shape, GgmlType::Q8_0, m, false, m == 2, false, (96, 70));
+                check_shape(Variant::Row, shape, GgmlType::Q8_0, m, false, m == 2, m == 7, (96, 70));
             }
         }
     }
@@ -353,12 +356,12 @@ mod tests {
                 let x = rand_vec(&mut rng, m * k, 1.0);
                 for &texture in layouts(variant, ty) {
                     let epi = Epilogue { split: Some([parts[0] as u32, parts[1] as u32]), ..Default::default() };
-                    let (fmt, wb, nibbles) = upload(&kern, ty, &wbytes, n * k, texture);
+                    let (fmt, wb, quants) = upload(&kern, ty, &wbytes, n * k, texture);
                     let mm = Matmul::with(&kern, fmt, k as u32, n as u32, epi).unwrap();
                     let (rb, xb) = (rows(&kern, m as u32, 0), buf(&kern, &x));
                     let ys: Vec<wgpu::Buffer> = parts.iter().map(|&p| buf(&kern, &vec![0.0; m * p])).collect();
-                    assert!(mm.bind(&kern, &rb, &wb, nibbles.as_ref(), &xb, &ys[0]).is_err(), "a split matmul has three outputs");
-                    let bg = mm.bind_split(&kern, &rb, &wb, nibbles.as_ref(), &xb, [&ys[0], &ys[1], &ys[2]]).unwrap();
+                    assert!(mm.bind(&kern, &rb, &wb, quants.as_ref(), &xb, &ys[0]).is_err(), "a split matmul has three outputs");
+                    let bg = mm.bind_split(&kern, &rb, &wb, quants.as_ref(), &xb, [&ys[0], &ys[1], &ys[2]]).unwrap();
                     run(&kern, |p| mm.record(p, &bg, m as u32));
                     let mut first = 0;
                     for (part, yb) in parts.iter().zip(&ys) {

@@ -16,28 +16,37 @@ use crate::gguf::GgmlType;
 pub enum WeightFormat {
     Q4,
     /// Q4 for the software kernels: (d, m) one word a block in the buffer, the nibbles in an
-    /// rgba32uint texture (see `split_q4_for_texture`, shaders/weights_q4_tex.wgsl).
+    /// rgba32uint texture (see `split_for_texture`, shaders/weights_tex.wgsl).
     Q4Tex,
     Q8,
+    /// Q8 for the software kernels: d one word a block in the buffer, the quant bytes two
+    /// texels a block in an rgba32uint texture.
+    Q8Tex,
     F32,
 }
 
-/// Texels a row of a Q4Tex nibble texture (shaders/weights_q4_tex.wgsl's TEX_W); within
-/// WebGPU's default max texture width.
-pub const Q4_TEX_WIDTH: u32 = 2048;
+/// Texels a row of a quant texture (shaders/weights_tex.wgsl's TEX_W); within WebGPU's
+/// default max texture width (8192).
+pub const TEX_WIDTH: u32 = 2048;
 
-/// Splits Q4 words ([d·m, 4 nibble words] a block) into the scale words and the nibble
-/// texels of the Q4Tex layout, padded to whole texture rows; returns (scales, texels, rows).
-pub fn split_q4_for_texture(words: &[u32]) -> (Vec<u32>, Vec<u32>, u32) {
-    let blocks = words.len() / 5;
-    let rows = (blocks as u32).div_ceil(Q4_TEX_WIDTH).max(1);
-    let mut texels = vec![0u32; (rows * Q4_TEX_WIDTH * 4) as usize];
-    let mut scales = Vec::with_capacity(blocks);
-    for (b, blk) in words.chunks_exact(5).enumerate() {
-        scales.push(blk[0]);
-        texels[b * 4..b * 4 + 4].copy_from_slice(&blk[1..]);
+/// Splits the words of a Q4 or Q8 matrix ([scale word, quant words] a block) into the scale
+/// words and the quant texels of its texture format, padded to whole texture rows; returns
+/// (scales, texels as u32 words, rows).
+pub fn split_for_texture(fmt: WeightFormat, words: &[u32]) -> Result<(Vec<u32>, Vec<u32>, u32)> {
+    if fmt.texture_form().is_none() {
+        return Err(Error::Param(format!("weight format {fmt:?} has no texture form")));
     }
-    (scales, texels, rows)
+    let per = fmt.words_per_block();
+    let quant = per - 1; // a multiple of 4: one or two texels a block
+    let blocks = words.len() / per;
+    let rows = ((blocks * quant / 4) as u32).div_ceil(TEX_WIDTH).max(1);
+    let mut texels = vec![0u32; (rows * TEX_WIDTH * 4) as usize];
+    let mut scales = Vec::with_capacity(blocks);
+    for (b, blk) in words.chunks_exact(per).enumerate() {
+        scales.push(blk[0]);
+        texels[b * quant..(b + 1) * quant].copy_from_slice(&blk[1..]);
+    }
+    Ok((scales, texels, rows))
 }
 
 impl WeightFormat {
@@ -62,24 +71,44 @@ impl WeightFormat {
                 include_str!("../../shaders/weights.wgsl")
             ),
             WeightFormat::Q4Tex => concat!(
+                include_str!("../../shaders/weights_tex.wgsl"),
                 include_str!("../../shaders/weights_q4_tex.wgsl"),
                 include_str!("../../shaders/weights_q4_dot.wgsl"),
                 include_str!("../../shaders/weights.wgsl")
             ),
-            WeightFormat::Q8 => concat!(include_str!("../../shaders/weights_q8.wgsl"), include_str!("../../shaders/weights.wgsl")),
+            WeightFormat::Q8 => concat!(
+                include_str!("../../shaders/weights_q8.wgsl"),
+                include_str!("../../shaders/weights_q8_dot.wgsl"),
+                include_str!("../../shaders/weights.wgsl")
+            ),
+            WeightFormat::Q8Tex => concat!(
+                include_str!("../../shaders/weights_tex.wgsl"),
+                include_str!("../../shaders/weights_q8_tex.wgsl"),
+                include_str!("../../shaders/weights_q8_dot.wgsl"),
+                include_str!("../../shaders/weights.wgsl")
+            ),
             WeightFormat::F32 => concat!(include_str!("../../shaders/weights_f32.wgsl"), include_str!("../../shaders/weights.wgsl")),
         }
     }
 
-    /// Whether the kernels also bind a nibble texture.
+    /// Whether the kernels also bind a quant texture.
     pub fn uses_texture(self) -> bool {
-        self == WeightFormat::Q4Tex
+        matches!(self, WeightFormat::Q4Tex | WeightFormat::Q8Tex)
+    }
+
+    /// The format with the quants in a texture, for the row (software) kernels.
+    pub fn texture_form(self) -> Option<WeightFormat> {
+        match self {
+            WeightFormat::Q4 => Some(WeightFormat::Q4Tex),
+            WeightFormat::Q8 => Some(WeightFormat::Q8Tex),
+            _ => None,
+        }
     }
 
     pub fn words_per_block(self) -> usize {
         match self {
             WeightFormat::Q4 => 5,
-            WeightFormat::Q4Tex => 1,
+            WeightFormat::Q4Tex | WeightFormat::Q8Tex => 1,
             WeightFormat::Q8 => 9,
             WeightFormat::F32 => 32,
         }

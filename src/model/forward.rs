@@ -195,7 +195,7 @@ impl Model {
         let attention = Attention::new(&kern, cfg.heads(), opts.kv_f16)?;
         let mm = |mat: &Matrix, k: u32, n: u32, acc: bool, glu: bool, x: &wgpu::Buffer, y: &wgpu::Buffer, rows: &wgpu::Buffer| -> Result<(Matmul, wgpu::BindGroup)> {
             let op = Matmul::new(&kern, mat.fmt, k, n, acc, glu)?;
-            let bg = op.bind(&kern, rows, &mat.buf, mat.nibbles(), x, y)?;
+            let bg = op.bind(&kern, rows, &mat.buf, mat.quants(), x, y)?;
             Ok((op, bg))
         };
         let (cd, ckv, cff) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff);
@@ -207,7 +207,7 @@ impl Model {
                     Qkv::Stacked(mat) => {
                         let epi = Epilogue { split: Some([cd, ckv]), ..Default::default() };
                         let op = Matmul::with(&kern, mat.fmt, cd, cd + 2 * ckv, epi)?;
-                        let bg = op.bind_split(&kern, &b.rows_all, &mat.buf, mat.nibbles(), &b.xn, [&b.q, &b.k, &b.v])?;
+                        let bg = op.bind_split(&kern, &b.rows_all, &mat.buf, mat.quants(), &b.xn, [&b.q, &b.k, &b.v])?;
                         vec![(op, bg)]
                     }
                     Qkv::Separate([wq, wk, wv]) => vec![
@@ -223,7 +223,7 @@ impl Model {
             });
         }
         let embed_op = Embed::new(&kern, w.embd.fmt, cfg.n_embd, cfg.vocab)?;
-        let embed_bg = embed_op.bind(&kern, &b.rows_all, &b.tokens, &w.embd.buf, &b.x)?;
+        let embed_bg = embed_op.bind(&kern, &b.rows_all, &b.tokens, &w.embd.buf, w.embd.quants(), &b.x)?;
         let final_norm = norm.bind(&kern, &b.rows_out, &b.x, &w.out_norm, &b.xn)?;
         let out_mat = w.output.as_ref().unwrap_or(&w.embd);
         let logits = mm(out_mat, cd, cfg.vocab, false, false, &b.xn, &b.logits, &b.rows_out)?;

@@ -4,19 +4,19 @@ use super::LlamaConfig;
 use crate::error::{Error, Result};
 use crate::gguf::{Gguf, TensorInfo};
 use crate::gpu::{Gpu, Variant};
-use crate::kernels::weights::{repack, split_q4_for_texture, to_f32, WeightFormat, Q4_TEX_WIDTH};
+use crate::kernels::weights::{repack, split_for_texture, to_f32, WeightFormat, TEX_WIDTH};
 
 /// A weight matrix on the GPU in its kernel format.
 pub struct Matrix {
     pub buf: wgpu::Buffer,
     pub fmt: WeightFormat,
-    /// The Q4Tex nibble texture (its view), with `buf` holding the scale words.
-    pub nibbles: Option<(wgpu::Texture, wgpu::TextureView)>,
+    /// The quant texture of a texture format (its view), with `buf` holding the scale words.
+    pub quants: Option<(wgpu::Texture, wgpu::TextureView)>,
 }
 
 impl Matrix {
-    pub fn nibbles(&self) -> Option<&wgpu::TextureView> {
-        self.nibbles.as_ref().map(|(_, v)| v)
+    pub fn quants(&self) -> Option<&wgpu::TextureView> {
+        self.quants.as_ref().map(|(_, v)| v)
     }
 }
 
@@ -72,27 +72,22 @@ impl Uploader<'_, '_> {
         self.gpu.storage_init(label, bytemuck::cast_slice(words))
     }
 
-    /// A matrix for the matmul kernels: with the row (software-adapter) kernels, Q4 goes into
-    /// the Q4Tex layout when its texture fits the device.
+    /// A matrix for the matmul and embed kernels: with the row (software-adapter) kernels,
+    /// Q4 and Q8 go into their texture form when the texture fits the device.
     fn upload(&mut self, label: &str, words: Vec<u32>, fmt: WeightFormat) -> Result<Matrix> {
         let max = self.gpu.device.limits().max_texture_dimension_2d;
-        let texture = fmt == WeightFormat::Q4 && self.gpu.variant == Variant::Row && Q4_TEX_WIDTH <= max;
-        let (scales, texels, rows) = if texture { split_q4_for_texture(&words) } else { (Vec::new(), Vec::new(), 0) };
-        if !texture || rows > max {
-            return Ok(Matrix { buf: self.words(label, &words)?, fmt, nibbles: None });
+        let tex_fmt = fmt.texture_form().filter(|_| self.gpu.variant == Variant::Row && TEX_WIDTH <= max);
+        let Some(tex_fmt) = tex_fmt else {
+            return Ok(Matrix { buf: self.words(label, &words)?, fmt, quants: None });
+        };
+        let (scales, texels, rows) = split_for_texture(fmt, &words)?;
+        if rows > max {
+            return Ok(Matrix { buf: self.words(label, &words)?, fmt, quants: None });
         }
-        let tex = self.gpu.texture_u32x4(label, Q4_TEX_WIDTH, rows, &texels)?;
+        let tex = self.gpu.texture_u32x4(label, TEX_WIDTH, rows, &texels)?;
         self.bytes += 4 * texels.len() as u64;
         let view = tex.create_view(&Default::default());
-        Ok(Matrix { buf: self.words(label, &scales)?, fmt: WeightFormat::Q4Tex, nibbles: Some((tex, view)) })
-    }
-
-    /// A matrix as one buffer in its GGUF type's format (the embedding table, which the
-    /// embed kernel reads with load_block).
-    fn matrix_buffer(&mut self, name: &str, k: u32, n: u32) -> Result<Matrix> {
-        let t = matrix_info(self.g, name, k, n)?;
-        let words = repack(t.ty, self.g.tensor_data(t), t.n_elements() as usize)?;
-        Ok(Matrix { buf: self.words(name, &words)?, fmt: WeightFormat::for_type(t.ty)?, nibbles: None })
+        Ok(Matrix { buf: self.words(label, &scales)?, fmt: tex_fmt, quants: Some((tex, view)) })
     }
 
     fn matrix(&mut self, name: &str, k: u32, n: u32) -> Result<Matrix> {
@@ -145,7 +140,7 @@ impl Uploader<'_, '_> {
 pub fn upload(gpu: &Gpu, g: &Gguf, c: &LlamaConfig) -> Result<Weights> {
     let mut u = Uploader { gpu, g, bytes: 0 };
     let (d, kv, ff, v) = (c.n_embd, c.kv_dim(), c.n_ff, c.vocab);
-    let embd = u.matrix_buffer("token_embd.weight", d, v)?;
+    let embd = u.matrix("token_embd.weight", d, v)?;
     let out_norm = u.vector("output_norm.weight", d)?;
     let output = if c.tied { None } else { Some(u.matrix("output.weight", d, v)?) };
     let mut layers = Vec::with_capacity(c.n_layer as usize);
