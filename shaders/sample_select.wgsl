@@ -18,7 +18,8 @@
 // Round 1 also copies the tokens of the chosen bucket (few, except on flat rows) to a list
 // in `part`, and later rounds read only the list: two passes over the row per search.
 // Row: `select_map` builds the histogram with atomics on the lane's global bins,
-// `select_combine` scans and clears it; the CPU records a pair per round. COOP:
+// `select_combine` scans and clears it; the CPU records a pair for rounds 0 and 1, and the
+// combine of round 1 runs the remaining rounds itself over the list. COOP:
 // `select_coop` runs every round in one workgroup per lane with a shared-memory histogram.
 // (No large private arrays here: lavapipe's LLVM took 13–35 s to compile one with 256
 // entries.)
@@ -321,6 +322,21 @@ fn select_combine(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     scan_round(lane, &s);
+    // After round 1 the rest runs here, one invocation per lane, over the candidate list
+    // (the tokens of one value bucket: a few, or at most PART), or over the row when the
+    // list overflowed (rows with more than PART tokens in one bucket, e.g. constant rows).
+    // Each round was a map/combine pair of dispatches, and on a CPU adapter a dispatch
+    // costs ~30-40 µs however little it does (examples/dispatch_probe): this keeps every
+    // search to two pairs.
+    if (s.round >= 2u) {
+        loop {
+            if (s.done != 0u) {
+                break;
+            }
+            accumulate(lane, 0u, 1u, s);
+            scan_round(lane, &s);
+        }
+    }
     store_search(lane, s);
 }
 #endif

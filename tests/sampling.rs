@@ -12,18 +12,22 @@ use sampling_common::*;
 /// Every config of `configs()` on every row kind of `KINDS`, one lane each, with random
 /// penalty histories (some ids outside the vocabulary) and random steps.
 fn survivors_match(variant: Variant) {
+    survivors_match_on(variant, 3001, &KINDS);
+}
+
+/// As survivors_match, over rows of `v` tokens of the given kinds.
+fn survivors_match_on(variant: Variant, v: usize, kinds: &[&str]) {
     let gpu = gpu();
     let mut rng = rand::rng();
-    let v = 3001;
     let cfgs = configs();
-    let n = KINDS.len() * cfgs.len();
+    let n = kinds.len() * cfgs.len();
     let mut h = Harness::new(&gpu, variant, v, n);
     let mut rows = Vec::with_capacity(n * v);
     let mut params = Vec::new();
     let mut hist = Vec::new();
     for l in 0..n {
-        rows.extend(row(&mut rng, KINDS[l % KINDS.len()], v));
-        params.push(LaneParams::new(&cfgs[l / KINDS.len()], l as u32).unwrap());
+        rows.extend(row(&mut rng, kinds[l % kinds.len()], v));
+        params.push(LaneParams::new(&cfgs[l / kinds.len()], l as u32).unwrap());
         let len = rng.random_range(0..120);
         hist.push((0..len).map(|_| rng.random_range(0..v as u32 + 5)).collect::<Vec<u32>>());
     }
@@ -37,8 +41,8 @@ fn survivors_match(variant: Variant) {
     let tokens = h.tokens(n);
     let mut seen = Seen::default();
     for l in 0..n {
-        let cfg = &cfgs[l / KINDS.len()];
-        let what = format!("{variant:?} lane {l} ({}, {})", KINDS[l % KINDS.len()], cfg.to_spec());
+        let cfg = &cfgs[l / kinds.len()];
+        let what = format!("{variant:?} lane {l} ({}, {})", kinds[l % kinds.len()], cfg.to_spec());
         assert_eq!(recs[l].step, step, "{what}: step");
         assert_eq!(tokens[l], recs[l].token, "{what}: tokens buffer");
         check_lane(&what, &rows[l * v..(l + 1) * v], &hist[l], cfg, l as u32, &recs[l], &masks[l], &mut seen);
@@ -57,6 +61,16 @@ fn survivors_match_reference_row() {
 #[test]
 fn survivors_match_reference_cooperative() {
     survivors_match(Variant::Cooperative);
+}
+
+/// Rows with more tokens in one value bucket than the searches' candidate list holds (4096
+/// at this vocabulary): constant rows, and half the tokens tied at the top, so top-k must
+/// cut ties by id. The Row variant then finishes its searches over the whole row.
+#[test]
+fn survivors_match_when_the_candidate_list_overflows() {
+    for variant in [Variant::Row, Variant::Cooperative] {
+        survivors_match_on(variant, 9001, &["constant", "two_level", "logits"]);
+    }
 }
 
 /// Greedy lanes through the chain pick exactly the first maximum (argmax_ref, which the

@@ -190,7 +190,6 @@ pub struct SamplerChain {
     vocab: u32,
     max_lanes: u32,
     variant: Variant,
-    id_rounds: u32,
     nt: u32,
     part_words: u32,
     penalty: wgpu::ComputePipeline,
@@ -267,7 +266,6 @@ impl SamplerChain {
             vocab,
             max_lanes,
             variant,
-            id_rounds,
             nt,
             part_words,
             penalty: make(PENALTY, "penalty", false)?,
@@ -345,14 +343,15 @@ impl SamplerChain {
                 };
                 slices(pass, &stats[0]);
                 lanes(pass, &stats[1]);
+                // Two rounds a search: round 1's combine finishes it (sample_select.wgsl).
                 if !all_greedy && any(flags::TOP_K) {
-                    for _ in 0..5 + self.id_rounds {
+                    for _ in 0..2 {
                         slices(pass, &k[0]);
                         lanes(pass, &k[1]);
                     }
                 }
                 if !all_greedy && any(flags::TOP_P) {
-                    for _ in 0..5 {
+                    for _ in 0..2 {
                         slices(pass, &p[0]);
                         lanes(pass, &p[1]);
                     }

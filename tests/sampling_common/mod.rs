@@ -98,7 +98,8 @@ pub const KINDS: [&str; 7] = ["logits", "ties", "neg_inf", "peaked", "flat", "co
 
 /// A random row of `kind`: logit-like (a Gaussian bulk and a tail of a few high tokens),
 /// values on a 0.25 grid (many ties, across and inside slices), 40 % −inf, one token far
-/// above the rest, nearly flat, exactly constant, or with NaN and +-inf sprinkled in.
+/// above the rest, nearly flat, exactly constant, or with NaN and +-inf sprinkled in; or
+/// (not in KINDS) two values, half the tokens tied at the top.
 pub fn row(rng: &mut impl Rng, kind: &str, v: usize) -> Vec<f32> {
     let mut r: Vec<f32> = (0..v).map(|_| normal(rng) * 2.5 - 3.0).collect();
     for _ in 0..(v / 200).max(3) {
@@ -115,6 +116,7 @@ pub fn row(rng: &mut impl Rng, kind: &str, v: usize) -> Vec<f32> {
         "peaked" => r[rng.random_range(0..v)] = 40.0,
         "flat" => r.iter_mut().for_each(|x| *x = 1.0 + *x * 1e-3),
         "constant" => r.iter_mut().for_each(|x| *x = 0.5),
+        "two_level" => r.iter_mut().for_each(|x| *x = if rng.random_bool(0.5) { 1.0 } else { -2.0 }),
         "nan" => {
             for _ in 0..5 {
                 let i = rng.random_range(0..v);

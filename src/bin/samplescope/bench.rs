@@ -118,7 +118,11 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         );
     }
     if !report.sampler_share.is_empty() {
-        println!("\nSampler chain (penalty + top-nσ + top-k + top-p + min-p + sample: {}), GPU time per step:", samplescope::bench::full_chain().to_spec());
+        let n = report.sampler_share[0].profiled_steps;
+        println!(
+            "\nSampler chain (penalty + top-nσ + top-k + top-p + min-p + sample: {}), GPU time per step (the step of median share of {n} profiled):",
+            samplescope::bench::full_chain().to_spec()
+        );
         println!("{:<8} {:>10} {:>10} {:>7} {:>16}", "lanes", "chain ms", "step ms", "share", "readback/lane");
         for s in &report.sampler_share {
             println!("{:<8} {:>10.2} {:>10.1} {:>6.1}% {:>14} B", s.lanes, s.chain_ms, s.step_ms, 100.0 * s.share, s.readback_bytes_per_lane);
