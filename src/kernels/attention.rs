@@ -1,33 +1,53 @@
-//! Launcher for shaders/attention.wgsl: causal GQA over the KV cache.
+//! Launcher for shaders/attention.wgsl: causal GQA over the KV cache, as a scores pass and
+//! a softmax-and-mix pass.
 
 use super::rope::Heads;
 use super::{groups, Kernels, RowInfo, COMMON};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::shader::{Defines, Slot};
 
 const SRC: &str = include_str!("../../shaders/attention.wgsl");
-const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::Read, Slot::Read, Slot::ReadWrite];
+const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite];
 
 pub struct Attention {
-    pipe: wgpu::ComputePipeline,
+    scores: wgpu::ComputePipeline,
+    mix: wgpu::ComputePipeline,
     heads: Heads,
+    n_ctx: u32,
 }
 
 impl Attention {
-    pub fn new(kern: &Kernels, h: Heads, kv_f16: bool) -> Result<Self> {
-        let defs = Defines::new().u32("H", h.n_head).u32("HKV", h.n_head_kv).u32("HD", h.head_dim).flag("KV_F16", kv_f16);
-        Ok(Attention { pipe: kern.pipeline("attention", "main", &[COMMON, SRC], &defs, SIG)?, heads: h })
+    /// Rows attend to positions below `n_ctx` (the stride of the score scratch).
+    pub fn new(kern: &Kernels, h: Heads, kv_f16: bool, n_ctx: u32) -> Result<Self> {
+        let defs = Defines::new().u32("H", h.n_head).u32("HKV", h.n_head_kv).u32("HD", h.head_dim).u32("NCTX", n_ctx).flag("QUAD", h.head_dim % 16 == 0).flag("KV_F16", kv_f16);
+        let make = |entry: &str| kern.pipeline(&format!("attention_{entry}"), entry, &[COMMON, SRC], &defs, SIG);
+        Ok(Attention { scores: make("scores")?, mix: make("mix")?, heads: h, n_ctx })
     }
 
-    /// Buffers: rows, row info [M], q [M, H·HD], k cache, v cache [SLOTS, HKV·HD], out [M, H·HD].
-    pub fn bind(&self, kern: &Kernels, b: [&wgpu::Buffer; 6]) -> Result<wgpu::BindGroup> {
+    /// Bytes of the score scratch for `rows` rows.
+    pub fn scratch_bytes(&self, rows: u32) -> u64 {
+        4 * rows as u64 * self.heads.n_head as u64 * self.n_ctx as u64
+    }
+
+    /// Buffers: rows, row info [M], q [M, H·HD], k cache, v cache [SLOTS, HKV·HD],
+    /// out [M, H·HD], score scratch (`scratch_bytes(M)`).
+    pub fn bind(&self, kern: &Kernels, b: [&wgpu::Buffer; 7]) -> Result<wgpu::BindGroup> {
+        if b[6].size() < self.scratch_bytes(1) {
+            return Err(Error::Param(format!("attention scratch of {} bytes, a row needs {}", b[6].size(), self.scratch_bytes(1))));
+        }
         kern.bind(SIG, "attention", &b)
     }
 
-    pub fn record(&self, pass: &mut wgpu::ComputePass, bg: &wgpu::BindGroup, m: u32) {
-        pass.set_pipeline(&self.pipe);
+    /// Records `m` rows whose positions are all below `t_end` (the CPU knows them: it wrote
+    /// the row infos), so the scores pass covers positions 0..t_end.
+    pub fn record(&self, pass: &mut wgpu::ComputePass, bg: &wgpu::BindGroup, m: u32, t_end: u32) {
+        let h = self.heads;
         pass.set_bind_group(0, bg, &[]);
-        pass.dispatch_workgroups(groups(self.heads.n_head, 64), m, 1);
+        pass.set_pipeline(&self.scores);
+        pass.dispatch_workgroups(groups(t_end.min(self.n_ctx).div_ceil(4), 64), h.n_head, m);
+        pass.set_pipeline(&self.mix);
+        let per = if h.head_dim % 16 == 0 { 16 } else { 4 };
+        pass.dispatch_workgroups(groups(h.n_head * h.head_dim / per, 16), m, 1);
     }
 }
 
@@ -66,10 +86,11 @@ mod tests {
     use super::*;
     use crate::gpu::Variant;
 
-    fn check(kv_f16: bool) {
+    /// `head_dim` 16 takes the mix pass's 16-dims-an-invocation path, 12 the 4-dims one.
+    fn check(kv_f16: bool, head_dim: u32) {
         let kern = kernels(Variant::Row);
         let mut rng = rand::rng();
-        let h = Heads { n_head: 6, n_head_kv: 2, head_dim: 16, n_rot: 16 };
+        let h = Heads { n_head: 6, n_head_kv: 2, head_dim, n_rot: head_dim };
         let slots = 60usize;
         // Solo rows, and lane rows that share positions < 10 and own slots from 33 / 47.
         let info = [RowInfo::solo(0), RowInfo::solo(1), RowInfo::solo(32), RowInfo::lane(9, 10, 33), RowInfo::lane(20, 10, 33), RowInfo::lane(12, 10, 47)];
@@ -86,25 +107,30 @@ mod tests {
         } else {
             (buf(&kern, &kc), buf(&kern, &vc))
         };
-        let att = Attention::new(&kern, h, kv_f16).unwrap();
-        let bufs = [rows(&kern, m as u32, 0), buf_rows(&kern, &info), buf(&kern, &q), kb, vb, buf(&kern, &vec![0.0; m * qd])];
+        let n_ctx = 40;
+        let att = Attention::new(&kern, h, kv_f16, n_ctx).unwrap();
+        let scratch = buf(&kern, &vec![0.0; att.scratch_bytes(m as u32) as usize / 4]);
+        let bufs = [rows(&kern, m as u32, 0), buf_rows(&kern, &info), buf(&kern, &q), kb, vb, buf(&kern, &vec![0.0; m * qd]), scratch];
         let bg = att.bind(&kern, std::array::from_fn(|i| &bufs[i])).unwrap();
-        run(&kern, |p| att.record(p, &bg, m as u32));
+        let t_end = info.iter().map(|r| r.pos + 1).max().unwrap();
+        run(&kern, |p| att.record(p, &bg, m as u32, t_end));
         let got = read(&kern, &bufs[5], m * qd);
         let want: Vec<f32> = info.iter().enumerate().flat_map(|(i, &r)| attention_ref(h, &q[i * qd..(i + 1) * qd], &kc, &vc, r)).collect();
         // Outputs are convex combinations of values in [-1, 1]; f32 softmax and sums over
         // ≤ 33 positions stay within 1e-5 absolute.
         let scale = vec![1.0; want.len()];
-        assert_close("attention", &got, &want, &scale, 1e-5, 0.0);
+        assert_close(&format!("attention, head_dim {head_dim}"), &got, &want, &scale, 1e-5, 0.0);
     }
 
     #[test]
     fn matches_cpu_reference() {
-        check(false);
+        check(false, 16);
+        check(false, 12);
     }
 
     #[test]
     fn matches_cpu_reference_with_f16_cache() {
-        check(true);
+        check(true, 16);
+        check(true, 12);
     }
 }

@@ -46,6 +46,7 @@ struct Buffers {
     v: wgpu::Buffer,        // [M, KV]
     att: wgpu::Buffer,      // [M, D]
     hb: wgpu::Buffer,       // [M, FF]
+    scores: wgpu::Buffer,   // [M, H, n_ctx] attention scores
     logits: wgpu::Buffer,   // [M, V]
     /// [M] × 64 bytes each, MAP_READ: picked ids, or the sampler's records. Two, so that
     /// step t+1's copy does not wait for (or clobber) step t's readback.
@@ -169,7 +170,9 @@ impl Model {
         let w = upload(&gpu, g, &cfg)?;
         let (d, kv, ff, v, m) = (cfg.n_embd as u64, cfg.kv_dim() as u64, cfg.n_ff as u64, cfg.vocab as u64, max_rows as u64);
         let f = 4u64;
+        let attention = Attention::new(&kern, cfg.heads(), opts.kv_f16, n_ctx)?;
         let b = Buffers {
+            scores: gpu.storage("attention_scores", attention.scratch_bytes(max_rows))?,
             rows_all: gpu.uniform_init("rows_all", bytemuck::bytes_of(&Rows::default())),
             rows_out: gpu.uniform_init("rows_out", bytemuck::bytes_of(&Rows::default())),
             tokens: gpu.storage("tokens", 4 * m)?,
@@ -192,7 +195,6 @@ impl Model {
         let table = gpu.storage_init("rope_table", bytemuck::cast_slice(&table))?;
         let norm = RmsNorm::new(&kern, cfg.n_embd, cfg.eps)?;
         let rope = Rope::new(&kern, cfg.heads(), opts.kv_f16)?;
-        let attention = Attention::new(&kern, cfg.heads(), opts.kv_f16)?;
         let mm = |mat: &Matrix, k: u32, n: u32, acc: bool, glu: bool, x: &wgpu::Buffer, y: &wgpu::Buffer, rows: &wgpu::Buffer| -> Result<(Matmul, wgpu::BindGroup)> {
             let op = Matmul::new(&kern, mat.fmt, k, n, acc, glu)?;
             let bg = op.bind(&kern, rows, &mat.buf, mat.quants(), x, y)?;
@@ -267,9 +269,10 @@ impl Model {
         })
     }
 
-    /// Records one forward pass over `m` rows whose logits are wanted for the last `n_out`
-    /// rows (0: none, for early prefill chunks), then the greedy pick into `tokens`.
-    fn record(&self, r: &mut Recorder, m: u32, n_out: u32) {
+    /// Records one forward pass over `m` rows at positions below `t_end` whose logits are
+    /// wanted for the last `n_out` rows (0: none, for early prefill chunks), then the greedy
+    /// pick into `tokens`.
+    fn record(&self, r: &mut Recorder, m: u32, t_end: u32, n_out: u32) {
         r.op("embed", |p| self.embed.0.record(p, &self.embed.1, m)); //             x = E[tokens]
         for (l, kv) in self.layers.iter().zip(&self.kv) {
             r.op("rmsnorm", |p| self.norm.record(p, &l.norm1, m)); //              xn = norm(x)
@@ -279,7 +282,7 @@ impl Model {
                 }
             });
             r.op("rope + kv store", |p| self.rope.record(p, &kv.rope, m)); //      rope(q, k); cache ← k, v
-            r.op("attention", |p| self.attention.record(p, &kv.attn, m)); //       att = softmax(q·K)·V
+            r.op("attention", |p| self.attention.record(p, &kv.attn, m, t_end)); // att = softmax(q·K)·V
             r.op("matmul o (+x)", |p| l.wo.0.record(p, &l.wo.1, m)); //            x += Wo·att
             r.op("rmsnorm", |p| self.norm.record(p, &l.norm2, m)); //              xn = norm(x)
             r.op("matmul gate·up", |p| l.gate_up.0.record(p, &l.gate_up.1, m)); // hb = silu(Wg·xn) ⊙ (Wu·xn)
@@ -298,8 +301,9 @@ impl Model {
 
     /// Checks `rows` and stages the per-call inputs: the row infos (a copy recorded into
     /// `enc` from a table, so no write and no staging allocation per step), the ids if given,
-    /// and the two row uniforms when they change.
-    fn prepare(&self, enc: &mut wgpu::CommandEncoder, rows: RowSet, ids: Option<&[u32]>, n_out: u32) -> Result<u32> {
+    /// and the two row uniforms when they change. Returns the row count and 1 + the largest
+    /// position.
+    fn prepare(&self, enc: &mut wgpu::CommandEncoder, rows: RowSet, ids: Option<&[u32]>, n_out: u32) -> Result<(u32, u32)> {
         let m = rows.len();
         if m == 0 || m > self.max_rows || n_out > m {
             return Err(Error::Param(format!("{m} rows (max {}), {n_out} outputs", self.max_rows)));
@@ -313,8 +317,11 @@ impl Model {
             }
             Ok(())
         };
-        match rows {
-            RowSet::Solo { pos0, m } => (0..m).try_for_each(|i| check(RowInfo::solo(pos0.saturating_add(i))))?,
+        let t_end = match rows {
+            RowSet::Solo { pos0, m } => {
+                (0..m).try_for_each(|i| check(RowInfo::solo(pos0.saturating_add(i))))?;
+                pos0 + m
+            }
             RowSet::Lanes { n, step } => {
                 if step >= self.lane_stride || n > self.lane_count {
                     return Err(Error::Param(format!(
@@ -322,10 +329,14 @@ impl Model {
                         self.lane_count, self.lane_stride
                     )));
                 }
-                (0..n).try_for_each(|b| check(self.lane_row(b, step)))?
+                (0..n).try_for_each(|b| check(self.lane_row(b, step)))?;
+                (0..n).map(|b| self.lane_row(b, step).pos + 1).max().unwrap_or(0)
             }
-            RowSet::Given(rows) => rows.iter().try_for_each(|&r| check(r))?,
-        }
+            RowSet::Given(rows) => {
+                rows.iter().try_for_each(|&r| check(r))?;
+                rows.iter().map(|r| r.pos + 1).max().unwrap_or(0)
+            }
+        };
         let q = &self.kern.gpu.queue;
         if let Some(ids) = ids {
             if let Some(&bad) = ids.iter().find(|&&t| t >= self.cfg.vocab) {
@@ -347,7 +358,7 @@ impl Model {
             q.write_buffer(&self.b.rows_out, 0, bytemuck::bytes_of(&Rows::new(n_out, m - n_out)));
             self.rows_set.set(Some((m, n_out)));
         }
-        Ok(m)
+        Ok((m, t_end))
     }
 
     /// GPU time per kernel family for one greedy decode step of `n_lanes` rows at position
@@ -357,9 +368,9 @@ impl Model {
         let gpu = &self.kern.gpu;
         let timer = Timer::new(gpu, 16 + 12 * self.cfg.n_layer)?;
         let mut enc = gpu.device.create_command_encoder(&Default::default());
-        let m = self.prepare(&mut enc, RowSet::Given(&rows), Some(&vec![0; n_lanes as usize]), n_lanes)?;
+        let (m, t_end) = self.prepare(&mut enc, RowSet::Given(&rows), Some(&vec![0; n_lanes as usize]), n_lanes)?;
         let mut rec = Recorder::timed(&mut enc, &timer.queries);
-        self.record(&mut rec, m, n_lanes);
+        self.record(&mut rec, m, t_end, n_lanes);
         let labels = rec.finish();
         timer.read(gpu, enc, &labels).await
     }
@@ -415,7 +426,7 @@ impl Model {
                         let (kc, vc) = (gpu.storage("k_cache", bytes)?, gpu.storage("v_cache", bytes)?);
                         Ok(KvLayer {
                             rope: self.rope.bind(&self.kern, [&b.rows_all, &b.info, &self.table, &b.q, &b.k, &b.v, &kc, &vc])?,
-                            attn: self.attention.bind(&self.kern, [&b.rows_all, &b.info, &b.q, &kc, &vc, &b.att])?,
+                            attn: self.attention.bind(&self.kern, [&b.rows_all, &b.info, &b.q, &kc, &vc, &b.att, &b.scores])?,
                             _caches: (kc, vc),
                         })
                     })
@@ -441,9 +452,9 @@ impl Model {
         }
         let gpu = self.kern.gpu.clone();
         let mut enc = gpu.device.create_command_encoder(&Default::default());
-        let m = self.prepare(&mut enc, rows, ids, n_out)?;
+        let (m, t_end) = self.prepare(&mut enc, rows, ids, n_out)?;
         let mut rec = Recorder::new(&mut enc);
-        self.record(&mut rec, m, n_out);
+        self.record(&mut rec, m, t_end, n_out);
         rec.finish();
         if n_out == 0 {
             gpu.queue.submit([enc.finish()]);
