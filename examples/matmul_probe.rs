@@ -9,7 +9,8 @@
 use samplescope::gguf::GgmlType;
 use samplescope::gpu::{Gpu, GpuOptions};
 use samplescope::kernels::matmul::Matmul;
-use samplescope::kernels::weights::{repack, WeightFormat};
+use samplescope::gpu::Variant;
+use samplescope::kernels::weights::{repack, split_for_texture, WeightFormat, TEX_WIDTH};
 use samplescope::kernels::{Kernels, Rows};
 use std::time::Instant;
 
@@ -30,7 +31,7 @@ fn main() -> samplescope::Result<()> {
     let ms = if ms.is_empty() { vec![1, 16] } else { ms };
     let kern = Kernels::new(pollster::block_on(Gpu::new(GpuOptions { variant: None }))?);
     let g = kern.gpu.clone();
-    println!("{} ({} kernels)", g.facts.name, kern.variant().name());
+    println!("{} ({} kernels; with the row kernels Q4 and Q8 in textures, as the model loads them)", g.facts.name, kern.variant().name());
     println!("{:<26} {:>4} {:>10} {:>10} {:>8}", "matmul", "M", "wall ms", "cpu ms", "GMAC/s");
     for &(name, ty, k, n, glu) in SHAPES {
         let wrows = if glu { 2 * n } else { n } as usize;
@@ -52,14 +53,23 @@ fn main() -> samplescope::Result<()> {
                 blk[2..4].copy_from_slice(&half::f16::from_f32(-0.05).to_bits().to_le_bytes());
             }
         }
-        let mm = Matmul::new(&kern, WeightFormat::for_type(ty)?, k, n, false, glu)?;
-        let w = g.storage_init("w", bytemuck::cast_slice(&repack(ty, &bytes, nw)?))?;
+        // As the model uploads them: Q4 and Q8 in their texture form for the row kernels.
+        let (fmt, words) = (WeightFormat::for_type(ty)?, repack(ty, &bytes, nw)?);
+        let (fmt, w, tex) = match fmt.texture_form().filter(|_| kern.variant() == Variant::Row) {
+            Some(tex_fmt) => {
+                let (scales, texels, rows) = split_for_texture(fmt, &words)?;
+                let tex = g.texture_u32x4("quants", TEX_WIDTH, rows, &texels)?;
+                (tex_fmt, g.storage_init("w", bytemuck::cast_slice(&scales))?, Some(tex.create_view(&Default::default())))
+            }
+            None => (fmt, g.storage_init("w", bytemuck::cast_slice(&words))?, None),
+        };
+        let mm = Matmul::new(&kern, fmt, k, n, false, glu)?;
         for &m in &ms {
             let rows = g.uniform_init("rows", bytemuck::bytes_of(&Rows::new(m, 0)));
             let xs: Vec<f32> = (0..m * k).map(|i| (i % 1000) as f32 / 1000.0 - 0.5).collect();
             let x = g.storage_init("x", bytemuck::cast_slice(&xs))?;
             let y = g.storage("y", (m * n * 4) as u64)?;
-            let bg = mm.bind(&kern, &rows, &w, None, &x, &y)?;
+            let bg = mm.bind(&kern, &rows, &w, tex.as_ref(), &x, &y)?;
             let (reps, mut wall, mut cpu) = (10, f64::MAX, f64::MAX);
             for _ in 0..6 {
                 let (t, c) = (Instant::now(), cpu_ns());
