@@ -649,8 +649,9 @@ fn table(all: &Value) -> String {
         let verdict = match (g["met"].as_bool(), value) {
             (Some(true), _) => "met".to_string(),
             (Some(false), Some(v)) if unit != "share" && v > 0.0 => {
+                // Two decimals: a goal missed by 5% read "1.0× short" with one.
                 format!(
-                    "missed: {:.1}× short",
+                    "missed: {:.2}× short",
                     g["target"].as_f64().unwrap_or(0.0) / v
                 )
             }
@@ -747,7 +748,7 @@ mod tests {
             ]
         );
         let text = table(&all);
-        assert!(text.contains("missed: 1.5× short"), "{text}");
+        assert!(text.contains("missed: 1.50× short"), "{text}");
         assert!(
             text.contains("100.0 MB in 50.0 ms: 20.0% of the copy bandwidth"),
             "{text}"
