@@ -6,11 +6,10 @@
 //! step (src/sampling/gpu.rs), so their fixed cost decides its share of a decode step.
 
 use samplescope::gpu::{Gpu, GpuOptions};
-use std::time::Instant;
 use wgpu::util::DeviceExt;
 
 mod common;
-use common::cpu_ns;
+use common::{compute_pipeline, time_per_call};
 
 const SRC: &str = r#"
 @group(0) @binding(0) var<storage, read_write> acc: array<atomic<u32>>;
@@ -22,17 +21,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
 fn main() -> samplescope::Result<()> {
     let g = pollster::block_on(Gpu::new(GpuOptions { variant: None }))?;
-    let (dev, q) = (&g.device, &g.queue);
+    let dev = &g.device;
     println!("{}", g.facts.name);
-    let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor { label: None, source: wgpu::ShaderSource::Wgsl(SRC.into()) });
-    let pipe = dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: None,
-        layout: None,
-        module: &module,
-        entry_point: Some("main"),
-        compilation_options: Default::default(),
-        cache: None,
-    });
+    let pipe = compute_pipeline(dev, SRC);
     let acc = dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: 64, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false });
     let bg = dev.create_bind_group(&wgpu::BindGroupDescriptor {
         label: None,
@@ -43,27 +34,16 @@ fn main() -> samplescope::Result<()> {
     let (four, zero) = (args(4), args(0));
     const N: u32 = 200;
     for (name, ind) in [("direct (4,1,1)", None), ("indirect (4,1,1)", Some(&four)), ("indirect (0,1,1)", Some(&zero))] {
-        let (mut wall, mut cpu) = (f64::MAX, f64::MAX);
-        for _ in 0..6 {
-            let (t, c) = (Instant::now(), cpu_ns());
-            let mut enc = dev.create_command_encoder(&Default::default());
-            {
-                let mut p = enc.begin_compute_pass(&Default::default());
-                p.set_pipeline(&pipe);
-                p.set_bind_group(0, &bg, &[]);
-                for _ in 0..N {
-                    match ind {
-                        None => p.dispatch_workgroups(4, 1, 1),
-                        Some(b) => p.dispatch_workgroups_indirect(b, 0),
-                    }
-                }
+        // Pipeline and bind group set with each dispatch, as the decode step does.
+        let (wall, cpu) = time_per_call(&g, N, |p| {
+            p.set_pipeline(&pipe);
+            p.set_bind_group(0, &bg, &[]);
+            match ind {
+                None => p.dispatch_workgroups(4, 1, 1),
+                Some(b) => p.dispatch_workgroups_indirect(b, 0),
             }
-            q.submit([enc.finish()]);
-            g.wait_idle()?;
-            wall = wall.min(t.elapsed().as_secs_f64() * 1e6 / N as f64);
-            cpu = cpu.min((cpu_ns() - c) as f64 / 1e3 / N as f64);
-        }
-        println!("{name:<18} wall {wall:>7.1} µs   cpu {cpu:>7.1} µs  per dispatch");
+        })?;
+        println!("{name:<18} wall {:>7.1} µs   cpu {:>7.1} µs  per dispatch", wall * 1e3, cpu * 1e3);
     }
     Ok(())
 }

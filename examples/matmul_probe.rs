@@ -12,10 +12,9 @@ use samplescope::kernels::matmul::Matmul;
 use samplescope::gpu::Variant;
 use samplescope::kernels::weights::{repack, split_for_texture, WeightFormat, TEX_WIDTH};
 use samplescope::kernels::{Kernels, Rows};
-use std::time::Instant;
 
 mod common;
-use common::cpu_ns;
+use common::time_per_call;
 
 /// SmolLM2-135M's matmuls: (name, type, K, N, gate·up fused).
 const SHAPES: &[(&str, GgmlType, u32, u32, bool)] = &[
@@ -70,19 +69,7 @@ fn main() -> samplescope::Result<()> {
             let x = g.storage_init("x", bytemuck::cast_slice(&xs))?;
             let y = g.storage("y", (m * n * 4) as u64)?;
             let bg = mm.bind(&kern, &rows, &w, tex.as_ref(), &x, &y)?;
-            let (reps, mut wall, mut cpu) = (10, f64::MAX, f64::MAX);
-            for _ in 0..6 {
-                let (t, c) = (Instant::now(), cpu_ns());
-                let mut enc = g.device.create_command_encoder(&Default::default());
-                {
-                    let mut p = enc.begin_compute_pass(&Default::default());
-                    (0..reps).for_each(|_| mm.record(&mut p, &bg, m));
-                }
-                g.queue.submit([enc.finish()]);
-                g.wait_idle()?;
-                wall = wall.min(t.elapsed().as_secs_f64() * 1e3 / reps as f64);
-                cpu = cpu.min((cpu_ns() - c) as f64 / 1e6 / reps as f64);
-            }
+            let (wall, cpu) = time_per_call(&g, 10, |p| mm.record(p, &bg, m))?;
             let gmac = (nw as f64 * m as f64) / (wall * 1e6);
             println!("{name:<26} {m:>4} {wall:>10.3} {cpu:>10.3} {gmac:>8.2}");
         }

@@ -10,7 +10,6 @@
 //! VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json.
 
 use samplescope::gpu::{Gpu, GpuOptions};
-use std::time::Instant;
 use wgpu::util::DeviceExt;
 
 const K: u32 = 576;
@@ -18,7 +17,7 @@ const N: u32 = 2048;
 const KB: u32 = K / 32;
 
 mod common;
-use common::cpu_ns;
+use common::{compute_pipeline, time_per_call};
 
 fn shader(texture: bool) -> String {
     let (decl, words) = if texture {
@@ -129,15 +128,7 @@ fn main() -> samplescope::Result<()> {
     let view = tex.create_view(&Default::default());
     let mut outs = Vec::new();
     for texture in [false, true] {
-        let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor { label: None, source: wgpu::ShaderSource::Wgsl(shader(texture).into()) });
-        let pipe = dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: None,
-            layout: None,
-            module: &module,
-            entry_point: Some("main"),
-            compilation_options: Default::default(),
-            cache: None,
-        });
+        let pipe = compute_pipeline(dev, &shader(texture));
         let y_buf = dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: N as u64 * 4, usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC, mapped_at_creation: false });
         let mut entries = vec![
             wgpu::BindGroupEntry { binding: 1, resource: if texture { s_buf.as_entire_binding() } else { w_buf.as_entire_binding() } },
@@ -148,21 +139,11 @@ fn main() -> samplescope::Result<()> {
             entries.push(wgpu::BindGroupEntry { binding: 4, resource: wgpu::BindingResource::TextureView(&view) });
         }
         let bg = dev.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipe.get_bind_group_layout(0), entries: &entries });
-        let (reps, mut wall, mut cpu) = (10, f64::MAX, f64::MAX);
-        for _ in 0..6 {
-            let (t, c) = (Instant::now(), cpu_ns());
-            let mut enc = dev.create_command_encoder(&Default::default());
-            {
-                let mut p = enc.begin_compute_pass(&Default::default());
-                p.set_pipeline(&pipe);
-                p.set_bind_group(0, &bg, &[]);
-                (0..reps).for_each(|_| p.dispatch_workgroups((N / 8).div_ceil(8), 1, 1));
-            }
-            q.submit([enc.finish()]);
-            g.wait_idle()?;
-            wall = wall.min(t.elapsed().as_secs_f64() * 1e3 / reps as f64);
-            cpu = cpu.min((cpu_ns() - c) as f64 / 1e6 / reps as f64);
-        }
+        let (wall, cpu) = time_per_call(&g, 10, |p| {
+            p.set_pipeline(&pipe);
+            p.set_bind_group(0, &bg, &[]);
+            p.dispatch_workgroups((N / 8).div_ceil(8), 1, 1);
+        })?;
         let name = if texture { "texel fetch + 1 load" } else { "5 buffer loads" };
         println!("{name:<22} wall {wall:>8.3} ms   cpu {cpu:>8.3} ms");
         outs.push(pollster::block_on(g.read_f32(&y_buf, N as usize))?);

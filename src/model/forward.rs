@@ -330,7 +330,7 @@ impl Model {
                     )));
                 }
                 (0..n).try_for_each(|b| check(self.lane_row(b, step)))?;
-                (0..n).map(|b| self.lane_row(b, step).pos + 1).max().unwrap_or(0)
+                self.lane_row(0, step).pos + 1 // every lane is at the same position
             }
             RowSet::Given(rows) => {
                 rows.iter().try_for_each(|&r| check(r))?;
