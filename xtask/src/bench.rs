@@ -11,7 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{json, Value};
 
 use crate::serve::Server;
-use crate::{browser, capture, cargo, run, web, workspace_root, Ctx, Res, USAGE};
+use crate::test::Ctx;
+use crate::util::{capture, cargo, run, workspace_root};
+use crate::{browser, model, web, Res, USAGE};
 
 /// What one `cargo xtask bench` measures.
 struct Opts {
@@ -52,12 +54,7 @@ fn parse(args: &[String]) -> Res<Opts> {
             Some((k, v)) if k.starts_with("--") => (k, Some(v.to_string())),
             _ => (a.as_str(), None),
         };
-        let mut value = || {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{key} needs a value"))
-        };
+        let mut value = || inline.clone().or_else(|| it.next().cloned()).ok_or_else(|| format!("{key} needs a value"));
         match key {
             "--runs" => o.runs = positive(key, &value()?)?,
             "--prompt-tokens" => o.prompt_tokens = positive(key, &value()?)?,
@@ -101,19 +98,7 @@ pub fn bench(args: &[String]) -> Res {
         print!("{}", table(&read_json(Path::new(path))?));
         return Ok(());
     }
-    let runtime_dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(_) => None,
-        None => Some(crate::make_private_temp_dir("samplescope-xdg-runtime")?),
-    };
-    let ctx = Ctx {
-        test_args: Vec::new(),
-        runtime_dir,
-    };
-    let r = measure(&o, &ctx);
-    if let Some(dir) = &ctx.runtime_dir {
-        let _ = fs::remove_dir_all(dir);
-    }
-    r
+    measure(&o, &Ctx::new(&[])?)
 }
 
 fn measure(o: &Opts, ctx: &Ctx) -> Res {
@@ -122,7 +107,7 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
     if o.browser {
         browser::ensure_tools(ctx)?; // node, npm packages (wllama among them), chromium
     }
-    crate::fetch_model()?;
+    model::fetch_model()?;
     if o.native {
         run(cargo().args(["build", "--release", "--bin", "samplescope"]))?;
     }
@@ -133,11 +118,8 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
         None
     };
     let results = root.join("results");
-    fs::create_dir_all(&results)
-        .map_err(|e| format!("cannot create {}: {e}", results.display()))?;
-    let stamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    fs::create_dir_all(&results).map_err(|e| format!("cannot create {}: {e}", results.display()))?;
+    let stamp = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
 
     let load_before = load_average();
     let native = o.native.then(|| {
@@ -147,11 +129,7 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
     let load_between = load_average();
     let browser = site.map(|site| {
         println!("\n==> browser bench (www/bench.html in headless Chromium)");
-        browser_bench(
-            o,
-            &site,
-            &results.join(format!("bench-{stamp}-browser.json")),
-        )
+        browser_bench(o, &site, &results.join(format!("bench-{stamp}-browser.json")))
     });
     let load_after = load_average();
 
@@ -192,19 +170,12 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
         })
         .collect();
     for e in all["browser"]["errors"].as_array().into_iter().flatten() {
-        errors.push(format!(
-            "browser, {}: {}",
-            s(&e["engine"]),
-            s(&e["message"])
-        ));
+        errors.push(format!("browser, {}: {}", s(&e["engine"]), s(&e["message"])));
     }
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "the bench ran with errors:\n  {}",
-            errors.join("\n  ")
-        ))
+        Err(format!("the bench ran with errors:\n  {}", errors.join("\n  ")))
     }
 }
 
@@ -243,10 +214,7 @@ fn browser_bench(o: &Opts, site: &Path, out: &Path) -> Res<Value> {
         .arg(out)
         .current_dir(&root)
         .env("SAMPLESCOPE_CHROMIUM", browser::CHROMIUM)
-        .env(
-            "SAMPLESCOPE_ARTIFACTS",
-            web::target_dir().join("browser-artifacts"),
-        ))?;
+        .env("SAMPLESCOPE_ARTIFACTS", web::target_dir().join("browser-artifacts")))?;
     read_json(out)
 }
 
@@ -258,8 +226,7 @@ fn snapshot_www() -> Res<PathBuf> {
     let www = workspace_root().join("www");
     let dst = web::target_dir().join("bench-www");
     let _ = fs::remove_dir_all(&dst);
-    fs::create_dir_all(dst.join("models"))
-        .map_err(|e| format!("cannot create {}: {e}", dst.display()))?;
+    fs::create_dir_all(dst.join("models")).map_err(|e| format!("cannot create {}: {e}", dst.display()))?;
     let entries = fs::read_dir(&www).map_err(|e| format!("cannot list {}: {e}", www.display()))?;
     for entry in entries {
         let entry = entry.map_err(|e| e.to_string())?;
@@ -272,8 +239,8 @@ fn snapshot_www() -> Res<PathBuf> {
             fs::copy(&from, &to).map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
         }
     }
-    let model = crate::fetch_model()?;
-    let link = dst.join("models").join(crate::MODEL_FILE);
+    let model = model::fetch_model()?;
+    let link = dst.join("models").join(model::MODEL_FILE);
     #[cfg(unix)]
     let linked = std::os::unix::fs::symlink(&model, &link).is_ok();
     #[cfg(not(unix))]
@@ -285,17 +252,14 @@ fn snapshot_www() -> Res<PathBuf> {
 }
 
 fn read_json(path: &Path) -> Res<Value> {
-    let text =
-        fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let text = fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// The 1, 5 and 15 minute load averages (Linux), or "n/a".
 fn load_average() -> String {
-    fs::read_to_string("/proc/loadavg").map_or_else(
-        |_| "n/a".into(),
-        |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
-    )
+    fs::read_to_string("/proc/loadavg")
+        .map_or_else(|_| "n/a".into(), |s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
 }
 
 fn machine() -> Value {
@@ -332,9 +296,7 @@ fn median(v: &Value) -> Option<f64> {
 
 /// A `{lanes, …}` entry of a list by its lane count.
 fn by_lanes(list: &Value, lanes: u64) -> Option<&Value> {
-    list.as_array()?
-        .iter()
-        .find(|d| d["lanes"].as_u64() == Some(lanes))
+    list.as_array()?.iter().find(|d| d["lanes"].as_u64() == Some(lanes))
 }
 
 fn ratio(a: Option<f64>, b: Option<f64>) -> Value {
@@ -362,8 +324,7 @@ fn goals(all: &Value) -> Value {
     let ours = &all["browser"]["samplescope"];
     let native = &all["native"]["report"];
     let browser_decode = |b| by_lanes(&ours["decode"], b).and_then(|d| median(&d["decode_tok_s"]));
-    let native_decode =
-        |b| by_lanes(&native["decode"], b).and_then(|d| median(&d["aggregate_tok_s"]));
+    let native_decode = |b| by_lanes(&native["decode"], b).and_then(|d| median(&d["aggregate_tok_s"]));
     let r = &all["ratios"];
     let chain = by_lanes(&native["sampler_share"], 1).and_then(|x| x["share"].as_f64());
     let goal = |what: &str, value: Option<f64>, target: f64, unit: &str| {
@@ -371,30 +332,15 @@ fn goals(all: &Value) -> Value {
                 "met": value.map(|v| if unit == "share" { v < target } else { v >= target }) })
     };
     json!([
-        goal(
-            "browser decode B = 1 ≥ 3 tok/s",
-            browser_decode(1),
-            3.0,
-            "tok/s"
-        ),
-        goal(
-            "browser decode B = 1 ≥ 0.5× wllama",
-            r["decode_b1"].as_f64(),
-            0.5,
-            "×"
-        ),
+        goal("browser decode B = 1 ≥ 3 tok/s", browser_decode(1), 3.0, "tok/s"),
+        goal("browser decode B = 1 ≥ 0.5× wllama", r["decode_b1"].as_f64(), 0.5, "×"),
         goal(
             "browser decode B = 16 aggregate ≥ 2× wllama",
             r["decode_b16_aggregate_vs_wllama_single"].as_f64(),
             2.0,
             "×"
         ),
-        goal(
-            "native decode B = 1 ≥ 9.4 tok/s (10× llama.cpp Vulkan on lavapipe)",
-            native_decode(1),
-            9.4,
-            "tok/s"
-        ),
+        goal("native decode B = 1 ≥ 9.4 tok/s (10× llama.cpp Vulkan on lavapipe)", native_decode(1), 9.4, "tok/s"),
         goal(
             "native decode B = 16 aggregate ≥ 8× B = 1",
             ratio(native_decode(16), native_decode(1)).as_f64(),
@@ -407,20 +353,11 @@ fn goals(all: &Value) -> Value {
 
 /// "12.34 tok/s   10.20 – 13.00   (3)"
 fn stat_cells(v: &Value, unit: &str, digits: usize) -> String {
-    let f = |k: &str| {
-        v[k].as_f64()
-            .map_or("—".into(), |x| format!("{x:.digits$}"))
-    };
+    let f = |k: &str| v[k].as_f64().map_or("—".into(), |x| format!("{x:.digits$}"));
     if v.is_null() {
         return "not measured".into();
     }
-    format!(
-        "{:>9} {unit:<6} {:>9} – {:<9} ({})",
-        f("median"),
-        f("min"),
-        f("max"),
-        v["runs"].as_u64().unwrap_or(0)
-    )
+    format!("{:>9} {unit:<6} {:>9} – {:<9} ({})", f("median"), f("min"), f("max"), v["runs"].as_u64().unwrap_or(0))
 }
 
 fn table(all: &Value) -> String {
@@ -429,10 +366,7 @@ fn table(all: &Value) -> String {
     let set = &all["settings"];
     let m = &all["machine"];
     let la = &all["load_average"];
-    let _ = writeln!(
-        t,
-        "\n==> samplescope bench: native and browser, one after the other, on this machine"
-    );
+    let _ = writeln!(t, "\n==> samplescope bench: native and browser, one after the other, on this machine");
     let _ = writeln!(
         t,
         "machine: {} cores ({}), {} GB; load average (1, 5, 15 min) {} → {} → {} (before, \
@@ -468,16 +402,8 @@ fn table(all: &Value) -> String {
             s(&n["variant"])
         );
         row(&mut t, "load", stat_cells(&n["load"], "ms", 0));
-        row(
-            &mut t,
-            &format!("prefill {} tokens", rep["prompt_tokens"]),
-            stat_cells(&rep["prefill_tok_s"], "tok/s", 2),
-        );
-        row(
-            &mut t,
-            "time to first token",
-            stat_cells(&rep["time_to_first_token_ms"], "ms", 0),
-        );
+        row(&mut t, &format!("prefill {} tokens", rep["prompt_tokens"]), stat_cells(&rep["prefill_tok_s"], "tok/s", 2));
+        row(&mut t, "time to first token", stat_cells(&rep["time_to_first_token_ms"], "ms", 0));
         let b1 = by_lanes(&rep["decode"], 1).and_then(|d| median(&d["aggregate_tok_s"]));
         for d in rep["decode"].as_array().into_iter().flatten() {
             let lanes = d["lanes"].as_u64().unwrap_or(0);
@@ -485,11 +411,7 @@ fn table(all: &Value) -> String {
             if let (true, Some(b1), Some(x)) = (lanes > 1, b1, median(&d["aggregate_tok_s"])) {
                 cells += &format!("  {:.1}× B = 1", x / b1);
             }
-            let label = if lanes > 1 {
-                format!("decode B = {lanes} (aggregate)")
-            } else {
-                "decode B = 1".into()
-            };
+            let label = if lanes > 1 { format!("decode B = {lanes} (aggregate)") } else { "decode B = 1".into() };
             row(&mut t, &label, cells);
         }
         for sh in rep["sampler_share"].as_array().into_iter().flatten() {
@@ -505,12 +427,9 @@ fn table(all: &Value) -> String {
             );
         }
         let bw = &rep["bandwidth"];
-        if let (Some(bytes), Some(ms), Some(copy), Some(frac)) = (
-            bw["step_bytes"].as_f64(),
-            bw["step_ms"].as_f64(),
-            bw["copy_gb_s"].as_f64(),
-            bw["fraction"].as_f64(),
-        ) {
+        if let (Some(bytes), Some(ms), Some(copy), Some(frac)) =
+            (bw["step_bytes"].as_f64(), bw["step_ms"].as_f64(), bw["copy_gb_s"].as_f64(), bw["fraction"].as_f64())
+        {
             row(
                 &mut t,
                 "bytes per decode step, B = 1",
@@ -524,10 +443,7 @@ fn table(all: &Value) -> String {
         let kernels = rep["kernels"].as_array().cloned().unwrap_or_default();
         if !kernels.is_empty() {
             let total: f64 = kernels.iter().filter_map(|k| k["ms"].as_f64()).sum();
-            let _ = writeln!(
-                t,
-                "  GPU time per kernel family, one decode step at B = 1 ({total:.1} ms):"
-            );
+            let _ = writeln!(t, "  GPU time per kernel family, one decode step at B = 1 ({total:.1} ms):");
             for k in &kernels {
                 let _ = writeln!(
                     t,
@@ -562,23 +478,12 @@ fn table(all: &Value) -> String {
                 &format!("prefill {} tokens", ours["prompt_tokens"]),
                 stat_cells(&ours["prefill_tok_s"], "tok/s", 2),
             );
-            row(
-                &mut t,
-                "time to first token",
-                stat_cells(&ours["ttft_ms"], "ms", 0),
-            );
+            row(&mut t, "time to first token", stat_cells(&ours["ttft_ms"], "ms", 0));
             for d in ours["decode"].as_array().into_iter().flatten() {
                 let lanes = d["lanes"].as_u64().unwrap_or(0);
-                let label = if lanes > 1 {
-                    format!("decode B = {lanes} (aggregate)")
-                } else {
-                    "decode B = 1".into()
-                };
+                let label = if lanes > 1 { format!("decode B = {lanes} (aggregate)") } else { "decode B = 1".into() };
                 let mut cells = stat_cells(&d["decode_tok_s"], "tok/s", 2);
-                if d["min_tokens"]
-                    .as_u64()
-                    .is_some_and(|n| n < ours["decode_tokens"].as_u64().unwrap_or(0))
-                {
+                if d["min_tokens"].as_u64().is_some_and(|n| n < ours["decode_tokens"].as_u64().unwrap_or(0)) {
                     cells += &format!("  (a lane stopped early, after {} tokens)", d["min_tokens"]);
                 }
                 row(&mut t, &label, cells);
@@ -599,24 +504,11 @@ fn table(all: &Value) -> String {
                 b["browser"]["crossOriginIsolated"]
             );
             row(&mut t, "load", stat_cells(&w["load_ms"], "ms", 0));
-            row(
-                &mut t,
-                &format!("prefill {} tokens", w["prompt_tokens"]),
-                stat_cells(&w["prefill_tok_s"], "tok/s", 2),
-            );
-            row(
-                &mut t,
-                "decode B = 1",
-                stat_cells(&w["decode_tok_s"], "tok/s", 2),
-            );
+            row(&mut t, &format!("prefill {} tokens", w["prompt_tokens"]), stat_cells(&w["prefill_tok_s"], "tok/s", 2));
+            row(&mut t, "decode B = 1", stat_cells(&w["decode_tok_s"], "tok/s", 2));
         }
         for e in b["errors"].as_array().into_iter().flatten() {
-            let _ = writeln!(
-                t,
-                "\nbrowser {}: FAILED: {}",
-                s(&e["engine"]),
-                s(&e["message"])
-            );
+            let _ = writeln!(t, "\nbrowser {}: FAILED: {}", s(&e["engine"]), s(&e["message"]));
         }
     }
 
@@ -625,16 +517,8 @@ fn table(all: &Value) -> String {
     let _ = writeln!(t, "\nours / wllama (browser, medians)");
     row(&mut t, "decode tok/s, B = 1", x(&r["decode_b1"]));
     row(&mut t, "prefill tok/s", x(&r["prefill"]));
-    row(
-        &mut t,
-        "load time (below 1: ours loads faster)",
-        x(&r["load_time"]),
-    );
-    row(
-        &mut t,
-        "decode B = 16 aggregate / wllama",
-        x(&r["decode_b16_aggregate_vs_wllama_single"]),
-    );
+    row(&mut t, "load time (below 1: ours loads faster)", x(&r["load_time"]));
+    row(&mut t, "decode B = 16 aggregate / wllama", x(&r["decode_b16_aggregate_vs_wllama_single"]));
 
     let _ = writeln!(t, "\ngoals (issue 8)");
     for g in all["goals"].as_array().into_iter().flatten() {
@@ -650,10 +534,7 @@ fn table(all: &Value) -> String {
             (Some(true), _) => "met".to_string(),
             (Some(false), Some(v)) if unit != "share" && v > 0.0 => {
                 // Two decimals: a goal missed by 5% read "1.0× short" with one.
-                format!(
-                    "missed: {:.2}× short",
-                    g["target"].as_f64().unwrap_or(0.0) / v
-                )
+                format!("missed: {:.2}× short", g["target"].as_f64().unwrap_or(0.0) / v)
             }
             (Some(false), _) => "missed".to_string(),
             (None, _) => String::new(),
@@ -676,19 +557,8 @@ mod tests {
         let o = parse(&[]).unwrap();
         assert_eq!((o.runs, o.prompt_tokens, o.tokens), (3, 128, 128));
         assert_eq!(o.lanes, "1,4,16,64");
-        let o = parse(&args(&[
-            "--runs",
-            "1",
-            "--tokens=8",
-            "--browser-lanes",
-            "1, 3",
-            "--no-native",
-        ]))
-        .unwrap();
-        assert_eq!(
-            (o.runs, o.tokens, o.browser_lanes.as_str(), o.native),
-            (1, 8, "1,3", false)
-        );
+        let o = parse(&args(&["--runs", "1", "--tokens=8", "--browser-lanes", "1, 3", "--no-native"])).unwrap();
+        assert_eq!((o.runs, o.tokens, o.browser_lanes.as_str(), o.native), (1, 8, "1,3", false));
         assert!(parse(&args(&["--runs", "0"])).is_err());
         assert!(parse(&args(&["--lanes", "1,x"])).is_err());
         assert!(parse(&args(&["--tokens", "1"])).is_err());
@@ -724,35 +594,14 @@ mod tests {
         assert_eq!(all["ratios"]["decode_b1"], json!(0.2));
         assert_eq!(all["ratios"]["prefill"], json!(0.5));
         assert_eq!(all["ratios"]["load_time"], json!(1.5));
-        assert_eq!(
-            all["ratios"]["decode_b16_aggregate_vs_wllama_single"],
-            json!(3.0)
-        );
+        assert_eq!(all["ratios"]["decode_b16_aggregate_vs_wllama_single"], json!(3.0));
         all["goals"] = goals(&all);
-        let met: Vec<_> = all["goals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|g| g["met"].as_bool())
-            .collect();
+        let met: Vec<_> = all["goals"].as_array().unwrap().iter().map(|g| g["met"].as_bool()).collect();
         // 2 tok/s < 3; 0.2× < 0.5×; 3× ≥ 2×; 5 < 9.4; 10× ≥ 8×; 4% < 5%.
-        assert_eq!(
-            met,
-            [
-                Some(false),
-                Some(false),
-                Some(true),
-                Some(false),
-                Some(true),
-                Some(true)
-            ]
-        );
+        assert_eq!(met, [Some(false), Some(false), Some(true), Some(false), Some(true), Some(true)]);
         let text = table(&all);
         assert!(text.contains("missed: 1.50× short"), "{text}");
-        assert!(
-            text.contains("100.0 MB in 50.0 ms: 20.0% of the copy bandwidth"),
-            "{text}"
-        );
+        assert!(text.contains("100.0 MB in 50.0 ms: 20.0% of the copy bandwidth"), "{text}");
     }
 
     #[test]

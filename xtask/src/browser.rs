@@ -8,7 +8,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::serve::Server;
-use crate::{apt_install, capture, cargo, run, web, which, workspace_root, Ctx, Res};
+use crate::test::Ctx;
+use crate::tools::apt_install;
+use crate::util::{capture, cargo, run, which, workspace_root};
+use crate::{web, Res};
 
 /// Debian's chromium; tests never download a browser.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -27,21 +30,8 @@ const LANE_SPECS: &[&str] = &[
 
 /// `cargo xtask test-browser`: the browser steps of `cargo xtask test` alone.
 pub fn only() -> Res {
-    let runtime_dir = match env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
-        Some(_) => None,
-        None => Some(crate::make_private_temp_dir("samplescope-xdg-runtime")?),
-    };
-    let ctx = Ctx {
-        test_args: Vec::new(),
-        runtime_dir,
-    };
-    let r = ensure_tools(&ctx)
-        .and_then(|()| build(&ctx))
-        .and_then(|()| run_tests(&ctx));
-    if let Some(dir) = &ctx.runtime_dir {
-        let _ = fs::remove_dir_all(dir);
-    }
-    r
+    let ctx = Ctx::new(&[])?;
+    ensure_tools(&ctx).and_then(|()| build(&ctx)).and_then(|()| run_tests(&ctx))
 }
 
 fn skipped() -> bool {
@@ -52,13 +42,22 @@ fn artifacts_dir() -> PathBuf {
     web::target_dir().join("browser-artifacts")
 }
 
-/// node and npm (Debian packages when missing), the npm packages (`npm ci` when
-/// node_modules is missing or older than package-lock.json), and chromium.
+/// node and npm, the npm packages (`npm ci` when node_modules is missing or older than
+/// package-lock.json), and chromium (Debian packages when missing).
 pub fn ensure_tools(_: &Ctx) -> Res {
     if skipped() {
         println!("SAMPLESCOPE_SKIP_BROWSER is set: skipping the browser steps");
         return Ok(());
     }
+    let version = ensure_node_packages(true)?;
+    println!("{} ({})", capture(Command::new(CHROMIUM).arg("--version"))?.trim(), version.trim());
+    Ok(())
+}
+
+/// node and npm (and chromium when `with_chromium`: Debian packages, when missing, in one
+/// apt-get run) and the npm packages (`npm ci` when node_modules is missing or older than
+/// package-lock.json). Returns `node --version`. Also for the JS type check (no browser).
+pub fn ensure_node_packages(with_chromium: bool) -> Res<String> {
     let mut missing = Vec::new();
     if which("node").is_none() {
         missing.push("nodejs");
@@ -66,7 +65,7 @@ pub fn ensure_tools(_: &Ctx) -> Res {
     if which("npm").is_none() {
         missing.push("npm");
     }
-    if !PathBuf::from(CHROMIUM).is_file() {
+    if with_chromium && !PathBuf::from(CHROMIUM).is_file() {
         missing.push("chromium");
     }
     if !missing.is_empty() {
@@ -74,28 +73,18 @@ pub fn ensure_tools(_: &Ctx) -> Res {
     }
     let version = capture(Command::new("node").arg("--version"))?;
     if node_version()? < (18, 19) {
-        return Err(format!(
-            "node {} is too old for `node --test` and playwright-core; need 18.19+",
-            version.trim()
-        ));
+        return Err(format!("node {} is too old for `node --test` and playwright-core; need 18.19+", version.trim()));
     }
     let root = workspace_root();
     let stamp = root.join("node_modules").join(".package-lock.json");
     let lock = root.join("package-lock.json");
     let mtime = |p: &PathBuf| fs::metadata(p).and_then(|m| m.modified()).ok();
     if mtime(&stamp).is_none() || mtime(&stamp) < mtime(&lock) {
-        run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&root))?;
+        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&root))?;
     } else {
         println!("node_modules is up to date with package-lock.json");
     }
-    println!(
-        "{} ({})",
-        capture(Command::new(CHROMIUM).arg("--version"))?.trim(),
-        version.trim()
-    );
-    Ok(())
+    Ok(version)
 }
 
 /// build-web, the model under www/models, and the native CLI's output for each lane of
@@ -126,11 +115,7 @@ pub fn build(ctx: &Ctx) -> Res {
     let path = dir.join("native-lanes.json");
     fs::write(&path, format!("[{}]\n", lanes.join(",\n")))
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!(
-        "native reference for {} lanes: {}",
-        LANE_SPECS.len(),
-        path.display()
-    );
+    println!("native reference for {} lanes: {}", LANE_SPECS.len(), path.display());
     Ok(())
 }
 
@@ -139,9 +124,7 @@ fn check_vendored() -> Res {
     let root = workspace_root();
     for (from, to) in web::VENDORED {
         if fs::read(root.join(from)).ok() != fs::read(root.join(to)).ok() {
-            return Err(format!(
-                "{to} differs from {from}: run `cargo xtask build-web` and commit it"
-            ));
+            return Err(format!("{to} differs from {from}: run `cargo xtask build-web` and commit it"));
         }
     }
     Ok(())
@@ -173,19 +156,12 @@ pub fn run_tests(_: &Ctx) -> Res {
         .env("SAMPLESCOPE_SEED", SEED.to_string())
         .env("SAMPLESCOPE_LANE_SPECS", LANE_SPECS.join("\n"))
         // The native CLI that build() made, for tests that compare the page with it.
-        .env(
-            "SAMPLESCOPE_CLI",
-            web::target_dir().join("debug").join("samplescope"),
-        ))
+        .env("SAMPLESCOPE_CLI", web::target_dir().join("debug").join("samplescope")))
 }
 
 /// (major, minor) of the node on PATH.
 fn node_version() -> Res<(u32, u32)> {
     let v = capture(Command::new("node").arg("--version"))?;
-    let mut parts = v
-        .trim()
-        .trim_start_matches('v')
-        .split('.')
-        .map(|p| p.parse().unwrap_or(0));
+    let mut parts = v.trim().trim_start_matches('v').split('.').map(|p| p.parse().unwrap_or(0));
     Ok((parts.next().unwrap_or(0), parts.next().unwrap_or(0)))
 }

@@ -22,9 +22,7 @@ pub struct Server {
 impl Server {
     /// Binds 127.0.0.1:`port` (0: any free port) and serves `root` on background threads.
     pub fn start(root: &Path, port: u16, quiet: bool) -> Result<Server, String> {
-        let root = root
-            .canonicalize()
-            .map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
+        let root = root.canonicalize().map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
         let listener = TcpListener::bind(("127.0.0.1", port))
             .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e} (try another --port)"))?;
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -88,11 +86,7 @@ fn read_request(reader: &mut impl BufRead) -> io::Result<Option<Request>> {
         }
     }
     let path = target.split(['?', '#']).next().unwrap_or("/").to_string();
-    Ok(Some(Request {
-        method,
-        path,
-        range,
-    }))
+    Ok(Some(Request { method, path, range }))
 }
 
 /// Writes one response; returns its status code.
@@ -219,22 +213,14 @@ fn parse_range(header: &str, len: u64) -> Option<(u64, u64)> {
         (len.saturating_sub(n), len)
     } else {
         let start: u64 = a.parse().ok()?;
-        let end = if b.is_empty() {
-            len
-        } else {
-            b.parse::<u64>().ok()?.saturating_add(1).min(len)
-        };
+        let end = if b.is_empty() { len } else { b.parse::<u64>().ok()?.saturating_add(1).min(len) };
         (start, end)
     };
     (start < end).then_some((start, end))
 }
 
 fn mime(path: &Path) -> &'static str {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     match ext.as_str() {
         "html" | "htm" => "text/html; charset=utf-8",
         "js" | "mjs" => "text/javascript; charset=utf-8",
@@ -267,10 +253,7 @@ mod tests {
     #[test]
     fn paths_stay_under_the_root() {
         let root = Path::new("/srv/www");
-        assert_eq!(
-            resolve(root, "/pkg/a%20b.js"),
-            Some(root.join("pkg/a b.js"))
-        );
+        assert_eq!(resolve(root, "/pkg/a%20b.js"), Some(root.join("pkg/a b.js")));
         assert_eq!(resolve(root, "/"), Some(root.to_path_buf()));
         assert_eq!(resolve(root, "/../etc/passwd"), None);
         assert_eq!(resolve(root, "/a/%2e%2e/%2e%2e/x"), None);
@@ -292,11 +275,7 @@ mod tests {
         let server = Server::start(&dir, 0, true).unwrap();
         let get = |extra: &str| {
             let mut s = TcpStream::connect(server.addr).unwrap();
-            write!(
-                s,
-                "GET /m.wasm HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n"
-            )
-            .unwrap();
+            write!(s, "GET /m.wasm HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n").unwrap();
             s.shutdown(std::net::Shutdown::Write).unwrap();
             let mut r = String::new();
             s.read_to_string(&mut r).unwrap();

@@ -8,9 +8,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{capture, cargo, fetch_model, run, which, workspace_root, Res, MODEL_FILE};
+use crate::model::{fetch_model, MODEL_FILE};
+use crate::util::{capture, cargo, run, which, workspace_root};
+use crate::{tools, Res};
 
-const WASM_TARGET: &str = "wasm32-unknown-unknown";
+pub const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The versions of binaryen's wasm-opt that work on wasm-bindgen 0.2.130's output. Debian's
 /// wasm-opt 108 breaks it ("WebAssembly.Table.set(): Argument 1 is invalid").
@@ -19,14 +21,8 @@ const WASM_OPT_MIN_VERSION: u32 = 116;
 /// The vendored chart library: copied from node_modules (package-lock.json pins it) into
 /// www/vendor, where it is committed so that the demo needs no node.
 pub const VENDORED: &[(&str, &str)] = &[
-    (
-        "node_modules/uplot/dist/uPlot.esm.js",
-        "www/vendor/uplot/uPlot.esm.js",
-    ),
-    (
-        "node_modules/uplot/dist/uPlot.min.css",
-        "www/vendor/uplot/uPlot.min.css",
-    ),
+    ("node_modules/uplot/dist/uPlot.esm.js", "www/vendor/uplot/uPlot.esm.js"),
+    ("node_modules/uplot/dist/uPlot.min.css", "www/vendor/uplot/uPlot.min.css"),
     ("node_modules/uplot/LICENSE", "www/vendor/uplot/LICENSE"),
 ];
 
@@ -34,25 +30,11 @@ pub const VENDORED: &[(&str, &str)] = &[
 /// www/pkg: samplescope.js (the ES module with `init()`) and samplescope_bg.wasm.
 pub fn build_web() -> Res {
     let root = workspace_root();
-    crate::install_wasm_target()?;
-    run(cargo().args([
-        "build",
-        "--lib",
-        "--release",
-        "--target",
-        WASM_TARGET,
-        "--no-default-features",
-    ]))?;
-    let input = target_dir()
-        .join(WASM_TARGET)
-        .join("release")
-        .join("samplescope.wasm");
+    tools::install_wasm_target()?;
+    run(cargo().args(["build", "--lib", "--release", "--target", WASM_TARGET, "--no-default-features"]))?;
+    let input = target_dir().join(WASM_TARGET).join("release").join("samplescope.wasm");
     let out = root.join("www").join("pkg");
-    println!(
-        "wasm-bindgen --target web {} → {}",
-        input.display(),
-        out.display()
-    );
+    println!("wasm-bindgen --target web {} → {}", input.display(), out.display());
     // Build into a fresh directory and swap, so a failed run never leaves a half-written pkg.
     let tmp = root.join("www").join(".pkg-tmp");
     let _ = fs::remove_dir_all(&tmp);
@@ -66,8 +48,7 @@ pub fn build_web() -> Res {
         .map_err(|e| format!("wasm-bindgen on {}: {e:#}", input.display()))?;
     wasm_opt(&tmp.join("samplescope_bg.wasm"));
     let _ = fs::remove_dir_all(&out);
-    fs::rename(&tmp, &out)
-        .map_err(|e| format!("cannot move {} to {}: {e}", tmp.display(), out.display()))?;
+    fs::rename(&tmp, &out).map_err(|e| format!("cannot move {} to {}: {e}", tmp.display(), out.display()))?;
     let size = fs::metadata(out.join("samplescope_bg.wasm")).map_or(0, |m| m.len());
     println!("www/pkg/samplescope_bg.wasm: {:.1} MB", size as f64 / 1e6);
     refresh_vendored()?;
@@ -125,11 +106,7 @@ fn wasm_opt(wasm: &Path) {
     };
     let version = capture(Command::new(&bin).arg("--version")).unwrap_or_default();
     // "wasm-opt version 116 (version_116)"
-    let n: u32 = version
-        .split_whitespace()
-        .nth(2)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let n: u32 = version.split_whitespace().nth(2).and_then(|v| v.parse().ok()).unwrap_or(0);
     if n < WASM_OPT_MIN_VERSION {
         println!(
             "skipping wasm-opt: `{}` is older than {WASM_OPT_MIN_VERSION} and breaks wasm-bindgen output",
@@ -169,8 +146,7 @@ fn refresh_vendored() -> Res {
         if !same {
             fs::create_dir_all(to.parent().expect("vendored paths have a parent"))
                 .map_err(|e| format!("cannot create the directory of {}: {e}", to.display()))?;
-            fs::copy(&from, &to)
-                .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
+            fs::copy(&from, &to).map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
             println!("vendored {}", to.display());
         }
     }
@@ -183,10 +159,7 @@ fn refresh_vendored() -> Res {
 /// measures our engine and reports wllama as missing.
 const WLLAMA_ASSETS: &[(&str, &str)] = &[
     ("node_modules/@wllama/wllama/esm/index.js", "index.js"),
-    (
-        "node_modules/@wllama/wllama/esm/wasm/wllama.wasm",
-        "wllama.wasm",
-    ),
+    ("node_modules/@wllama/wllama/esm/wasm/wllama.wasm", "wllama.wasm"),
     ("node_modules/@wllama/wllama/package.json", "package.json"),
     ("node_modules/@wllama/wllama/LICENCE", "LICENCE"),
 ];
@@ -194,18 +167,14 @@ const WLLAMA_ASSETS: &[(&str, &str)] = &[
 fn copy_bench_assets() -> Res {
     let root = workspace_root();
     let dst = root.join("www").join("bench-assets").join("wllama");
-    if let Some((missing, _)) = WLLAMA_ASSETS
-        .iter()
-        .find(|(from, _)| !root.join(from).is_file())
-    {
+    if let Some((missing, _)) = WLLAMA_ASSETS.iter().find(|(from, _)| !root.join(from).is_file()) {
         println!("{missing} not found (no `npm ci` here): the bench page cannot run wllama");
         return Ok(());
     }
     let _ = fs::remove_dir_all(&dst);
     fs::create_dir_all(&dst).map_err(|e| format!("cannot create {}: {e}", dst.display()))?;
     for (from, to) in WLLAMA_ASSETS {
-        fs::copy(root.join(from), dst.join(to))
-            .map_err(|e| format!("cannot copy {from} to {}: {e}", dst.display()))?;
+        fs::copy(root.join(from), dst.join(to)).map_err(|e| format!("cannot copy {from} to {}: {e}", dst.display()))?;
     }
     println!("copied wllama into www/bench-assets/wllama/");
     Ok(())
@@ -227,8 +196,7 @@ pub fn link_model() -> Res<PathBuf> {
     #[cfg(not(unix))]
     let linked = false;
     if !linked {
-        fs::copy(&model, &link)
-            .map_err(|e| format!("cannot copy the model to {}: {e}", link.display()))?;
+        fs::copy(&model, &link).map_err(|e| format!("cannot copy the model to {}: {e}", link.display()))?;
     }
     Ok(link)
 }
@@ -241,19 +209,13 @@ pub fn demo(args: &[String]) -> Res {
         match a.as_str() {
             "--port" => {
                 let v = it.next().ok_or("--port needs a number")?;
-                port = v
-                    .parse()
-                    .map_err(|_| format!("--port {v}: not a port number"))?;
+                port = v.parse().map_err(|_| format!("--port {v}: not a port number"))?;
             }
             other => {
                 if let Some(v) = other.strip_prefix("--port=") {
-                    port = v
-                        .parse()
-                        .map_err(|_| format!("--port {v}: not a port number"))?;
+                    port = v.parse().map_err(|_| format!("--port {v}: not a port number"))?;
                 } else {
-                    return Err(format!(
-                        "demo: unknown argument `{other}` (usage: cargo xtask demo [--port N])"
-                    ));
+                    return Err(format!("demo: unknown argument `{other}` (usage: cargo xtask demo [--port N])"));
                 }
             }
         }

@@ -1,0 +1,192 @@
+// The wasm engine's JS API (src/web.rs, src/web/eval.rs) as the page uses it, for
+// `npm run checkjs`. wasm-bindgen's own www/pkg/samplescope.d.ts exists only after a build
+// and types every object as `any`; this file states the shapes, so the type check needs no
+// build. jsconfig.json's rootDirs makes web/'s `import … from '../pkg/samplescope.js'`
+// resolve here. Keep it in step with src/web.rs.
+
+/** Loads the wasm module (once; later calls resolve at once). */
+export default function init(): Promise<{ memory: WebAssembly.Memory }>;
+
+/** Checks an eval spec (JSON text) and lists its tasks and configurations; needs no GPU. */
+export function evalPreview(specJson: string): EvalPreview;
+
+export class WebEngine {
+  private constructor();
+  /** navigator.gpu + adapter + device; rejects with the reason when there is none. */
+  static create(): Promise<WebEngine>;
+  adapter(): EngineAdapter;
+  /** Parses the GGUF and uploads it; resolves to the model's facts. */
+  load(bytes: Uint8Array, opts?: { nCtx?: number; maxRows?: number }): Promise<ModelFacts>;
+  modelFacts(): ModelFacts | null;
+  encode(prompt: string, chat: boolean): Uint32Array;
+  /** Each id's decoded piece ("" for an id outside the vocabulary). */
+  tokenTexts(ids: Uint32Array): string[];
+  /**
+   * All lanes in one batched run; `onEvent` per lane and token. `specs` are SamplerConfig
+   * lane specs ("greedy", "temperature=1,top_p=0.9,seed=42"); with `inspectTop` > 0 every
+   * event carries the step's Inspection with that many candidates.
+   */
+  generateLanes(
+    prompt: string,
+    chat: boolean,
+    maxTokens: number,
+    specs: string[],
+    sameDice: boolean,
+    inspectTop: number,
+    onEvent: (ev: LaneEvent) => void,
+  ): Promise<Generation[]>;
+  /**
+   * The distribution behind one step of a lane, recomputed (one prefill of prompt + prefix)
+   * and put through the lane's sampler chain on the GPU: the same Inspection a recorded
+   * run's event carries. `sampleIndex` is 0 for a run with same dice, else the lane's index.
+   */
+  inspectStep(prompt: string, chat: boolean, spec: string, sampleIndex: number, prefix: Uint32Array, top: number): Promise<Inspection>;
+  /** The running generation or eval ends after the step in flight. */
+  stop(): void;
+  /** Why the GPU device was lost ("destroyed", or the browser's message), or null while it works. */
+  deviceLost(): string | undefined;
+  /** Destroys the GPU device (GPUDevice.destroy()): for the device-loss tests. */
+  debugLoseDevice(): void;
+  /** Frees the wasm object (and, with it, the engine's GPU resources). */
+  free(): void;
+  readonly busy: boolean;
+  runEval(specJson: string, onProgress: (p: EvalProgress) => void): Promise<EvalOutput>;
+}
+
+export interface EngineAdapter {
+  name: string;
+  backend: string;
+  deviceType: string;
+  driver: string;
+  software: boolean;
+  /** Of 'subgroups', 'shader-f16', 'timestamp-query': those the engine uses. */
+  features: string[];
+  /** The kernel variant chosen for the adapter. */
+  variant: string;
+  maxStorageBinding: number;
+}
+
+export interface ModelFacts {
+  name: string;
+  architecture: string;
+  parameters: number;
+  /** Tensor type name → how many tensors use it. */
+  quantTypes: Record<string, number>;
+  contextLength: number;
+  contextAllocated: number;
+  vocab: number;
+  layers: number;
+  embedding: number;
+  fileBytes: number;
+  weightBytes: number;
+  kvBytes: number;
+  loadMs: number;
+  hasChatTemplate: boolean;
+}
+
+/** Why a lane ended. */
+export type StopReason = 'max_tokens' | 'eog' | 'cancelled';
+
+export interface LaneEvent {
+  lane: number;
+  /** The token's step (0 for the first generated token). */
+  index: number;
+  tokenId: number;
+  /** The text the token adds ("" while a character's bytes are incomplete). */
+  text: string;
+  /** Set on the lane's last event. */
+  stop: StopReason | null;
+  record: LaneRecord | null;
+  inspection: Inspection | null;
+}
+
+/**
+ * The sampler chain's record of one step (serde, snake_case). Thresholds are working logits
+ * (penalized, ÷T when the temperature goes first), null when that sampler did not apply.
+ */
+export interface LaneRecord {
+  token: number;
+  survivors: number;
+  in_play: number;
+  max_logit: number;
+  token_logit: number;
+  token_prob: number;
+  step: number;
+  greedy: boolean;
+  sigma: number | null;
+  top_k: number | null;
+  top_p: number | null;
+  min_p: number | null;
+}
+
+export interface Candidate {
+  id: number;
+  /** The token's decoded piece. */
+  text: string;
+  /** Working logit. */
+  logit: number;
+  /** Probability before truncation (softmax over the whole vocabulary). */
+  prob_before: number;
+  /** Probability after truncation (0 when cut). */
+  prob_after: number;
+  kept: boolean;
+}
+
+export type ThresholdKey = 'greedy' | 'top_n_sigma' | 'top_k' | 'top_p' | 'min_p';
+
+export interface Threshold {
+  key: ThresholdKey;
+  /** The working-logit cut-off. */
+  logit: number;
+  /** The untruncated probability of a token at that logit. */
+  prob: number;
+}
+
+/** The distribution behind one token, from the GPU sampler chain. */
+export interface Inspection {
+  lane: number;
+  record: LaneRecord;
+  /** The top candidates, most likely first. */
+  candidates: Candidate[];
+  /** 64 bins of working logits over [hist_lo, hist_hi]. */
+  histogram: number[];
+  hist_lo: number;
+  hist_hi: number;
+  survivors: number;
+  kept_mass: number;
+  /** The cut-offs that applied, in chain order. */
+  thresholds: Threshold[];
+}
+
+export interface Generation {
+  ids: Uint32Array;
+  text: string;
+  stop: StopReason;
+  promptTokens: number;
+  prefillMs: number;
+  decodeMs: number;
+}
+
+export interface EvalProgress {
+  done: number;
+  total: number;
+  task: number;
+  elapsedMs: number;
+}
+
+/** The core's report as text: the CLI's JSON and CSV files. */
+export interface EvalOutput {
+  json: string;
+  curvesCsv: string;
+  tasksCsv: string;
+  sweepCsv: string;
+  cancelled: boolean;
+}
+
+export interface EvalPreview {
+  tasks: { prompt: string; answer: string }[];
+  /** Each configuration's lane spec (one per sweep temperature with a sweep). */
+  configs: string[];
+  samplesPerTask: number;
+  totalSamples: number;
+}
