@@ -24,16 +24,28 @@ fn main() -> samplescope::Result<()> {
     let dev = &g.device;
     println!("{}", g.facts.name);
     let pipe = compute_pipeline(dev, SRC);
-    let acc = dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: 64, usage: wgpu::BufferUsages::STORAGE, mapped_at_creation: false });
+    let acc = dev.create_buffer(&wgpu::BufferDescriptor {
+        label: None,
+        size: 64,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
     let bg = dev.create_bind_group(&wgpu::BindGroupDescriptor {
         label: None,
         layout: &pipe.get_bind_group_layout(0),
         entries: &[wgpu::BindGroupEntry { binding: 0, resource: acc.as_entire_binding() }],
     });
-    let args = |n: u32| dev.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: None, contents: bytemuck::cast_slice(&[n, 1, 1]), usage: wgpu::BufferUsages::INDIRECT });
+    let args = |n: u32| {
+        dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: None,
+            contents: bytemuck::cast_slice(&[n, 1, 1]),
+            usage: wgpu::BufferUsages::INDIRECT,
+        })
+    };
     let (four, zero) = (args(4), args(0));
     const N: u32 = 200;
-    for (name, ind) in [("direct (4,1,1)", None), ("indirect (4,1,1)", Some(&four)), ("indirect (0,1,1)", Some(&zero))] {
+    for (name, ind) in [("direct (4,1,1)", None), ("indirect (4,1,1)", Some(&four)), ("indirect (0,1,1)", Some(&zero))]
+    {
         // Pipeline and bind group set with each dispatch, as the decode step does.
         let (wall, cpu) = time_per_call(&g, N, |p| {
             p.set_pipeline(&pipe);

@@ -7,9 +7,9 @@
 //! CPU time is what a busy machine distorts least). Weights are random; timing only.
 
 use samplescope::gguf::GgmlType;
+use samplescope::gpu::Variant;
 use samplescope::gpu::{Gpu, GpuOptions};
 use samplescope::kernels::matmul::Matmul;
-use samplescope::gpu::Variant;
 use samplescope::kernels::weights::{repack, split_for_texture, WeightFormat, TEX_WIDTH};
 use samplescope::kernels::{Kernels, Rows};
 
@@ -30,7 +30,11 @@ fn main() -> samplescope::Result<()> {
     let ms = if ms.is_empty() { vec![1, 16] } else { ms };
     let kern = Kernels::new(pollster::block_on(Gpu::new(GpuOptions { variant: None }))?);
     let g = kern.gpu.clone();
-    println!("{} ({} kernels; with the row kernels Q4 and Q8 in textures, as the model loads them)", g.facts.name, kern.variant().name());
+    println!(
+        "{} ({} kernels; with the row kernels Q4 and Q8 in textures, as the model loads them)",
+        g.facts.name,
+        kern.variant().name()
+    );
     println!("{:<26} {:>4} {:>10} {:>10} {:>8}", "matmul", "M", "wall ms", "cpu ms", "GMAC/s");
     for &(name, ty, k, n, glu) in SHAPES {
         let wrows = if glu { 2 * n } else { n } as usize;
@@ -58,7 +62,11 @@ fn main() -> samplescope::Result<()> {
             Some(tex_fmt) => {
                 let (scales, texels, rows) = split_for_texture(fmt, &words)?;
                 let tex = g.texture_u32x4("quants", TEX_WIDTH, rows, &texels)?;
-                (tex_fmt, g.storage_init("w", bytemuck::cast_slice(&scales))?, Some(tex.create_view(&Default::default())))
+                (
+                    tex_fmt,
+                    g.storage_init("w", bytemuck::cast_slice(&scales))?,
+                    Some(tex.create_view(&Default::default())),
+                )
             }
             None => (fmt, g.storage_init("w", bytemuck::cast_slice(&words))?, None),
         };

@@ -9,7 +9,8 @@
 
 use samplescope::gguf::Gguf;
 use samplescope::gpu::{Gpu, GpuOptions};
-use samplescope::model::{LoadOptions, Model};
+use samplescope::model::{LoadOptions, Model, Rows};
+use samplescope::sampling::{LaneParams, SamplerConfig};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -21,7 +22,9 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn load_avg() -> String {
-    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 struct Sample {
@@ -33,11 +36,14 @@ struct Sample {
 
 /// `tokens − 1` decode steps of `b` lanes after a started prompt, per step.
 fn decode(model: &mut Model, prompt: &[u32], b: u32, tokens: u32, pipeline: bool) -> samplescope::Result<Sample> {
+    let greedy = LaneParams::new(&SamplerConfig::greedy(), 0)?;
+    model.set_lanes(&vec![greedy; b as usize], prompt, 0)?;
     pollster::block_on(model.start_lanes(prompt, b, tokens))?;
+    pollster::block_on(model.collect())?;
     let (mut submit, mut collect) = (Duration::ZERO, Duration::ZERO);
     let mut timed_submit = |model: &mut Model, step: u32| -> samplescope::Result<()> {
         let t = Instant::now();
-        model.submit_lanes(b, step)?;
+        model.submit(Rows::Lanes { step, ids: None })?;
         submit += t.elapsed();
         Ok(())
     };
@@ -76,7 +82,10 @@ fn main() -> samplescope::Result<()> {
     let mut model = pollster::block_on(Model::load(gpu, &Gguf::parse(&bytes)?, &opts))?;
     let prompt: Vec<u32> = (0..16).map(|i| 300 + i * 7919 % 40000).collect();
     decode(&mut model, &prompt, 1, 4, false)?; // warm-up: pipeline compilation
-    println!("{:<6} {:<12} {:>10} {:>10} {:>10} {:>11}", "lanes", "loop", "wall ms", "CPU ms", "submit ms", "collect ms");
+    println!(
+        "{:<6} {:<12} {:>10} {:>10} {:>10} {:>11}",
+        "lanes", "loop", "wall ms", "CPU ms", "submit ms", "collect ms"
+    );
     for &b in &lanes {
         let mut runs: [Vec<Sample>; 2] = [Vec::new(), Vec::new()];
         for round in 0..rounds {

@@ -104,7 +104,11 @@ fn main() -> samplescope::Result<()> {
         words.extend_from_slice(&nib[blk * 4..blk * 4 + 4]);
     }
     let storage = |label, data: &[u8]| {
-        dev.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents: data, usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC })
+        dev.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: data,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        })
     };
     let w_buf = storage("weights", bytemuck::cast_slice(&words));
     let s_buf = storage("scales", bytemuck::cast_slice(&vec![dm; blocks]));
@@ -129,16 +133,28 @@ fn main() -> samplescope::Result<()> {
     let mut outs = Vec::new();
     for texture in [false, true] {
         let pipe = compute_pipeline(dev, &shader(texture));
-        let y_buf = dev.create_buffer(&wgpu::BufferDescriptor { label: None, size: N as u64 * 4, usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC, mapped_at_creation: false });
+        let y_buf = dev.create_buffer(&wgpu::BufferDescriptor {
+            label: None,
+            size: N as u64 * 4,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
         let mut entries = vec![
-            wgpu::BindGroupEntry { binding: 1, resource: if texture { s_buf.as_entire_binding() } else { w_buf.as_entire_binding() } },
+            wgpu::BindGroupEntry {
+                binding: 1,
+                resource: if texture { s_buf.as_entire_binding() } else { w_buf.as_entire_binding() },
+            },
             wgpu::BindGroupEntry { binding: 2, resource: x_buf.as_entire_binding() },
             wgpu::BindGroupEntry { binding: 3, resource: y_buf.as_entire_binding() },
         ];
         if texture {
             entries.push(wgpu::BindGroupEntry { binding: 4, resource: wgpu::BindingResource::TextureView(&view) });
         }
-        let bg = dev.create_bind_group(&wgpu::BindGroupDescriptor { label: None, layout: &pipe.get_bind_group_layout(0), entries: &entries });
+        let bg = dev.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipe.get_bind_group_layout(0),
+            entries: &entries,
+        });
         let (wall, cpu) = time_per_call(&g, 10, |p| {
             p.set_pipeline(&pipe);
             p.set_bind_group(0, &bg, &[]);

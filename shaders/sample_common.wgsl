@@ -1,4 +1,4 @@
-// The sampler chain's shared declarations (DESIGN.md, "Sampler semantics"). Every pass of
+// The sampler chain's shared declarations (docs/DESIGN.md, "Sampler semantics"). Every pass of
 // the chain binds the same buffers, so each pass reads what the earlier ones left in the
 // lane's state. Mirrors src/sampling/gpu.rs (LaneParams, LaneRecord, the LaneState layout).
 //

@@ -22,7 +22,7 @@ fn stats_partial(lane: u32, first: u32, stride: u32) -> Stats {
     var s = Stats(-FMAX, NONE, -FMAX, FMAX, 0u, 0.0, 0.0);
     for (var i = first; i < V; i += stride) {
         let z = logits[lane * V + i];
-        // Any z ≥ −FMAX starts the argmax (−inf and NaN never do, as in argmax_ref).
+        // Any z ≥ −FMAX starts the argmax (−inf and NaN never do, as in cpu::greedy_pick).
         if (z > s.best || (s.best_id == NONE && z >= -FMAX)) {
             s.best = z;
             s.best_id = i;

@@ -6,10 +6,10 @@ use serde::Serialize;
 use web_time::Instant;
 
 use crate::engine::Pipeline;
-use crate::error::Result;
-use crate::model::Model;
+use crate::error::{Error, Result};
+use crate::model::{Model, Rows};
 use crate::sampling::config::SamplerConfig;
-use crate::sampling::gpu::LaneParams;
+use crate::sampling::LaneParams;
 
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
@@ -23,7 +23,13 @@ pub struct BenchOptions {
 
 impl Default for BenchOptions {
     fn default() -> Self {
-        BenchOptions { prompt_tokens: 128, decode_tokens: 128, lanes: vec![1, 4, 16, 64], runs: 3, pipeline: Pipeline::Auto }
+        BenchOptions {
+            prompt_tokens: 128,
+            decode_tokens: 128,
+            lanes: vec![1, 4, 16, 64],
+            runs: 3,
+            pipeline: Pipeline::Auto,
+        }
     }
 }
 
@@ -47,7 +53,12 @@ impl Stat {
         } else {
             (v[n / 2 - 1] + v[n / 2]) / 2.0
         };
-        Stat { median, min: v.first().copied().unwrap_or(f64::NAN), max: v.last().copied().unwrap_or(f64::NAN), runs: n }
+        Stat {
+            median,
+            min: v.first().copied().unwrap_or(f64::NAN),
+            max: v.last().copied().unwrap_or(f64::NAN),
+            runs: n,
+        }
     }
 }
 
@@ -156,18 +167,63 @@ fn prompt(n: u32, vocab: u32) -> Vec<u32> {
     (0..n).map(|i| 300 + (i * 7919) % vocab.saturating_sub(300).max(1)).map(|t| t.min(vocab - 1)).collect()
 }
 
+impl BenchOptions {
+    /// Checks the sizes and returns the context the model needs (prompt + decode tokens +
+    /// the 8 warm-up positions), in u64 arithmetic: `--prompt-tokens 4294967295` once
+    /// wrapped the u32 sum and then built a 17 GB prompt.
+    pub fn context(&self) -> Result<u32> {
+        if self.prompt_tokens == 0 || self.decode_tokens < 2 || self.runs == 0 {
+            return Err(Error::Param(format!(
+                "bench: prompt_tokens = {}, decode_tokens = {}, runs = {}: need ≥ 1, ≥ 2 and ≥ 1",
+                self.prompt_tokens, self.decode_tokens, self.runs
+            )));
+        }
+        let n = self.prompt_tokens as u64 + self.decode_tokens as u64 + 8;
+        if n > MAX_BENCH_CONTEXT as u64 {
+            return Err(Error::Context(format!(
+                "bench: {} prompt + {} decode tokens: at most {MAX_BENCH_CONTEXT} together",
+                self.prompt_tokens, self.decode_tokens
+            )));
+        }
+        if self.lanes.is_empty() || self.lanes.contains(&0) {
+            return Err(Error::Param("bench: lanes must be at least 1 each".into()));
+        }
+        Ok(n as u32)
+    }
+}
+
+/// The longest context a bench asks for (Llama 3's 128k; the model's own is usually less).
+pub const MAX_BENCH_CONTEXT: u32 = 1 << 17;
+
 /// Runs the benchmark. `progress` hears a line per measurement (the runs are slow on a
 /// software adapter; the CLI prints them as they come).
 pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchReport> {
+    let need = opts.context()?;
+    if need > model.n_ctx {
+        return Err(Error::Context(format!(
+            "bench: {} prompt + {} decode tokens (+ 8) need a context of {need}; the model holds {}",
+            opts.prompt_tokens, opts.decode_tokens, model.n_ctx
+        )));
+    }
     let ids = prompt(opts.prompt_tokens, model.cfg.vocab);
+    // Greedy lanes, as `generate` runs them; one for the prompt.
+    let greedy = |b: u32| (0..b).map(|_| LaneParams::new(&SamplerConfig::greedy(), 0)).collect::<Result<Vec<_>>>();
+    model.set_lanes(&greedy(1)?, &ids, 0)?;
+    let prompt_step = |model: &mut Model, ids: &[u32]| -> Result<()> {
+        model.discard();
+        model.submit(Rows::Sequence { ids, pos0: 0, sample: true })
+    };
     // Warm-up: the first dispatches of each pipeline pay for shader compilation.
-    model.prefill(&ids[..ids.len().min(8)], 0).await?;
-    model.decode(ids.len().min(8) as u32).await?;
+    prompt_step(model, &ids[..ids.len().min(8)])?;
+    model.collect().await?;
+    model.submit(Rows::Sequence { ids: &ids[..1], pos0: ids.len().min(8) as u32, sample: true })?;
+    model.collect().await?;
 
     let (mut prefill, mut ttft) = (Vec::new(), Vec::new());
     for run in 0..opts.runs {
         let t = Instant::now();
-        model.prefill(&ids, 0).await?;
+        prompt_step(model, &ids)?;
+        model.collect().await?;
         let ms = ms_since(t);
         prefill.push(ids.len() as f64 / (ms / 1e3));
         ttft.push(ms);
@@ -179,45 +235,56 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
     for &b in &opts.lanes {
         let cap = model.lane_capacity(opts.decode_tokens);
         if b > cap {
-            progress(&format!("B = {b}: skipped, this adapter and KV budget fit {cap} lanes of {} tokens", opts.decode_tokens));
+            progress(&format!(
+                "B = {b}: skipped, this adapter and KV budget fit {cap} lanes of {} tokens",
+                opts.decode_tokens
+            ));
             continue;
         }
         let mut rates = Vec::new();
+        model.set_lanes(&greedy(b)?, &ids, 0)?;
         for run in 0..opts.runs {
             model.start_lanes(&ids, b, opts.decode_tokens).await?;
+            model.collect().await?;
             let t = Instant::now();
-            if one_ahead {
-                // As Engine::generate_lanes: submit step + 1, then read step back.
-                if opts.decode_tokens > 1 {
-                    model.submit_lanes(b, 1)?;
+            // As Engine::generate: one step ahead (submit step + 1, then read step back), or
+            // one step at a time.
+            let ahead = one_ahead as u32;
+            for step in 1..opts.decode_tokens + ahead {
+                if step < opts.decode_tokens {
+                    model.submit(Rows::Lanes { step, ids: None })?;
                 }
-                for step in 1..opts.decode_tokens {
-                    if step + 1 < opts.decode_tokens {
-                        model.submit_lanes(b, step + 1)?;
-                    }
+                if step > ahead {
                     model.collect().await?;
-                }
-            } else {
-                for step in 1..opts.decode_tokens {
-                    model.decode_lanes(b, step).await?;
                 }
             }
             let ms = ms_since(t);
-            let rate = (b * (opts.decode_tokens - 1)) as f64 / (ms / 1e3);
+            let rate = b as f64 * (opts.decode_tokens - 1) as f64 / (ms / 1e3);
             progress(&format!("decode B = {b}, run {}: {rate:.2} tok/s aggregate", run + 1));
             rates.push(rate);
         }
-        decode.push(LaneRate { lanes: b, kv_bytes_per_lane: model.lane_kv_bytes(opts.decode_tokens), aggregate_tok_s: Stat::of(rates) });
+        decode.push(LaneRate {
+            lanes: b,
+            kv_bytes_per_lane: model.lane_kv_bytes(opts.decode_tokens),
+            aggregate_tok_s: Stat::of(rates),
+        });
     }
 
     let mut kernels = Vec::new();
     if model.kern.gpu.facts.has_timestamps {
-        model.prefill(&ids, 0).await?;
+        model.set_lanes(&greedy(1)?, &ids, 0)?;
+        prompt_step(model, &ids)?;
+        model.collect().await?;
         let times = model.profile_step(1, ids.len() as u32).await?;
         let total: f64 = times.iter().map(|t| t.2).sum();
         kernels = times
             .into_iter()
-            .map(|(k, calls, ms)| KernelRow { kernel: k.to_string(), calls, ms, share: if total > 0.0 { ms / total } else { 0.0 } })
+            .map(|(k, calls, ms)| KernelRow {
+                kernel: k.to_string(),
+                calls,
+                ms,
+                share: if total > 0.0 { ms / total } else { 0.0 },
+            })
             .collect();
     }
     let mut bandwidth = None;
@@ -226,15 +293,19 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
         let step_bytes = model.weight_bytes + ids.len() as u64 * model.kv_bytes_per_slot();
         let achieved_gb_s = step_bytes as f64 / (step_ms / 1e3) / 1e9;
         let copy_gb_s = copy_bandwidth(&model.kern.gpu).await?;
-        progress(&format!("copy bandwidth {copy_gb_s:.1} GB/s; a decode step reads {:.1} MB in {step_ms:.1} ms", step_bytes as f64 / 1e6));
-        bandwidth = Some(Bandwidth { step_bytes, step_ms, achieved_gb_s, copy_gb_s, fraction: achieved_gb_s / copy_gb_s });
+        progress(&format!(
+            "copy bandwidth {copy_gb_s:.1} GB/s; a decode step reads {:.1} MB in {step_ms:.1} ms",
+            step_bytes as f64 / 1e6
+        ));
+        bandwidth =
+            Some(Bandwidth { step_bytes, step_ms, achieved_gb_s, copy_gb_s, fraction: achieved_gb_s / copy_gb_s });
     }
     let mut sampler_share = Vec::new();
     if model.kern.gpu.facts.has_timestamps {
         let max_rows = model.max_rows;
         for b in [1u32, 16].into_iter().filter(|&b| b <= max_rows) {
             let lanes = (0..b).map(|i| LaneParams::new(&full_chain(), i)).collect::<Result<Vec<_>>>()?;
-            model.set_samplers(&lanes, &ids)?;
+            model.set_lanes(&lanes, &ids, 0)?;
             // The first dispatch of a pipeline pays for its compilation: time the ones after
             // it, and take the step of median share (one profiled step varies by ±30% on a
             // busy CPU adapter).
@@ -247,16 +318,15 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
                         let chain_ms: f64 = times.iter().filter(|t| t.0 == "sampler chain").map(|t| t.2).sum();
                         steps.push((chain_ms, step_ms));
                     }
-                    Err(e) => {
-                        model.set_greedy();
-                        return Err(e);
-                    }
+                    Err(e) => return Err(e),
                 }
             }
-            model.set_greedy();
             steps.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
             let (chain_ms, step_ms) = steps[steps.len() / 2];
-            progress(&format!("sampler chain at B = {b}: {chain_ms:.2} ms of a {step_ms:.1} ms step (median share of {})", steps.len()));
+            progress(&format!(
+                "sampler chain at B = {b}: {chain_ms:.2} ms of a {step_ms:.1} ms step (median share of {})",
+                steps.len()
+            ));
             sampler_share.push(SamplerShare {
                 lanes: b,
                 chain_ms,
@@ -279,4 +349,23 @@ pub async fn run(model: &mut Model, opts: &BenchOptions, mut progress: impl FnMu
         weight_bytes: model.weight_bytes,
         bandwidth,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_checked_without_overflow() {
+        let o = |p: u32, d: u32| BenchOptions { prompt_tokens: p, decode_tokens: d, ..BenchOptions::default() };
+        assert_eq!(o(128, 128).context().unwrap(), 264);
+        // u32::MAX + 128 + 8 once wrapped to 135.
+        let e = o(u32::MAX, 128).context().unwrap_err().to_string();
+        assert!(e.contains("4294967295 prompt + 128 decode tokens: at most 131072"), "{e}");
+        assert!(o(128, u32::MAX).context().is_err());
+        assert!(o(0, 128).context().is_err());
+        assert!(o(128, 1).context().unwrap_err().to_string().contains("decode_tokens = 1"));
+        let e = BenchOptions { lanes: vec![1, 0], ..BenchOptions::default() }.context().unwrap_err();
+        assert!(e.to_string().contains("lanes"), "{e}");
+    }
 }

@@ -1,15 +1,17 @@
-//! The public entry point: a model and its tokenizer on one GPU, and greedy generation that
-//! streams text. Platform-neutral: the caller supplies the model bytes and awaits.
+//! The public entry point: a model and its tokenizer on one GPU, and the one decode loop:
+//! B lanes of one prompt (a single sequence is one lane, greedy is a sampler), each picked
+//! on the GPU by its own sampler, streaming text per lane. Platform-neutral: the caller
+//! supplies the model bytes and awaits.
 
 use web_time::Instant;
 
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
 use crate::gpu::Gpu;
-use crate::model::{LoadOptions, Model};
+use crate::model::{LoadOptions, Model, Rows};
 use crate::sampling::config::SamplerConfig;
-use crate::sampling::gpu::{LaneParams, LaneRecord};
 use crate::sampling::inspect::Inspection;
+use crate::sampling::{LaneParams, LaneRecord};
 use crate::tokenizer::Tokenizer;
 
 /// Set it to stop a running generation after the step in flight (the lanes keep what
@@ -32,7 +34,8 @@ pub struct LaneEvent<'a> {
     pub id: u32,
     /// Newly completed text (valid UTF-8; may be empty while a character is split).
     pub text: &'a str,
-    pub record: Option<LaneRecord>,
+    /// What the lane's sampler reported for this token.
+    pub record: LaneRecord,
     /// With `GenerateOptions::inspect_top` > 0: the distribution behind this token.
     pub inspection: Option<Inspection>,
     /// Set on the lane's last event: why it stopped.
@@ -176,80 +179,15 @@ impl Engine {
 
     /// The prompt's ids; with `chat`, the text is first wrapped in the model's chat template.
     pub fn encode_prompt(&self, text: &str, chat: bool) -> Result<Vec<u32>> {
-        let ids = if chat { self.tokenizer.encode(&self.tokenizer.chat_prompt(text)?)? } else { self.tokenizer.encode(text)? };
+        let ids = if chat {
+            self.tokenizer.encode(&self.tokenizer.chat_prompt(text)?)?
+        } else {
+            self.tokenizer.encode(text)?
+        };
         if ids.is_empty() {
             return Err(Error::Param("the prompt is empty".into()));
         }
         Ok(ids)
-    }
-
-    /// Greedy generation from `prompt_ids`; `on_text` receives each valid-UTF-8 text delta.
-    pub async fn generate_greedy(
-        &mut self,
-        prompt_ids: &[u32],
-        opts: &GenerateOptions,
-        mut on_text: impl FnMut(&str),
-    ) -> Result<Generation> {
-        let n_ctx = self.model.n_ctx as usize;
-        if prompt_ids.len() + opts.max_tokens as usize > n_ctx {
-            return Err(Error::Context(format!(
-                "{} prompt tokens + {} new tokens exceed the context of {n_ctx}",
-                prompt_ids.len(),
-                opts.max_tokens
-            )));
-        }
-        let mut out = Generation { prompt_ids: prompt_ids.to_vec(), stop: "max_tokens", ..Default::default() };
-        if opts.max_tokens == 0 {
-            return Ok(out);
-        }
-        let mut stream = self.tokenizer.stream_decoder();
-        let n_prompt = prompt_ids.len() as u32;
-        let pipeline = opts.pipeline.one_ahead(&self.model.kern.gpu);
-        let t0 = Instant::now();
-        let result = async {
-            // Token k comes from the prefill (k = 0) or the decode step at position
-            // n_prompt + k − 1; `submitted` counts the tokens whose step is on the GPU.
-            self.model.submit_prefill(prompt_ids, 0)?;
-            let mut submitted = 1u32;
-            let mut t1 = None;
-            loop {
-                // One step ahead, but never past max_tokens: that end is known in advance.
-                if pipeline && submitted < opts.max_tokens {
-                    self.model.submit_decode(n_prompt + submitted - 1)?;
-                    submitted += 1;
-                }
-                let id = self.model.collect().await?[0];
-                if t1.is_none() {
-                    out.prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
-                    t1 = Some(Instant::now());
-                }
-                out.ids.push(id);
-                if opts.stop_at_eog && self.tokenizer.is_eog(id) {
-                    out.stop = "eog";
-                    break;
-                }
-                let delta = stream.push(id);
-                out.text.push_str(&delta);
-                on_text(&delta);
-                if out.ids.len() as u32 >= opts.max_tokens {
-                    break;
-                }
-                if !pipeline {
-                    self.model.submit_decode(n_prompt + submitted - 1)?;
-                    submitted += 1;
-                }
-            }
-            Ok::<_, Error>(t1)
-        }
-        .await;
-        // After an EOG the step submitted ahead is not wanted.
-        self.model.discard();
-        let t1 = result?;
-        let tail = stream.finish();
-        out.text.push_str(&tail);
-        on_text(&tail);
-        out.decode_ms = t1.map_or(0.0, |t| t.elapsed().as_secs_f64() * 1e3);
-        Ok(out)
     }
 }
 
@@ -264,7 +202,7 @@ impl Engine {
     /// Runs `lanes` on one prompt in one batched forward per step (the prompt's KV is
     /// computed once and shared). Every lane is picked by the GPU sampler chain; `on_event`
     /// hears each token of each lane as it comes. Returns one Generation per lane.
-    pub async fn generate_lanes(
+    pub async fn generate(
         &mut self,
         prompt_ids: &[u32],
         lanes: &[LaneSpec],
@@ -288,10 +226,10 @@ impl Engine {
             .collect();
         // Inspecting reads step t's logits, which step t+1 would overwrite.
         let pipeline = opts.pipeline.one_ahead(&self.model.kern.gpu) && opts.inspect_top == 0;
-        self.model.set_samplers(&params, prompt_ids)?;
+        self.model.set_lanes(&params, prompt_ids, 0)?;
         let t0 = Instant::now();
         let result = async {
-            self.model.submit_start_lanes(prompt_ids, n, opts.max_tokens).await?;
+            self.model.start_lanes(prompt_ids, n, opts.max_tokens).await?;
             // Steps 0..submitted are on the GPU; `step` is the one being read back.
             let mut submitted = 1u32;
             let (mut prefill_ms, mut t1) = (0.0, Instant::now());
@@ -301,10 +239,10 @@ impl Engine {
                 // a lane's KV slots end there): the GPU runs step + 1 while the CPU streams
                 // this step's text and checks its stops.
                 if pipeline && submitted < opts.max_tokens {
-                    self.model.submit_lanes(n, submitted)?;
+                    self.model.submit(Rows::Lanes { step: submitted, ids: None })?;
                     submitted += 1;
                 }
-                let ids = self.model.collect().await?;
+                let picks = self.model.collect().await?;
                 if step == 0 {
                     prefill_ms = t0.elapsed().as_secs_f64() * 1e3;
                     t1 = Instant::now();
@@ -317,12 +255,13 @@ impl Engine {
                 } else {
                     Vec::new()
                 };
-                for (i, &id) in ids.iter().enumerate() {
+                for (i, (&id, &record)) in picks.ids.iter().zip(&picks.records).enumerate() {
                     let st = &mut state[i];
                     if st.done {
                         continue;
                     }
-                    let inspection = inspections.get_mut(i).and_then(Option::take);
+                    let inspection =
+                        inspections.get_mut(i).and_then(Option::take).map(|ins| with_texts(&self.tokenizer, ins));
                     st.out.ids.push(id);
                     let eog = opts.stop_at_eog && self.tokenizer.is_eog(id);
                     let mut delta = if eog { String::new() } else { st.stream.push(id) };
@@ -345,8 +284,15 @@ impl Engine {
                         st.out.stop = s;
                         st.done = true;
                     }
-                    let record = self.model.last_records.get(i).copied();
-                    on_event(LaneEvent { lane: i as u32, index: st.out.ids.len() as u32 - 1, id, text: &delta, record, inspection, stop });
+                    on_event(LaneEvent {
+                        lane: i as u32,
+                        index: st.out.ids.len() as u32 - 1,
+                        id,
+                        text: &delta,
+                        record,
+                        inspection,
+                        stop,
+                    });
                 }
                 if state.iter().all(|s| s.done) {
                     break;
@@ -355,7 +301,7 @@ impl Engine {
                 // shape is per row, so removing them would only save their share.
                 step += 1;
                 if !pipeline {
-                    self.model.submit_lanes(n, step)?;
+                    self.model.submit(Rows::Lanes { step, ids: None })?;
                     submitted += 1;
                 }
             }
@@ -370,10 +316,43 @@ impl Engine {
         // A step submitted past the last one read (every lane stopped by EOG, a stop string
         // or cancel): it ran in the lanes' own KV slots; its picks are not wanted.
         self.model.discard();
-        self.model.set_greedy();
         result?;
         Ok(state.into_iter().map(|s| s.out).collect())
     }
+}
+
+impl Engine {
+    /// The distribution behind token `prefix.len()` of a lane of `prompt_ids` that has
+    /// generated `prefix` so far: the same `Inspection` a run with `inspect_top` records,
+    /// recomputed with one prefill of prompt + prefix and one step of the lane's sampler at
+    /// that step (same history, same dice).
+    pub async fn inspect_step(
+        &mut self,
+        prompt_ids: &[u32],
+        lane: &LaneSpec,
+        prefix: &[u32],
+        top: usize,
+    ) -> Result<Inspection> {
+        if top == 0 || top > 64 {
+            return Err(Error::Param(format!("inspect: {top} candidates (1 to 64)")));
+        }
+        let params = LaneParams::new(&lane.sampler, lane.sample_index)?;
+        let ids = [prompt_ids, prefix].concat();
+        self.model.discard();
+        self.model.set_lanes(&[params], &ids, prefix.len() as u32)?;
+        self.model.submit(Rows::Sequence { ids: &ids, pos0: 0, sample: true })?;
+        self.model.collect().await?;
+        let ins = self.model.inspect_all(top).await?.remove(0);
+        Ok(with_texts(&self.tokenizer, ins))
+    }
+}
+
+/// The inspection with each candidate's decoded piece.
+fn with_texts(tokenizer: &Tokenizer, mut ins: Inspection) -> Inspection {
+    for c in &mut ins.candidates {
+        c.text = tokenizer.token_text(c.id).unwrap_or_default();
+    }
+    ins
 }
 
 /// Where to cut `delta` if `text + delta` now contains a stop string (a byte index into

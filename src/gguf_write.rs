@@ -5,7 +5,7 @@
 //! Layout follows llama.cpp's `gguf_write_to_buf`: header, key-values, tensor infos, zero
 //! padding to the alignment, then each tensor's data padded to the alignment.
 
-use crate::gguf::{GgmlType, Value};
+use crate::gguf::{Array, GgmlType, Gguf, Value};
 
 const DEFAULT_ALIGNMENT: u64 = 32;
 
@@ -35,13 +35,40 @@ impl GgufWriter {
         GgufWriter { alignment: DEFAULT_ALIGNMENT, metadata: Vec::new(), tensors: Vec::new() }
     }
 
+    /// A writer holding a parsed file's metadata (in key order), tensors and alignment, to
+    /// write it back changed (tests and the fuzzer edit single keys of a valid file).
+    pub fn from_gguf(g: &Gguf) -> Self {
+        GgufWriter {
+            alignment: g.alignment,
+            metadata: g.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            tensors: g
+                .tensors
+                .iter()
+                .map(|t| Tensor {
+                    name: t.name.clone(),
+                    dims: t.dims.clone(),
+                    ty: t.ty,
+                    data: g.tensor_data(t).to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Replaces `key`'s value where it is (appends it when absent); `None` removes the key.
+    pub fn set(mut self, key: &str, value: Option<Value>) -> Self {
+        match (self.metadata.iter().position(|(k, _)| k == key), value) {
+            (Some(i), Some(v)) => self.metadata[i].1 = v,
+            (Some(i), None) => {
+                self.metadata.remove(i);
+            }
+            (None, Some(v)) => self.metadata.push((key.into(), v)),
+            (None, None) => {}
+        }
+        self
+    }
+
     /// Appends a key-value pair, in order.
-    ///
-    /// # Panics
-    /// If an array (at any depth) mixes value types: a GGUF array has one element type, so
-    /// such a value cannot be written. Values are built by code, never read from input.
     pub fn metadata(mut self, key: impl Into<String>, value: Value) -> Self {
-        assert!(homogeneous(&value), "GGUF arrays need one element type: {value:?}");
         self.metadata.push((key.into(), value));
         self
     }
@@ -122,13 +149,6 @@ fn type_id(v: &Value) -> u32 {
     }
 }
 
-fn homogeneous(v: &Value) -> bool {
-    match v {
-        Value::Array(a) => a.iter().all(|e| type_id(e) == type_id(&a[0])) && a.iter().all(homogeneous),
-        _ => true,
-    }
-}
-
 /// The value's payload, without its type id (arrays carry their element type inside).
 fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
@@ -144,12 +164,46 @@ fn write_value(out: &mut Vec<u8>, v: &Value) {
         Value::F64(x) => out.extend_from_slice(&x.to_le_bytes()),
         Value::Bool(x) => out.push(*x as u8),
         Value::String(s) => write_str(out, s),
-        Value::Array(a) => {
-            // An empty array has no element to take a type from; u8 is as good as any.
-            let elem = a.first().map_or(0, type_id);
-            out.extend_from_slice(&elem.to_le_bytes());
-            out.extend_from_slice(&(a.len() as u64).to_le_bytes());
-            a.iter().for_each(|e| write_value(out, e));
-        }
+        Value::Array(a) => write_array(out, a),
+    }
+}
+
+/// An array's element type, count and elements.
+fn write_array(out: &mut Vec<u8>, a: &Array) {
+    fn each<T: Copy>(out: &mut Vec<u8>, v: &[T], f: impl Fn(T) -> Value) {
+        v.iter().for_each(|&x| write_value(out, &f(x)));
+    }
+    // The element type id: the id of an element's value (any element: they share it).
+    let elem = match a {
+        Array::U8(_) => 0u32,
+        Array::I8(_) => 1,
+        Array::U16(_) => 2,
+        Array::I16(_) => 3,
+        Array::U32(_) => 4,
+        Array::I32(_) => 5,
+        Array::F32(_) => 6,
+        Array::Bool(_) => 7,
+        Array::String(_) => 8,
+        Array::Array(_) => 9,
+        Array::U64(_) => 10,
+        Array::I64(_) => 11,
+        Array::F64(_) => 12,
+    };
+    out.extend_from_slice(&elem.to_le_bytes());
+    out.extend_from_slice(&(a.len() as u64).to_le_bytes());
+    match a {
+        Array::U8(v) => out.extend_from_slice(v),
+        Array::I8(v) => each(out, v, Value::I8),
+        Array::U16(v) => each(out, v, Value::U16),
+        Array::I16(v) => each(out, v, Value::I16),
+        Array::U32(v) => each(out, v, Value::U32),
+        Array::I32(v) => each(out, v, Value::I32),
+        Array::U64(v) => each(out, v, Value::U64),
+        Array::I64(v) => each(out, v, Value::I64),
+        Array::F32(v) => each(out, v, Value::F32),
+        Array::F64(v) => each(out, v, Value::F64),
+        Array::Bool(v) => each(out, v, Value::Bool),
+        Array::String(v) => v.iter().for_each(|s| write_str(out, s)),
+        Array::Array(v) => v.iter().for_each(|a| write_array(out, a)),
     }
 }

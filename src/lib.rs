@@ -12,15 +12,17 @@ pub mod tokenizer;
 
 pub use error::{Error, Result};
 
-#[cfg(not(target_arch = "wasm32"))]
-pub mod native;
-pub mod gpu;
-pub mod kernels;
-pub mod model;
-pub mod sampling;
 pub mod bench;
 pub mod engine;
 pub mod eval;
+pub mod gpu;
+pub mod kernels;
+pub mod model;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
+pub mod sampling;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod soak;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;

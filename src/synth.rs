@@ -6,7 +6,7 @@
 //! outputs can be compared. The PRNG is splitmix64 so the core needs no `rand`.
 
 use crate::error::{Error, Result};
-use crate::gguf::{GgmlType, Value};
+use crate::gguf::{Array, GgmlType, Value};
 use crate::gguf_write::GgufWriter;
 use crate::quant;
 
@@ -216,7 +216,7 @@ pub fn synthetic_llama(spec: &SynthSpec) -> Result<Vec<u8>> {
 
     let (tokens, types, merges) = vocabulary(spec.vocab);
     let u = |n: usize| Value::U32(n as u32);
-    let strings = |v: Vec<String>| Value::Array(v.into_iter().map(Value::String).collect());
+    let strings = |v: Vec<String>| Value::Array(Array::from(v));
     let mut w = GgufWriter::new()
         .metadata("general.architecture", Value::String("llama".into()))
         .metadata("general.name", Value::String("samplescope synthetic llama".into()))
@@ -235,7 +235,7 @@ pub fn synthetic_llama(spec: &SynthSpec) -> Result<Vec<u8>> {
         .metadata("tokenizer.ggml.model", Value::String("gpt2".into()))
         .metadata("tokenizer.ggml.pre", Value::String("smollm".into()))
         .metadata("tokenizer.ggml.tokens", strings(tokens))
-        .metadata("tokenizer.ggml.token_type", Value::Array(types.into_iter().map(Value::I32).collect()))
+        .metadata("tokenizer.ggml.token_type", Value::Array(Array::I32(types)))
         .metadata("tokenizer.ggml.merges", strings(merges))
         .metadata("tokenizer.ggml.bos_token_id", Value::U32(BOS_ID))
         .metadata("tokenizer.ggml.eos_token_id", Value::U32(EOS_ID))

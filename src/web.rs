@@ -12,10 +12,16 @@
 //!   `engine.modelFacts()`                    {name, architecture, parameters, quantTypes, contextLength, …}
 //!   `engine.generateLanes(prompt, chat, max, specs, sameDice, inspectTop, cb)`
 //!                                            all lanes in one batched run; cb(event) per lane and token
-//!   `engine.generate(prompt, chat, max, cb)` one greedy lane; cb(textDelta, tokenId, index)
 //!   `engine.stop()`                          the running generation ends after the step in flight
-//!   `engine.inspect(prompt, chat, prefix)`   the raw logits (Float32Array [V]) after prompt + prefix
-//!   `engine.tokenTexts(ids)`                 each id's decoded piece (for the inspector)
+//!   `engine.deviceLost()`                    why the GPU device was lost, or null
+//!   `engine.debugLoseDevice()`               destroys the device (the device-loss tests)
+//!   `engine.inspectStep(prompt, chat, spec, sampleIndex, prefix, top)`
+//!                                            the Inspection behind one token of one lane, recomputed
+//!   `engine.tokenTexts(ids)`                 each id's decoded piece
+//!
+//! Records and inspections go out through serde-wasm-bindgen with the core's field names
+//! (`LaneRecord` as `RecordView`, `Inspection`), so the page sees exactly what the CLI's
+//! JSON shows.
 //!   `engine.runEval(spec, cb)`, `evalPreview(spec)`   the eval runner (see web/eval.rs)
 
 use std::cell::{Cell, RefCell};
@@ -24,14 +30,14 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use js_sys::{Array, Float32Array, Function, Object, Reflect, Uint32Array, Uint8Array};
-use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
-use crate::engine::{lane_specs, CancelFlag, LaneEvent};
+use crate::engine::{lane_specs, CancelFlag, LaneEvent, LaneSpec};
 use crate::error::Error;
 use crate::gguf::Gguf;
-use crate::sampling::{Inspection, LaneRecord, SamplerConfig};
+use crate::sampling::SamplerConfig;
 use crate::{Engine, GenerateOptions, Generation, Gpu, GpuOptions, LoadOptions};
+use js_sys::{Array, Function, Object, Reflect, Uint32Array, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
 
 mod eval;
 
@@ -41,13 +47,15 @@ fn start() {
 }
 
 /// What the page shows about the loaded model (computed from the GGUF at load time).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ModelFacts {
     name: String,
     architecture: String,
     parameters: u64,
     /// Tensor type name → how many tensors use it.
     quant_types: BTreeMap<String, u32>,
+    #[serde(rename = "contextLength")]
     context_train: u32,
     context_allocated: u32,
     vocab: u32,
@@ -159,7 +167,9 @@ impl WebEngine {
         set(&o, "variant", self.gpu.variant.name());
         set(&o, "maxStorageBinding", f.max_storage_binding as f64);
         let features = Array::new();
-        for (on, name) in [(f.has_subgroups, "subgroups"), (f.has_f16, "shader-f16"), (f.has_timestamps, "timestamp-query")] {
+        for (on, name) in
+            [(f.has_subgroups, "subgroups"), (f.has_f16, "shader-f16"), (f.has_timestamps, "timestamp-query")]
+        {
             if on {
                 features.push(&name.into());
             }
@@ -168,7 +178,8 @@ impl WebEngine {
         o.into()
     }
 
-    /// Parses and uploads a GGUF model (replacing any loaded one). `opts`: `{nCtx, maxRows}`,
+    /// Parses and uploads a GGUF model, replacing the loaded one only once the new one is
+    /// ready (a failed load keeps the old model and its facts). `opts`: `{nCtx, maxRows}`,
     /// both optional. Resolves to the model facts.
     pub fn load(&self, bytes: Uint8Array, opts: JsValue) -> js_sys::Promise {
         let gpu = self.gpu.clone();
@@ -187,14 +198,15 @@ impl WebEngine {
                 load_opts.max_rows = n;
             }
             busy.set(true);
-            // Drop the old model first so its GPU memory can be reused.
-            cell.borrow_mut().take();
-            facts_cell.borrow_mut().take();
+            // The loaded model stays until the new one is fully ready: a file that fails to
+            // parse or upload leaves the reader with the model that worked. (Both are in GPU
+            // memory for the length of the upload.)
             let bytes = bytes.to_vec();
             let result = load(gpu, &bytes, &load_opts).await;
+            drop(bytes);
             busy.set(false);
             let (engine, facts) = result.map_err(js_err)?;
-            let js = facts_js(&facts);
+            let js = to_js(&facts)?;
             *cell.borrow_mut() = Some(engine);
             *facts_cell.borrow_mut() = Some(facts);
             Ok(js)
@@ -204,7 +216,7 @@ impl WebEngine {
     /// The loaded model's facts, or `null`.
     #[wasm_bindgen(js_name = modelFacts)]
     pub fn model_facts(&self) -> JsValue {
-        self.facts.borrow().as_ref().map_or(JsValue::NULL, facts_js)
+        self.facts.borrow().as_ref().map_or(Ok(JsValue::NULL), to_js).unwrap_or(JsValue::NULL)
     }
 
     /// The prompt's token ids (`chat`: wrapped in the model's chat template first).
@@ -216,7 +228,7 @@ impl WebEngine {
     }
 
     /// Runs every lane on one prompt in one batched generation (the engine's
-    /// `generate_lanes`): `specs` are lane specs ("greedy", "top_p=0.9,temperature=1,seed=42",
+    /// `Engine::generate`): `specs` are lane specs ("greedy", "top_p=0.9,temperature=1,seed=42",
     /// see SamplerConfig), `same_dice` gives every lane the same random numbers, and
     /// `inspect_top` > 0 attaches the top candidates and histogram behind every token.
     /// `on_event({lane, index, tokenId, text, stop, record, inspection})` hears each token of
@@ -237,28 +249,23 @@ impl WebEngine {
         let run = LaneRun { prompt, chat, max_tokens, specs, same_dice, inspect_top };
         let handles = self.handles();
         future_to_promise(async move {
-            let gens = run_lanes(handles, run, |ev| on_event.call1(&JsValue::NULL, &event_js(ev)).map(|_| ())).await?;
+            let gens = run_lanes(handles, run, |ev| on_event.call1(&JsValue::NULL, &event_js(ev)?).map(|_| ())).await?;
             Ok(gens.iter().map(generation_js).collect::<Array>().into())
         })
     }
 
-    /// One greedy lane: `on_token(textDelta, tokenId, index)` per generated token (the delta
-    /// may be "" while a character's bytes are incomplete; an end-of-generation token ends
-    /// the run and is not reported). Resolves to `{ids, text, stop, promptTokens, prefillMs,
-    /// decodeMs}`; `stop` is "max_tokens", "eog" or "cancelled".
-    pub fn generate(&self, prompt: String, chat: bool, max_tokens: u32, on_token: Function) -> js_sys::Promise {
-        let run = LaneRun { prompt, chat, max_tokens, specs: vec!["greedy".into()], same_dice: true, inspect_top: 0 };
-        let handles = self.handles();
-        future_to_promise(async move {
-            let gens = run_lanes(handles, run, |ev| {
-                if ev.stop == Some("eog") {
-                    return Ok(());
-                }
-                on_token.call3(&JsValue::NULL, &ev.text.into(), &ev.id.into(), &ev.index.into()).map(|_| ())
-            })
-            .await?;
-            Ok(gens.first().map_or(JsValue::NULL, generation_js))
-        })
+    /// Why the GPU device was lost (e.g. "destroyed", or the browser's message), or null
+    /// while it works. Once lost, every GPU call fails; the page makes a new `WebEngine`.
+    #[wasm_bindgen(js_name = deviceLost)]
+    pub fn device_lost(&self) -> Option<String> {
+        self.gpu.lost()
+    }
+
+    /// Destroys the GPU device (`GPUDevice.destroy()`), as a driver reset or a browser that
+    /// reclaims the GPU would lose it: for the device-loss tests.
+    #[wasm_bindgen(js_name = debugLoseDevice)]
+    pub fn debug_lose_device(&self) {
+        self.gpu.device.destroy();
     }
 
     /// Asks the running generation to end after the step in flight.
@@ -267,7 +274,12 @@ impl WebEngine {
     }
 
     fn handles(&self) -> Handles {
-        Handles { engine: self.engine.clone(), busy: self.busy.clone(), cancel: self.cancel.clone() }
+        Handles {
+            engine: self.engine.clone(),
+            busy: self.busy.clone(),
+            cancel: self.cancel.clone(),
+            gpu: self.gpu.clone(),
+        }
     }
 
     /// Whether a call is running.
@@ -276,20 +288,31 @@ impl WebEngine {
         self.busy.get()
     }
 
-    /// The raw logits (length V) for the next token after `prompt` (chat-wrapped when `chat`)
-    /// followed by the generated ids `prefix`: the distribution the sampler saw at step
-    /// `prefix.length`. Recomputed with one prefill, for the inspector.
-    pub fn inspect(&self, prompt: String, chat: bool, prefix: Vec<u32>) -> js_sys::Promise {
+    /// The distribution behind token `prefix.length` of a lane with sampler `spec` (a lane
+    /// spec, as in `generateLanes`) and Philox sample index `sample_index` (0 with same
+    /// dice, else the lane's index), after `prompt` (chat-wrapped when `chat`) and the lane's
+    /// generated ids `prefix`: the same Inspection a run with `inspectTop` = `top` records
+    /// (one prefill and one sampler step, so it works for steps that were not recorded).
+    #[wasm_bindgen(js_name = inspectStep)]
+    pub fn inspect_step(
+        &self,
+        prompt: String,
+        chat: bool,
+        spec: String,
+        sample_index: u32,
+        prefix: Vec<u32>,
+        top: u32,
+    ) -> js_sys::Promise {
         let cell = self.engine.clone();
         let busy = self.busy.clone();
         future_to_promise(async move {
+            let sampler = SamplerConfig::parse(&spec).map_err(js_err)?;
             let mut lease = Lease::take(&cell, &busy)?;
             let engine = lease.get();
-            let mut ids = engine.encode_prompt(&prompt, chat).map_err(js_err)?;
-            ids.extend_from_slice(&prefix);
-            engine.model.prefill(&ids, 0).await.map_err(js_err)?;
-            let logits = engine.model.read_logits(1).await.map_err(js_err)?;
-            Ok(Float32Array::from(logits.as_slice()).into())
+            let ids = engine.encode_prompt(&prompt, chat).map_err(js_err)?;
+            let lane = LaneSpec { sampler, sample_index };
+            let ins = engine.inspect_step(&ids, &lane, &prefix, top as usize).await.map_err(js_err)?;
+            to_js(&ins)
         })
     }
 
@@ -347,34 +370,12 @@ async fn load(gpu: Gpu, bytes: &[u8], opts: &LoadOptions) -> crate::Result<(Engi
     Ok((engine, facts))
 }
 
-fn facts_js(f: &ModelFacts) -> JsValue {
-    let o = Object::new();
-    set(&o, "name", f.name.as_str());
-    set(&o, "architecture", f.architecture.as_str());
-    set(&o, "parameters", f.parameters as f64);
-    let q = Object::new();
-    for (ty, n) in &f.quant_types {
-        set(&q, ty, *n);
-    }
-    set(&o, "quantTypes", q);
-    set(&o, "contextLength", f.context_train);
-    set(&o, "contextAllocated", f.context_allocated);
-    set(&o, "vocab", f.vocab);
-    set(&o, "layers", f.layers);
-    set(&o, "embedding", f.embedding);
-    set(&o, "fileBytes", f.file_bytes as f64);
-    set(&o, "weightBytes", f.weight_bytes as f64);
-    set(&o, "kvBytes", f.kv_bytes as f64);
-    set(&o, "loadMs", f.load_ms);
-    set(&o, "hasChatTemplate", f.has_chat_template);
-    o.into()
-}
-
 /// What a generation's future needs from its `WebEngine`.
 struct Handles {
     engine: Rc<RefCell<Option<Engine>>>,
     busy: Rc<Cell<bool>>,
     cancel: CancelFlag,
+    gpu: Gpu,
 }
 
 struct LaneRun {
@@ -411,7 +412,7 @@ async fn run_lanes(
     let prompt_ids = engine.encode_prompt(&run.prompt, run.chat).map_err(js_err)?;
     let mut cb_error = None;
     let gens = engine
-        .generate_lanes(&prompt_ids, &lane_specs(&samplers, run.same_dice), &opts, |ev| {
+        .generate(&prompt_ids, &lane_specs(&samplers, run.same_dice), &opts, |ev| {
             if cb_error.is_none() {
                 if let Err(e) = on_event(&ev) {
                     cb_error = Some(e);
@@ -420,7 +421,7 @@ async fn run_lanes(
             }
         })
         .await
-        .map_err(js_err)?;
+        .map_err(|e| js_err(h.gpu.explain(e)))?;
     match cb_error {
         Some(e) => Err(e),
         None => Ok(gens),
@@ -438,57 +439,21 @@ fn generation_js(g: &Generation) -> JsValue {
     o.into()
 }
 
-/// A lane event as a plain object (see `generate_lanes`).
-fn event_js(ev: &LaneEvent) -> JsValue {
+/// A lane event as a plain object (see `generateLanes`).
+fn event_js(ev: &LaneEvent) -> Result<JsValue, JsValue> {
     let o = Object::new();
     set(&o, "lane", ev.lane);
     set(&o, "index", ev.index);
     set(&o, "tokenId", ev.id);
     set(&o, "text", ev.text);
     set(&o, "stop", ev.stop.map_or(JsValue::NULL, JsValue::from_str));
-    set(&o, "record", ev.record.as_ref().map_or(JsValue::NULL, record_js));
-    set(&o, "inspection", ev.inspection.as_ref().map_or(JsValue::NULL, inspection_js));
-    o.into()
+    set(&o, "record", to_js(&ev.record)?);
+    set(&o, "inspection", ev.inspection.as_ref().map_or(Ok(JsValue::NULL), to_js)?);
+    Ok(o.into())
 }
 
-/// The sampler chain's record: thresholds are working logits (penalized, ÷T when the
-/// temperature goes first), `null` for samplers that did not apply.
-fn record_js(r: &LaneRecord) -> JsValue {
-    let o = Object::new();
-    let opt = |v: Option<f32>| v.map_or(JsValue::NULL, |x| JsValue::from_f64(x as f64));
-    set(&o, "token", r.token);
-    set(&o, "survivors", r.survivors);
-    set(&o, "inPlay", r.in_play);
-    set(&o, "maxLogit", r.max_logit as f64);
-    set(&o, "tokenLogit", r.token_logit as f64);
-    set(&o, "tokenProb", r.token_prob as f64);
-    set(&o, "step", r.step);
-    set(&o, "greedy", r.greedy());
-    set(&o, "sigma", opt(r.sigma_threshold()));
-    set(&o, "topK", opt(r.top_k_cut().map(|(v, _)| v)));
-    set(&o, "topP", opt(r.top_p_threshold()));
-    set(&o, "minP", opt(r.min_p_threshold()));
-    o.into()
-}
-
-fn inspection_js(ins: &Inspection) -> JsValue {
-    let o = Object::new();
-    let candidates = Array::new();
-    for c in &ins.candidates {
-        let co = Object::new();
-        set(&co, "id", c.id);
-        set(&co, "logit", c.logit as f64);
-        set(&co, "pre", c.prob_before);
-        set(&co, "post", c.prob_after);
-        set(&co, "survivor", c.kept);
-        candidates.push(&co);
-    }
-    set(&o, "candidates", candidates);
-    set(&o, "histogram", js_sys::Uint32Array::from(ins.histogram.as_slice()));
-    set(&o, "histLo", ins.hist_lo as f64);
-    set(&o, "histHi", ins.hist_hi as f64);
-    set(&o, "survivors", ins.survivors);
-    set(&o, "keptMass", ins.kept_mass);
-    set(&o, "record", record_js(&ins.record));
-    o.into()
+/// A core value as a plain JS object (`None` as null, maps as objects).
+fn to_js<T: serde::Serialize + ?Sized>(v: &T) -> Result<JsValue, JsValue> {
+    let s = serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true).serialize_maps_as_objects(true);
+    v.serialize(&s).map_err(|e| js_msg(&format!("converting a result for the page: {e}")))
 }

@@ -1,6 +1,6 @@
-//! Engine::generate_lanes on a tiny synthetic model: lanes are isolated (each lane of a
+//! Engine::generate on a tiny synthetic model: lanes are isolated (each lane of a
 //! B-lane run equals the same config run alone), runs are deterministic per seed, and
-//! lanes finish independently.
+//! lanes finish independently; an inspection recomputed for any step equals the recorded one.
 
 use samplescope::engine::{lane_specs, LaneSpec};
 use samplescope::sampling::config::SamplerConfig;
@@ -10,7 +10,8 @@ use samplescope::{Engine, GenerateOptions, Gpu, GpuOptions, LoadOptions};
 fn engine() -> Engine {
     let bytes = synthetic_llama(&SynthSpec { n_ctx: 256, ..SynthSpec::default() }).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("GPU adapter");
-    pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: 128, max_rows: 32, ..LoadOptions::default() })).unwrap()
+    pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: 128, max_rows: 32, ..LoadOptions::default() }))
+        .unwrap()
 }
 
 fn cfg(spec: &str) -> SamplerConfig {
@@ -19,7 +20,7 @@ fn cfg(spec: &str) -> SamplerConfig {
 
 fn run(e: &mut Engine, prompt: &[u32], lanes: &[LaneSpec], max_tokens: u32) -> Vec<Vec<u32>> {
     let opts = GenerateOptions { max_tokens, ..GenerateOptions::default() };
-    let gens = pollster::block_on(e.generate_lanes(prompt, lanes, &opts, |_| {})).unwrap();
+    let gens = pollster::block_on(e.generate(prompt, lanes, &opts, |_| {})).unwrap();
     gens.into_iter().map(|g| g.ids).collect()
 }
 
@@ -68,9 +69,9 @@ fn lanes_stop_independently_and_report_it() {
     let prompt = e.encode_prompt("abc", false).unwrap();
     let lanes = lane_specs(&[cfg("greedy"), cfg("temperature=2.0,seed=1")], true);
     let opts = GenerateOptions { max_tokens: 30, stop_strings: vec!["e".into()], ..GenerateOptions::default() };
-    let mut events = vec![0u32; 2];
-    let mut stops = vec![None; 2];
-    let gens = pollster::block_on(e.generate_lanes(&prompt, &lanes, &opts, |ev| {
+    let mut events = [0u32; 2];
+    let mut stops = [None; 2];
+    let gens = pollster::block_on(e.generate(&prompt, &lanes, &opts, |ev| {
         assert!(stops[ev.lane as usize].is_none(), "event after the lane stopped");
         events[ev.lane as usize] += 1;
         stops[ev.lane as usize] = ev.stop;
@@ -89,9 +90,14 @@ fn cancel_stops_every_lane() {
     let mut e = engine();
     let prompt = e.encode_prompt("abc", false).unwrap();
     let cancel = samplescope::engine::CancelFlag::default();
-    let opts = GenerateOptions { max_tokens: 50, stop_at_eog: false, cancel: Some(cancel.clone()), ..GenerateOptions::default() };
+    let opts = GenerateOptions {
+        max_tokens: 50,
+        stop_at_eog: false,
+        cancel: Some(cancel.clone()),
+        ..GenerateOptions::default()
+    };
     let lanes = lane_specs(&[cfg("greedy"), cfg("temperature=1.0,seed=2")], true);
-    let gens = pollster::block_on(e.generate_lanes(&prompt, &lanes, &opts, |ev| {
+    let gens = pollster::block_on(e.generate(&prompt, &lanes, &opts, |ev| {
         if ev.index == 4 {
             cancel.store(true, std::sync::atomic::Ordering::Relaxed);
         }
@@ -110,7 +116,7 @@ fn every_token_of_every_lane_carries_its_own_inspection() {
     let lanes = lane_specs(&[cfg("greedy"), cfg("min_p=0.1,temperature=1.5,seed=3"), cfg("top_k=3,seed=4")], false);
     let opts = GenerateOptions { max_tokens: 5, stop_at_eog: false, inspect_top: 8, ..GenerateOptions::default() };
     let mut seen = 0;
-    pollster::block_on(e.generate_lanes(&prompt, &lanes, &opts, |ev| {
+    pollster::block_on(e.generate(&prompt, &lanes, &opts, |ev| {
         let ins = ev.inspection.as_ref().expect("an inspection per token");
         assert_eq!(ins.lane, ev.lane);
         assert_eq!(ins.record.token, ev.id, "lane {} token {}", ev.lane, ev.index);
@@ -119,4 +125,47 @@ fn every_token_of_every_lane_carries_its_own_inspection() {
     }))
     .unwrap();
     assert_eq!(seen, 15);
+}
+
+/// `inspect_step` (one prefill of prompt + the lane's tokens so far, one sampler step at
+/// that step's dice) gives the inspection a run records, for every step of every lane:
+/// the same pick, survivors, candidates (ids, texts, kept) and thresholds; logits and
+/// probabilities within 1e-4 (a prefill row and a lane row sum in the same order per row,
+/// but the recorded path reads the KV the lane wrote one step at a time).
+#[test]
+fn recomputed_inspection_equals_the_recorded_one() {
+    let mut e = engine();
+    let prompt = e.encode_prompt("abc", false).unwrap();
+    let samplers = [cfg("greedy"), cfg("min_p=0.1,temperature=1.5,seed=3"), cfg("top_p=0.8,top_k=9,seed=4")];
+    let lanes = lane_specs(&samplers, false);
+    let opts = GenerateOptions { max_tokens: 5, stop_at_eog: false, inspect_top: 8, ..GenerateOptions::default() };
+    let mut recorded = Vec::new();
+    let gens =
+        pollster::block_on(e.generate(&prompt, &lanes, &opts, |ev| recorded.push(ev.inspection.unwrap()))).unwrap();
+    for want in &recorded {
+        let (lane, step) = (want.lane as usize, want.record.step as usize);
+        let prefix = &gens[lane].ids[..step];
+        let got = pollster::block_on(e.inspect_step(&prompt, &lanes[lane], prefix, 8)).unwrap();
+        let what = format!("lane {lane} step {step}");
+        assert_eq!(got.record.token, want.record.token, "{what}: pick");
+        assert_eq!((got.record.step, got.survivors), (want.record.step, want.survivors), "{what}");
+        let ids = |i: &samplescope::sampling::Inspection| {
+            i.candidates.iter().map(|c| (c.id, c.text.clone(), c.kept)).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&got), ids(want), "{what}: candidates");
+        assert!(want.candidates.iter().all(|c| !c.text.is_empty() || c.id < 3), "{what}: candidates carry their text");
+        for (g, w) in got.candidates.iter().zip(&want.candidates) {
+            assert!(
+                (g.logit - w.logit).abs() < 1e-4 && (g.prob_after - w.prob_after).abs() < 1e-4,
+                "{what}: {g:?} {w:?}"
+            );
+        }
+        let keys = |i: &samplescope::sampling::Inspection| i.thresholds.iter().map(|t| t.key).collect::<Vec<_>>();
+        assert_eq!(keys(&got), keys(want), "{what}: thresholds");
+        assert!(!want.thresholds.is_empty(), "{what}: every lane here truncates");
+    }
+    assert_eq!(recorded.len(), 15);
+    // Out-of-range requests are errors, not panics.
+    assert!(pollster::block_on(e.inspect_step(&prompt, &lanes[0], &[], 0)).is_err());
+    assert!(pollster::block_on(e.inspect_step(&prompt, &lanes[0], &[100_000], 8)).is_err());
 }

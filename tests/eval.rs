@@ -117,9 +117,13 @@ fn power_law_fit_recovers_known_parameters() {
         // 1% multiplicative noise on c: a within 5%, b within 0.03. R² is only loosely
         // bounded: where c nears 1, log(−log c) magnifies the noise (−log c ≈ 0.01 at k = 64
         // for a = −0.3, b = −0.8), so the transformed points scatter even as (a, b) hold.
-        let noisy: Vec<(f64, f64)> = pts.iter().enumerate().map(|(i, &(k, c))| (k, (c * (1.0 + 0.01 * wobble(i))).min(0.999))).collect();
+        let noisy: Vec<(f64, f64)> =
+            pts.iter().enumerate().map(|(i, &(k, c))| (k, (c * (1.0 + 0.01 * wobble(i))).min(0.999))).collect();
         let g = power_law_fit(&noisy).expect("fit");
-        assert!((g.a - a).abs() <= 0.05 * a.abs() && (g.b - b).abs() <= 0.03 && g.r2 > 0.7, "noisy data: {g:?} vs a={a} b={b}");
+        assert!(
+            (g.a - a).abs() <= 0.05 * a.abs() && (g.b - b).abs() <= 0.03 && g.r2 > 0.7,
+            "noisy data: {g:?} vs a={a} b={b}"
+        );
     }
 }
 

@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use samplescope::engine::LaneSpec;
 use samplescope::eval::{run_eval, EvalOptions, EvalPlan, EvalReport, Task, Verifier};
 use samplescope::sampling::config::SamplerConfig;
 use samplescope::synth::{synthetic_llama, SynthSpec};
@@ -13,7 +14,8 @@ use samplescope::{Engine, GenerateOptions, Gpu, GpuOptions, LoadOptions};
 fn engine() -> Engine {
     let bytes = synthetic_llama(&SynthSpec { n_ctx: 256, ..SynthSpec::default() }).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("GPU adapter");
-    pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: 256, max_rows: 32, ..LoadOptions::default() })).unwrap()
+    pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: 256, max_rows: 32, ..LoadOptions::default() }))
+        .unwrap()
 }
 
 /// The synthetic model writes random text, so a numeric verifier would fail everything;
@@ -67,10 +69,12 @@ fn runs_are_deterministic_per_seed_and_batching_does_not_matter() {
     let d = pollster::block_on(run_eval(&mut e, &plan(), &EvalOptions { seed: 12, ..opts(0) }, |_| {})).unwrap();
     assert_ne!(numbers(&a), numbers(&d), "another seed, other samples");
 
-    // The greedy lane is plain greedy generation of the chat prompt.
+    // The greedy lane is a lone greedy generation of the chat prompt.
     for t in &a.tasks {
         let ids = e.encode_prompt(&t.prompt, true).unwrap();
-        let g = pollster::block_on(e.generate_greedy(&ids, &GenerateOptions { max_tokens: 6, ..Default::default() }, |_| {})).unwrap();
+        let greedy = LaneSpec { sampler: SamplerConfig::greedy(), sample_index: 0 };
+        let opts = GenerateOptions { max_tokens: 6, ..Default::default() };
+        let g = pollster::block_on(e.generate(&ids, &[greedy], &opts, |_| {})).unwrap().remove(0);
         assert_eq!(t.greedy.as_ref().unwrap().output, g.text);
     }
     // CSV: a header and one row per config and k; one per task and config.

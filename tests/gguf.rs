@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeMap, HashMap};
 
 use rand::Rng;
-use samplescope::gguf::{GgmlType, Gguf, Value};
+use samplescope::gguf::{Array, GgmlType, Gguf, Value};
 use samplescope::gguf_write::GgufWriter;
 use samplescope::synth::{synthetic_llama, SynthSpec};
 
@@ -56,12 +56,13 @@ fn random_bytes(n: usize) -> Vec<u8> {
     (0..n).map(|_| rng.random()).collect()
 }
 
-fn strings(v: &[&str]) -> Value {
-    Value::Array(v.iter().map(|s| Value::String(s.to_string())).collect())
+fn strings(v: &[&str]) -> Array {
+    Array::from(v.to_vec())
 }
 
 /// One key of every value type, edge values, and arrays of every type, nested and empty.
 fn all_values() -> Vec<(&'static str, Value)> {
+    use samplescope::gguf::Array as A;
     use Value::*;
     vec![
         ("u8", U8(255)),
@@ -79,22 +80,23 @@ fn all_values() -> Vec<(&'static str, Value)> {
         ("bool.f", Bool(false)),
         ("str", String("héllo ✓ \n\0 end".into())),
         ("str.empty", String(std::string::String::new())),
-        ("arr.u8", Array(vec![U8(0), U8(7)])),
-        ("arr.i8", Array(vec![I8(-1)])),
-        ("arr.u16", Array(vec![U16(1), U16(2)])),
-        ("arr.i16", Array(vec![I16(-2)])),
-        ("arr.u32", Array(vec![U32(3)])),
-        ("arr.i32", Array((-5..5).map(I32).collect())),
-        ("arr.u64", Array(vec![U64(1 << 40)])),
-        ("arr.i64", Array(vec![I64(-(1 << 40))])),
-        ("arr.f32", Array(vec![F32(0.5), F32(-2.25)])),
-        ("arr.f64", Array(vec![F64(1e-300)])),
-        ("arr.bool", Array(vec![Bool(true), Bool(false)])),
-        ("arr.str", strings(&["a", "", "Ġthe"])),
-        ("arr.empty", Array(vec![])),
+        ("arr.u8", Array(A::U8(vec![0, 7]))),
+        ("arr.i8", Array(A::I8(vec![-1]))),
+        ("arr.u16", Array(A::U16(vec![1, 2]))),
+        ("arr.i16", Array(A::I16(vec![-2]))),
+        ("arr.u32", Array(A::U32(vec![3]))),
+        ("arr.i32", Array(A::I32((-5..5).collect()))),
+        ("arr.u64", Array(A::U64(vec![1 << 40]))),
+        ("arr.i64", Array(A::I64(vec![-(1 << 40)]))),
+        ("arr.f32", Array(A::F32(vec![0.5, -2.25]))),
+        ("arr.f64", Array(A::F64(vec![1e-300]))),
+        ("arr.bool", Array(A::Bool(vec![true, false]))),
+        ("arr.str", Array(strings(&["a", "", "Ġthe"]))),
+        ("arr.empty", Array(A::U8(vec![]))),
+        ("arr.empty.str", Array(strings(&[]))),
         // An array of arrays whose inner element types differ, and three levels deep.
-        ("arr.nested", Array(vec![Array(vec![U8(1)]), strings(&["x", "y"]), Array(vec![])])),
-        ("arr.deep", Array(vec![Array(vec![Array(vec![I64(-3), I64(4)])]), Array(vec![Array(vec![])])])),
+        ("arr.nested", Array(A::Array(vec![A::U8(vec![1]), strings(&["x", "y"]), A::F64(vec![])]))),
+        ("arr.deep", Array(A::Array(vec![A::Array(vec![A::I64(vec![-3, 4])]), A::Array(vec![A::Array(vec![])])]))),
     ]
 }
 
@@ -185,7 +187,7 @@ fn synthetic_model_parses() {
     assert_eq!(g.get_str("tokenizer.ggml.model"), Some("gpt2"));
     assert_eq!(g.get_array("tokenizer.ggml.tokens").unwrap().len(), spec.vocab);
     assert_eq!(g.get_array("tokenizer.ggml.token_type").unwrap().len(), spec.vocab);
-    assert_eq!(g.get_array("tokenizer.ggml.tokens").unwrap()[2].as_str(), Some("<|im_end|>"));
+    assert_eq!(g.get_array("tokenizer.ggml.tokens").unwrap().as_strings().and_then(|s| s.get(2)), Some("<|im_end|>"));
     assert_eq!(g.get_bool("tokenizer.ggml.add_bos_token"), Some(false));
     assert!(g.get_str("tokenizer.chat_template").unwrap().contains("<|im_start|>"));
 
@@ -293,8 +295,8 @@ fn bad_metadata() {
     }
     let b = GgufWriter::new().metadata("k", Value::U8(1)).metadata("k", Value::U8(2)).to_bytes();
     assert_err(&b, &["duplicate metadata key \"k\""]);
-    let deep = (0..20).fold(Value::U8(0), |v, _| Value::Array(vec![v]));
-    assert_err(&GgufWriter::new().metadata("deep", deep).to_bytes(), &["nested deeper"]);
+    let deep = (0..20).fold(Array::U8(vec![0]), |v, _| Array::Array(vec![v]));
+    assert_err(&GgufWriter::new().metadata("deep", Value::Array(deep)).to_bytes(), &["nested deeper"]);
     assert_err(&Raw::header(3, 0, 1).str("k").u32(13).bytes(&[0; 16]).0, &["unknown value type 13"]);
     assert_err(&Raw::header(3, 0, 1).str("k").u32(9).u32(13).u64(1).bytes(&[0; 16]).0, &["array element type 13"]);
     assert_err(&Raw::header(3, 0, 1).str("k").u32(7).bytes(&[2; 16]).0, &["bool byte 2"]);
@@ -315,8 +317,58 @@ fn default_model_table() {
     assert_eq!(by_type, HashMap::from([(GgmlType::Q4_1, 210), (GgmlType::F32, 61), (GgmlType::Q8_0, 1)]));
     assert_eq!(g.get_u64("llama.block_count"), Some(30));
     assert_eq!(g.get_u64("llama.embedding_length"), Some(576));
-    assert_eq!(g.get_array("tokenizer.ggml.tokens").map(<[Value]>::len), Some(49152));
+    assert_eq!(g.get_array("tokenizer.ggml.tokens").map(Array::len), Some(49152));
     let t = g.tensor("token_embd.weight").unwrap();
     assert_eq!((t.dims.as_slice(), t.ty), (&[576, 49152][..], GgmlType::Q8_0));
     assert!(g.tensor("output.weight").is_none(), "SmolLM2 ties its output to the embedding");
+}
+
+/// A 32 MiB u8 array once parsed into 1 GiB (a `Value` per byte). Arrays are typed vectors
+/// now: the parsed size is the file's, and what a file may materialize is capped.
+#[test]
+fn metadata_arrays_cost_what_the_file_holds() {
+    use samplescope::gguf::MAX_METADATA_BYTES;
+    const MIB: usize = 1 << 20;
+    let b = GgufWriter::new().metadata("big", Value::Array(Array::U8(vec![7; 32 * MIB]))).to_bytes();
+    let g = Gguf::parse(&b).unwrap();
+    let a = g.get_array("big").unwrap();
+    assert_eq!(a.len(), 32 * MIB);
+    assert!(a.heap_bytes() <= 32 * MIB, "{} bytes for 32 MiB", a.heap_bytes());
+    // Strings: one text and an offset each, no more than the file's 8-byte length prefixes.
+    let n = 4 * MIB;
+    let b = GgufWriter::new().metadata("s", Value::Array(Array::from(vec![""; n]))).to_bytes();
+    let g = Gguf::parse(&b).unwrap();
+    assert!(g.get_array("s").unwrap().heap_bytes() <= b.len(), "{}", g.get_array("s").unwrap().heap_bytes());
+    // Past the cap, before anything is allocated: a bigger u8 array, and 4M empty nested
+    // arrays (12 bytes each in the file, several times that parsed).
+    let cap = MAX_METADATA_BYTES as usize;
+    let b = GgufWriter::new().metadata("huge", Value::Array(Array::U8(vec![0; cap + 1]))).to_bytes();
+    assert_err(&b, &["\"huge\"", "more than 64 MiB"]);
+    let nested = Array::Array(vec![Array::U8(vec![]); 4 * MIB]);
+    assert_err(&GgufWriter::new().metadata("nest", Value::Array(nested)).to_bytes(), &["\"nest\"", "more than 64 MiB"]);
+    // The cap counts every key together.
+    let half = Value::Array(Array::U8(vec![0; cap / 2 + 1]));
+    let b = GgufWriter::new().metadata("a", half.clone()).metadata("b", half).to_bytes();
+    assert_err(&b, &["\"b\"", "more than 64 MiB"]);
+}
+
+/// Keys and tensor names come from the file: a message shows a cut of them.
+#[test]
+fn errors_show_a_cut_of_keys_and_names() {
+    let key = "k".repeat(1 << 20);
+    let b = GgufWriter::new().metadata(key.clone(), Value::U8(1)).metadata(key, Value::U8(2)).to_bytes();
+    let e = parse_err(&b);
+    assert!(e.contains("duplicate metadata key \"kkk") && e.ends_with('…') && e.len() < 300, "{} chars", e.len());
+    let name = "t".repeat(1 << 20);
+    let b = GgufWriter::new().tensor(name.clone(), &[1], GgmlType::F32, vec![0; 4]).tensor(
+        name,
+        &[1],
+        GgmlType::F32,
+        vec![0; 4],
+    );
+    let e = parse_err(&b.to_bytes());
+    assert!(e.contains("duplicate tensor \"ttt") && e.len() < 300, "{} chars", e.len());
+    let b = GgufWriter::new().metadata("general.alignment", Value::Array(Array::U8(vec![1; 1 << 20]))).to_bytes();
+    let e = parse_err(&b);
+    assert!(e.contains("general.alignment Array(U8([1, 1,") && e.len() < 300, "{} chars", e.len());
 }

@@ -1,8 +1,11 @@
 //! Lanes: B continuations of one prompt in one batched forward, sharing the prompt's KV.
 //! On a tiny synthetic model (fast on lavapipe) with both KV precisions.
 
+mod common;
+
 use samplescope::gguf::Gguf;
-use samplescope::model::Model;
+use samplescope::model::{Model, Rows};
+use samplescope::sampling::{LaneParams, SamplerConfig};
 use samplescope::synth::{synthetic_llama, SynthSpec};
 use samplescope::{Error, Gpu, GpuOptions, LoadOptions};
 
@@ -20,28 +23,43 @@ fn model(kv_f16: bool, kv_budget: u64) -> Model {
 
 const PROMPT: [u32; 6] = [7, 100, 42, 42, 250, 3];
 
-/// Greedy lanes of a B-lane run produce exactly the tokens of a single sequence (prefill +
-/// decode, no lanes) for B = 1, 3 and 16: the batched rows compute each row in the same
+/// Sets `b` greedy lanes (or one, for the shared sequence).
+fn greedy(m: &mut Model, b: u32) {
+    let lanes = vec![LaneParams::new(&SamplerConfig::greedy(), 0).unwrap(); b as usize];
+    m.set_lanes(&lanes, &PROMPT, 0).unwrap();
+}
+
+/// Starts `b` lanes of `n` tokens; their first picks.
+fn start(m: &mut Model, b: u32, n: u32) -> samplescope::Result<Vec<u32>> {
+    greedy(m, b);
+    pollster::block_on(m.start_lanes(&PROMPT, b, n))?;
+    Ok(pollster::block_on(m.collect())?.ids)
+}
+
+/// Greedy lanes of a B-lane run produce exactly the tokens of the shared sequence (prompt,
+/// then each pick fed back at the next position, no lanes) for B = 1, 3 and 16: the batched rows compute each row in the same
 /// order, and the shared prefix holds the same keys and values.
 #[test]
 fn greedy_lanes_equal_a_single_sequence() {
     for kv_f16 in [false, true] {
         let mut m = model(kv_f16, 1 << 30);
         let n = 10u32;
-        let mut solo = vec![pollster::block_on(m.prefill(&PROMPT, 0)).unwrap()];
+        let mut solo = vec![common::step(&mut m, &PROMPT, 0)];
         for i in 0..n - 1 {
-            solo.push(pollster::block_on(m.decode(PROMPT.len() as u32 + i)).unwrap());
+            solo.push(common::step(&mut m, &[solo[i as usize]], PROMPT.len() as u32 + i));
         }
         for b in [1u32, 3, 16] {
-            let mut lanes: Vec<Vec<u32>> = pollster::block_on(m.start_lanes(&PROMPT, b, n)).unwrap().into_iter().map(|t| vec![t]).collect();
+            let mut lanes: Vec<Vec<u32>> = start(&mut m, b, n).unwrap().into_iter().map(|t| vec![t]).collect();
             for step in 1..n {
-                for (lane, id) in lanes.iter_mut().zip(pollster::block_on(m.decode_lanes(b, step)).unwrap()) {
+                m.submit(Rows::Lanes { step, ids: None }).unwrap();
+                for (lane, id) in lanes.iter_mut().zip(pollster::block_on(m.collect()).unwrap().ids) {
                     lane.push(id);
                 }
             }
             for lane in &lanes {
                 assert_eq!(lane, &solo, "kv_f16={kv_f16} B={b}: a lane differs from the single sequence");
             }
+            greedy(&mut m, 1);
         }
     }
 }
@@ -52,10 +70,10 @@ fn greedy_lanes_equal_a_single_sequence() {
 #[test]
 fn shared_prefix_gives_the_prefill_logits() {
     let mut m = model(false, 1 << 30);
-    pollster::block_on(m.prefill(&PROMPT, 0)).unwrap();
+    common::step(&mut m, &PROMPT, 0);
     let want = pollster::block_on(m.read_logits(1)).unwrap();
     let b = 4u32;
-    pollster::block_on(m.start_lanes(&PROMPT, b, 8)).unwrap();
+    start(&mut m, b, 8).unwrap();
     let got = pollster::block_on(m.read_logits(b)).unwrap();
     let top = want.iter().fold(0f32, |a, &x| a.max(x.abs()));
     for (lane, row) in got.chunks(want.len()).enumerate() {
@@ -75,10 +93,11 @@ fn too_many_lanes_is_an_error_not_a_device_loss() {
     let mut m = model(true, per_slot * 64);
     let mut m2 = model(true, per_slot * (64 + 3 * 9));
     assert_eq!(m2.lane_capacity(8), 3);
-    assert!(matches!(pollster::block_on(m2.start_lanes(&PROMPT, 4, 8)), Err(Error::Param(_))));
-    assert_eq!(pollster::block_on(m2.start_lanes(&PROMPT, 3, 8)).unwrap().len(), 3);
+    assert!(matches!(start(&mut m2, 4, 8), Err(Error::Param(_))));
+    assert_eq!(start(&mut m2, 3, 8).unwrap().len(), 3);
     assert_eq!(m.lane_capacity(8), 0);
-    assert!(pollster::block_on(m.start_lanes(&PROMPT, 1, 8)).is_err());
-    assert!(matches!(pollster::block_on(m2.start_lanes(&PROMPT, 3, 200)), Err(Error::Param(_) | Error::Context(_))));
-    assert!(pollster::block_on(m2.prefill(&PROMPT, 0)).is_ok());
+    assert!(start(&mut m, 1, 8).is_err());
+    assert!(matches!(start(&mut m2, 3, 200), Err(Error::Param(_) | Error::Context(_))));
+    greedy(&mut m2, 1);
+    assert!(common::try_step(&mut m2, &PROMPT, 0).is_ok());
 }

@@ -72,15 +72,15 @@ fn greedy_vs_f64(kv_f16: bool, tol: f32) {
         let f64r = &p["f64_reference"];
         let want_ids = ids(&f64r["ids"]);
         let steps = f64r["steps"].as_array().unwrap();
-        let mut got_ids = vec![pollster::block_on(model.prefill(&prompt, 0)).unwrap()];
+        let mut got_ids = vec![common::step(&mut model, &prompt, 0)];
         for (i, step) in steps.iter().enumerate() {
             let logits = pollster::block_on(model.read_logits(1)).unwrap();
             let d = top_diff(&logits, &step["top"]);
             worst = worst.max(d);
             assert!(d <= tol, "kv_f16={kv_f16} prompt {pi} step {i}: max |logit - f64| = {d} > {tol}");
-            // steps[i + 1] comes after feeding ids[i] (our pick, still on the GPU).
+            // steps[i + 1] comes after feeding ids[i] (our pick).
             if i + 1 < steps.len() {
-                got_ids.push(pollster::block_on(model.decode((prompt.len() + i) as u32)).unwrap());
+                got_ids.push(common::step(&mut model, &[got_ids[i]], (prompt.len() + i) as u32));
             }
         }
         got_ids.truncate(want_ids.len());
@@ -101,11 +101,13 @@ fn llamacpp_path_matches_within_activation_noise() {
         let lc_ids = ids(&greedy["ids"]);
         let lc_steps = greedy["steps"].as_array().unwrap();
         let f64_steps = p["f64_reference"]["steps_on_llamacpp_path"].as_array().unwrap();
-        pollster::block_on(model.prefill(&prompt, 0)).unwrap();
         for (i, f64_step) in f64_steps.iter().enumerate() {
-            if i > 0 {
-                pollster::block_on(model.prefill(&[lc_ids[i - 1]], (prompt.len() + i - 1) as u32)).unwrap();
-            }
+            // The greedy sampler's pick on the GPU after the prompt, then after each of
+            // llama.cpp's ids.
+            let ours = match i {
+                0 => common::step(&mut model, &prompt, 0),
+                _ => common::step(&mut model, &[lc_ids[i - 1]], (prompt.len() + i - 1) as u32),
+            };
             let logits = pollster::block_on(model.read_logits(1)).unwrap();
             let d64 = top_diff(&logits, &f64_step["top"]);
             assert!(d64 <= F64_TOL, "prompt {pi} step {i}: |logit - f64| = {d64} > {F64_TOL}");
@@ -114,7 +116,6 @@ fn llamacpp_path_matches_within_activation_noise() {
             assert!(dlc <= LLAMACPP_TOL, "prompt {pi} step {i}: |logit - llama.cpp| = {dlc} > {LLAMACPP_TOL}");
             let gap = top[0][1].as_f64().unwrap() - top[1][1].as_f64().unwrap();
             if gap > LLAMACPP_GAP {
-                let ours = samplescope::kernels::argmax::argmax_ref(&logits);
                 assert_eq!(ours, lc_ids[i], "prompt {pi} step {i}: argmax vs llama.cpp (gap {gap:.2})");
             }
         }

@@ -1,6 +1,8 @@
 //! The GPU forward pass against the CPU reference forward on tiny synthetic Llamas written
 //! in-test: every supported tensor type, tied and separate outputs, both kernel variants,
-//! chunked prefill, and decode steps fed by the GPU's own greedy pick.
+//! chunked prefill, and decode steps fed the GPU's own greedy pick.
+
+mod common;
 
 use samplescope::gguf::{GgmlType, Gguf};
 use samplescope::gpu::Variant;
@@ -28,22 +30,27 @@ fn check(spec: &SynthSpec, variant: Variant, max_rows: u32) {
     let g = Gguf::parse(&bytes).unwrap();
     let what = format!("{:?}/{:?} tied={} {:?} rows={max_rows}", spec.weight_type, spec.embd_type, spec.tied, variant);
     let gpu = pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant) })).expect("GPU adapter");
-    let mut model = pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 32, max_rows, kv_f16: false, ..LoadOptions::default() })).unwrap();
+    let mut model = pollster::block_on(Model::load(
+        gpu,
+        &g,
+        &LoadOptions { n_ctx: 32, max_rows, kv_f16: false, ..LoadOptions::default() },
+    ))
+    .unwrap();
     let mut cpu = CpuModel::from_gguf(&g).unwrap();
 
     let prompt = [5u32, 77, 260, 3, 140, 141, 9];
-    let mut id = pollster::block_on(model.prefill(&prompt, 0)).unwrap();
+    let mut id = common::step(&mut model, &prompt, 0);
     let mut want = Vec::new();
     for &t in &prompt {
-        want = cpu.step(t);
+        want = cpu.step(t).unwrap();
     }
     let got = pollster::block_on(model.read_logits(1)).unwrap();
     assert_logits_close(&format!("{what} prefill"), &got, &want);
-    assert_eq!(id, samplescope::kernels::argmax::argmax_ref(&got), "{what}: picked id is the argmax of the logits");
+    assert_eq!(id, samplescope::sampling::cpu::greedy_pick(&got), "{what}: picked id is the argmax of the logits");
 
     for step in 0..4u32 {
-        want = cpu.step(id);
-        id = pollster::block_on(model.decode(prompt.len() as u32 + step)).unwrap();
+        want = cpu.step(id).unwrap();
+        id = common::step(&mut model, &[id], prompt.len() as u32 + step);
         let got = pollster::block_on(model.read_logits(1)).unwrap();
         assert_logits_close(&format!("{what} decode {step}"), &got, &want);
     }
@@ -79,12 +86,47 @@ fn context_and_token_errors_are_values() {
     let bytes = synthetic_llama(&SynthSpec::default()).unwrap();
     let g = Gguf::parse(&bytes).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).unwrap();
-    let mut model = pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 8, max_rows: 4, ..LoadOptions::default() })).unwrap();
+    let mut model =
+        pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 8, max_rows: 4, ..LoadOptions::default() }))
+            .unwrap();
     let long: Vec<u32> = (0..9).collect();
-    assert!(matches!(pollster::block_on(model.prefill(&long, 0)), Err(samplescope::Error::Context(_))));
-    assert!(matches!(pollster::block_on(model.prefill(&[], 0)), Err(samplescope::Error::Param(_))));
-    assert!(matches!(pollster::block_on(model.prefill(&[100_000], 0)), Err(samplescope::Error::Param(_))));
-    assert!(matches!(pollster::block_on(model.decode(8)), Err(samplescope::Error::Context(_))));
+    let step = |model: &mut Model, ids: &[u32], pos0| common::try_step(model, ids, pos0);
+    assert!(matches!(step(&mut model, &long, 0), Err(samplescope::Error::Context(_))));
+    assert!(matches!(step(&mut model, &[], 0), Err(samplescope::Error::Param(_))));
+    assert!(matches!(step(&mut model, &[100_000], 0), Err(samplescope::Error::Param(_))));
+    assert!(matches!(step(&mut model, &[1], 8), Err(samplescope::Error::Context(_))));
     // The model still works after the errors.
-    assert!(pollster::block_on(model.prefill(&[1, 2, 3], 0)).is_ok());
+    assert!(step(&mut model, &[1, 2, 3], 0).is_ok());
+}
+
+/// A model whose logits are all NaN (its final norm's gains overwritten with NaN) is an
+/// error that names the lane and the token, from a run and from the inspector, instead of
+/// a silent pick of id 0 with p = 1.
+#[test]
+fn non_finite_logits_are_an_error() {
+    let mut bytes = synthetic_llama(&SynthSpec::default()).unwrap();
+    let (start, n) = {
+        let g = Gguf::parse(&bytes).unwrap();
+        let t = g.tensor("output_norm.weight").unwrap();
+        assert_eq!(t.ty, GgmlType::F32);
+        ((g.data_offset + t.offset) as usize, t.n_elements() as usize)
+    };
+    for i in 0..n {
+        bytes[start + 4 * i..start + 4 * i + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    }
+    let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).unwrap();
+    let opts = LoadOptions { n_ctx: 32, max_rows: 8, ..LoadOptions::default() };
+    let mut e = pollster::block_on(samplescope::Engine::load(gpu, &bytes, &opts)).unwrap();
+    let lanes = samplescope::engine::lane_specs(
+        &[
+            samplescope::sampling::SamplerConfig::greedy(),
+            samplescope::sampling::SamplerConfig::parse("top_p=0.9").unwrap(),
+        ],
+        false,
+    );
+    let gen = samplescope::GenerateOptions { max_tokens: 4, ..Default::default() };
+    let err = pollster::block_on(e.generate(&[5, 6, 7], &lanes, &gen, |_| {})).unwrap_err().to_string();
+    assert!(err.contains("lane 0, token 0") && err.contains("NaN"), "{err}");
+    let err = pollster::block_on(e.inspect_step(&[5, 6, 7], &lanes[1], &[], 8)).unwrap_err().to_string();
+    assert!(err.contains("lane 0, token 0") && err.contains("NaN"), "{err}");
 }

@@ -7,16 +7,17 @@
 
 use samplescope::engine::LaneSpec;
 use samplescope::gguf::Gguf;
-use samplescope::model::Model;
+use samplescope::model::{Model, Picks, Rows};
 use samplescope::sampling::config::SamplerConfig;
-use samplescope::sampling::gpu::LaneParams;
+use samplescope::sampling::LaneParams;
 use samplescope::synth::{synthetic_llama, SynthSpec};
 use samplescope::{Engine, Error, GenerateOptions, Gpu, GpuOptions, LoadOptions, Pipeline};
 
 fn engine() -> Engine {
     let bytes = synthetic_llama(&SynthSpec { n_ctx: 256, ..SynthSpec::default() }).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("GPU adapter");
-    pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: 128, max_rows: 32, ..LoadOptions::default() })).unwrap()
+    pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: 128, max_rows: 32, ..LoadOptions::default() }))
+        .unwrap()
 }
 
 fn lane(spec: &str, sample_index: u32) -> LaneSpec {
@@ -30,7 +31,7 @@ struct Ev {
     index: u32,
     id: u32,
     text: String,
-    record: Option<Vec<u8>>,
+    record: Vec<u8>,
     stop: Option<&'static str>,
 }
 
@@ -54,15 +55,22 @@ impl Run {
     }
 }
 
-/// `generate_lanes` with `pipeline` on or off; `cancel_at` sets the cancel flag from the
+/// `Engine::generate` with `pipeline` on or off; `cancel_at` sets the cancel flag from the
 /// callback when lane 0's token of that index arrives.
-fn run(e: &mut Engine, prompt: &[u32], lanes: &[LaneSpec], opts: &GenerateOptions, pipeline: bool, cancel_at: Option<u32>) -> Run {
+fn run(
+    e: &mut Engine,
+    prompt: &[u32],
+    lanes: &[LaneSpec],
+    opts: &GenerateOptions,
+    pipeline: bool,
+    cancel_at: Option<u32>,
+) -> Run {
     let cancel = samplescope::engine::CancelFlag::default();
     let pipeline = if pipeline { Pipeline::On } else { Pipeline::Off };
     let opts = GenerateOptions { pipeline, cancel: Some(cancel.clone()), ..opts.clone() };
     let before = e.model.steps_submitted();
     let mut events = Vec::new();
-    let gens = pollster::block_on(e.generate_lanes(prompt, lanes, &opts, |ev| {
+    let gens = pollster::block_on(e.generate(prompt, lanes, &opts, |ev| {
         if ev.lane == 0 && Some(ev.index) == cancel_at {
             cancel.store(true, std::sync::atomic::Ordering::Relaxed);
         }
@@ -71,7 +79,7 @@ fn run(e: &mut Engine, prompt: &[u32], lanes: &[LaneSpec], opts: &GenerateOption
             index: ev.index,
             id: ev.id,
             text: ev.text.to_string(),
-            record: ev.record.map(|r| bytemuck::bytes_of(&r).to_vec()),
+            record: bytemuck::bytes_of(&ev.record).to_vec(),
             stop: ev.stop,
         });
     }))
@@ -82,12 +90,18 @@ fn run(e: &mut Engine, prompt: &[u32], lanes: &[LaneSpec], opts: &GenerateOption
 }
 
 /// Runs both ways and checks that they agree and what each submitted.
-fn both(e: &mut Engine, what: &str, prompt: &[u32], lanes: &[LaneSpec], opts: &GenerateOptions, cancel_at: Option<u32>) -> Run {
+fn both(
+    e: &mut Engine,
+    what: &str,
+    prompt: &[u32],
+    lanes: &[LaneSpec],
+    opts: &GenerateOptions,
+    cancel_at: Option<u32>,
+) -> Run {
     let sync = run(e, prompt, lanes, opts, false, cancel_at);
     let piped = run(e, prompt, lanes, opts, true, cancel_at);
     assert_eq!(piped.gens, sync.gens, "{what}: generations differ with pipelining");
     assert_eq!(piped.events, sync.events, "{what}: events (ids, text, records, stops) differ with pipelining");
-    assert!(sync.events.iter().all(|ev| ev.record.is_some()), "{what}: every event carries its record");
     let longest = sync.longest();
     assert_eq!(sync.steps, longest, "{what}: step by step runs exactly the steps read");
     // One step ahead, but never past max_tokens (the KV slots of a lane end there).
@@ -104,7 +118,8 @@ fn eog_lane(e: &mut Engine, prompt: &[u32]) -> (LaneSpec, usize) {
     let cands: Vec<LaneSpec> = (0..32).map(|i| lane(spec, i)).collect();
     let opts = GenerateOptions { max_tokens: MAX, ..GenerateOptions::default() };
     let r = run(e, prompt, &cands, &opts, false, None);
-    let (i, g) = r.gens.iter().enumerate().find(|(_, g)| g.stop == "eog" && g.ids.len() >= 3).expect("a lane that ends on EOG");
+    let (i, g) =
+        r.gens.iter().enumerate().find(|(_, g)| g.stop == "eog" && g.ids.len() >= 3).expect("a lane that ends on EOG");
     (cands[i].clone(), g.ids.len())
 }
 
@@ -122,7 +137,14 @@ fn pipelined_lanes_equal_step_by_step() {
 
     // B = 1, a lane that stops on a stop string: two characters from the middle of its text.
     let top_p = lane("top_p=0.9,temperature=1.5,seed=3", 1);
-    let free = run(&mut e, &prompt, std::slice::from_ref(&top_p), &GenerateOptions { stop_at_eog: false, ..plain.clone() }, false, None);
+    let free = run(
+        &mut e,
+        &prompt,
+        std::slice::from_ref(&top_p),
+        &GenerateOptions { stop_at_eog: false, ..plain.clone() },
+        false,
+        None,
+    );
     let text = &free.gens[0].text;
     let stop: String = text.chars().skip(text.chars().count() / 3).take(2).collect();
     assert_eq!(stop.chars().count(), 2, "text {text:?} too short for a stop string");
@@ -167,10 +189,16 @@ fn inspecting_runs_step_by_step() {
     let mut e = engine();
     let prompt = e.encode_prompt("abc", false).unwrap();
     let lanes = [lane("greedy", 0), lane("top_k=3,seed=4", 1)];
-    let opts = GenerateOptions { max_tokens: 6, stop_at_eog: false, inspect_top: 4, stop_strings: vec![], ..GenerateOptions::default() };
+    let opts = GenerateOptions {
+        max_tokens: 6,
+        stop_at_eog: false,
+        inspect_top: 4,
+        stop_strings: vec![],
+        ..GenerateOptions::default()
+    };
     let mut seen = Vec::new();
     let before = e.model.steps_submitted();
-    pollster::block_on(e.generate_lanes(&prompt, &lanes, &GenerateOptions { pipeline: Pipeline::On, ..opts }, |ev| {
+    pollster::block_on(e.generate(&prompt, &lanes, &GenerateOptions { pipeline: Pipeline::On, ..opts }, |ev| {
         let ins = ev.inspection.as_ref().expect("an inspection per token");
         assert_eq!(ins.record.token, ev.id, "the inspection is of this token's step");
         seen.push((ev.lane, ev.id));
@@ -180,28 +208,6 @@ fn inspecting_runs_step_by_step() {
     assert_eq!(e.model.steps_submitted() - before, 6);
 }
 
-#[test]
-fn pipelined_greedy_generation_equals_step_by_step() {
-    let mut e = engine();
-    let prompt = e.encode_prompt("hello there", false).unwrap();
-    let mut outs = Vec::new();
-    for pipeline in [false, true] {
-        let opts = GenerateOptions {
-            max_tokens: 24,
-            stop_at_eog: false,
-            pipeline: if pipeline { Pipeline::On } else { Pipeline::Off },
-            ..GenerateOptions::default()
-        };
-        let mut deltas = Vec::new();
-        let before = e.model.steps_submitted();
-        let g = pollster::block_on(e.generate_greedy(&prompt, &opts, |d| deltas.push(d.to_string()))).unwrap();
-        assert_eq!(e.model.steps_submitted() - before, 24, "pipeline {pipeline}: no step past max_tokens");
-        assert_eq!(e.model.in_flight(), 0);
-        outs.push((g.ids, g.text, g.stop, deltas));
-    }
-    assert_eq!(outs[0], outs[1]);
-}
-
 /// The Model API underneath: two steps in flight read back in order, each with its own
 /// picks and records (the staging buffers are double-buffered); the bounds hold.
 #[test]
@@ -209,7 +215,9 @@ fn submitted_steps_collect_in_order() {
     let bytes = synthetic_llama(&SynthSpec { n_ctx: 128, ..SynthSpec::default() }).unwrap();
     let g = Gguf::parse(&bytes).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("GPU adapter");
-    let mut m = pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 64, max_rows: 32, ..LoadOptions::default() })).unwrap();
+    let mut m =
+        pollster::block_on(Model::load(gpu, &g, &LoadOptions { n_ctx: 64, max_rows: 32, ..LoadOptions::default() }))
+            .unwrap();
     let prompt = [7u32, 100, 42, 42, 250, 3];
     let (b, n) = (3u32, 8u32);
     let lanes: Vec<LaneParams> =
@@ -218,39 +226,43 @@ fn submitted_steps_collect_in_order() {
             .enumerate()
             .map(|(i, s)| LaneParams::new(&SamplerConfig::parse(s).unwrap(), i as u32).unwrap())
             .collect();
-    let records = |m: &Model| m.last_records.iter().map(|r| bytemuck::bytes_of(r).to_vec()).collect::<Vec<_>>();
-    m.set_samplers(&lanes, &prompt).unwrap();
-    let mut want = vec![(pollster::block_on(m.start_lanes(&prompt, b, n)).unwrap(), records(&m))];
+    let bytes_of = |p: Picks| (p.ids, p.records.iter().map(|r| bytemuck::bytes_of(r).to_vec()).collect::<Vec<_>>());
+    let collect = |m: &mut Model| bytes_of(pollster::block_on(m.collect()).unwrap());
+    let start = |m: &mut Model| {
+        m.set_lanes(&lanes, &prompt, 0).unwrap();
+        pollster::block_on(m.start_lanes(&prompt, b, n)).unwrap();
+    };
+    let lanes_step = |step| Rows::Lanes { step, ids: None };
+    start(&mut m);
+    let mut want = vec![collect(&mut m)];
     for step in 1..n {
-        want.push((pollster::block_on(m.decode_lanes(b, step)).unwrap(), records(&m)));
+        m.submit(lanes_step(step)).unwrap();
+        want.push(collect(&mut m));
     }
     let distinct: std::collections::HashSet<&Vec<u32>> = want.iter().map(|w| &w.0).collect();
     assert!(distinct.len() > n as usize / 2, "the steps' picks should differ: {want:?}");
 
-    m.set_samplers(&lanes, &prompt).unwrap();
-    pollster::block_on(m.submit_start_lanes(&prompt, b, n)).unwrap();
-    m.submit_lanes(b, 1).unwrap();
-    assert!(matches!(m.submit_lanes(b, 2), Err(Error::Param(_))), "a third step in flight");
-    assert!(matches!(pollster::block_on(m.decode_lanes(b, 2)), Err(Error::Param(_))), "step by step while steps are in flight");
-    let mut got = vec![(pollster::block_on(m.collect()).unwrap(), records(&m))];
+    start(&mut m);
+    m.submit(lanes_step(1)).unwrap();
+    assert!(matches!(m.submit(lanes_step(2)), Err(Error::Param(_))), "a third step in flight");
+    let mut got = vec![collect(&mut m)];
     for step in 2..n {
-        m.submit_lanes(b, step).unwrap();
-        got.push((pollster::block_on(m.collect()).unwrap(), records(&m)));
+        m.submit(lanes_step(step)).unwrap();
+        got.push(collect(&mut m));
     }
-    got.push((pollster::block_on(m.collect()).unwrap(), records(&m)));
+    got.push(collect(&mut m));
     assert_eq!(got, want);
     assert!(matches!(pollster::block_on(m.collect()), Err(Error::Param(_))), "nothing left to collect");
     // Past the lanes' own KV slots (lane_tokens + 1 of them): refused, not written.
-    assert!(matches!(m.submit_lanes(b, n + 1), Err(Error::Param(_))));
-    // More lanes than start_lanes set up: refused.
-    assert!(matches!(m.submit_lanes(b + 1, 1), Err(Error::Param(_))));
+    assert!(matches!(m.submit(lanes_step(n + 1)), Err(Error::Param(_))));
+    // Forced ids must be one per lane.
+    assert!(matches!(m.submit(Rows::Lanes { step: 1, ids: Some(&[1, 2]) }), Err(Error::Param(_))));
     // A step discarded unread leaves the model usable, and a new start gives the same.
-    m.submit_lanes(b, 1).unwrap();
+    m.submit(lanes_step(1)).unwrap();
     m.discard();
     assert_eq!(m.in_flight(), 0);
-    m.set_samplers(&lanes, &prompt).unwrap();
-    assert_eq!(pollster::block_on(m.start_lanes(&prompt, b, n)).unwrap(), want[0].0);
-    assert_eq!(records(&m), want[0].1);
+    start(&mut m);
+    assert_eq!(collect(&mut m), want[0]);
 }
 
 /// `Pipeline::Auto` runs one step ahead except natively on a software adapter, where a submit

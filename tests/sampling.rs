@@ -73,9 +73,8 @@ fn survivors_match_when_the_candidate_list_overflows() {
     }
 }
 
-/// Greedy lanes through the chain pick exactly the first maximum (argmax_ref, which the
-/// argmax kernel is tested against) at the default model's vocabulary size, with ties planted
-/// across slices, inside a slice, at the last id, and rows of −inf or NaN.
+/// Greedy lanes through the chain pick exactly the first maximum (cpu::greedy_pick) at the
+/// default model's vocabulary size, with ties planted across slices, inside a slice, at the last id, and rows of −inf or NaN.
 #[test]
 fn greedy_is_argmax() {
     let gpu = gpu();
@@ -109,7 +108,7 @@ fn greedy_is_argmax() {
         h.setup(&rows, &params, &vec![vec![]; n], 0);
         h.run(1);
         let got = h.tokens(n);
-        let want: Vec<u32> = rows.chunks(v).map(samplescope::kernels::argmax::argmax_ref).collect();
+        let want: Vec<u32> = rows.chunks(v).map(samplescope::sampling::cpu::greedy_pick).collect();
         assert_eq!(got, want, "{variant:?}");
     }
 }
@@ -180,12 +179,23 @@ fn same_dice_across_truncations() {
     let gpu = gpu();
     let mut rng = rand::rng();
     let v = 3001;
-    let specs = ["temperature=1", "top_k=200", "top_k=20", "top_p=0.9", "top_p=0.5", "min_p=0.02", "min_p=0.2", "top_n_sigma=1"];
+    let specs = [
+        "temperature=1",
+        "top_k=200",
+        "top_k=20",
+        "top_p=0.9",
+        "top_p=0.5",
+        "min_p=0.02",
+        "min_p=0.2",
+        "top_n_sigma=1",
+    ];
     let n = specs.len();
     let r = row(&mut rng, "logits", v);
     let rows: Vec<f32> = (0..n).flat_map(|_| r.clone()).collect();
-    let params: Vec<LaneParams> =
-        specs.iter().map(|s| LaneParams::new(&SamplerConfig { seed: 99, ..SamplerConfig::parse(s).unwrap() }, 3).unwrap()).collect();
+    let params: Vec<LaneParams> = specs
+        .iter()
+        .map(|s| LaneParams::new(&SamplerConfig { seed: 99, ..SamplerConfig::parse(s).unwrap() }, 3).unwrap())
+        .collect();
     let mut h = Harness::new(&gpu, Variant::Row, v, n);
     h.setup(&rows, &params, &vec![vec![]; n], 0);
     let mut pairs = 0;
@@ -199,7 +209,11 @@ fn same_dice_across_truncations() {
                 let pb = recs[b].token as usize;
                 if a != b && subset && masks[a][pb] {
                     pairs += 1;
-                    assert_eq!(recs[a].token, recs[b].token, "step {step}: {} ⊆ {} and both keep {pb}", specs[a], specs[b]);
+                    assert_eq!(
+                        recs[a].token, recs[b].token,
+                        "step {step}: {} ⊆ {} and both keep {pb}",
+                        specs[a], specs[b]
+                    );
                 }
             }
         }
@@ -234,7 +248,7 @@ fn tiny_temperature_is_greedy() {
         h.setup(&rows, &params, &vec![vec![]; n], 0);
         h.run(1);
         let got = h.tokens(n);
-        let want: Vec<u32> = rows.chunks(v).map(samplescope::kernels::argmax::argmax_ref).collect();
+        let want: Vec<u32> = rows.chunks(v).map(samplescope::sampling::cpu::greedy_pick).collect();
         assert_eq!(got, want, "{variant:?}");
     }
 }
@@ -347,7 +361,11 @@ fn sampled_distribution_matches_truncated_softmax() {
     specs.push("min_p=0.1,temperature=0.7,temperature_position=last".into());
     let per = 18;
     let n = specs.len() * per;
-    let cfgs: Vec<SamplerConfig> = specs.iter().enumerate().map(|(c, s)| SamplerConfig { seed: 1000 + c as u64, ..SamplerConfig::parse(s).unwrap() }).collect();
+    let cfgs: Vec<SamplerConfig> = specs
+        .iter()
+        .enumerate()
+        .map(|(c, s)| SamplerConfig { seed: 1000 + c as u64, ..SamplerConfig::parse(s).unwrap() })
+        .collect();
     let params: Vec<LaneParams> = (0..n).map(|l| LaneParams::new(&cfgs[l / per], (l % per) as u32).unwrap()).collect();
     let rows: Vec<f32> = (0..n).flat_map(|_| r.clone()).collect();
     let mut h = Harness::new(&gpu, Variant::Row, v, n);
@@ -391,10 +409,15 @@ fn inspector_matches_the_step() {
     let gpu = gpu();
     let mut rng = rand::rng();
     let v = 3001;
-    let specs = ["top_k=40,top_p=0.95,min_p=0.02,temperature=1.3", "greedy", "top_n_sigma=1,temperature=0.8,temperature_position=last"];
+    let specs = [
+        "top_k=40,top_p=0.95,min_p=0.02,temperature=1.3",
+        "greedy",
+        "top_n_sigma=1,temperature=0.8,temperature_position=last",
+    ];
     let n = specs.len();
     let rows: Vec<f32> = (0..n).flat_map(|_| row(&mut rng, "neg_inf", v)).collect();
-    let params: Vec<LaneParams> = specs.iter().map(|s| LaneParams::new(&SamplerConfig::parse(s).unwrap(), 0).unwrap()).collect();
+    let params: Vec<LaneParams> =
+        specs.iter().map(|s| LaneParams::new(&SamplerConfig::parse(s).unwrap(), 0).unwrap()).collect();
     let mut h = Harness::new(&gpu, Variant::Row, v, n);
     h.setup(&rows, &params, &vec![vec![]; n], 0);
     h.run(1);
@@ -403,12 +426,21 @@ fn inspector_matches_the_step() {
     let all = pollster::block_on(h.chain.inspect_all(h.gpu(), &h.bind, 64)).unwrap();
     for lane in 0..n {
         let ins = pollster::block_on(h.chain.inspect(h.gpu(), &h.bind, lane as u32, 64)).unwrap();
-        assert_eq!(serde_json::to_string(&ins).unwrap(), serde_json::to_string(&all[lane]).unwrap(), "inspect vs inspect_all");
+        assert_eq!(
+            serde_json::to_string(&ins).unwrap(),
+            serde_json::to_string(&all[lane]).unwrap(),
+            "inspect vs inspect_all"
+        );
         let what = specs[lane];
         assert_eq!(ins.record, recs[lane], "{what}");
         if lane == 1 {
             let r = &recs[lane];
-            assert!(r.greedy() && r.sigma_threshold().is_none() && r.top_p_threshold().is_none() && r.min_p_threshold().is_none());
+            assert!(
+                r.greedy()
+                    && r.sigma_threshold().is_none()
+                    && r.top_p_threshold().is_none()
+                    && r.min_p_threshold().is_none()
+            );
             assert_eq!((r.sigma, r.top_k, r.top_p, r.min_p), (0.0, 0.0, 0.0, 0.0), "unused thresholds are 0");
         }
         assert_eq!(ins.candidates.len(), 64, "{what}");
@@ -416,7 +448,10 @@ fn inspector_matches_the_step() {
         let in_play = rows[lane * v..(lane + 1) * v].iter().filter(|x| x.is_finite()).count() as u32;
         assert_eq!(ins.histogram.iter().sum::<u32>(), in_play, "{what}");
         for pair in ins.candidates.windows(2) {
-            assert!(pair[0].logit > pair[1].logit || (pair[0].logit == pair[1].logit && pair[0].id < pair[1].id), "{what}: order");
+            assert!(
+                pair[0].logit > pair[1].logit || (pair[0].logit == pair[1].logit && pair[0].id < pair[1].id),
+                "{what}: order"
+            );
         }
         let mut after = 0.0;
         for c in &ins.candidates {
@@ -424,7 +459,12 @@ fn inspector_matches_the_step() {
             assert_eq!(c.kept, c.prob_after > 0.0, "{what}: token {}", c.id);
             after += c.prob_after;
             if c.id == recs[lane].token {
-                assert!((c.prob_after - recs[lane].token_prob as f64).abs() < 1e-5, "{what}: {} vs {}", c.prob_after, recs[lane].token_prob);
+                assert!(
+                    (c.prob_after - recs[lane].token_prob as f64).abs() < 1e-5,
+                    "{what}: {} vs {}",
+                    c.prob_after,
+                    recs[lane].token_prob
+                );
             }
         }
         // The top 64 hold every survivor here (top-k 40; σ and greedy keep fewer).

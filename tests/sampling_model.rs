@@ -22,12 +22,12 @@ fn model_rows(gpu: &samplescope::Gpu) -> (Vec<Vec<f32>>, Vec<Vec<u32>>) {
     let (mut rows, mut hists) = (Vec::new(), Vec::new());
     for p in common::reference()["prompts"].as_array().unwrap().iter().take(3) {
         let mut ids: Vec<u32> = p["token_ids"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect();
-        let mut next = pollster::block_on(model.prefill(&ids, 0)).unwrap();
+        let mut next = common::step(&mut model, &ids, 0);
         for _ in 0..2 {
             rows.push(pollster::block_on(model.read_logits(1)).unwrap());
             hists.push(ids.clone());
             ids.push(next);
-            next = pollster::block_on(model.decode(ids.len() as u32 - 1)).unwrap();
+            next = common::step(&mut model, &[next], ids.len() as u32 - 1);
         }
     }
     (rows, hists)

@@ -15,7 +15,10 @@ pub fn cpu_ns() -> u64 {
 /// A compute pipeline with its layout derived from the WGSL (`main` entry point).
 #[allow(dead_code)]
 pub fn compute_pipeline(dev: &wgpu::Device, wgsl: &str) -> wgpu::ComputePipeline {
-    let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor { label: None, source: wgpu::ShaderSource::Wgsl(wgsl.into()) });
+    let module = dev.create_shader_module(wgpu::ShaderModuleDescriptor {
+        label: None,
+        source: wgpu::ShaderSource::Wgsl(wgsl.into()),
+    });
     dev.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
         label: None,
         layout: None,
@@ -29,7 +32,11 @@ pub fn compute_pipeline(dev: &wgpu::Device, wgsl: &str) -> wgpu::ComputePipeline
 /// Times `record` (one dispatch, or a few that belong together): 6 submissions of one
 /// compute pass that calls it `reps` times; returns the minimum (wall ms, CPU ms) per call.
 #[allow(dead_code)]
-pub fn time_per_call(g: &samplescope::gpu::Gpu, reps: u32, mut record: impl FnMut(&mut wgpu::ComputePass)) -> samplescope::Result<(f64, f64)> {
+pub fn time_per_call(
+    g: &samplescope::gpu::Gpu,
+    reps: u32,
+    mut record: impl FnMut(&mut wgpu::ComputePass),
+) -> samplescope::Result<(f64, f64)> {
     let (mut wall, mut cpu) = (f64::MAX, f64::MAX);
     for _ in 0..6 {
         let (t, c) = (std::time::Instant::now(), cpu_ns());

@@ -1,4 +1,4 @@
-//! The repeated-sampling lab (DESIGN.md, "Repeated sampling"): task sets with answers,
+//! The repeated-sampling lab (docs/DESIGN.md, "Repeated sampling"): task sets with answers,
 //! verifiers, an async runner that draws N samples per task and sampler as lanes of one
 //! prompt, and the metrics: pass@k, majority vote, the exponentiated power-law fit of a
 //! coverage curve, and pass@1 against temperature.

@@ -93,12 +93,19 @@ pub struct EvalReport {
 
 /// Summaries of the complete `tasks` for `configs`; `samples` is the count per task and
 /// configuration.
-pub fn summarize(tasks: &[TaskResult], configs: &[SamplerConfig], samples: u32, vote_subsets: u32, seed: u64) -> Vec<ConfigSummary> {
+pub fn summarize(
+    tasks: &[TaskResult],
+    configs: &[SamplerConfig],
+    samples: u32,
+    vote_subsets: u32,
+    seed: u64,
+) -> Vec<ConfigSummary> {
     configs
         .iter()
         .enumerate()
         .map(|(ci, config)| {
-            let done: Vec<&TaskConfig> = tasks.iter().filter(|t| t.complete).filter_map(|t| t.configs.get(ci)).collect();
+            let done: Vec<&TaskConfig> =
+                tasks.iter().filter(|t| t.complete).filter_map(|t| t.configs.get(ci)).collect();
             let counts: Vec<(u32, u32)> = done.iter().map(|tc| (samples, tc.correct)).collect();
             let votes: Vec<Vec<Vote>> =
                 done.iter().map(|tc| tc.samples.iter().map(|s| (s.extracted.as_deref(), s.pass)).collect()).collect();
@@ -142,10 +149,16 @@ impl EvalReport {
     pub fn tables(&self) -> String {
         let mut s = String::new();
         let n_tasks = self.tasks.len();
-        let greedy_correct = self.tasks.iter().filter(|t| t.complete && t.greedy.as_ref().is_some_and(|g| g.pass)).count();
+        let greedy_correct =
+            self.tasks.iter().filter(|t| t.complete && t.greedy.as_ref().is_some_and(|g| g.pass)).count();
         let cancelled = if self.cancelled { "   [cancelled: finished tasks only]" } else { "" };
         if self.tasks.iter().any(|t| t.greedy.is_some()) {
-            let _ = writeln!(s, "greedy: {greedy_correct}/{} correct ({}){cancelled}", self.greedy_tasks, pct(self.greedy_accuracy));
+            let _ = writeln!(
+                s,
+                "greedy: {greedy_correct}/{} correct ({}){cancelled}",
+                self.greedy_tasks,
+                pct(self.greedy_accuracy)
+            );
         } else {
             let _ = writeln!(s, "greedy: not run{cancelled}");
         }
@@ -168,7 +181,13 @@ impl EvalReport {
                 let _ = writeln!(s);
             }
         }
-        let _ = writeln!(s, "\n{n_tasks} tasks, {} samples each, {} tokens in {:.1} s", self.samples, self.tokens, self.elapsed_ms / 1e3);
+        let _ = writeln!(
+            s,
+            "\n{n_tasks} tasks, {} samples each, {} tokens in {:.1} s",
+            self.samples,
+            self.tokens,
+            self.elapsed_ms / 1e3
+        );
         s
     }
 
@@ -218,7 +237,11 @@ impl EvalReport {
             });
             let _ = write!(s, "{:>4} {:>8} {:>10}", t.index, t.answer, g);
             for tc in &t.configs {
-                let _ = write!(s, " | {:<28}", format!("{}/{}: {}", tc.correct, tc.samples.len(), top_answers(&tc.samples, 3)));
+                let _ = write!(
+                    s,
+                    " | {:<28}",
+                    format!("{}/{}: {}", tc.correct, tc.samples.len(), top_answers(&tc.samples, 3))
+                );
             }
             let _ = writeln!(s);
         }
@@ -234,7 +257,14 @@ impl EvalReport {
                 let k = i + 1;
                 let fit = c.fit.map(|f| f.predict(k as f64));
                 let maj = c.majority_vote.get(i).copied();
-                let _ = writeln!(s, "{},{k},{p},{},{},{}", csv_field(&c.spec), opt(maj), opt(fit), opt(self.greedy_accuracy));
+                let _ = writeln!(
+                    s,
+                    "{},{k},{p},{},{},{}",
+                    csv_field(&c.spec),
+                    opt(maj),
+                    opt(fit),
+                    opt(self.greedy_accuracy)
+                );
             }
         }
         s

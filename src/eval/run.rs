@@ -12,6 +12,20 @@ use crate::engine::{CancelFlag, Engine, GenerateOptions, LaneSpec};
 use crate::error::{Error, Result};
 use crate::sampling::config::SamplerConfig;
 
+/// The most samples per task and configuration (N). The vote curve costs O(N²) per task
+/// and configuration (100 random subsets of size k at every k: ~50 M votes at 1024), and
+/// N samples are N lanes' worth of decoding, minutes per task on this engine at 1024.
+pub const MAX_SAMPLES: u32 = 1024;
+
+/// The most configurations a run evaluates (lanes × sweep temperatures): each is a column
+/// of every table and a curve in the chart.
+pub const MAX_CONFIGS: usize = 64;
+
+/// The most samples in one run, tasks × (greedy + configurations × N). The report keeps
+/// every output (its text, extracted answer and verdict, ~0.5 KB with its JSON), so this
+/// bounds it at ~128 MB: what a browser tab can hold, and days of decoding on this engine.
+pub const MAX_TOTAL_SAMPLES: u64 = 1 << 18;
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct EvalPlan {
@@ -70,12 +84,15 @@ pub struct Progress {
 /// Each configuration once per temperature, base-major (the order the report's sweep
 /// table assumes).
 pub fn sweep_configs(bases: &[SamplerConfig], temperatures: &[f32]) -> Vec<SamplerConfig> {
-    bases.iter().flat_map(|b| temperatures.iter().map(move |&t| SamplerConfig { temperature: t, ..b.clone() })).collect()
+    bases
+        .iter()
+        .flat_map(|b| temperatures.iter().map(move |&t| SamplerConfig { temperature: t, ..b.clone() }))
+        .collect()
 }
 
 /// The Philox seed of a configuration's lanes on task `task`. Tasks get unrelated dice (so
 /// their samples are independent); configurations with the same `seed` share dice on a
-/// task, so that they differ only in their sampler (DESIGN.md's "same dice").
+/// task, so that they differ only in their sampler (docs/DESIGN.md's "same dice").
 pub fn lane_seed(run_seed: u64, config_seed: u64, task: usize) -> u64 {
     SplitMix::keyed(&[run_seed, config_seed, task as u64]).next_u64()
 }
@@ -95,6 +112,7 @@ pub async fn run_eval(
     opts: &EvalOptions,
     mut on_progress: impl FnMut(Progress),
 ) -> Result<EvalReport> {
+    check_size(plan, opts)?;
     let configs = run_configs(plan);
     check(plan, &configs, opts)?;
     let mut cap = engine.model.lane_capacity(opts.max_tokens);
@@ -137,7 +155,9 @@ pub async fn run_eval(
         }
         for (ci, c) in configs.iter().enumerate() {
             let sampler = SamplerConfig { seed: lane_seed(opts.seed, c.seed, ti), ..c.clone() };
-            lanes.extend((0..opts.samples).map(|s| (Slot::Config(ci), LaneSpec { sampler: sampler.clone(), sample_index: s })));
+            lanes.extend(
+                (0..opts.samples).map(|s| (Slot::Config(ci), LaneSpec { sampler: sampler.clone(), sample_index: s })),
+            );
         }
         let mut result = TaskResult {
             index: ti,
@@ -153,7 +173,7 @@ pub async fn run_eval(
             }
             let specs: Vec<LaneSpec> = chunk.iter().map(|l| l.1.clone()).collect();
             let gens = engine
-                .generate_lanes(&ids, &specs, &gen_opts, |ev| {
+                .generate(&ids, &specs, &gen_opts, |ev| {
                     if ev.stop.is_some_and(|s| s != "cancelled") {
                         done += 1;
                         on_progress(Progress { done, total, task: ti, elapsed_ms: t0.elapsed().as_secs_f64() * 1e3 });
@@ -190,7 +210,8 @@ pub async fn run_eval(
         results.push(result);
     }
     let summaries = summarize(&results, &configs, opts.samples, opts.vote_subsets, opts.seed);
-    let greedy: Vec<bool> = results.iter().filter(|t| t.complete).filter_map(|t| t.greedy.as_ref().map(|g| g.pass)).collect();
+    let greedy: Vec<bool> =
+        results.iter().filter(|t| t.complete).filter_map(|t| t.greedy.as_ref().map(|g| g.pass)).collect();
     let sweep = plan
         .configs
         .iter()
@@ -210,7 +231,8 @@ pub async fn run_eval(
         cancelled: cancelled(),
         elapsed_ms: t0.elapsed().as_secs_f64() * 1e3,
         tokens,
-        greedy_accuracy: (!greedy.is_empty()).then(|| greedy.iter().filter(|&&p| p).count() as f64 / greedy.len() as f64),
+        greedy_accuracy: (!greedy.is_empty())
+            .then(|| greedy.iter().filter(|&&p| p).count() as f64 / greedy.len() as f64),
         greedy_tasks: greedy.len(),
         configs: summaries,
         sweep,
@@ -229,7 +251,33 @@ fn run_configs(plan: &EvalPlan) -> Vec<SamplerConfig> {
 
 /// What `run_eval` checks before any GPU work, for a front end to check a plan up front.
 pub fn validate(plan: &EvalPlan, opts: &EvalOptions) -> Result<()> {
+    check_size(plan, opts)?;
     check(plan, &run_configs(plan), opts)
+}
+
+/// Rejects a run larger than `MAX_SAMPLES`, `MAX_CONFIGS` or `MAX_TOTAL_SAMPLES` before
+/// anything is allocated for it; the message names the limit and the product.
+fn check_size(plan: &EvalPlan, opts: &EvalOptions) -> Result<()> {
+    if opts.samples > MAX_SAMPLES {
+        return Err(Error::Param(format!("samples = {}: at most {MAX_SAMPLES} per task and sampler", opts.samples)));
+    }
+    let n_configs = plan.configs.len().saturating_mul(plan.sweep.len().max(1));
+    if n_configs > MAX_CONFIGS {
+        return Err(Error::Param(format!(
+            "{} sampler configurations × {} sweep temperatures = {n_configs}: at most {MAX_CONFIGS}",
+            plan.configs.len(),
+            plan.sweep.len().max(1)
+        )));
+    }
+    let per_task = opts.greedy as u64 + n_configs as u64 * opts.samples as u64;
+    let total = (plan.tasks.len() as u64).saturating_mul(per_task);
+    if total > MAX_TOTAL_SAMPLES {
+        return Err(Error::Param(format!(
+            "{} tasks × {per_task} samples each = {total} samples: at most {MAX_TOTAL_SAMPLES} in one run",
+            plan.tasks.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Rejects a plan that cannot run or cannot pass, before any GPU work.

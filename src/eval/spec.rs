@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::run::{validate, EvalOptions, EvalPlan};
 use super::tasks::{parse_jsonl, ArithmeticSpec, Task};
 use super::verify::Verifier;
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::sampling::config::SamplerConfig;
 
 /// The configurations a run evaluates when it names none.
@@ -98,7 +98,7 @@ impl EvalSpec {
         match &self.tasks {
             TaskSource::Generated(spec) => match ArithmeticSpec::parse(spec)? {
                 Some(a) => a.generate(self.seed),
-                None => Err(Error::Param(format!("task spec {spec:?}: expected arithmetic:LEVEL:COUNT"))),
+                None => Err(Error::Param(format!("task spec {}: expected arithmetic:LEVEL:COUNT", shown(spec)))),
             },
             TaskSource::Jsonl { text, source } => parse_jsonl(text).map_err(|e| match (source, e) {
                 (Some(name), Error::Param(msg)) => Error::Param(format!("{name}: {msg}")),
@@ -111,8 +111,11 @@ impl EvalSpec {
     /// lanes, verifier, every task's answer against the verifier) before any GPU work.
     pub fn plan(&self) -> Result<(EvalPlan, EvalOptions)> {
         let tasks = self.load_tasks()?;
-        let specs: Vec<String> =
-            if self.lanes.is_empty() { DEFAULT_LANES.iter().map(|s| s.to_string()).collect() } else { self.lanes.clone() };
+        let specs: Vec<String> = if self.lanes.is_empty() {
+            DEFAULT_LANES.iter().map(|s| s.to_string()).collect()
+        } else {
+            self.lanes.clone()
+        };
         let configs = if self.samples == 0 { Vec::new() } else { lane_configs(&specs, self.temperature)? };
         let plan = EvalPlan { tasks, configs, sweep: self.sweep.clone(), verifier: Verifier::parse(&self.verifier)? };
         let opts = EvalOptions {
@@ -136,9 +139,9 @@ pub fn lane_configs(specs: &[String], temperature: Option<f32>) -> Result<Vec<Sa
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let lane = |e: Error| Error::Param(format!("lane {} ({s:?}): {e}", i + 1));
-            let mut c = SamplerConfig::parse(s).map_err(lane)?;
-            let sets_temperature = s.split(',').any(|kv| kv.trim().starts_with("temperature="));
+            let lane = |e: Error| Error::Param(format!("lane {} ({}): {e}", i + 1, shown(s)));
+            let (mut c, keys) = SamplerConfig::parse_keys(s).map_err(lane)?;
+            let sets_temperature = keys.contains(&"temperature");
             if let (Some(t), false, false) = (temperature, c.is_greedy(), sets_temperature) {
                 c.temperature = t;
             }
@@ -154,24 +157,65 @@ mod tests {
 
     #[test]
     fn lane_temperature_fills_only_what_a_lane_leaves_open() {
-        let c = lane_configs(&["greedy".into(), "top_p=0.9".into(), "min_p=0.1,temperature=0.7".into()], Some(1.5)).unwrap();
+        let c = lane_configs(&["greedy".into(), "top_p=0.9".into(), "min_p=0.1,temperature=0.7".into()], Some(1.5))
+            .unwrap();
         assert!(c[0].is_greedy());
         assert_eq!(c[1].temperature, 1.5);
         assert_eq!(c[2].temperature, 0.7);
+        // However it is spaced: `temperature = 0.5` was once replaced by the shared one.
+        let c = lane_configs(&["temperature = 0.5, min_p=0.1".into(), " temperature=0.25".into()], Some(1.5)).unwrap();
+        assert_eq!((c[0].temperature, c[1].temperature), (0.5, 0.25));
         let err = lane_configs(&["min_p=0.1".into(), "top_p=2".into()], None).unwrap_err().to_string();
         assert!(err.contains("lane 2") && err.contains("top_p"), "{err}");
     }
 
     #[test]
     fn json_fields_and_defaults() {
-        let s = EvalSpec::from_json(r#"{"tasks": {"generated": "arithmetic:1:3"}, "samples": 4, "maxTokens": 8, "sweep": [0.5, 1]}"#).unwrap();
+        let s = EvalSpec::from_json(
+            r#"{"tasks": {"generated": "arithmetic:1:3"}, "samples": 4, "maxTokens": 8, "sweep": [0.5, 1]}"#,
+        )
+        .unwrap();
         assert_eq!((s.samples, s.max_tokens, s.seed, s.greedy), (4, 8, 0, true));
         let (plan, opts) = s.plan().unwrap();
         assert_eq!(plan.tasks.len(), 3);
         assert_eq!(plan.configs.iter().map(|c| c.to_spec()).collect::<Vec<_>>(), DEFAULT_LANES);
         assert_eq!((opts.samples, opts.max_tokens), (4, 8));
-        let err = EvalSpec::from_json(r#"{"tasks": {"generated": "arithmetic:1:3"}, "sampels": 4}"#).unwrap_err().to_string();
+        let err =
+            EvalSpec::from_json(r#"{"tasks": {"generated": "arithmetic:1:3"}, "sampels": 4}"#).unwrap_err().to_string();
         assert!(err.contains("sampels"), "{err}");
+    }
+
+    #[test]
+    fn run_sizes_are_bounded_before_anything_is_allocated() {
+        use crate::eval::run::{MAX_CONFIGS, MAX_SAMPLES, MAX_TOTAL_SAMPLES};
+        let err = |json: &str| EvalSpec::from_json(json).and_then(|s| s.plan()).unwrap_err().to_string();
+        // `samplescope eval --samples 4294967295` aborted on a 618 GB allocation.
+        let e = err(r#"{"tasks": {"generated": "arithmetic:1:3"}, "samples": 4294967295}"#);
+        assert!(e.contains(&format!("samples = 4294967295: at most {MAX_SAMPLES}")), "{e}");
+        let mut s = EvalSpec::new(TaskSource::Generated("arithmetic:1:2".into()));
+        s.sweep = (1..=40).map(|i| i as f32 / 10.0).collect();
+        let e = s.plan().unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("2 sampler configurations × 40 sweep temperatures = 80: at most {MAX_CONFIGS}")),
+            "{e}"
+        );
+        let mut s = EvalSpec::new(TaskSource::Generated("arithmetic:1:10000".into()));
+        s.samples = 1000;
+        let e = s.plan().unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("10000 tasks × 2001 samples each = 20010000 samples: at most {MAX_TOTAL_SAMPLES}")),
+            "{e}"
+        );
+        // A huge sweep list is refused before the configurations are multiplied out.
+        let e = err(&format!(
+            r#"{{"tasks": {{"generated": "arithmetic:1:1"}}, "sweep": [{}]}}"#,
+            vec!["1"; 200_000].join(",")
+        ));
+        assert!(e.contains("at most 64"), "{e}");
+        // The limits themselves are allowed.
+        s.samples = MAX_SAMPLES;
+        s.tasks = TaskSource::Generated("arithmetic:1:100".into());
+        s.plan().unwrap();
     }
 
     #[test]
@@ -184,7 +228,10 @@ mod tests {
     #[test]
     fn errors_name_the_source_and_the_problem() {
         let jsonl = |text: &str, source: Option<&str>| {
-            EvalSpec::new(TaskSource::Jsonl { text: text.into(), source: source.map(String::from) }).plan().unwrap_err().to_string()
+            EvalSpec::new(TaskSource::Jsonl { text: text.into(), source: source.map(String::from) })
+                .plan()
+                .unwrap_err()
+                .to_string()
         };
         let e = jsonl("{\"prompt\": \"a\", \"answer\": 1}\n{\"prompt\": \"b\"}\n", Some("my.jsonl"));
         assert!(e.contains(": my.jsonl: task set: line 2: missing field \"answer\""), "{e}");

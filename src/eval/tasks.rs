@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::rng::SplitMix;
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 
 /// One problem: the user message (the runner wraps it in the chat template) and the
 /// expected answer as text (a number for the numeric verifier).
@@ -29,7 +29,8 @@ pub const MAX_COUNT: u32 = 10_000;
 const INSTRUCTION: &str = "Reply with only the number, no words.";
 
 const NAMES: [&str; 12] = ["Sam", "Mia", "Tom", "Lily", "Ben", "Emma", "Max", "Zoe", "Leo", "Ava", "Noah", "Ella"];
-const ITEMS: [&str; 10] = ["apples", "pencils", "marbles", "stickers", "cookies", "books", "coins", "cards", "shells", "balloons"];
+const ITEMS: [&str; 10] =
+    ["apples", "pencils", "marbles", "stickers", "cookies", "books", "coins", "cards", "shells", "balloons"];
 const BOXES: [&str; 4] = ["bags", "boxes", "packs", "baskets"];
 
 /// `arithmetic:LEVEL:COUNT`, the CLI's and the page's name for a generated task set.
@@ -46,10 +47,13 @@ impl ArithmeticSpec {
         let Some(rest) = spec.trim().strip_prefix("arithmetic:") else {
             return Ok(None);
         };
-        let bad = |what: String| Error::Param(format!("task spec {spec:?}: {what} (expected arithmetic:LEVEL:COUNT)"));
+        let bad =
+            |what: String| Error::Param(format!("task spec {}: {what} (expected arithmetic:LEVEL:COUNT)", shown(spec)));
         let (level, count) = rest.split_once(':').ok_or_else(|| bad("no COUNT".into()))?;
-        let level: u32 = level.trim().parse().map_err(|_| bad(format!("level {level:?} is not a whole number")))?;
-        let count: u32 = count.trim().parse().map_err(|_| bad(format!("count {count:?} is not a whole number")))?;
+        let level: u32 =
+            level.trim().parse().map_err(|_| bad(format!("level {} is not a whole number", shown(level))))?;
+        let count: u32 =
+            count.trim().parse().map_err(|_| bad(format!("count {} is not a whole number", shown(count))))?;
         if !LEVELS.contains(&level) {
             return Err(bad(format!("level {level} is not one of {}..={}", LEVELS.start(), LEVELS.end())));
         }
@@ -97,7 +101,10 @@ pub fn arithmetic_task(level: u32, index: u32, seed: u64) -> Result<Task> {
                 (format!("{name} has {a} {item} and buys {b} more. How many {item} does {name} have now?"), a + b)
             } else {
                 let a = a.max(b + 1);
-                (format!("{name} has {a} {item} and gives {b} to {friend}. How many {item} does {name} have now?"), a - b)
+                (
+                    format!("{name} has {a} {item} and gives {b} to {friend}. How many {item} does {name} have now?"),
+                    a - b,
+                )
             }
         }
         2 => {
@@ -132,7 +139,13 @@ pub fn arithmetic_task(level: u32, index: u32, seed: u64) -> Result<Task> {
                 c + a * b - d,
             )
         }
-        _ => return Err(Error::Param(format!("arithmetic level {level} is not one of {}..={}", LEVELS.start(), LEVELS.end()))),
+        _ => {
+            return Err(Error::Param(format!(
+                "arithmetic level {level} is not one of {}..={}",
+                LEVELS.start(),
+                LEVELS.end()
+            )))
+        }
     };
     debug_assert!(answer >= 0, "level {level} made a negative answer");
     Ok(Task { prompt: format!("{text}\n{INSTRUCTION}"), answer: answer.to_string() })

@@ -3,7 +3,7 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::error::{Error, Result};
+use crate::error::{shown, shown_text, Error, Result};
 
 /// How an output is checked against a task's answer.
 #[derive(Clone, Debug)]
@@ -38,8 +38,11 @@ impl Verifier {
             s => match s.strip_prefix("regex:") {
                 Some(p) => regex::Regex::new(p)
                     .map(Verifier::Regex)
-                    .map_err(|e| Error::Param(format!("verifier regex {p:?}: {e}"))),
-                None => Err(Error::Param(format!("verifier {s:?}: expected numeric, exact, contains or regex:PATTERN"))),
+                    .map_err(|e| Error::Param(format!("verifier regex {}: {}", shown(p), shown_text(&e.to_string())))),
+                None => Err(Error::Param(format!(
+                    "verifier {}: expected numeric, exact, contains or regex:PATTERN",
+                    shown(s)
+                ))),
             },
         }
     }
@@ -63,7 +66,10 @@ impl Verifier {
         if let Verifier::Numeric = self {
             let nums = numbers(answer);
             if nums.len() != 1 {
-                return Err(format!("answer {answer:?} is not a single number (the numeric verifier needs one)"));
+                return Err(format!(
+                    "answer {} is not a single number (the numeric verifier needs one)",
+                    shown(answer)
+                ));
             }
         }
         Ok(())
@@ -111,9 +117,7 @@ pub fn numbers(text: &str) -> Vec<String> {
             i += 1;
             continue;
         }
-        let negative = i > 0
-            && matches!(c[i - 1], '-' | '−')
-            && (i < 2 || !c[i - 2].is_alphanumeric());
+        let negative = i > 0 && matches!(c[i - 1], '-' | '−') && (i < 2 || !c[i - 2].is_alphanumeric());
         // Digit groups separated by single commas, e.g. ["1", "234"].
         let mut groups = vec![take_digits(&c, &mut i)];
         while i + 1 < c.len() && c[i] == ',' && c[i + 1].is_ascii_digit() {

@@ -4,13 +4,13 @@
 pub mod profile;
 pub mod shader;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 
 /// Which kernel variant a family should use. Software adapters (lavapipe, SwiftShader)
 /// run invocations as SIMD lanes on a CPU where barriers are very costly, so one invocation
-/// per output row wins; real GPUs want cooperative rows (see DESIGN.md, "Kernel variants").
+/// per output row wins; real GPUs want cooperative rows (see docs/DESIGN.md, "Kernel variants").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Variant {
     /// One invocation per output row, no barriers.
@@ -56,6 +56,9 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub facts: Arc<AdapterFacts>,
     pub variant: Variant,
+    /// Set by the device-lost callback: why the device was lost. Once set, every call here
+    /// that waits on the GPU fails with [`Error::Gpu`] naming it.
+    lost: Arc<Mutex<Option<String>>>,
 }
 
 impl Gpu {
@@ -63,11 +66,8 @@ impl Gpu {
     /// opens a device with the adapter's own storage limits, which the model needs.
     pub async fn new(opts: GpuOptions) -> Result<Gpu> {
         let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
-        desc.backends = if cfg!(target_arch = "wasm32") {
-            wgpu::Backends::BROWSER_WEBGPU
-        } else {
-            wgpu::Backends::PRIMARY
-        };
+        desc.backends =
+            if cfg!(target_arch = "wasm32") { wgpu::Backends::BROWSER_WEBGPU } else { wgpu::Backends::PRIMARY };
         let instance = wgpu::Instance::new(desc);
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
@@ -117,7 +117,41 @@ impl Gpu {
             max_storage_binding: limits.max_storage_buffer_binding_size as u64,
         };
         let variant = opts.variant.unwrap_or(if software { Variant::Row } else { Variant::Cooperative });
-        Ok(Gpu { device, queue, facts: Arc::new(facts), variant })
+        let lost = Arc::new(Mutex::new(None));
+        let flag = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let why = match reason {
+                wgpu::DeviceLostReason::Destroyed => "destroyed".to_string(),
+                wgpu::DeviceLostReason::Unknown => "lost".to_string(),
+            };
+            let text = if message.trim().is_empty() { why } else { format!("{why}: {}", message.trim()) };
+            if let Ok(mut l) = flag.lock() {
+                l.get_or_insert(text);
+            }
+        });
+        Ok(Gpu { device, queue, facts: Arc::new(facts), variant, lost })
+    }
+
+    /// Why the device was lost (its reason and the driver's message), or None while it works.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().ok().and_then(|l| l.clone())
+    }
+
+    /// `Err(Error::Gpu)` naming the loss once the device is lost; `Ok` while it works.
+    pub fn check_device(&self) -> Result<()> {
+        match self.lost() {
+            Some(why) => Err(device_lost_error(&why)),
+            None => Ok(()),
+        }
+    }
+
+    /// `e`, or the device-lost error when the device has been lost meanwhile (a failed
+    /// readback is usually the first sign of a loss, before the callback names it).
+    pub fn explain(&self, e: Error) -> Error {
+        match self.lost() {
+            Some(why) if !matches!(&e, Error::Gpu(m) if m.starts_with(DEVICE_LOST)) => device_lost_error(&why),
+            _ => e,
+        }
     }
 
     /// A storage buffer holding `data`, checked against the binding limit.
@@ -193,6 +227,7 @@ impl Gpu {
 
     /// Maps a MAP_READ buffer and copies out its first `len` bytes, then unmaps it.
     pub async fn read_mapped(&self, buf: &wgpu::Buffer, len: u64) -> Result<Vec<u8>> {
+        self.check_device()?;
         let (tx, rx) = futures_channel::oneshot::channel();
         let slice = buf.slice(..len);
         slice.map_async(wgpu::MapMode::Read, move |r| {
@@ -200,8 +235,8 @@ impl Gpu {
         });
         self.wait_idle()?;
         rx.await
-            .map_err(|_| Error::Gpu("readback was dropped (device lost?)".into()))?
-            .map_err(|e| Error::Gpu(format!("readback failed: {e}")))?;
+            .map_err(|_| self.explain(Error::Gpu("readback was dropped (device lost?)".into())))?
+            .map_err(|e| self.explain(Error::Gpu(format!("readback failed: {e}"))))?;
         let bytes = slice.get_mapped_range().map_err(|e| Error::Gpu(format!("readback map: {e}")))?.to_vec();
         buf.unmap();
         Ok(bytes)
@@ -210,6 +245,7 @@ impl Gpu {
     /// Copies `len` bytes of a storage buffer to the CPU (a fresh staging buffer; for tests
     /// and the inspector, not for the decode loop).
     pub async fn read_storage(&self, src: &wgpu::Buffer, offset: u64, len: u64) -> Result<Vec<u8>> {
+        self.check_device()?;
         let staging = self.readback_buffer("read_storage", len);
         let mut enc = self.device.create_command_encoder(&Default::default());
         enc.copy_buffer_to_buffer(src, offset, &staging, 0, len.div_ceil(4) * 4);
@@ -227,10 +263,13 @@ impl Gpu {
     /// Natively, drives the device until submitted work (and map callbacks) are done. In the
     /// browser the event loop does this, so it is a no-op there.
     pub fn wait_idle(&self) -> Result<()> {
+        self.check_device()?;
         #[cfg(not(target_arch = "wasm32"))]
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| Error::Gpu(format!("device poll: {e}")))?;
+        {
+            let polled = self.device.poll(wgpu::PollType::wait_indefinitely());
+            polled.map_err(|e| self.explain(Error::Gpu(format!("device poll: {e}"))))?;
+            self.check_device()?;
+        }
         Ok(())
     }
 
@@ -238,10 +277,13 @@ impl Gpu {
     /// unblocks) is done, not waiting for what was submitted after it. In the browser the
     /// event loop does this, so it is a no-op there.
     pub fn wait_for(&self, index: wgpu::SubmissionIndex) -> Result<()> {
+        self.check_device()?;
         #[cfg(not(target_arch = "wasm32"))]
         self.device
             .poll(wgpu::PollType::Wait { submission_index: Some(index), timeout: None })
-            .map_err(|e| Error::Gpu(format!("device poll: {e}")))?;
+            .map_err(|e| self.explain(Error::Gpu(format!("device poll: {e}"))))?;
+        #[cfg(not(target_arch = "wasm32"))]
+        self.check_device()?;
         #[cfg(target_arch = "wasm32")]
         let _ = index;
         Ok(())
@@ -250,14 +292,55 @@ impl Gpu {
     /// Runs `f` inside a validation + out-of-memory error scope and turns what it caught into
     /// an error: on WebGPU, validation errors otherwise reach only the console.
     pub async fn checked<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+        self.check_device()?;
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let out = f();
         let v = validation.pop().await;
         let o = oom.pop().await;
         if let Some(e) = v.or(o) {
-            return Err(Error::Gpu(format!("{what}: {e}")));
+            return Err(self.explain(Error::Gpu(format!("{what}: {e}"))));
         }
+        self.check_device()?;
         Ok(out)
+    }
+}
+
+/// How every device-lost error begins (the page matches on it).
+pub const DEVICE_LOST: &str = "the GPU device was lost";
+
+fn device_lost_error(why: &str) -> Error {
+    Error::Gpu(format!("{DEVICE_LOST} ({why}); nothing more can run on it: start again to open a new device"))
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    /// A destroyed device turns later GPU calls into a clear Error::Gpu, not a hang or a panic.
+    #[test]
+    fn a_lost_device_is_a_clear_error() {
+        let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("a GPU adapter (lavapipe)");
+        let buf = gpu.storage_init("before", &[1, 2, 3, 4]).unwrap();
+        assert_eq!(pollster::block_on(gpu.read_storage(&buf, 0, 4)).unwrap(), [1, 2, 3, 4]);
+        assert!(gpu.lost().is_none());
+        gpu.device.destroy();
+        // wgpu calls the lost callback once the device has been maintained after destroy.
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        let why = gpu.lost().expect("the device-lost callback ran");
+        assert!(why.starts_with("destroyed"), "{why}");
+        let err = pollster::block_on(gpu.read_storage(&buf, 0, 4)).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, Error::Gpu(_)), "{msg}");
+        assert!(msg.contains(DEVICE_LOST) && msg.contains("destroyed"), "{msg}");
+        assert!(gpu.wait_idle().is_err());
+        assert!(pollster::block_on(gpu.checked("a dispatch", || ())).is_err());
+        // Recording and submitting work on the lost device (as the decode loop does before it
+        // waits for a step) does not panic; the wait after it reports the loss.
+        let staging = gpu.readback_buffer("after", 4);
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        enc.copy_buffer_to_buffer(&buf, 0, &staging, 0, 4);
+        let index = gpu.queue.submit([enc.finish()]);
+        assert!(gpu.wait_for(index).unwrap_err().to_string().contains(DEVICE_LOST));
     }
 }

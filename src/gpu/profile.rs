@@ -16,7 +16,9 @@ pub struct Recorder<'e> {
 impl<'e> Recorder<'e> {
     /// All dispatches in one pass.
     pub fn new(enc: &'e mut wgpu::CommandEncoder) -> Self {
-        let pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("step"), timestamp_writes: None }).forget_lifetime();
+        let pass = enc
+            .begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("step"), timestamp_writes: None })
+            .forget_lifetime();
         Recorder { enc, pass: Some(pass), timing: None }
     }
 
@@ -68,7 +70,11 @@ impl Timer {
             return Err(Error::Unsupported(format!("{} has no timestamp queries", gpu.facts.name)));
         }
         let count = 2 * max_ops;
-        let queries = gpu.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("timer"), ty: wgpu::QueryType::Timestamp, count });
+        let queries = gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
+            label: Some("timer"),
+            ty: wgpu::QueryType::Timestamp,
+            count,
+        });
         let resolve = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("timer_resolve"),
             size: 8 * count as u64,

@@ -81,7 +81,8 @@ pub fn preprocess(src: &str, defs: &Defines) -> Result<String> {
                 .ok_or_else(|| Error::Gpu(format!("shader line {}: #if on undefined {name}", i + 1)))?;
             stack.push((on != neg, on != neg));
         } else if t == "#else" {
-            let top = stack.last_mut().ok_or_else(|| Error::Gpu(format!("shader line {}: #else without #if", i + 1)))?;
+            let top =
+                stack.last_mut().ok_or_else(|| Error::Gpu(format!("shader line {}: #else without #if", i + 1)))?;
             *top = (!top.1, top.1);
         } else if t == "#endif" {
             stack.pop().ok_or_else(|| Error::Gpu(format!("shader line {}: #endif without #if", i + 1)))?;
@@ -212,7 +213,10 @@ pub fn bind(
         .map(|(i, b)| wgpu::BindGroupEntry { binding: i as u32, resource: b.as_entire_binding() })
         .collect();
     if let Some(view) = texture {
-        entries.push(wgpu::BindGroupEntry { binding: buffers.len() as u32, resource: wgpu::BindingResource::TextureView(view) });
+        entries.push(wgpu::BindGroupEntry {
+            binding: buffers.len() as u32,
+            resource: wgpu::BindingResource::TextureView(view),
+        });
     }
     device.create_bind_group(&wgpu::BindGroupDescriptor { label: Some(label), layout, entries: &entries })
 }
@@ -226,7 +230,9 @@ mod tests {
         let d = Defines::new().flag("A", true).flag("B", false).u32("N", 3);
         let src = "x\n#if A\na\n#if B\nb\n#else\nnb\n#endif\n#else\nna\n#endif\n#if !B\nnotb\n#endif\ny";
         assert_eq!(preprocess(src, &d).unwrap(), "x\na\nnb\nnotb\ny\n");
-        assert!(assemble(&["z"], &d).unwrap().starts_with("const A: bool = true;\nconst B: bool = false;\nconst N: u32 = 3u;\n"));
+        assert!(assemble(&["z"], &d)
+            .unwrap()
+            .starts_with("const A: bool = true;\nconst B: bool = false;\nconst N: u32 = 3u;\n"));
     }
 
     #[test]

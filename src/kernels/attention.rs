@@ -19,7 +19,13 @@ pub struct Attention {
 impl Attention {
     /// Rows attend to positions below `n_ctx` (the stride of the score scratch).
     pub fn new(kern: &Kernels, h: Heads, kv_f16: bool, n_ctx: u32) -> Result<Self> {
-        let defs = Defines::new().u32("H", h.n_head).u32("HKV", h.n_head_kv).u32("HD", h.head_dim).u32("NCTX", n_ctx).flag("QUAD", h.head_dim % 16 == 0).flag("KV_F16", kv_f16);
+        let defs = Defines::new()
+            .u32("H", h.n_head)
+            .u32("HKV", h.n_head_kv)
+            .u32("HD", h.head_dim)
+            .u32("NCTX", n_ctx)
+            .flag("QUAD", h.head_dim.is_multiple_of(16))
+            .flag("KV_F16", kv_f16);
         let make = |entry: &str| kern.pipeline(&format!("attention_{entry}"), entry, &[COMMON, SRC], &defs, SIG);
         Ok(Attention { scores: make("scores")?, mix: make("mix")?, heads: h, n_ctx })
     }
@@ -33,7 +39,11 @@ impl Attention {
     /// out [M, H·HD], score scratch (`scratch_bytes(M)`).
     pub fn bind(&self, kern: &Kernels, b: [&wgpu::Buffer; 7]) -> Result<wgpu::BindGroup> {
         if b[6].size() < self.scratch_bytes(1) {
-            return Err(Error::Param(format!("attention scratch of {} bytes, a row needs {}", b[6].size(), self.scratch_bytes(1))));
+            return Err(Error::Param(format!(
+                "attention scratch of {} bytes, a row needs {}",
+                b[6].size(),
+                self.scratch_bytes(1)
+            )));
         }
         kern.bind(SIG, "attention", &b)
     }
@@ -46,7 +56,7 @@ impl Attention {
         pass.set_pipeline(&self.scores);
         pass.dispatch_workgroups(groups(t_end.min(self.n_ctx).div_ceil(4), 64), h.n_head, m);
         pass.set_pipeline(&self.mix);
-        let per = if h.head_dim % 16 == 0 { 16 } else { 4 };
+        let per = if h.head_dim.is_multiple_of(16) { 16 } else { 4 };
         pass.dispatch_workgroups(groups(h.n_head * h.head_dim / per, 16), m, 1);
     }
 }
@@ -93,7 +103,14 @@ mod tests {
         let h = Heads { n_head: 6, n_head_kv: 2, head_dim, n_rot: head_dim };
         let slots = 60usize;
         // Solo rows, and lane rows that share positions < 10 and own slots from 33 / 47.
-        let info = [RowInfo::solo(0), RowInfo::solo(1), RowInfo::solo(32), RowInfo::lane(9, 10, 33), RowInfo::lane(20, 10, 33), RowInfo::lane(12, 10, 47)];
+        let info = [
+            RowInfo::solo(0),
+            RowInfo::solo(1),
+            RowInfo::solo(32),
+            RowInfo::lane(9, 10, 33),
+            RowInfo::lane(20, 10, 33),
+            RowInfo::lane(12, 10, 47),
+        ];
         let m = info.len();
         let (qd, kvd) = ((h.n_head * h.head_dim) as usize, (h.n_head_kv * h.head_dim) as usize);
         let q = rand_vec(&mut rng, m * qd, 1.0);
@@ -110,12 +127,24 @@ mod tests {
         let n_ctx = 40;
         let att = Attention::new(&kern, h, kv_f16, n_ctx).unwrap();
         let scratch = buf(&kern, &vec![0.0; att.scratch_bytes(m as u32) as usize / 4]);
-        let bufs = [rows(&kern, m as u32, 0), buf_rows(&kern, &info), buf(&kern, &q), kb, vb, buf(&kern, &vec![0.0; m * qd]), scratch];
+        let bufs = [
+            rows(&kern, m as u32, 0),
+            buf_rows(&kern, &info),
+            buf(&kern, &q),
+            kb,
+            vb,
+            buf(&kern, &vec![0.0; m * qd]),
+            scratch,
+        ];
         let bg = att.bind(&kern, std::array::from_fn(|i| &bufs[i])).unwrap();
         let t_end = info.iter().map(|r| r.pos + 1).max().unwrap();
         run(&kern, |p| att.record(p, &bg, m as u32, t_end));
         let got = read(&kern, &bufs[5], m * qd);
-        let want: Vec<f32> = info.iter().enumerate().flat_map(|(i, &r)| attention_ref(h, &q[i * qd..(i + 1) * qd], &kc, &vc, r)).collect();
+        let want: Vec<f32> = info
+            .iter()
+            .enumerate()
+            .flat_map(|(i, &r)| attention_ref(h, &q[i * qd..(i + 1) * qd], &kc, &vc, r))
+            .collect();
         // Outputs are convex combinations of values in [-1, 1]; f32 softmax and sums over
         // ≤ 33 positions stay within 1e-5 absolute.
         let scale = vec![1.0; want.len()];

@@ -21,7 +21,11 @@ impl Embed {
         let defs = Defines::new().u32("D", d).u32("VOCAB", vocab).flag("BLOCK_DOT", false).flag("SPLIT", false);
         let texture = fmt.uses_texture();
         let sig = if texture { SIG_TEX } else { SIG };
-        Ok(Embed { pipe: kern.pipeline(&format!("embed_{fmt:?}"), "main", &[COMMON, fmt.reader(), SRC], &defs, sig)?, d, texture })
+        Ok(Embed {
+            pipe: kern.pipeline(&format!("embed_{fmt:?}"), "main", &[COMMON, fmt.reader(), SRC], &defs, sig)?,
+            d,
+            texture,
+        })
     }
 
     /// `table` holds the weights (for the texture formats: the scale words, with the
@@ -36,7 +40,10 @@ impl Embed {
         x: &wgpu::Buffer,
     ) -> Result<wgpu::BindGroup> {
         if quants.is_some() != self.texture {
-            return Err(crate::Error::Param(format!("embed {} a quant texture", if self.texture { "needs" } else { "takes no" })));
+            return Err(crate::Error::Param(format!(
+                "embed {} a quant texture",
+                if self.texture { "needs" } else { "takes no" }
+            )));
         }
         kern.bind_with(if self.texture { SIG_TEX } else { SIG }, "embed", &[rows, tokens, table, x], quants)
     }
@@ -80,12 +87,20 @@ mod tests {
                 let e = Embed::new(&kern, fmt, d as u32, vocab as u32).unwrap();
                 let (rb, tb) = (rows(&kern, toks.len() as u32, 0), buf_u32(&kern, &toks));
                 let xb = buf(&kern, &vec![0.0; toks.len() * d]);
-                let wrong = if quants.is_some() { None } else { Some(kern.gpu.texture_u32x4("x", 1, 1, &[0; 4]).unwrap().create_view(&Default::default())) };
-                assert!(e.bind(&kern, &rb, &tb, &wb, wrong.as_ref(), &xb).is_err(), "texture or not, as the format says");
+                let wrong = if quants.is_some() {
+                    None
+                } else {
+                    Some(kern.gpu.texture_u32x4("x", 1, 1, &[0; 4]).unwrap().create_view(&Default::default()))
+                };
+                assert!(
+                    e.bind(&kern, &rb, &tb, &wb, wrong.as_ref(), &xb).is_err(),
+                    "texture or not, as the format says"
+                );
                 let bg = e.bind(&kern, &rb, &tb, &wb, quants.as_ref(), &xb).unwrap();
                 run(&kern, |p| e.record(p, &bg, toks.len() as u32));
                 let got = read(&kern, &xb, toks.len() * d);
-                let want: Vec<f32> = toks.iter().flat_map(|&t| table[t as usize * d..(t as usize + 1) * d].to_vec()).collect();
+                let want: Vec<f32> =
+                    toks.iter().flat_map(|&t| table[t as usize * d..(t as usize + 1) * d].to_vec()).collect();
                 // Dequantization is exact in f32 on both sides (q·d + m with f16 d, m): no slack
                 // beyond one rounding of the fused multiply-add.
                 let scale: Vec<f32> = want.iter().map(|v| v.abs()).collect();

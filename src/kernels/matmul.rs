@@ -52,7 +52,6 @@ struct Shape {
     wg: u32,
 }
 
-
 impl Shape {
     /// Measured with examples/matmul_probe (CPU time per dispatch, min of 6, busy 2-core
     /// machine), natively on lavapipe and on Chromium's SwiftShader (VK_ICD_FILENAMES=
@@ -114,7 +113,15 @@ impl Matmul {
             let sig = Self::sig(epi.split.is_some(), fmt.uses_texture());
             kern.pipeline(&format!("matmul_{fmt:?}"), "main", &[COMMON, fmt.reader(), SRC], &defs, sig)
         };
-        Ok(Matmul { one_row: make(1, shape.nr)?, many_rows: make(shape.r, shape.nr_batch)?, n, variant, shape, split: epi.split.is_some(), texture: fmt.uses_texture() })
+        Ok(Matmul {
+            one_row: make(1, shape.nr)?,
+            many_rows: make(shape.r, shape.nr_batch)?,
+            n,
+            variant,
+            shape,
+            split: epi.split.is_some(),
+            texture: fmt.uses_texture(),
+        })
     }
 
     fn sig(split: bool, texture: bool) -> &'static [Slot] {
@@ -128,9 +135,18 @@ impl Matmul {
 
     /// The bind group over `buffers` (then the quant texture, which the texture formats need
     /// and the others refuse).
-    fn bind_buffers(&self, kern: &Kernels, label: &str, buffers: &[&wgpu::Buffer], quants: Option<&wgpu::TextureView>) -> Result<wgpu::BindGroup> {
+    fn bind_buffers(
+        &self,
+        kern: &Kernels,
+        label: &str,
+        buffers: &[&wgpu::Buffer],
+        quants: Option<&wgpu::TextureView>,
+    ) -> Result<wgpu::BindGroup> {
         if quants.is_some() != self.texture {
-            return Err(crate::Error::Param(format!("matmul {} a quant texture", if self.texture { "needs" } else { "takes no" })));
+            return Err(crate::Error::Param(format!(
+                "matmul {} a quant texture",
+                if self.texture { "needs" } else { "takes no" }
+            )));
         }
         kern.bind_with(Self::sig(self.split, self.texture), label, buffers, quants)
     }
@@ -170,7 +186,11 @@ impl Matmul {
 
     /// Records the dispatch for `m` activation rows (the `rows` uniform must say the same).
     pub fn record(&self, pass: &mut wgpu::ComputePass, bg: &wgpu::BindGroup, m: u32) {
-        let (pipe, r, nr) = if m == 1 { (&self.one_row, 1, self.shape.nr) } else { (&self.many_rows, self.shape.r, self.shape.nr_batch) };
+        let (pipe, r, nr) = if m == 1 {
+            (&self.one_row, 1, self.shape.nr)
+        } else {
+            (&self.many_rows, self.shape.r, self.shape.nr_batch)
+        };
         pass.set_pipeline(pipe);
         pass.set_bind_group(0, bg, &[]);
         match self.variant {
@@ -219,7 +239,13 @@ mod tests {
 
     /// The weights of `n` elements on the GPU: one buffer in the type's format, or with
     /// `texture` (Q4 and Q8) its texture form: scale words plus the quant texture.
-    fn upload(kern: &Kernels, ty: GgmlType, bytes: &[u8], n: usize, texture: bool) -> (WeightFormat, wgpu::Buffer, Option<wgpu::TextureView>) {
+    fn upload(
+        kern: &Kernels,
+        ty: GgmlType,
+        bytes: &[u8],
+        n: usize,
+        texture: bool,
+    ) -> (WeightFormat, wgpu::Buffer, Option<wgpu::TextureView>) {
         let words = repack(ty, bytes, n).unwrap();
         let fmt = WeightFormat::for_type(ty).unwrap();
         if !texture {
@@ -233,7 +259,11 @@ mod tests {
     /// Both layouts of Q4 and Q8 on the row kernels, one elsewhere.
     fn layouts(variant: Variant, ty: GgmlType) -> &'static [bool] {
         let has_texture = WeightFormat::for_type(ty).unwrap().texture_form().is_some();
-        if has_texture && variant == Variant::Row { &[false, true] } else { &[false] }
+        if has_texture && variant == Variant::Row {
+            &[false, true]
+        } else {
+            &[false]
+        }
     }
 
     fn check(variant: Variant, ty: GgmlType, m: usize, accumulate: bool, glu: bool) {
@@ -243,7 +273,16 @@ mod tests {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn check_shape(variant: Variant, shape: Shape, ty: GgmlType, m: usize, accumulate: bool, glu: bool, texture: bool, (k, n): (usize, usize)) {
+    fn check_shape(
+        variant: Variant,
+        shape: Shape,
+        ty: GgmlType,
+        m: usize,
+        accumulate: bool,
+        glu: bool,
+        texture: bool,
+        (k, n): (usize, usize),
+    ) {
         let kern = kernels(variant);
         let mut rng = rand::rng();
         let wrows = if glu { 2 * n } else { n };
@@ -286,7 +325,14 @@ mod tests {
                 scale[i * n + j] = (mag + base.abs()) as f32;
             }
         }
-        assert_close(&format!("{variant:?} {shape:?} {fmt:?} {ty} m={m} acc={accumulate} glu={glu}"), &got, &want, &scale, 1e-5, 1e-6);
+        assert_close(
+            &format!("{variant:?} {shape:?} {fmt:?} {ty} m={m} acc={accumulate} glu={glu}"),
+            &got,
+            &want,
+            &scale,
+            1e-5,
+            1e-6,
+        );
     }
 
     fn dummy_view(kern: &Kernels) -> wgpu::TextureView {
@@ -299,8 +345,26 @@ mod tests {
     #[test]
     fn texture_rows_wrap() {
         for m in [1, 5] {
-            check_shape(Variant::Row, Shape::for_variant(Variant::Row), GgmlType::Q4_1, m, false, m == 5, true, (64, 1100));
-            check_shape(Variant::Row, Shape::for_variant(Variant::Row), GgmlType::Q8_0, m, m == 1, false, true, (32, 1100));
+            check_shape(
+                Variant::Row,
+                Shape::for_variant(Variant::Row),
+                GgmlType::Q4_1,
+                m,
+                false,
+                m == 5,
+                true,
+                (64, 1100),
+            );
+            check_shape(
+                Variant::Row,
+                Shape::for_variant(Variant::Row),
+                GgmlType::Q8_0,
+                m,
+                m == 1,
+                false,
+                true,
+                (32, 1100),
+            );
         }
         let kern = kernels(Variant::Cooperative);
         assert!(Matmul::new(&kern, WeightFormat::Q4Tex, 64, 8, false, false).is_err());
@@ -360,7 +424,10 @@ mod tests {
                     let mm = Matmul::with(&kern, fmt, k as u32, n as u32, epi).unwrap();
                     let (rb, xb) = (rows(&kern, m as u32, 0), buf(&kern, &x));
                     let ys: Vec<wgpu::Buffer> = parts.iter().map(|&p| buf(&kern, &vec![0.0; m * p])).collect();
-                    assert!(mm.bind(&kern, &rb, &wb, quants.as_ref(), &xb, &ys[0]).is_err(), "a split matmul has three outputs");
+                    assert!(
+                        mm.bind(&kern, &rb, &wb, quants.as_ref(), &xb, &ys[0]).is_err(),
+                        "a split matmul has three outputs"
+                    );
                     let bg = mm.bind_split(&kern, &rb, &wb, quants.as_ref(), &xb, [&ys[0], &ys[1], &ys[2]]).unwrap();
                     run(&kern, |p| mm.record(p, &bg, m as u32));
                     let mut first = 0;
@@ -374,7 +441,14 @@ mod tests {
                                 scale.push(terms.map(f64::abs).sum::<f64>() as f32);
                             }
                         }
-                        assert_close(&format!("{variant:?} split {fmt:?} {ty} m={m} rows {first}.."), &got, &want, &scale, 1e-5, 1e-6);
+                        assert_close(
+                            &format!("{variant:?} split {fmt:?} {ty} m={m} rows {first}.."),
+                            &got,
+                            &want,
+                            &scale,
+                            1e-5,
+                            1e-6,
+                        );
                         first += part;
                     }
                 }

@@ -2,7 +2,6 @@
 //! reference test beside it. A launcher builds its pipelines at load time, makes bind groups
 //! once, and records dispatches; it never allocates per step.
 
-pub mod argmax;
 pub mod attention;
 pub mod embed;
 pub mod matmul;
@@ -47,7 +46,13 @@ impl Kernels {
     }
 
     /// As `bind`, with a texture after the buffers (the last slot of `sig`).
-    pub(crate) fn bind_with(&self, sig: &[Slot], label: &str, buffers: &[&wgpu::Buffer], texture: Option<&wgpu::TextureView>) -> Result<wgpu::BindGroup> {
+    pub(crate) fn bind_with(
+        &self,
+        sig: &[Slot],
+        label: &str,
+        buffers: &[&wgpu::Buffer],
+        texture: Option<&wgpu::TextureView>,
+    ) -> Result<wgpu::BindGroup> {
         let (layout, _) = self.cache.layout(&self.gpu.device, sig)?;
         Ok(crate::gpu::shader::bind(&self.gpu.device, &layout, label, buffers, texture))
     }
@@ -112,7 +117,8 @@ pub(crate) mod testutil {
     use rand::Rng;
 
     pub fn kernels(variant: Variant) -> Kernels {
-        let gpu = pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant) })).expect("a GPU adapter (lavapipe)");
+        let gpu =
+            pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant) })).expect("a GPU adapter (lavapipe)");
         Kernels::new(gpu)
     }
 

@@ -17,7 +17,14 @@ impl RmsNorm {
         Ok(RmsNorm { pipe: kern.pipeline("rmsnorm", "main", &[COMMON, SRC], &defs, SIG)? })
     }
 
-    pub fn bind(&self, kern: &Kernels, rows: &wgpu::Buffer, x: &wgpu::Buffer, g: &wgpu::Buffer, y: &wgpu::Buffer) -> Result<wgpu::BindGroup> {
+    pub fn bind(
+        &self,
+        kern: &Kernels,
+        rows: &wgpu::Buffer,
+        x: &wgpu::Buffer,
+        g: &wgpu::Buffer,
+        y: &wgpu::Buffer,
+    ) -> Result<wgpu::BindGroup> {
         kern.bind(SIG, "rmsnorm", &[rows, x, g, y])
     }
 
@@ -49,11 +56,13 @@ mod tests {
         let x = rand_vec(&mut rng, total * d, 3.0);
         let g = rand_vec(&mut rng, d, 1.5);
         let norm = RmsNorm::new(&kern, d as u32, 1e-5).unwrap();
-        let (rb, xb, gb, yb) = (rows(&kern, m as u32, row0 as u32), buf(&kern, &x), buf(&kern, &g), buf(&kern, &vec![0.0; m * d]));
+        let (rb, xb, gb, yb) =
+            (rows(&kern, m as u32, row0 as u32), buf(&kern, &x), buf(&kern, &g), buf(&kern, &vec![0.0; m * d]));
         let bg = norm.bind(&kern, &rb, &xb, &gb, &yb).unwrap();
         run(&kern, |p| norm.record(p, &bg, m as u32));
         let got = read(&kern, &yb, m * d);
-        let want: Vec<f32> = (0..m).flat_map(|i| rmsnorm_ref(&x[(row0 + i) * d..(row0 + i + 1) * d], &g, 1e-5)).collect();
+        let want: Vec<f32> =
+            (0..m).flat_map(|i| rmsnorm_ref(&x[(row0 + i) * d..(row0 + i + 1) * d], &g, 1e-5)).collect();
         // Each output is one product of an f32 sum of d squares: relative error ~ d·eps.
         let scale: Vec<f32> = want.iter().map(|v| v.abs()).collect();
         assert_close("rmsnorm", &got, &want, &scale, 2e-5, 1e-6);

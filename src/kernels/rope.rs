@@ -5,16 +5,8 @@ use crate::error::Result;
 use crate::gpu::shader::{Defines, Slot};
 
 const SRC: &str = include_str!("../../shaders/rope.wgsl");
-const SIG: &[Slot] = &[
-    Slot::Uniform,
-    Slot::Read,
-    Slot::Read,
-    Slot::ReadWrite,
-    Slot::Read,
-    Slot::Read,
-    Slot::ReadWrite,
-    Slot::ReadWrite,
-];
+const SIG: &[Slot] =
+    &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite];
 
 /// Attention geometry shared by the RoPE and attention kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -56,9 +56,9 @@ impl WeightFormat {
             GgmlType::Q4_0 | GgmlType::Q4_1 => Ok(WeightFormat::Q4),
             GgmlType::Q8_0 => Ok(WeightFormat::Q8),
             GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => Ok(WeightFormat::F32),
-            other => Err(Error::Unsupported(format!(
-                "tensor type {other} (supported: F32, F16, BF16, Q4_0, Q4_1, Q8_0)"
-            ))),
+            other => {
+                Err(Error::Unsupported(format!("tensor type {other} (supported: F32, F16, BF16, Q4_0, Q4_1, Q8_0)")))
+            }
         }
     }
 
@@ -87,7 +87,9 @@ impl WeightFormat {
                 include_str!("../../shaders/weights_q8_dot.wgsl"),
                 include_str!("../../shaders/weights.wgsl")
             ),
-            WeightFormat::F32 => concat!(include_str!("../../shaders/weights_f32.wgsl"), include_str!("../../shaders/weights.wgsl")),
+            WeightFormat::F32 => {
+                concat!(include_str!("../../shaders/weights_f32.wgsl"), include_str!("../../shaders/weights.wgsl"))
+            }
         }
     }
 
@@ -131,7 +133,7 @@ fn le32(b: &[u8]) -> u32 {
 /// Repacks a tensor's GGUF bytes into the GPU words of its format. `n` is the element count
 /// and must be a multiple of 32 (a matrix row length is checked by the model loader).
 pub fn repack(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<u32>> {
-    if n % 32 != 0 {
+    if !n.is_multiple_of(32) {
         return Err(Error::Unsupported(format!("{ty} tensor of {n} elements: not a multiple of 32")));
     }
     let (blk_elems, blk_bytes) = ty.block();

@@ -1,6 +1,6 @@
 //! The Llama hyper-parameters, read and checked from GGUF metadata.
 
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::gguf::Gguf;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -29,35 +29,40 @@ impl LlamaConfig {
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
         let arch = g.get_str("general.architecture").ok_or_else(|| Error::Model("no general.architecture".into()))?;
         if !ARCHS.contains(&arch) {
-            return Err(Error::Unsupported(format!("architecture {arch:?} (supported: {})", ARCHS.join(", "))));
+            return Err(Error::Unsupported(format!("architecture {} (supported: {})", shown(arch), ARCHS.join(", "))));
         }
         let key = |k: &str| format!("{arch}.{k}");
+        // An optional key that is present must be a u32: a wrong type or range is an error,
+        // never a silent fall back to the default.
+        let opt_u = |k: &str| -> Result<Option<u32>> {
+            match g.get(&key(k)) {
+                None => Ok(None),
+                Some(v) => v.as_u64().and_then(|x| u32::try_from(x).ok()).map(Some).ok_or_else(|| {
+                    Error::Model(format!("{} = {} is not an integer in 0..=4294967295", key(k), shown(v)))
+                }),
+            }
+        };
         let u = |k: &str| -> Result<u32> {
-            let v = g.require_u64(&key(k))?;
-            u32::try_from(v).map_err(|_| Error::Model(format!("{} = {v} is out of range", key(k))))
+            opt_u(k)?.ok_or_else(|| Error::Model(format!("missing metadata {}", shown(&key(k)))))
         };
         let n_embd = u("embedding_length")?;
         let n_head = u("attention.head_count")?;
-        let n_head_kv = match g.get_u64(&key("attention.head_count_kv")) {
-            Some(v) => u32::try_from(v).map_err(|_| Error::Model(format!("head_count_kv {v}")))?,
-            None => n_head,
-        };
+        let n_head_kv = opt_u("attention.head_count_kv")?.unwrap_or(n_head);
         let embd = g.tensor("token_embd.weight").ok_or_else(|| Error::Model("no token_embd.weight tensor".into()))?;
-        let vocab = match g.get_u64(&key("vocab_size")) {
+        let vocab = match opt_u("vocab_size")? {
             Some(v) => v,
-            None => *embd.dims.get(1).ok_or_else(|| Error::Model("token_embd.weight is 1-D".into()))?,
+            None => {
+                let v = *embd.dims.get(1).ok_or_else(|| Error::Model("token_embd.weight is 1-D".into()))?;
+                u32::try_from(v).map_err(|_| Error::Model(format!("vocab size {v}")))?
+            }
         };
-        let vocab = u32::try_from(vocab).map_err(|_| Error::Model(format!("vocab size {vocab}")))?;
-        if n_head == 0 || n_head_kv == 0 || n_embd % n_head != 0 || n_head % n_head_kv != 0 {
+        if n_embd == 0 || n_head == 0 || n_head_kv == 0 || n_embd % n_head != 0 || n_head % n_head_kv != 0 {
             return Err(Error::Model(format!(
                 "heads do not divide: embedding {n_embd}, heads {n_head}, kv heads {n_head_kv}"
             )));
         }
         let head_dim = n_embd / n_head;
-        let n_rot = match g.get_u64(&key("rope.dimension_count")) {
-            Some(v) => u32::try_from(v).map_err(|_| Error::Model(format!("rope.dimension_count {v}")))?,
-            None => head_dim,
-        };
+        let n_rot = opt_u("rope.dimension_count")?.unwrap_or(head_dim);
         let f = |k: &str, default: f32| -> Result<f32> {
             match g.get(&key(k)) {
                 None => Ok(default),
@@ -65,7 +70,7 @@ impl LlamaConfig {
                     .as_f64()
                     .map(|x| x as f32)
                     .filter(|x| x.is_finite() && *x > 0.0)
-                    .ok_or_else(|| Error::Model(format!("{} = {v:?} is not a positive number", key(k)))),
+                    .ok_or_else(|| Error::Model(format!("{} = {} is not a positive number", key(k), shown(v)))),
             }
         };
         let cfg = LlamaConfig {
@@ -81,7 +86,13 @@ impl LlamaConfig {
             rope_base: f("rope.freq_base", 10000.0)?,
             eps: f("attention.layer_norm_rms_epsilon", 1e-5)?,
             tied: g.tensor("output.weight").is_none(),
-            name: g.get_str("general.name").unwrap_or(arch).to_string(),
+            name: match g.get("general.name") {
+                None => arch.to_string(),
+                Some(v) => v
+                    .as_str()
+                    .ok_or_else(|| Error::Model(format!("general.name = {} is not a string", shown(v))))?
+                    .to_string(),
+            },
         };
         cfg.check()?;
         Ok(cfg)
@@ -93,13 +104,13 @@ impl LlamaConfig {
             return bad(format!("{} layers", self.n_layer));
         }
         // Kernels read activations as vec4 and weights in 32-wide blocks.
-        if self.n_embd % 32 != 0 || self.n_ff % 32 != 0 || self.n_ff == 0 {
+        if self.n_embd == 0 || !self.n_embd.is_multiple_of(32) || !self.n_ff.is_multiple_of(32) || self.n_ff == 0 {
             return bad(format!("embedding {} / feed-forward {} not multiples of 32", self.n_embd, self.n_ff));
         }
-        if self.head_dim % 4 != 0 || self.head_dim > 256 {
+        if self.head_dim == 0 || !self.head_dim.is_multiple_of(4) || self.head_dim > 256 {
             return bad(format!("head dimension {} (need a multiple of 4, at most 256)", self.head_dim));
         }
-        if self.n_rot % 2 != 0 || self.n_rot > self.head_dim {
+        if self.n_rot == 0 || !self.n_rot.is_multiple_of(2) || self.n_rot > self.head_dim {
             return bad(format!("rope dimension {} for head dimension {}", self.n_rot, self.head_dim));
         }
         if self.vocab == 0 || self.n_ctx_train == 0 {
@@ -119,5 +130,58 @@ impl LlamaConfig {
             head_dim: self.head_dim,
             n_rot: self.n_rot,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::{Array, Value};
+    use crate::gguf_write::GgufWriter;
+    use crate::synth::{synthetic_llama, SynthSpec};
+
+    /// The synthetic model's config error with `key` set to `value` (None: removed).
+    fn with(key: &str, value: Option<Value>) -> Result<LlamaConfig> {
+        let base = synthetic_llama(&SynthSpec::default()).unwrap();
+        let bytes = GgufWriter::from_gguf(&Gguf::parse(&base).unwrap()).set(key, value).to_bytes();
+        LlamaConfig::from_gguf(&Gguf::parse(&bytes).unwrap())
+    }
+
+    fn err(key: &str, value: Value) -> String {
+        with(key, Some(value)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_synthetic_model_is_valid() {
+        let c = with("general.name", None).unwrap();
+        assert_eq!(c.name, "llama");
+    }
+
+    #[test]
+    fn zero_sizes_fail_at_config_time() {
+        // embedding_length = 0 once passed and failed later as a shader division by zero.
+        assert!(err("llama.embedding_length", Value::U32(0)).contains("embedding 0"));
+        assert!(err("llama.attention.head_count", Value::U32(0)).contains("heads 0"));
+        assert!(err("llama.attention.head_count_kv", Value::U32(0)).contains("kv heads 0"));
+        assert!(err("llama.feed_forward_length", Value::U32(0)).contains("feed-forward 0"));
+        assert!(err("llama.rope.dimension_count", Value::U32(0)).contains("rope dimension 0"));
+        assert!(err("llama.block_count", Value::U32(0)).contains("0 layers"));
+    }
+
+    #[test]
+    fn invalid_optional_keys_are_errors_not_defaults() {
+        let e = err("llama.attention.head_count_kv", Value::I32(-2));
+        assert!(e.contains("llama.attention.head_count_kv = I32(-2) is not an integer"), "{e}");
+        let e = err("llama.attention.head_count_kv", Value::String("4".into()));
+        assert!(e.contains("head_count_kv = String(\"4\")"), "{e}");
+        assert!(err("llama.vocab_size", Value::F32(1.0)).contains("llama.vocab_size = F32(1.0)"));
+        assert!(err("llama.vocab_size", Value::U64(1 << 40)).contains("llama.vocab_size"));
+        assert!(err("llama.rope.dimension_count", Value::Bool(true)).contains("rope.dimension_count"));
+        assert!(err("llama.rope.freq_base", Value::String("x".into())).contains("not a positive number"));
+        assert!(err("llama.attention.layer_norm_rms_epsilon", Value::F32(-1.0)).contains("not a positive"));
+        let e = err("general.name", Value::Array(Array::U8(vec![0; 1 << 16])));
+        assert!(e.contains("general.name = Array(U8([0, 0") && e.len() < 300, "{e}");
+        let e = with("llama.embedding_length", None).unwrap_err().to_string();
+        assert!(e.contains("missing metadata \"llama.embedding_length\""), "{e}");
     }
 }

@@ -33,8 +33,14 @@ pub struct CpuModel {
     vc: Vec<Vec<f32>>,
 }
 
-fn load(g: &Gguf, name: &str) -> Result<Vec<f32>> {
+/// The tensor as f32, after checking its dims (ggml order) are `dims`: the forward pass
+/// below indexes by the config's sizes, so a file whose tensors disagree with its metadata
+/// is an error here rather than a panic there.
+fn load(g: &Gguf, name: &str, dims: &[u32]) -> Result<Vec<f32>> {
     let t = g.tensor(name).ok_or_else(|| Error::Model(format!("missing tensor {name}")))?;
+    if t.dims.len() != dims.len() || t.dims.iter().zip(dims).any(|(&a, &b)| a != b as u64) {
+        return Err(Error::Model(format!("tensor {name} has dims {:?}, expected {dims:?}", t.dims)));
+    }
     dequantize(t.ty, g.tensor_data(t), t.n_elements() as usize)
 }
 
@@ -46,25 +52,26 @@ fn matvec(w: &[f32], x: &[f32]) -> Vec<f32> {
 impl CpuModel {
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
         let cfg = LlamaConfig::from_gguf(g)?;
+        let (d, kv, ff, v) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff, cfg.vocab);
         let mut layers = Vec::new();
         for i in 0..cfg.n_layer {
             let n = |s: &str| format!("blk.{i}.{s}.weight");
             layers.push(Layer {
-                attn_norm: load(g, &n("attn_norm"))?,
-                wq: load(g, &n("attn_q"))?,
-                wk: load(g, &n("attn_k"))?,
-                wv: load(g, &n("attn_v"))?,
-                wo: load(g, &n("attn_output"))?,
-                ffn_norm: load(g, &n("ffn_norm"))?,
-                gate: load(g, &n("ffn_gate"))?,
-                up: load(g, &n("ffn_up"))?,
-                down: load(g, &n("ffn_down"))?,
+                attn_norm: load(g, &n("attn_norm"), &[d])?,
+                wq: load(g, &n("attn_q"), &[d, d])?,
+                wk: load(g, &n("attn_k"), &[d, kv])?,
+                wv: load(g, &n("attn_v"), &[d, kv])?,
+                wo: load(g, &n("attn_output"), &[d, d])?,
+                ffn_norm: load(g, &n("ffn_norm"), &[d])?,
+                gate: load(g, &n("ffn_gate"), &[d, ff])?,
+                up: load(g, &n("ffn_up"), &[d, ff])?,
+                down: load(g, &n("ffn_down"), &[ff, d])?,
             });
         }
-        let output = if cfg.tied { None } else { Some(load(g, "output.weight")?) };
+        let output = if cfg.tied { None } else { Some(load(g, "output.weight", &[d, v])?) };
         Ok(CpuModel {
-            embd: load(g, "token_embd.weight")?,
-            out_norm: load(g, "output_norm.weight")?,
+            embd: load(g, "token_embd.weight", &[d, v])?,
+            out_norm: load(g, "output_norm.weight", &[d])?,
             output,
             kc: vec![Vec::new(); layers.len()],
             vc: vec![Vec::new(); layers.len()],
@@ -73,9 +80,13 @@ impl CpuModel {
         })
     }
 
-    /// Feeds one token at the next position and returns its logits [V].
-    pub fn step(&mut self, token: u32) -> Vec<f32> {
+    /// Feeds one token at the next position and returns its logits [V]; a token outside
+    /// the vocabulary is an error.
+    pub fn step(&mut self, token: u32) -> Result<Vec<f32>> {
         let c = &self.cfg;
+        if token >= c.vocab {
+            return Err(Error::Param(format!("token {token} is outside the vocabulary of {}", c.vocab)));
+        }
         let (d, kv) = (c.n_embd as usize, c.kv_dim() as usize);
         let pos = (self.kc[0].len() / kv) as u32;
         let mut x = self.embd[token as usize * d..][..d].to_vec();
@@ -97,6 +108,32 @@ impl CpuModel {
             x.iter_mut().zip(matvec(&lw.down, &h)).for_each(|(a, b)| *a += b);
         }
         let xn = rmsnorm_ref(&x, &self.out_norm, c.eps);
-        matvec(self.output.as_ref().unwrap_or(&self.embd), &xn)
+        Ok(matvec(self.output.as_ref().unwrap_or(&self.embd), &xn))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::Value;
+    use crate::gguf_write::GgufWriter;
+    use crate::synth::{synthetic_llama, SynthSpec};
+
+    #[test]
+    fn shapes_that_disagree_with_the_config_are_errors() {
+        let base = synthetic_llama(&SynthSpec::default()).unwrap();
+        let g = Gguf::parse(&base).unwrap();
+        let mut m = CpuModel::from_gguf(&g).unwrap();
+        assert_eq!(m.step(1).unwrap().len(), m.cfg.vocab as usize);
+        let e = m.step(m.cfg.vocab).unwrap_err().to_string();
+        assert!(e.contains("outside the vocabulary"), "{e}");
+        // Twice the embedding width in the metadata: every matrix now disagrees. This once
+        // loaded and panicked slicing the embedding in `step`.
+        for (key, mult) in [("llama.embedding_length", 2), ("llama.feed_forward_length", 2), ("llama.vocab_size", 2)] {
+            let v = g.get_u64(key).unwrap() as u32 * mult;
+            let bytes = GgufWriter::from_gguf(&g).set(key, Some(Value::U32(v))).to_bytes();
+            let e = CpuModel::from_gguf(&Gguf::parse(&bytes).unwrap()).err().expect("an error").to_string();
+            assert!(e.contains("has dims") && e.contains("expected"), "{key}: {e}");
+        }
     }
 }

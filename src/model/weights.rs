@@ -23,10 +23,10 @@ impl Matrix {
 pub struct LayerWeights {
     pub attn_norm: wgpu::Buffer, // [D]
     pub qkv: Qkv,
-    pub wo: Matrix,              // [D, D]
-    pub ffn_norm: wgpu::Buffer,  // [D]
-    pub gate_up: Matrix,         // [2·FF, D]  gate rows, then up rows
-    pub down: Matrix,            // [D, FF]
+    pub wo: Matrix,             // [D, D]
+    pub ffn_norm: wgpu::Buffer, // [D]
+    pub gate_up: Matrix,        // [2·FF, D]  gate rows, then up rows
+    pub down: Matrix,           // [D, FF]
 }
 
 /// The attention projections Wq [D, D], Wk [KV, D], Wv [KV, D] (ggml dims [K = D, N]):
@@ -34,7 +34,7 @@ pub struct LayerWeights {
 /// three (GGUF files may quantize v differently).
 pub enum Qkv {
     Stacked(Matrix),
-    Separate([Matrix; 3]),
+    Separate(Box<[Matrix; 3]>),
 }
 
 pub struct Weights {
@@ -100,12 +100,16 @@ impl Uploader<'_, '_> {
     fn qkv(&mut self, names: [&str; 3], k: u32, ns: [u32; 3]) -> Result<Qkv> {
         let info = |i: usize| matrix_info(self.g, names[i], k, ns[i]);
         let infos = [info(0)?, info(1)?, info(2)?];
-        let fmts = [WeightFormat::for_type(infos[0].ty)?, WeightFormat::for_type(infos[1].ty)?, WeightFormat::for_type(infos[2].ty)?];
+        let fmts = [
+            WeightFormat::for_type(infos[0].ty)?,
+            WeightFormat::for_type(infos[1].ty)?,
+            WeightFormat::for_type(infos[2].ty)?,
+        ];
         let fmt = fmts[0];
         if fmts.iter().any(|&f| f != fmt) {
             let q = self.matrix(names[0], k, ns[0])?;
             let kk = self.matrix(names[1], k, ns[1])?;
-            return Ok(Qkv::Separate([q, kk, self.matrix(names[2], k, ns[2])?]));
+            return Ok(Qkv::Separate(Box::new([q, kk, self.matrix(names[2], k, ns[2])?])));
         }
         let mut words = Vec::new();
         for t in infos {
@@ -119,7 +123,10 @@ impl Uploader<'_, '_> {
         let (tg, tu) = (matrix_info(self.g, gate, k, n)?, matrix_info(self.g, up, k, n)?);
         let (fg, fu) = (WeightFormat::for_type(tg.ty)?, WeightFormat::for_type(tu.ty)?);
         if fg != fu {
-            return Err(Error::Unsupported(format!("{gate} is {} but {up} is {}: mixed gate/up formats", tg.ty, tu.ty)));
+            return Err(Error::Unsupported(format!(
+                "{gate} is {} but {up} is {}: mixed gate/up formats",
+                tg.ty, tu.ty
+            )));
         }
         let mut words = repack(tg.ty, self.g.tensor_data(tg), tg.n_elements() as usize)?;
         words.extend(repack(tu.ty, self.g.tensor_data(tu), tu.n_elements() as usize)?);
@@ -131,7 +138,8 @@ impl Uploader<'_, '_> {
         if t.dims != [n as u64] {
             return Err(Error::Model(format!("tensor {name} has dims {:?}, expected [{n}]", t.dims)));
         }
-        let v = to_f32(t.ty, self.g.tensor_data(t), n as usize).map_err(|e| Error::Unsupported(format!("{name}: {e}")))?;
+        let v =
+            to_f32(t.ty, self.g.tensor_data(t), n as usize).map_err(|e| Error::Unsupported(format!("{name}: {e}")))?;
         self.bytes += 4 * n as u64;
         self.gpu.storage_init(name, bytemuck::cast_slice(&v))
     }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{shown, shown_text, Error, Result};
 
 /// The longest penalty window the GPU ring buffer holds per lane.
 pub const MAX_PENALTY_WINDOW: u32 = 1024;
@@ -17,7 +17,7 @@ pub const MAX_PENALTY_WINDOW: u32 = 1024;
 /// for any logit below 3e32 (a logit divided into ±inf would drop out of play).
 pub const MIN_TEMPERATURE: f32 = 1e-6;
 
-/// Where the temperature divides the logits (DESIGN.md, "Sampler semantics").
+/// Where the temperature divides the logits (docs/DESIGN.md, "Sampler semantics").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TemperaturePosition {
@@ -29,6 +29,15 @@ pub enum TemperaturePosition {
 }
 
 impl TemperaturePosition {
+    /// `first` or `last`; anything else is an error (never a silent default).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "first" => Ok(TemperaturePosition::First),
+            "last" => Ok(TemperaturePosition::Last),
+            _ => Err(Error::Param(format!("temperature_position={}: expected first or last", shown(s)))),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             TemperaturePosition::First => "first",
@@ -78,33 +87,52 @@ impl SamplerConfig {
         self.temperature == 0.0
     }
 
-    /// Checks every parameter against its range; the message names the parameter, the
-    /// value and the range.
+    /// Checks every parameter against its range in `PARAMS`; the message names the
+    /// parameter, the value and the range.
     pub fn validate(&self) -> Result<()> {
-        let bad = |name: &str, v: &dyn fmt::Display, want: &str| Err(Error::Param(format!("{name} = {v}: must be {want}")));
-        let t = self.temperature;
-        if !t.is_finite() || t < 0.0 {
-            return bad("temperature", &t, "finite and ≥ 0 (0 = greedy)");
-        }
-        if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return bad("top_p", &self.top_p, "in (0, 1] (1 = off)");
-        }
-        if !(0.0..=1.0).contains(&self.min_p) {
-            return bad("min_p", &self.min_p, "in [0, 1] (0 = off)");
-        }
-        if let Some(n) = self.top_n_sigma {
-            if !(n > 0.0 && n.is_finite()) {
-                return bad("top_n_sigma", &n, "finite and > 0 (leave it out to turn it off)");
+        for p in &PARAMS {
+            let v = self.get(p.name);
+            if !p.admits(&v) {
+                return Err(Error::Param(format!("{} = {v}: must be {}", p.name, p.range_text())));
             }
         }
-        let r = self.repetition_penalty;
-        if !(r > 0.0 && r.is_finite()) {
-            return bad("repetition_penalty", &r, "finite and > 0 (1 = off)");
-        }
-        if self.penalty_last_n > MAX_PENALTY_WINDOW {
-            return bad("penalty_last_n", &self.penalty_last_n, &format!("≤ {MAX_PENALTY_WINDOW}"));
-        }
         Ok(())
+    }
+
+    /// The value of parameter `name` (one of `PARAMS`).
+    fn get(&self, name: &str) -> ParamValue {
+        match name {
+            "temperature" => ParamValue::Float(self.temperature),
+            "temperature_position" => ParamValue::Word(self.temperature_position.name()),
+            "top_k" => ParamValue::Int(self.top_k as u64),
+            "top_p" => ParamValue::Float(self.top_p),
+            "min_p" => ParamValue::Float(self.min_p),
+            "top_n_sigma" => self.top_n_sigma.map_or(ParamValue::Off, ParamValue::Float),
+            "repetition_penalty" => ParamValue::Float(self.repetition_penalty),
+            "penalty_last_n" => ParamValue::Int(self.penalty_last_n as u64),
+            "seed" => ParamValue::Int(self.seed),
+            _ => unreachable!("PARAMS and SamplerConfig name the same settings"),
+        }
+    }
+
+    /// Sets parameter `name` to a value `Param::read` produced for it.
+    fn set(&mut self, name: &str, v: ParamValue) {
+        match (name, v) {
+            ("temperature", ParamValue::Float(x)) => self.temperature = x,
+            ("temperature_position", ParamValue::Word(w)) => {
+                self.temperature_position =
+                    if w == "last" { TemperaturePosition::Last } else { TemperaturePosition::First }
+            }
+            ("top_k", ParamValue::Int(x)) => self.top_k = x as u32,
+            ("top_p", ParamValue::Float(x)) => self.top_p = x,
+            ("min_p", ParamValue::Float(x)) => self.min_p = x,
+            ("top_n_sigma", ParamValue::Float(x)) => self.top_n_sigma = Some(x),
+            ("top_n_sigma", ParamValue::Off) => self.top_n_sigma = None,
+            ("repetition_penalty", ParamValue::Float(x)) => self.repetition_penalty = x,
+            ("penalty_last_n", ParamValue::Int(x)) => self.penalty_last_n = x as u32,
+            ("seed", ParamValue::Int(x)) => self.seed = x,
+            _ => unreachable!("Param::read gives each setting its own kind"),
+        }
     }
 
     /// The divisor applied before truncation (1 when temperature goes last or for greedy).
@@ -137,38 +165,17 @@ impl SamplerConfig {
     }
 
     /// The compact text form; `parse` reads it back. Only settings that differ from the
-    /// default are written, in a fixed order; `greedy` for temperature 0 with nothing else.
+    /// default are written, in `PARAMS` order; `greedy` for temperature 0 with nothing else.
     pub fn to_spec(&self) -> String {
         let d = SamplerConfig::default();
         let mut parts: Vec<String> = Vec::new();
-        if self.is_greedy() {
-            parts.push("greedy".into());
-        } else if self.temperature != d.temperature {
-            parts.push(format!("temperature={}", self.temperature));
-        }
-        if self.temperature_position != d.temperature_position {
-            parts.push(format!("temperature_position={}", self.temperature_position.name()));
-        }
-        if self.top_k != d.top_k {
-            parts.push(format!("top_k={}", self.top_k));
-        }
-        if self.top_p != d.top_p {
-            parts.push(format!("top_p={}", self.top_p));
-        }
-        if self.min_p != d.min_p {
-            parts.push(format!("min_p={}", self.min_p));
-        }
-        if let Some(n) = self.top_n_sigma {
-            parts.push(format!("top_n_sigma={n}"));
-        }
-        if self.repetition_penalty != d.repetition_penalty {
-            parts.push(format!("repetition_penalty={}", self.repetition_penalty));
-        }
-        if self.penalty_last_n != d.penalty_last_n {
-            parts.push(format!("penalty_last_n={}", self.penalty_last_n));
-        }
-        if self.seed != d.seed {
-            parts.push(format!("seed={}", self.seed));
+        for p in &PARAMS {
+            let v = self.get(p.name);
+            if p.name == "temperature" && self.is_greedy() {
+                parts.push("greedy".into());
+            } else if v != d.get(p.name) {
+                parts.push(format!("{}={v}", p.name));
+            }
         }
         if parts.is_empty() {
             parts.push(format!("temperature={}", self.temperature));
@@ -176,69 +183,302 @@ impl SamplerConfig {
         parts.join(",")
     }
 
-    /// Reads a lane spec: comma-separated `key=value` items (and the word `greedy`, which
-    /// sets temperature 0) over the defaults, then validates. Unknown keys, repeated keys
-    /// and unparsable values are errors that name the item.
+    /// Reads a lane spec (see `PARAMS` and `web/lane-params.json`): comma-separated
+    /// `key=value` items (and the word `greedy`, which sets temperature 0) over the
+    /// defaults, then validates. Whitespace around items, keys and values is ignored; `-`
+    /// in a key reads as `_`. Unknown keys, repeated keys and unparsable values are errors
+    /// that name the item.
     pub fn parse(spec: &str) -> Result<SamplerConfig> {
+        Self::parse_keys(spec).map(|(c, _)| c)
+    }
+
+    /// `parse`, plus the settings the spec gives (`greedy` gives `temperature`), so that a
+    /// front end fills in a shared `--temperature` or seed exactly where the spec is silent,
+    /// however the spec is spaced (`temperature = 0.5` sets the temperature).
+    pub fn parse_keys(spec: &str) -> Result<(SamplerConfig, Vec<&'static str>)> {
         let mut c = SamplerConfig::default();
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: Vec<&'static str> = Vec::new();
         for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (key, value) = match item.split_once('=') {
                 Some((k, v)) => (k.trim(), v.trim()),
                 None if item == "greedy" => ("temperature", "0"),
-                None => return Err(Error::Param(format!("lane spec item {item:?}: expected key=value or `greedy`"))),
+                None => {
+                    return Err(Error::Param(format!("lane spec item {}: expected key=value or `greedy`", shown(item))))
+                }
             };
             let key = key.replace('-', "_");
-            let key = KEYS.iter().find(|&&k| k == key).copied().ok_or_else(|| {
-                Error::Param(format!("lane spec: unknown setting {key:?} (known: {})", KEYS.join(", ")))
+            let p = PARAMS.iter().find(|p| p.name == key).ok_or_else(|| {
+                let known: Vec<&str> = PARAMS.iter().map(|p| p.name).collect();
+                Error::Param(format!("lane spec: unknown setting {} (known: {})", shown(&key), known.join(", ")))
             })?;
-            if seen.contains(&key) {
-                return Err(Error::Param(format!("lane spec: {key} is given twice")));
+            if seen.contains(&p.name) {
+                return Err(Error::Param(format!("lane spec: {} is given twice", p.name)));
             }
-            seen.push(key);
-            let num = |v: &str| -> Result<f32> {
-                v.parse::<f32>().map_err(|_| Error::Param(format!("lane spec: {key}={v:?} is not a number")))
-            };
-            let int = |v: &str| -> Result<u64> {
-                v.parse::<u64>().map_err(|_| Error::Param(format!("lane spec: {key}={v:?} is not a non-negative integer")))
-            };
-            match key {
-                "temperature" => c.temperature = num(value)?,
-                "temperature_position" => {
-                    c.temperature_position = match value {
-                        "first" => TemperaturePosition::First,
-                        "last" => TemperaturePosition::Last,
-                        _ => return Err(Error::Param(format!("lane spec: temperature_position={value:?}: expected first or last"))),
-                    }
-                }
-                "top_k" => c.top_k = u32::try_from(int(value)?).map_err(|_| Error::Param(format!("lane spec: top_k={value} is too large")))?,
-                "top_p" => c.top_p = num(value)?,
-                "min_p" => c.min_p = num(value)?,
-                "top_n_sigma" => c.top_n_sigma = if value == "off" { None } else { Some(num(value)?) },
-                "repetition_penalty" => c.repetition_penalty = num(value)?,
-                "penalty_last_n" => {
-                    c.penalty_last_n = u32::try_from(int(value)?).map_err(|_| Error::Param(format!("lane spec: penalty_last_n={value} is too large")))?
-                }
-                "seed" => c.seed = int(value)?,
-                _ => unreachable!("KEYS and this match list the same names"),
-            }
+            seen.push(p.name);
+            c.set(p.name, p.read(value)?);
         }
         c.validate()?;
-        Ok(c)
+        Ok((c, seen))
     }
 }
 
-const KEYS: [&str; 9] = [
-    "temperature",
-    "temperature_position",
-    "top_k",
-    "top_p",
-    "min_p",
-    "top_n_sigma",
-    "repetition_penalty",
-    "penalty_last_n",
-    "seed",
+/// A parameter's value, as `PARAMS` checks it and a lane spec writes it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ParamValue {
+    Float(f32),
+    Int(u64),
+    Word(&'static str),
+    /// An optional parameter left out (`top_n_sigma=off`).
+    Off,
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Float(x) => write!(f, "{x}"),
+            ParamValue::Int(x) => write!(f, "{x}"),
+            ParamValue::Word(w) => f.write_str(w),
+            ParamValue::Off => f.write_str("off"),
+        }
+    }
+}
+
+/// What a parameter's values are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A finite f32 (Rust's `f32::from_str`: `0.5`, `1e-3`, `.5`).
+    Float,
+    /// A finite f32, or `off` (the parameter left out).
+    OptionalFloat,
+    /// Decimal digits within 0..=`max`.
+    Int,
+    /// One of these words.
+    Word(&'static [&'static str]),
+}
+
+/// One setting of a lane spec: the one definition of its name, kind, range and default.
+/// `SamplerConfig::parse`, `validate` and `to_spec` read it, and `lane_params_json` writes
+/// it to `web/lane-params.json` for the page, so the CLI and the share links accept the
+/// same specs.
+#[derive(Clone, Copy, Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    /// Lower bound (numbers) and whether the bound itself is allowed.
+    pub min: f64,
+    pub min_inclusive: bool,
+    /// Upper bound (numbers; None: none) and whether the bound itself is allowed.
+    pub max: Option<f64>,
+    pub max_inclusive: bool,
+    /// The default, written as a lane spec writes it.
+    pub default: &'static str,
+    /// The value that turns the setting off, if there is one.
+    pub off: Option<&'static str>,
+    /// One line for the UI.
+    pub doc: &'static str,
+}
+
+const fn float(name: &'static str, min: f64, min_inclusive: bool, max: Option<f64>, default: &'static str) -> Param {
+    Param { name, kind: ParamKind::Float, min, min_inclusive, max, max_inclusive: true, default, off: None, doc: "" }
+}
+
+const fn int(name: &'static str, max: u64, default: &'static str) -> Param {
+    Param {
+        name,
+        kind: ParamKind::Int,
+        min: 0.0,
+        min_inclusive: true,
+        max: Some(max as f64),
+        max_inclusive: true,
+        default,
+        off: None,
+        doc: "",
+    }
+}
+
+/// Every lane-spec setting, in the order `to_spec` writes them.
+pub const PARAMS: [Param; 9] = [
+    Param {
+        doc: "divides the logits; 0 = greedy (the word greedy is short for temperature=0)",
+        ..float("temperature", 0.0, true, None, "1")
+    },
+    Param {
+        name: "temperature_position",
+        kind: ParamKind::Word(&["first", "last"]),
+        min: 0.0,
+        min_inclusive: true,
+        max: None,
+        max_inclusive: true,
+        default: "first",
+        off: None,
+        doc: "first: scale, then truncate (vLLM, HF); last: truncate, then scale (llama.cpp)",
+    },
+    Param { off: Some("0"), doc: "keep the k most likely tokens; 0 = off", ..int("top_k", u32::MAX as u64, "0") },
+    Param {
+        off: Some("1"),
+        doc: "keep the smallest set whose probability reaches p; 1 = off",
+        ..float("top_p", 0.0, false, Some(1.0), "1")
+    },
+    Param {
+        off: Some("0"),
+        doc: "keep tokens with probability ≥ min_p × the top one's; 0 = off",
+        ..float("min_p", 0.0, true, Some(1.0), "0")
+    },
+    Param {
+        kind: ParamKind::OptionalFloat,
+        off: Some("off"),
+        doc: "keep logits ≥ max − n·σ; off (or left out) = off",
+        ..float("top_n_sigma", 0.0, false, None, "off")
+    },
+    Param {
+        off: Some("1"),
+        doc: "divides positive / multiplies negative logits of recent tokens; 1 = off",
+        ..float("repetition_penalty", 0.0, false, None, "1")
+    },
+    Param {
+        doc: "how many recent tokens the repetition penalty looks at",
+        ..int("penalty_last_n", MAX_PENALTY_WINDOW as u64, "64")
+    },
+    Param { doc: "the lane's dice (the Philox key)", ..int("seed", u64::MAX, "0") },
 ];
+
+impl Param {
+    /// Reads `value` as this parameter's kind (its range is `validate`'s to check).
+    fn read(&self, value: &str) -> Result<ParamValue> {
+        let name = self.name;
+        match self.kind {
+            ParamKind::OptionalFloat if value == "off" => Ok(ParamValue::Off),
+            ParamKind::Float | ParamKind::OptionalFloat => value
+                .parse::<f32>()
+                .map(ParamValue::Float)
+                .map_err(|_| Error::Param(format!("lane spec: {name}={} is not a number", shown(value)))),
+            ParamKind::Int => {
+                let x = value.parse::<u64>().map_err(|_| {
+                    Error::Param(format!("lane spec: {name}={} is not a non-negative integer", shown(value)))
+                })?;
+                // Past a u32 setting's type: "too large"; within it, `validate` names the range.
+                if self.max.is_some_and(|m| m <= u32::MAX as f64) && x > u32::MAX as u64 {
+                    return Err(Error::Param(format!("lane spec: {name}={} is too large", shown_text(value))));
+                }
+                Ok(ParamValue::Int(x))
+            }
+            ParamKind::Word(words) => {
+                words.iter().find(|&&w| w == value).map(|&w| ParamValue::Word(w)).ok_or_else(|| {
+                    Error::Param(format!("lane spec: {name}={}: expected {}", shown(value), words.join(" or ")))
+                })
+            }
+        }
+    }
+
+    /// Whether `v` is in range.
+    fn admits(&self, v: &ParamValue) -> bool {
+        let x = match *v {
+            ParamValue::Off => return self.kind == ParamKind::OptionalFloat,
+            ParamValue::Word(w) => return matches!(self.kind, ParamKind::Word(ws) if ws.contains(&w)),
+            ParamValue::Float(x) if !x.is_finite() => return false,
+            ParamValue::Float(x) => x as f64,
+            ParamValue::Int(x) => x as f64,
+        };
+        let above = if self.min_inclusive { x >= self.min } else { x > self.min };
+        let below = match self.max {
+            None => true,
+            Some(m) if self.max_inclusive => x <= m,
+            Some(m) => x < m,
+        };
+        above && below
+    }
+
+    /// The range in words, as error messages and the page show it.
+    pub fn range_text(&self) -> String {
+        let body = match self.kind {
+            ParamKind::Word(ws) => format!("one of {}", ws.join(", ")),
+            ParamKind::Int => match self.max {
+                Some(m) if m < u64::MAX as f64 => format!("an integer in 0..={m}"),
+                _ => "a non-negative integer".into(),
+            },
+            ParamKind::Float | ParamKind::OptionalFloat => match self.max {
+                Some(m) => format!(
+                    "in {}{}, {m}{}",
+                    if self.min_inclusive { "[" } else { "(" },
+                    self.min,
+                    if self.max_inclusive { "]" } else { ")" }
+                ),
+                None => format!("finite and {} {}", if self.min_inclusive { "≥" } else { ">" }, self.min),
+            },
+        };
+        match (self.name, self.off) {
+            ("temperature", _) => format!("{body} (0 = greedy)"),
+            (_, Some("off")) => format!("{body} (or off)"),
+            (_, Some(off)) => format!("{body} ({off} = off)"),
+            (_, None) => body,
+        }
+    }
+}
+
+/// `web/lane-params.json`: `PARAMS` for the page. tests/lane_params.rs fails when the file
+/// is stale; `cargo xtask lane-params` rewrites it.
+pub fn lane_params_json() -> String {
+    use serde_json::{json, Value};
+    let typed = |p: &Param, s: &str| -> Value {
+        match (p.kind, s) {
+            (ParamKind::OptionalFloat, "off") => Value::Null,
+            (ParamKind::Word(_), w) => json!(w),
+            (ParamKind::Int, x) => json!(x.parse::<u64>().unwrap_or(0)),
+            (_, x) => json!(x.parse::<f64>().unwrap_or(0.0)),
+        }
+    };
+    let params: Vec<Value> = PARAMS
+        .iter()
+        .map(|p| {
+            let mut o = json!({
+                "name": p.name,
+                "kind": match p.kind {
+                    ParamKind::Float => "float",
+                    ParamKind::OptionalFloat => "optional_float",
+                    ParamKind::Int => "int",
+                    ParamKind::Word(_) => "word",
+                },
+                "default": typed(p, p.default),
+                "off": p.off.map(|o| typed(p, o)),
+                "range": p.range_text(),
+                "doc": p.doc,
+            });
+            match p.kind {
+                ParamKind::Word(ws) => o["values"] = json!(ws),
+                ParamKind::Int => {
+                    o["min"] = json!(0);
+                    // u64::MAX is past JS's exact integers (2^53): written as a string.
+                    o["max"] = match p.max {
+                        Some(m) if m < u64::MAX as f64 => json!(m as u64),
+                        _ => json!(u64::MAX.to_string()),
+                    };
+                }
+                ParamKind::Float | ParamKind::OptionalFloat => {
+                    o["min"] = json!(p.min);
+                    o["min_inclusive"] = json!(p.min_inclusive);
+                    o["max"] = json!(p.max);
+                    o["max_inclusive"] = json!(p.max_inclusive);
+                }
+            }
+            o
+        })
+        .collect();
+    let doc = json!({
+        "about": "Generated from PARAMS in src/sampling/config.rs; do not edit. Regenerate: cargo xtask lane-params",
+        "grammar": {
+            "items": "comma-separated; whitespace around items, keys and values is ignored; empty items are skipped",
+            "item": "key=value, or the word greedy (temperature=0)",
+            "keys": "the names below; '-' reads as '_'; each at most once",
+            "float": "a decimal number as Rust's f32::from_str reads it (1, 0.5, .5, 1e-3, 1E3); must be finite",
+            "int": "decimal digits only (no sign)",
+            "range": "a value is checked against min/max after the whole spec is read",
+        },
+        "params": params,
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
 
 impl fmt::Display for SamplerConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -277,7 +517,10 @@ mod tests {
         let c = SamplerConfig::parse("min_p=0.1, temperature=1.5").unwrap();
         assert_eq!((c.min_p, c.temperature, c.top_p, c.top_k), (0.1, 1.5, 1.0, 0));
         assert!(SamplerConfig::parse("greedy").unwrap().is_greedy());
-        let c = SamplerConfig::parse("top_k=40,top_p=0.95,top_n_sigma=1.0,repetition_penalty=1.1,temperature_position=last").unwrap();
+        let c = SamplerConfig::parse(
+            "top_k=40,top_p=0.95,top_n_sigma=1.0,repetition_penalty=1.1,temperature_position=last",
+        )
+        .unwrap();
         assert_eq!(c.top_n_sigma, Some(1.0));
         assert_eq!(c.temperature_position, TemperaturePosition::Last);
         assert_eq!(SamplerConfig::parse("").unwrap(), SamplerConfig::default());

@@ -1,4 +1,4 @@
-//! The CPU reference chain: DESIGN.md "Sampler semantics" as plain loops in f64, the ground
+//! The CPU reference chain: docs/DESIGN.md "Sampler semantics" as plain loops in f64, the ground
 //! truth the GPU chain is tested against. Each step is its own function so a test can check
 //! the GPU's threshold for that step and then continue from it (`Overrides`).
 //!
@@ -8,7 +8,6 @@
 
 use super::config::SamplerConfig;
 use super::philox;
-use crate::kernels::argmax::argmax_ref;
 
 /// Step 1: z ← z / r if z > 0 else z · r, once for each distinct token among the last
 /// `penalty_last_n` of `history` (ids outside the row are ignored).
@@ -164,6 +163,18 @@ pub fn truncate(w: &[f32], cfg: &SamplerConfig, ov: &Overrides) -> Truncation {
     Truncation { max, in_play: in_play_n, thresholds: th, mask: keep, survivors }
 }
 
+/// Step 2: greedy is the first maximum (ties to the lowest id); NaN never wins, and a row
+/// with nothing above −∞ gives id 0.
+pub fn greedy_pick(z: &[f32]) -> u32 {
+    let mut best = (0usize, f32::NEG_INFINITY);
+    for (i, &v) in z.iter().enumerate() {
+        if v > best.1 {
+            best = (i, v);
+        }
+    }
+    best.0 as u32
+}
+
 /// Step 9: Gumbel-max over the survivors with the Philox dice; ties to the lowest id.
 /// Returns the token and the gap between the best and second-best perturbed values (a
 /// tiny gap means f32 rounding on the GPU may pick the other one).
@@ -190,7 +201,8 @@ pub fn gumbel_pick(w: &[f32], mask: &[bool], cfg: &SamplerConfig, step: u32, sam
 /// The sampling distribution over the survivors: softmax of w / T_last.
 pub fn sampling_probs(w: &[f32], mask: &[bool], max: f32, cfg: &SamplerConfig) -> Vec<f64> {
     let t = cfg.temperature_last() as f64;
-    let e: Vec<f64> = w.iter().zip(mask).map(|(&v, &k)| if k { ((v as f64 - max as f64) / t).exp() } else { 0.0 }).collect();
+    let e: Vec<f64> =
+        w.iter().zip(mask).map(|(&v, &k)| if k { ((v as f64 - max as f64) / t).exp() } else { 0.0 }).collect();
     let s: f64 = e.iter().sum();
     e.into_iter().map(|x| x / s).collect()
 }
@@ -212,7 +224,7 @@ pub fn reference(z: &[f32], history: &[u32], cfg: &SamplerConfig, step: u32, sam
     let mut zp = z.to_vec();
     penalize(&mut zp, history, cfg);
     if cfg.is_greedy() {
-        let token = argmax_ref(&zp);
+        let token = greedy_pick(&zp);
         let mask = (0..zp.len()).map(|i| i == token as usize).collect();
         let in_play_n = zp.iter().filter(|v| v.is_finite()).count() as u32;
         let max = zp.iter().filter(|v| v.is_finite()).copied().fold(f32::NEG_INFINITY, f32::max);
@@ -222,7 +234,7 @@ pub fn reference(z: &[f32], history: &[u32], cfg: &SamplerConfig, step: u32, sam
     let w = working(&zp, cfg);
     let truncation = truncate(&w, cfg, &Overrides::default());
     let (token, margin) = if truncation.survivors == 0 {
-        (argmax_ref(&zp), f64::INFINITY)
+        (greedy_pick(&zp), f64::INFINITY)
     } else {
         gumbel_pick(&w, &truncation.mask, cfg, step, sample)
     };

@@ -3,16 +3,14 @@
 //! `[lanes, V]` the forward pass leaves on the GPU. The picked ids go to the `tokens` buffer
 //! the next step's embedding reads; each lane also gets a 64-byte `LaneRecord`.
 //!
-//! Two variants (DESIGN.md, "Kernel variants"): `Variant::Row` splits each reduction into a
+//! Two variants (docs/DESIGN.md, "Kernel variants"): `Variant::Row` splits each reduction into a
 //! slice pass (NT invocations per lane, no barriers) and a combine pass (one invocation per
 //! lane), the shape software adapters want; `Variant::Cooperative` runs each stage as one
 //! workgroup per lane with shared-memory reductions. Both give the same survivor sets.
 
-use bytemuck::{Pod, Zeroable};
-use serde::Serialize;
-
-use super::config::{SamplerConfig, TemperaturePosition, MAX_PENALTY_WINDOW};
+use super::config::MAX_PENALTY_WINDOW;
 use super::inspect::{inspect_row, Inspection};
+use super::lane::{flags, LaneParams, LaneRecord};
 use crate::error::{Error, Result};
 use crate::gpu::shader::{Defines, Slot};
 use crate::gpu::{Gpu, Variant};
@@ -26,7 +24,15 @@ const SELECT: &str = include_str!("../../shaders/sample_select.wgsl");
 const PICK: &str = include_str!("../../shaders/sample_pick.wgsl");
 
 /// uniforms, logits, tokens, lane states, histograms, partials/masks, records.
-const SIG: &[Slot] = &[Slot::Uniform, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite];
+const SIG: &[Slot] = &[
+    Slot::Uniform,
+    Slot::ReadWrite,
+    Slot::ReadWrite,
+    Slot::ReadWrite,
+    Slot::ReadWrite,
+    Slot::ReadWrite,
+    Slot::ReadWrite,
+];
 
 /// History ring entries per lane (the longest penalty window).
 pub const HCAP: u32 = MAX_PENALTY_WINDOW;
@@ -45,134 +51,6 @@ const LIST_MIN: u32 = 4096;
 /// The lane parameters live in a uniform buffer (16 KiB in WebGPU's defaults).
 pub const MAX_LANES: u32 = 255;
 
-/// `LaneParams::flags` bits.
-pub mod flags {
-    pub const GREEDY: u32 = 1;
-    pub const TEMP_LAST: u32 = 2;
-    pub const SIGMA: u32 = 4;
-    pub const TOP_K: u32 = 8;
-    pub const TOP_P: u32 = 16;
-    pub const MIN_P: u32 = 32;
-    pub const PENALTY: u32 = 64;
-}
-
-/// One lane's sampler as the shaders read it (`LaneParams` in sample_common.wgsl).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable)]
-pub struct LaneParams {
-    pub flags: u32,
-    pub t_first: f32,
-    pub t_last: f32,
-    pub top_k: u32,
-    pub top_p_fx: u32,
-    pub ln_min_p: f32,
-    pub n_sigma: f32,
-    pub penalty: f32,
-    pub penalty_last_n: u32,
-    pub seed_lo: u32,
-    pub seed_hi: u32,
-    pub sample_index: u32,
-    pub _pad: [u32; 4],
-}
-const _: () = assert!(std::mem::size_of::<LaneParams>() == 64);
-
-impl LaneParams {
-    /// The lane's parameters; `sample_index` is the third Philox counter word (the N lanes
-    /// of a repeated-sampling run use 0..N with one seed).
-    pub fn new(cfg: &SamplerConfig, sample_index: u32) -> Result<LaneParams> {
-        cfg.validate()?;
-        let mut f = 0;
-        let on = |b: bool, bit: u32| if b { bit } else { 0 };
-        if cfg.is_greedy() {
-            f |= flags::GREEDY;
-        } else {
-            f |= on(cfg.temperature_position == TemperaturePosition::Last, flags::TEMP_LAST);
-            f |= on(cfg.top_n_sigma.is_some(), flags::SIGMA);
-            f |= on(cfg.top_k > 0, flags::TOP_K);
-            f |= on(cfg.top_p < 1.0, flags::TOP_P);
-            f |= on(cfg.min_p > 0.0, flags::MIN_P);
-        }
-        f |= on(cfg.penalty_on(), flags::PENALTY);
-        Ok(LaneParams {
-            flags: f,
-            t_first: cfg.temperature_first(),
-            t_last: cfg.temperature_last(),
-            top_k: cfg.top_k,
-            top_p_fx: ((cfg.top_p as f64) * 4_294_967_296.0).round().min(u32::MAX as f64) as u32,
-            ln_min_p: cfg.ln_min_p(),
-            n_sigma: cfg.top_n_sigma.unwrap_or(0.0),
-            penalty: cfg.repetition_penalty,
-            penalty_last_n: cfg.penalty_last_n,
-            seed_lo: cfg.seed as u32,
-            seed_hi: (cfg.seed >> 32) as u32,
-            sample_index,
-            _pad: [0; 4],
-        })
-    }
-
-    pub fn has(&self, bit: u32) -> bool {
-        self.flags & bit != 0
-    }
-}
-
-/// What the chain reports per lane and step (`Record` in sample_common.wgsl). Thresholds are
-/// working logits (penalized, divided by T when the temperature goes first); read them
-/// through the accessors, which say which applied.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Pod, Zeroable, Serialize)]
-pub struct LaneRecord {
-    pub token: u32,
-    /// Tokens left after truncation (1 for greedy; 0 when nothing was in play).
-    pub survivors: u32,
-    /// The largest working logit in play.
-    pub max_logit: f32,
-    /// The lane's `flags`, less the truncations that did not apply (all on the greedy path,
-    /// top-k when k ≥ the tokens in play); thresholds that did not apply are 0.
-    pub applied: u32,
-    pub sigma: f32,
-    pub top_k: f32,
-    pub top_k_last_id: u32,
-    pub top_p: f32,
-    pub min_p: f32,
-    /// The sampled token's working logit (its penalized logit for greedy).
-    pub token_logit: f32,
-    /// Its probability in the distribution it was drawn from (1 for greedy).
-    pub token_prob: f32,
-    /// The step whose dice were used (the lane's counter before this pick).
-    pub step: u32,
-    /// Tokens with a finite working logit.
-    pub in_play: u32,
-    #[serde(skip)]
-    pub _pad: [u32; 3],
-}
-const _: () = assert!(std::mem::size_of::<LaneRecord>() == 64);
-
-impl LaneRecord {
-    fn on(&self, bit: u32) -> bool {
-        self.applied & bit != 0
-    }
-    pub fn greedy(&self) -> bool {
-        self.on(flags::GREEDY)
-    }
-    /// top-nσ: survivors have w ≥ this.
-    pub fn sigma_threshold(&self) -> Option<f32> {
-        self.on(flags::SIGMA).then_some(self.sigma)
-    }
-    /// top-k: the k-th value and the last id kept among its ties (u32::MAX: all). None when
-    /// off or when k ≥ the tokens in play (nothing to cut).
-    pub fn top_k_cut(&self) -> Option<(f32, u32)> {
-        self.on(flags::TOP_K).then_some((self.top_k, self.top_k_last_id))
-    }
-    /// top-p: survivors have w ≥ this.
-    pub fn top_p_threshold(&self) -> Option<f32> {
-        self.on(flags::TOP_P).then_some(self.top_p)
-    }
-    /// min-p: max + ln(min_p).
-    pub fn min_p_threshold(&self) -> Option<f32> {
-        self.on(flags::MIN_P).then_some(self.min_p)
-    }
-}
-
 /// Words of the lane state before the ring (`LaneState` in sample_common.wgsl).
 const STATE_HEADER: usize = 32;
 const STATE_WORDS: usize = STATE_HEADER + HCAP as usize;
@@ -181,8 +59,18 @@ const LEN: usize = 6;
 const STEP: usize = 7;
 
 enum Passes {
-    Row { stats: [wgpu::ComputePipeline; 2], k: [wgpu::ComputePipeline; 2], p: [wgpu::ComputePipeline; 2], pick: [wgpu::ComputePipeline; 2] },
-    Cooperative { stats: wgpu::ComputePipeline, k: wgpu::ComputePipeline, p: wgpu::ComputePipeline, pick: wgpu::ComputePipeline },
+    Row {
+        stats: [wgpu::ComputePipeline; 2],
+        k: [wgpu::ComputePipeline; 2],
+        p: [wgpu::ComputePipeline; 2],
+        pick: [wgpu::ComputePipeline; 2],
+    },
+    Cooperative {
+        stats: wgpu::ComputePipeline,
+        k: wgpu::ComputePipeline,
+        p: wgpu::ComputePipeline,
+        pick: wgpu::ComputePipeline,
+    },
 }
 
 /// The chain's pipelines for one vocabulary size and lane count.
@@ -246,7 +134,9 @@ impl SamplerChain {
                 .flag("COOP", coop)
                 .flag("SEL_P", sel_p)
         };
-        let make = |src: &str, entry: &str, sel_p: bool| kern.pipeline(&format!("sample_{entry}"), entry, &[COMMON, PHILOX, src], &defs(sel_p), SIG);
+        let make = |src: &str, entry: &str, sel_p: bool| {
+            kern.pipeline(&format!("sample_{entry}"), entry, &[COMMON, PHILOX, src], &defs(sel_p), SIG)
+        };
         let passes = if coop {
             Passes::Cooperative {
                 stats: make(STATS, "stats_coop", false)?,
@@ -423,14 +313,43 @@ impl SamplerChain {
         self.inspect_rows(gpu, b, 0, b.params.len() as u32, top).await
     }
 
-    async fn inspect_rows(&self, gpu: &Gpu, b: &ChainBinding, first: u32, n: u32, top: usize) -> Result<Vec<Inspection>> {
-        let masks = self.read_masks(gpu, b).await?;
-        let v = self.vocab as u64;
-        let rows: Vec<f32> = bytemuck::pod_collect_to_vec(&gpu.read_storage(&b.logits, 4 * v * first as u64, 4 * v * n as u64).await?);
-        let recs = b.read_records(gpu).await?;
+    /// One mask pass and one readback for lanes first..first + n: the survivor bit sets, the
+    /// logits rows and the records are copied into one staging buffer in one submission.
+    async fn inspect_rows(
+        &self,
+        gpu: &Gpu,
+        b: &ChainBinding,
+        first: u32,
+        n: u32,
+        top: usize,
+    ) -> Result<Vec<Inspection>> {
+        let lanes = b.params.len() as u64;
+        let (v, words) = (self.vocab as u64, self.part_words as u64);
+        let mask_bytes = 4 * words * lanes;
+        let row_bytes = 4 * v * n as u64;
+        let staging = gpu.readback_buffer("inspect", mask_bytes + row_bytes + b.records_bytes());
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            self.record_masks(&mut pass, b);
+        }
+        enc.copy_buffer_to_buffer(&b.part, 0, &staging, 0, mask_bytes);
+        enc.copy_buffer_to_buffer(&b.logits, 4 * v * first as u64, &staging, mask_bytes, row_bytes);
+        enc.copy_buffer_to_buffer(&b.records, 0, &staging, mask_bytes + row_bytes, b.records_bytes());
+        gpu.queue.submit([enc.finish()]);
+        let bytes = gpu.read_mapped(&staging, staging.size()).await?;
+        let (masks, rest) = bytes.split_at(mask_bytes as usize);
+        let (rows, recs) = rest.split_at(row_bytes as usize);
+        let masks: Vec<u32> = bytemuck::pod_collect_to_vec(masks);
+        let rows: Vec<f32> = bytemuck::pod_collect_to_vec(rows);
+        let recs: Vec<LaneRecord> = bytemuck::pod_collect_to_vec(&recs[..b.records_bytes() as usize]);
         Ok((first..first + n)
             .zip(rows.chunks(v as usize))
-            .map(|(l, row)| inspect_row(row, &masks[l as usize], &b.params[l as usize], recs[l as usize], l, top.min(64)))
+            .map(|(l, row)| {
+                let bits = &masks[(l as u64 * words) as usize..];
+                let mask: Vec<bool> = (0..v as usize).map(|i| bits[i / 32] >> (i % 32) & 1 == 1).collect();
+                inspect_row(row, &mask, &b.params[l as usize], recs[l as usize], l, top.min(64))
+            })
             .collect())
     }
 }
@@ -439,7 +358,11 @@ impl ChainBinding {
     /// Sets the lanes of the next steps: lane i samples row i of the logits into tokens[i].
     pub fn set_params(&mut self, gpu: &Gpu, lanes: &[LaneParams]) -> Result<()> {
         if lanes.is_empty() || lanes.len() > self.capacity as usize {
-            return Err(Error::Param(format!("sampler chain: {} lanes (this binding takes 1 ..= {})", lanes.len(), self.capacity)));
+            return Err(Error::Param(format!(
+                "sampler chain: {} lanes (this binding takes 1 ..= {})",
+                lanes.len(),
+                self.capacity
+            )));
         }
         let mut bytes = vec![0u8; 16];
         bytes[..4].copy_from_slice(&(lanes.len() as u32).to_le_bytes());
@@ -451,6 +374,11 @@ impl ChainBinding {
 
     pub fn params(&self) -> &[LaneParams] {
         &self.params
+    }
+
+    /// The most lanes this binding takes.
+    pub fn capacity(&self) -> u32 {
+        self.capacity
     }
 
     /// Starts a lane: its penalty window holds the last tokens of `history` (the prompt, or

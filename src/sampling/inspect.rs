@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::gpu::{flags, LaneParams, LaneRecord};
+use super::lane::{flags, LaneParams, LaneRecord};
 
 /// Bins of the logit histogram.
 pub const HIST_BINS: usize = 64;
@@ -11,6 +11,8 @@ pub const HIST_BINS: usize = 64;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Candidate {
     pub id: u32,
+    /// The token's decoded piece (filled by the engine, which holds the tokenizer).
+    pub text: String,
     /// Working logit (penalized, divided by T when the temperature goes first).
     pub logit: f32,
     /// softmax(z / T) over every token in play: the distribution without truncation.
@@ -33,6 +35,18 @@ pub struct Inspection {
     pub survivors: u32,
     /// The untruncated probability of the survivors (Σ prob_before over them).
     pub kept_mass: f64,
+    /// The cut-offs that applied, in chain order.
+    pub thresholds: Vec<Threshold>,
+}
+
+/// One truncation's cut-off: survivors have a working logit ≥ `logit`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Threshold {
+    /// "greedy", "top_n_sigma", "top_k", "top_p" or "min_p" (the SamplerConfig names).
+    pub key: &'static str,
+    pub logit: f32,
+    /// The untruncated probability (as `prob_before`) of a token at that logit.
+    pub prob: f64,
 }
 
 pub fn inspect_row(z: &[f32], mask: &[bool], p: &LaneParams, record: LaneRecord, lane: u32, top: usize) -> Inspection {
@@ -58,7 +72,14 @@ pub fn inspect_row(z: &[f32], mask: &[bool], p: &LaneParams, record: LaneRecord,
     let candidates = order
         .iter()
         .take(top)
-        .map(|&i| Candidate { id: i as u32, logit: w[i], prob_before: e(i) / before_sum, prob_after: prob_after(i), kept: mask[i] })
+        .map(|&i| Candidate {
+            id: i as u32,
+            text: String::new(),
+            logit: w[i],
+            prob_before: e(i) / before_sum,
+            prob_after: prob_after(i),
+            kept: mask[i],
+        })
         .collect();
     let mut histogram = vec![0u32; HIST_BINS];
     let span = (hi - lo) as f64;
@@ -66,7 +87,20 @@ pub fn inspect_row(z: &[f32], mask: &[bool], p: &LaneParams, record: LaneRecord,
         let b = if span > 0.0 { (((w[i] - lo) as f64 / span) * HIST_BINS as f64) as usize } else { 0 };
         histogram[b.min(HIST_BINS - 1)] += 1;
     }
+    let cuts = [
+        ("greedy", greedy.then_some(record.max_logit)),
+        ("top_n_sigma", record.sigma_threshold()),
+        ("top_k", record.top_k_cut().map(|(v, _)| v)),
+        ("top_p", record.top_p_threshold()),
+        ("min_p", record.min_p_threshold()),
+    ];
+    let thresholds = cuts
+        .into_iter()
+        .filter_map(|(key, w)| w.map(|w| (key, w)))
+        .map(|(key, w)| Threshold { key, logit: w, prob: ((w as f64 - hi as f64) / t_last).exp() / before_sum })
+        .collect();
     Inspection {
+        thresholds,
         lane,
         record,
         candidates,

@@ -27,7 +27,7 @@ use tokenizers::{
     PreTokenizer, PreTokenizerWrapper, SplitDelimiterBehavior,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::gguf::Value;
 
 pub use chat::ChatMessage;
@@ -192,7 +192,7 @@ fn tok_err(msg: impl Into<String>) -> Error {
 /// An optional token id key: absent is `None`; present but not an id in range is an error.
 fn optional_id(m: &BTreeMap<String, Value>, key: &str, n_vocab: usize) -> Result<Option<u32>> {
     let Some(v) = m.get(key) else { return Ok(None) };
-    let id = v.as_u64().ok_or_else(|| tok_err(format!("{key} is not a non-negative integer: {v:?}")))?;
+    let id = v.as_u64().ok_or_else(|| tok_err(format!("{key} is not a non-negative integer: {}", shown(v))))?;
     if id >= n_vocab as u64 {
         return Err(tok_err(format!("{key} = {id} is out of range (vocabulary has {n_vocab} tokens)")));
     }
@@ -202,20 +202,16 @@ fn optional_id(m: &BTreeMap<String, Value>, key: &str, n_vocab: usize) -> Result
 fn optional_bool(m: &BTreeMap<String, Value>, key: &str) -> Result<Option<bool>> {
     match m.get(key) {
         None => Ok(None),
-        Some(v) => v.as_bool().map(Some).ok_or_else(|| tok_err(format!("{key} is not a bool: {v:?}"))),
+        Some(v) => v.as_bool().map(Some).ok_or_else(|| tok_err(format!("{key} is not a bool: {}", shown(v)))),
     }
 }
 
 fn string_array<'m>(m: &'m BTreeMap<String, Value>, key: &str) -> Result<Vec<&'m str>> {
-    let arr = m
-        .get(key)
-        .ok_or_else(|| tok_err(format!("missing {key}")))?
-        .as_array()
-        .ok_or_else(|| tok_err(format!("{key} is not an array")))?;
-    arr.iter()
-        .enumerate()
-        .map(|(i, v)| v.as_str().ok_or_else(|| tok_err(format!("{key}[{i}] is not a string: {v:?}"))))
-        .collect()
+    let v = m.get(key).ok_or_else(|| tok_err(format!("missing {key}")))?;
+    let arr = v.as_array().ok_or_else(|| tok_err(format!("{key} is not an array but a {}", v.type_name())))?;
+    let strings =
+        arr.as_strings().ok_or_else(|| tok_err(format!("{key} is an array of {}, not of strings", arr.type_name())))?;
+    Ok(strings.iter().collect())
 }
 
 /// GPT-2's byte-to-unicode table: printable Latin-1 bytes map to themselves, the other 68
@@ -271,7 +267,7 @@ impl Tokenizer {
         // Model type: only byte-level BPE.
         let model_name = match m.get(keys::MODEL) {
             None => return Err(tok_err(format!("missing {}", keys::MODEL))),
-            Some(v) => v.as_str().ok_or_else(|| tok_err(format!("{} is not a string: {v:?}", keys::MODEL)))?,
+            Some(v) => v.as_str().ok_or_else(|| tok_err(format!("{} is not a string: {}", keys::MODEL, shown(v))))?,
         };
         if model_name != "gpt2" {
             let what = match model_name {
@@ -282,23 +278,25 @@ impl Tokenizer {
                 _ => "",
             };
             return Err(Error::Unsupported(format!(
-                "tokenizer model {model_name:?}{what}: only \"gpt2\" (byte-level BPE) is supported"
+                "tokenizer model {}{what}: only \"gpt2\" (byte-level BPE) is supported",
+                shown(model_name)
             )));
         }
 
         // Pre-tokenizer.
         let pre_name = match m.get(keys::PRE) {
             None => None,
-            Some(v) => {
-                Some(v.as_str().ok_or_else(|| tok_err(format!("{} is not a string: {v:?}", keys::PRE)))?.to_owned())
-            }
+            Some(v) => Some(
+                v.as_str().ok_or_else(|| tok_err(format!("{} is not a string: {}", keys::PRE, shown(v))))?.to_owned(),
+            ),
         };
         let pre_kind = match pre_name.as_deref() {
             None => PreTokenizerKind::Gpt2,
             Some(name) => PreTokenizerKind::from_name(name).ok_or_else(|| {
                 Error::Unsupported(format!(
-                    "pre-tokenizer {name:?} ({}) is not implemented; supported: default, gpt2, smollm, starcoder, \
+                    "pre-tokenizer {} ({}) is not implemented; supported: default, gpt2, smollm, starcoder, \
                      refact, command-r, llama-bpe/llama3, dbrx, qwen2, stablelm2 and aliases",
+                    shown(name),
                     keys::PRE
                 ))
             })?,
@@ -316,7 +314,9 @@ impl Tokenizer {
         let mut types = match m.get(keys::TOKEN_TYPE) {
             None => vec![TokenType::Normal; n_vocab],
             Some(v) => {
-                let arr = v.as_array().ok_or_else(|| tok_err(format!("{} is not an array", keys::TOKEN_TYPE)))?;
+                let arr = v
+                    .as_array()
+                    .ok_or_else(|| tok_err(format!("{} is not an array but a {}", keys::TOKEN_TYPE, v.type_name())))?;
                 if arr.len() != n_vocab {
                     return Err(tok_err(format!(
                         "{} has {} entries but {} has {n_vocab}",
@@ -325,11 +325,11 @@ impl Tokenizer {
                         keys::TOKENS
                     )));
                 }
-                arr.iter()
-                    .enumerate()
-                    .map(|(i, v)| {
-                        v.as_u64().and_then(TokenType::from_u64).ok_or_else(|| {
-                            tok_err(format!("{}[{i}] is not a token type (0..=6): {v:?}", keys::TOKEN_TYPE))
+                (0..arr.len())
+                    .map(|i| {
+                        arr.int(i).and_then(|t| u64::try_from(t).ok()).and_then(TokenType::from_u64).ok_or_else(|| {
+                            let v = arr.get(i).map_or(String::new(), |v| shown(&v));
+                            tok_err(format!("{}[{i}] is not a token type (0..=6): {v}", keys::TOKEN_TYPE))
                         })
                     })
                     .collect::<Result<Vec<_>>>()?
@@ -381,22 +381,29 @@ impl Tokenizer {
         let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(merge_strs.len());
         for (i, s) in merge_strs.iter().enumerate() {
             let pos = s.char_indices().skip(1).find(|&(_, c)| c == ' ').map(|(p, _)| p).ok_or_else(|| {
-                tok_err(format!("{}[{i}] = {s:?} is not two tokens separated by a space", keys::MERGES))
+                tok_err(format!("{}[{i}] = {} is not two tokens separated by a space", keys::MERGES, shown(s)))
             })?;
             let (a, b) = (&s[..pos], &s[pos + 1..]);
             if b.is_empty() {
-                return Err(tok_err(format!("{}[{i}] = {s:?} has an empty second token", keys::MERGES)));
+                return Err(tok_err(format!("{}[{i}] = {} has an empty second token", keys::MERGES, shown(s))));
             }
             for part in [a, b] {
                 if !vocab.contains_key(part) {
-                    return Err(tok_err(format!("{}[{i}] = {s:?}: {part:?} is not in the vocabulary", keys::MERGES)));
+                    return Err(tok_err(format!(
+                        "{}[{i}] = {}: {} is not in the vocabulary",
+                        keys::MERGES,
+                        shown(s),
+                        shown(part)
+                    )));
                 }
             }
             let merged = format!("{a}{b}");
             if !vocab.contains_key(&merged) {
                 return Err(tok_err(format!(
-                    "{}[{i}] = {s:?}: the merged token {merged:?} is not in the vocabulary",
-                    keys::MERGES
+                    "{}[{i}] = {}: the merged token {} is not in the vocabulary",
+                    keys::MERGES,
+                    shown(s),
+                    shown(&merged)
                 )));
             }
             if seen.insert((a, b)) {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::gguf::Value;
+use crate::gguf::{Array, Value};
 
 /// Byte-level spelling of a string (what a GGUF vocabulary stores).
 fn bl(s: &str) -> String {
@@ -27,7 +27,7 @@ fn tiny_meta() -> BTreeMap<String, Value> {
     }
     let mut merges = Vec::new();
     for (a, b) in MERGES {
-        merges.push(Value::String(format!("{} {}", bl(a), bl(b))));
+        merges.push(format!("{} {}", bl(a), bl(b)));
         tokens.push(bl(&format!("{a}{b}")));
         types.push(1);
     }
@@ -36,13 +36,27 @@ fn tiny_meta() -> BTreeMap<String, Value> {
     let mut m = BTreeMap::new();
     m.insert(keys::MODEL.into(), Value::String("gpt2".into()));
     m.insert(keys::PRE.into(), Value::String("smollm".into()));
-    m.insert(keys::TOKENS.into(), Value::Array(tokens.into_iter().map(Value::String).collect()));
-    m.insert(keys::TOKEN_TYPE.into(), Value::Array(types.into_iter().map(Value::I32).collect()));
-    m.insert(keys::MERGES.into(), Value::Array(merges));
+    m.insert(keys::TOKENS.into(), Value::Array(Array::from(tokens)));
+    m.insert(keys::TOKEN_TYPE.into(), Value::Array(Array::I32(types)));
+    m.insert(keys::MERGES.into(), Value::Array(Array::from(merges)));
     m.insert(keys::BOS_ID.into(), Value::U32(1));
     m.insert(keys::EOS_ID.into(), Value::U32(2));
     m.insert(keys::ADD_BOS.into(), Value::Bool(false));
     m
+}
+
+/// A string array of the metadata, edited by `f`.
+fn edit_strings(m: &mut BTreeMap<String, Value>, key: &str, f: impl FnOnce(&mut Vec<String>)) {
+    let Some(Value::Array(Array::String(a))) = m.get(key) else { unreachable!() };
+    let mut v: Vec<String> = a.iter().map(String::from).collect();
+    f(&mut v);
+    m.insert(key.into(), Value::Array(Array::from(v)));
+}
+
+/// The token types, edited by `f`.
+fn edit_types(m: &mut BTreeMap<String, Value>, f: impl FnOnce(&mut Vec<i32>)) {
+    let Some(Value::Array(Array::I32(types))) = m.get_mut(keys::TOKEN_TYPE) else { unreachable!() };
+    f(types);
 }
 
 fn byte_id(b: u8) -> u32 {
@@ -180,8 +194,7 @@ fn user_defined_token_renders_raw_text() {
     // A user-defined token with a non-ASCII char: raw UTF-8, not the byte-level table (which
     // would turn "é" into the lone byte 0xE9).
     let mut m = tiny_meta();
-    let Some(Value::Array(tokens)) = m.get_mut(keys::TOKENS) else { unreachable!() };
-    tokens[TOOL_ID as usize] = Value::String("café!".into());
+    edit_strings(&mut m, keys::TOKENS, |t| t[TOOL_ID as usize] = "café!".into());
     let t = Tokenizer::from_metadata(&m).unwrap();
     assert_eq!(t.decode(&[TOOL_ID]).unwrap(), "café!");
     assert_eq!(t.encode("xcafé!").unwrap(), vec![byte_id(b'x'), TOOL_ID]);
@@ -271,14 +284,14 @@ fn rejects_unknown_pre_tokenizer() {
 #[test]
 fn rejects_mismatched_arrays_and_bad_ids() {
     let mut m = tiny_meta();
-    let Some(Value::Array(types)) = m.get_mut(keys::TOKEN_TYPE) else { unreachable!() };
-    types.pop();
+    edit_types(&mut m, |t| {
+        t.pop();
+    });
     let e = err_text(Tokenizer::from_metadata(&m));
     assert!(e.contains("token_type") && e.contains("entries"), "{e}");
 
     let mut m = tiny_meta();
-    let Some(Value::Array(types)) = m.get_mut(keys::TOKEN_TYPE) else { unreachable!() };
-    types[7] = Value::I32(42);
+    edit_types(&mut m, |t| t[7] = 42);
     assert!(err_text(Tokenizer::from_metadata(&m)).contains("token_type[7]"));
 
     let mut m = tiny_meta();
@@ -291,12 +304,12 @@ fn rejects_mismatched_arrays_and_bad_ids() {
     assert!(err_text(Tokenizer::from_metadata(&m)).contains("bos_token_id"));
 
     let mut m = tiny_meta();
-    m.insert(keys::TOKENS.into(), Value::Array(vec![]));
+    m.insert(keys::TOKENS.into(), Value::Array(Array::String(Default::default())));
     assert!(err_text(Tokenizer::from_metadata(&m)).contains("empty"));
 
     let mut m = tiny_meta();
-    m.insert(keys::TOKENS.into(), Value::Array(vec![Value::U8(1)]));
-    assert!(err_text(Tokenizer::from_metadata(&m)).contains("tokens[0]"));
+    m.insert(keys::TOKENS.into(), Value::Array(Array::U8(vec![1])));
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains("tokens is an array of u8, not of strings"));
 }
 
 #[test]
@@ -308,14 +321,13 @@ fn rejects_malformed_merges() {
         ("a b", "merged token \"ab\" is not in the vocabulary"),
     ] {
         let mut m = tiny_meta();
-        let Some(Value::Array(merges)) = m.get_mut(keys::MERGES) else { unreachable!() };
-        merges.push(Value::String(bad.into()));
+        edit_strings(&mut m, keys::MERGES, |v| v.push(bad.into()));
         let e = err_text(Tokenizer::from_metadata(&m));
         assert!(e.contains(what) && e.contains("merges[6]"), "{bad}: {e}");
     }
     let mut m = tiny_meta();
-    m.insert(keys::MERGES.into(), Value::Array(vec![Value::I32(3)]));
-    assert!(err_text(Tokenizer::from_metadata(&m)).contains("merges[0]"));
+    m.insert(keys::MERGES.into(), Value::Array(Array::I32(vec![3])));
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains("merges is an array of i32, not of strings"));
 }
 
 #[test]
@@ -323,13 +335,9 @@ fn duplicate_merges_keep_first_rank() {
     // Add "e l" (rank 6) and a duplicate of "l l" (rank 5, again at 7). With llama.cpp's
     // first-wins rule "ell" is "e" + "ll"; with last-wins it would be "el" + "l".
     let mut m = tiny_meta();
-    let Some(Value::Array(tokens)) = m.get_mut(keys::TOKENS) else { unreachable!() };
-    tokens.push(Value::String("el".into()));
-    let Some(Value::Array(types)) = m.get_mut(keys::TOKEN_TYPE) else { unreachable!() };
-    types.push(Value::I32(1));
-    let Some(Value::Array(merges)) = m.get_mut(keys::MERGES) else { unreachable!() };
-    merges.push(Value::String("e l".into()));
-    merges.push(Value::String("l l".into()));
+    edit_strings(&mut m, keys::TOKENS, |v| v.push("el".into()));
+    edit_types(&mut m, |t| t.push(1));
+    edit_strings(&mut m, keys::MERGES, |v| v.extend(["e l".into(), "l l".into()]));
     let t = Tokenizer::from_metadata(&m).unwrap();
     assert_eq!(t.encode("ell").unwrap(), vec![byte_id(b'e'), merged_id(5)]);
     assert_eq!(t.encode("el").unwrap(), vec![TOOL_ID + 1]);
@@ -367,4 +375,28 @@ fn chat_template_errors() {
     let t = Tokenizer::from_metadata(&m).unwrap();
     let e = t.chat_prompt("hi").unwrap_err();
     assert!(matches!(e, Error::ChatTemplate(_)) && e.to_string().contains("compile"), "{e}");
+}
+
+#[test]
+fn errors_show_a_cut_of_the_value() {
+    // A wrong-typed bos_token_id once produced a 959,304-character error.
+    let mut m = tiny_meta();
+    let tokens: Vec<String> = (0..100_000).map(|i| format!("token{i}")).collect();
+    m.insert(keys::BOS_ID.into(), Value::Array(Array::from(tokens)));
+    let e = err_text(Tokenizer::from_metadata(&m));
+    assert!(e.contains("bos_token_id is not a non-negative integer: Array(String([\"token0\", \"token1\""), "{e}");
+    assert!(e.len() < 300 && e.ends_with('…'), "{} chars: {e}", e.len());
+    let mut m = tiny_meta();
+    m.insert(keys::PRE.into(), Value::String("p".repeat(1 << 20)));
+    let e = err_text(Tokenizer::from_metadata(&m));
+    assert!(e.contains("pre-tokenizer \"ppp") && e.len() < 600, "{} chars", e.len());
+    let mut m = tiny_meta();
+    edit_strings(&mut m, keys::MERGES, |v| v.push("x".repeat(1 << 20)));
+    let e = err_text(Tokenizer::from_metadata(&m));
+    assert!(e.contains("merges[6]") && e.len() < 300, "{} chars", e.len());
+    // A template's own message, raise_exception('x' * 10**6).
+    let mut m = tiny_meta();
+    m.insert(keys::CHAT_TEMPLATE.into(), Value::String("{{ raise_exception('x' * 1000000) }}".into()));
+    let e = Tokenizer::from_metadata(&m).unwrap().chat_prompt("hi").unwrap_err().to_string();
+    assert!(e.contains("template raised: xxx") && e.len() < 300, "{} chars", e.len());
 }

@@ -8,6 +8,10 @@
 //!                                            per finished sample; `engine.stop()` cancels and the
 //!                                            report keeps what finished. Resolves to
 //!                                            {json, curvesCsv, tasksCsv, sweepCsv, cancelled}
+//!
+//! Both check the spec through `EvalSpec::plan`, with the CLI's bounds (`eval::run::MAX_SAMPLES`,
+//! `MAX_CONFIGS`, `MAX_TOTAL_SAMPLES`): a larger run is rejected with their message before
+//! anything is allocated or run.
 
 use std::sync::atomic::Ordering;
 

@@ -26,3 +26,15 @@ pub fn reference_path() -> PathBuf {
     }
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/smollm2-135m-instruct-q4_1.json")
 }
+
+/// Runs `ids` at positions pos0.. of the model's sequence through its sampler lane (the
+/// greedy lane `load` sets, unless the test set others) and returns the pick after the last.
+pub fn try_step(model: &mut samplescope::model::Model, ids: &[u32], pos0: u32) -> samplescope::Result<u32> {
+    model.submit(samplescope::model::Rows::Sequence { ids, pos0, sample: true })?;
+    Ok(pollster::block_on(model.collect())?.ids[0])
+}
+
+/// `try_step`, which must succeed.
+pub fn step(model: &mut samplescope::model::Model, ids: &[u32], pos0: u32) -> u32 {
+    try_step(model, ids, pos0).unwrap()
+}

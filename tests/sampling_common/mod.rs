@@ -4,8 +4,8 @@
 
 use rand::Rng;
 use samplescope::gpu::Variant;
-use samplescope::kernels::argmax::argmax_ref;
 use samplescope::kernels::Kernels;
+use samplescope::sampling::cpu::greedy_pick;
 use samplescope::sampling::cpu::{self, Overrides};
 use samplescope::sampling::{ChainBinding, LaneParams, LaneRecord, SamplerChain, SamplerConfig};
 use samplescope::{Gpu, GpuOptions};
@@ -162,7 +162,7 @@ pub fn check_lane(
     let n_gpu = gpu_mask.iter().filter(|&&k| k).count() as u32;
     assert_eq!(rec.survivors, if cfg.is_greedy() { 1 } else { n_gpu }, "{what}: record.survivors vs the GPU mask");
     if cfg.is_greedy() {
-        let want = argmax_ref(&zp);
+        let want = greedy_pick(&zp);
         assert_eq!(rec.token, want, "{what}: greedy pick vs argmax");
         assert!(gpu_mask[want as usize] && n_gpu == 1, "{what}: greedy mask");
         return;
@@ -171,7 +171,7 @@ pub fn check_lane(
     let plain = cpu::truncate(&w, cfg, &Overrides::default());
     assert_eq!(rec.in_play, plain.in_play, "{what}: tokens in play");
     if plain.in_play == 0 {
-        assert_eq!((rec.token, rec.survivors), (argmax_ref(&zp), 0), "{what}: nothing in play → argmax");
+        assert_eq!((rec.token, rec.survivors), (greedy_pick(&zp), 0), "{what}: nothing in play → argmax");
         return;
     }
     assert_eq!(rec.max_logit, plain.max, "{what}: max");
@@ -212,8 +212,12 @@ pub fn check_lane(
     assert_eq!(rec.min_p_threshold(), t.thresholds.min_p, "{what}: min-p threshold");
     if t.mask != gpu_mask {
         let diff: Vec<usize> = (0..w.len()).filter(|&i| t.mask[i] != gpu_mask[i]).take(10).collect();
-        let show: Vec<String> = diff.iter().map(|&i| format!("{i}: w {} cpu {} gpu {}", w[i], t.mask[i], gpu_mask[i])).collect();
-        panic!("{what}: survivor sets differ ({} cpu, {} gpu): {show:?}; thresholds {:?}, record {rec:?}", t.survivors, n_gpu, t.thresholds);
+        let show: Vec<String> =
+            diff.iter().map(|&i| format!("{i}: w {} cpu {} gpu {}", w[i], t.mask[i], gpu_mask[i])).collect();
+        panic!(
+            "{what}: survivor sets differ ({} cpu, {} gpu): {show:?}; thresholds {:?}, record {rec:?}",
+            t.survivors, n_gpu, t.thresholds
+        );
     }
     assert!(gpu_mask[rec.token as usize], "{what}: the pick {} is not a survivor", rec.token);
     let (want, margin) = cpu::gumbel_pick(&w, &t.mask, cfg, step, sample);

@@ -35,24 +35,35 @@ pub struct BenchArgs {
 }
 
 fn load_avg() -> String {
-    std::fs::read_to_string("/proc/loadavg").map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_else(|_| "n/a".into())
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "n/a".into())
 }
 
 pub fn bench(a: BenchArgs) -> Result<()> {
     use samplescope::bench::{run, BenchOptions, Stat};
-    use samplescope::Pipeline;
     use samplescope::gpu::Variant;
+    use samplescope::Pipeline;
     let variant = match a.variant.as_deref() {
         None => None,
         Some("row") => Some(Variant::Row),
         Some("cooperative") => Some(Variant::Cooperative),
         Some(v) => return Err(Error::Param(format!("--variant {v}: use row or cooperative"))),
     };
+    let bo = BenchOptions {
+        prompt_tokens: a.prompt_tokens,
+        decode_tokens: a.tokens,
+        lanes: a.lanes.clone(),
+        runs: a.runs.max(1),
+        pipeline: Pipeline::parse(&a.pipeline)?,
+    };
+    // Checked before the model loads: sizes, and the context in u64 (it once wrapped a u32).
+    let n_ctx = bo.context()?.max(256);
     let bytes = read_model(&a.model)?;
     let gpu = pollster::block_on(Gpu::new(GpuOptions { variant }))?;
     let facts = gpu.facts.clone();
     let max_lanes = a.lanes.iter().copied().max().unwrap_or(1);
-    let opts = LoadOptions { n_ctx: (a.prompt_tokens + a.tokens + 8).max(256), max_rows: max_lanes.max(128), ..LoadOptions::default() };
+    let opts = LoadOptions { n_ctx, max_rows: max_lanes.max(128), ..LoadOptions::default() };
     let load_before = load_avg();
     let mut load_ms = Vec::new();
     let mut engine = None;
@@ -65,7 +76,6 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     }
     let mut engine = engine.expect("at least one run");
     let load = Stat::of(load_ms);
-    let bo = BenchOptions { prompt_tokens: a.prompt_tokens, decode_tokens: a.tokens, lanes: a.lanes.clone(), runs: a.runs.max(1), pipeline: Pipeline::parse(&a.pipeline)? };
     let report = pollster::block_on(run(&mut engine.model, &bo, |line| eprintln!("  {line}")))?;
     let load_after = load_avg();
     let variant = engine.model.kern.variant().name();
@@ -125,7 +135,14 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         );
         println!("{:<8} {:>10} {:>10} {:>7} {:>16}", "lanes", "chain ms", "step ms", "share", "readback/lane");
         for s in &report.sampler_share {
-            println!("{:<8} {:>10.2} {:>10.1} {:>6.1}% {:>14} B", s.lanes, s.chain_ms, s.step_ms, 100.0 * s.share, s.readback_bytes_per_lane);
+            println!(
+                "{:<8} {:>10.2} {:>10.1} {:>6.1}% {:>14} B",
+                s.lanes,
+                s.chain_ms,
+                s.step_ms,
+                100.0 * s.share,
+                s.readback_bytes_per_lane
+            );
         }
     }
     let json = serde_json::json!({
@@ -148,4 +165,3 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     println!("\nJSON written to {}", out.display());
     Ok(())
 }
-

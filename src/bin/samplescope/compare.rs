@@ -48,7 +48,8 @@ pub fn compare(a: CompareArgs) -> Result<()> {
     let mut engine = pollster::block_on(Engine::load(gpu, &bytes, &opts))?;
     drop(bytes);
     let ids = engine.encode_prompt(&a.prompt, a.chat)?;
-    let gen_opts = GenerateOptions { max_tokens: a.max_tokens, stop_at_eog: !a.ignore_eos, ..GenerateOptions::default() };
+    let gen_opts =
+        GenerateOptions { max_tokens: a.max_tokens, stop_at_eog: !a.ignore_eos, ..GenerateOptions::default() };
     let labels = samplers.iter().map(SamplerConfig::to_spec).collect();
     let r = run(&mut engine, &ids, &samplers, labels, a.same_dice, &gen_opts)?;
     if a.json {
@@ -93,14 +94,14 @@ fn lane_configs(specs: &[String], temperature: Option<f32>, seed: u64) -> Result
     specs
         .iter()
         .map(|s| {
-            let mut c = SamplerConfig::parse(s)?;
-            let has = |k: &str| s.split(',').any(|kv| kv.trim().starts_with(k));
-            if !c.is_greedy() && !has("temperature=") {
+            let (mut c, keys) = SamplerConfig::parse_keys(s)?;
+            let has = |k: &str| keys.contains(&k);
+            if !c.is_greedy() && !has("temperature") {
                 if let Some(t) = temperature {
                     c.temperature = t;
                 }
             }
-            if !has("seed=") {
+            if !has("seed") {
                 c.seed = seed;
             }
             c.validate()?;
@@ -114,12 +115,19 @@ struct CompareRun {
     gens: Vec<Generation>,
 }
 
-fn run(engine: &mut Engine, prompt: &[u32], samplers: &[SamplerConfig], labels: Vec<String>, same_dice: bool, opts: &GenerateOptions) -> Result<CompareRun> {
+fn run(
+    engine: &mut Engine,
+    prompt: &[u32],
+    samplers: &[SamplerConfig],
+    labels: Vec<String>,
+    same_dice: bool,
+    opts: &GenerateOptions,
+) -> Result<CompareRun> {
     let lanes = lane_specs(samplers, same_dice);
     let mut n = 0usize;
-    let gens = pollster::block_on(engine.generate_lanes(prompt, &lanes, opts, |_| {
+    let gens = pollster::block_on(engine.generate(prompt, &lanes, opts, |_| {
         n += 1;
-        if n % lanes.len() == 0 {
+        if n.is_multiple_of(lanes.len()) {
             eprint!(".");
         }
     }))?;
@@ -199,10 +207,18 @@ mod tests {
 
     #[test]
     fn shared_temperature_and_seed_fill_only_what_a_lane_leaves_open() {
-        let c = lane_configs(&["greedy".into(), "top_p=0.9".into(), "min_p=0.1,temperature=0.7,seed=9".into()], Some(1.5), 1).unwrap();
+        let c = lane_configs(
+            &["greedy".into(), "top_p=0.9".into(), "min_p=0.1,temperature=0.7,seed=9".into()],
+            Some(1.5),
+            1,
+        )
+        .unwrap();
         assert!(c[0].is_greedy());
         assert_eq!((c[1].temperature, c[1].seed), (1.5, 1));
         assert_eq!((c[2].temperature, c[2].seed), (0.7, 9));
+        // Spaces around `=` still count as setting it (they were once overridden).
+        let c = lane_configs(&["temperature = 0.5, seed = 3".into()], Some(1.5), 1).unwrap();
+        assert_eq!((c[0].temperature, c[0].seed), (0.5, 3));
         assert!(lane_configs(&[], None, 1).is_err());
         assert!(lane_configs(&["top_p=2".into()], None, 1).is_err());
     }

@@ -18,7 +18,8 @@ pub struct EvalArgs {
     /// `arithmetic:LEVEL:COUNT` (levels 1–4) or a JSONL file of {"prompt": ..., "answer": ...}.
     #[arg(long)]
     tasks: String,
-    /// Samples per task and sampler (N); pass@k is reported for k = 1..N. 0: greedy only.
+    /// Samples per task and sampler (N, at most 1024); pass@k is reported for k = 1..N. 0: greedy
+    /// only. A run holds at most 262,144 samples (tasks × (greedy + samplers × N)).
     #[arg(long, default_value_t = 8)]
     samples: u32,
     /// A sampler to evaluate: `top_p=0.9`, `min_p=0.1,temperature=1.5`, … (repeat)
@@ -78,7 +79,8 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let bytes = read_model(&a.model)?;
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
     let adapter = gpu.facts.name.clone();
-    let mut engine = pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: a.ctx, ..LoadOptions::default() }))?;
+    let mut engine =
+        pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: a.ctx, ..LoadOptions::default() }))?;
     drop(bytes);
     eprintln!(
         "{} tasks × ({} samples × {} configs{}) on {adapter}, up to {} lanes a batch",

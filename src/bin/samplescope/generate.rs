@@ -35,7 +35,7 @@ pub struct GenerateArgs {
     sampler: SamplerArgs,
 }
 
-/// The sampler (DESIGN.md, "Sampler semantics"). Without temperature, top-k, top-p, min-p,
+/// The sampler (docs/DESIGN.md, "Sampler semantics"). Without temperature, top-k, top-p, min-p,
 /// top-nσ or --sampler the pick is greedy.
 #[derive(Args)]
 pub struct SamplerArgs {
@@ -76,9 +76,8 @@ pub struct SamplerArgs {
 }
 
 impl SamplerArgs {
-    /// The lane's sampler, and whether it needs the sampler chain (anything but plain
-    /// greedy; the plain greedy path uses the argmax kernel).
-    pub fn config(&self) -> Result<(SamplerConfig, bool)> {
+    /// The lane's sampler.
+    pub fn config(&self) -> Result<SamplerConfig> {
         let sampling = self.sampler.is_some()
             || self.temperature.is_some()
             || self.top_k.is_some()
@@ -99,11 +98,10 @@ impl SamplerArgs {
         c.penalty_last_n = self.penalty_last_n.unwrap_or(c.penalty_last_n);
         c.seed = self.seed.unwrap_or(c.seed);
         if let Some(p) = &self.temperature_position {
-            c.temperature_position = if p == "last" { TemperaturePosition::Last } else { TemperaturePosition::First };
+            c.temperature_position = TemperaturePosition::parse(p)?;
         }
         c.validate()?;
-        let chain = !c.is_greedy() || c.penalty_on() || self.inspect.is_some();
-        Ok((c, chain))
+        Ok(c)
     }
 }
 
@@ -127,7 +125,11 @@ fn print_inspection(tok: &Tokenizer, step: u32, ins: &Inspection) {
         th.push(format!("top-nσ ≥ {t:.3}"));
     }
     if let Some((t, last)) = r.top_k_cut() {
-        th.push(if last == u32::MAX { format!("top-k ≥ {t:.3}") } else { format!("top-k ≥ {t:.3} (ties up to id {last})") });
+        th.push(if last == u32::MAX {
+            format!("top-k ≥ {t:.3}")
+        } else {
+            format!("top-k ≥ {t:.3} (ties up to id {last})")
+        });
     }
     if let Some(t) = r.top_p_threshold() {
         th.push(format!("top-p ≥ {t:.3}"));
@@ -172,11 +174,15 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
     let mut engine = pollster::block_on(Engine::load(gpu, &bytes, &opts))?;
     drop(bytes);
     let ids = engine.encode_prompt(&a.prompt, a.chat)?;
-    let (sampler, chain) = a.sampler.config()?;
+    let sampler = a.sampler.config()?;
     let inspect_at = a.sampler.inspect;
     let inspect_top = if inspect_at.is_some() { INSPECT_TOP } else { 0 };
-    let gen_opts =
-        GenerateOptions { max_tokens: a.max_tokens, stop_at_eog: !a.ignore_eos, inspect_top, ..GenerateOptions::default() };
+    let gen_opts = GenerateOptions {
+        max_tokens: a.max_tokens,
+        stop_at_eog: !a.ignore_eos,
+        inspect_top,
+        ..GenerateOptions::default()
+    };
     let json = a.json;
     let mut stdout = std::io::stdout();
     let mut emit = |delta: &str| {
@@ -186,18 +192,14 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
         }
     };
     let mut inspection = None;
-    let g: Generation = if chain {
-        let lane = LaneSpec { sampler: sampler.clone(), sample_index: 0 };
-        let mut gens = pollster::block_on(engine.generate_lanes(&ids, &[lane], &gen_opts, |ev| {
-            emit(ev.text);
-            if Some(ev.index) == inspect_at {
-                inspection = ev.inspection;
-            }
-        }))?;
-        gens.remove(0)
-    } else {
-        pollster::block_on(engine.generate_greedy(&ids, &gen_opts, |delta| emit(delta)))?
-    };
+    let lane = LaneSpec { sampler: sampler.clone(), sample_index: 0 };
+    let g: Generation = pollster::block_on(engine.generate(&ids, &[lane], &gen_opts, |ev| {
+        emit(ev.text);
+        if Some(ev.index) == inspect_at {
+            inspection = ev.inspection;
+        }
+    }))?
+    .remove(0);
     if let Some(step) = inspect_at {
         match &inspection {
             Some(ins) if !json => print_inspection(&engine.tokenizer, step, ins),
@@ -253,4 +255,3 @@ pub fn tokenize(a: TokenizeArgs) -> Result<()> {
     }
     Ok(())
 }
-
