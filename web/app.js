@@ -1,3 +1,4 @@
+// @ts-check
 // The lab page's controller: checks WebGPU, starts the engine worker, loads a model, runs
 // the lanes and opens the inspector. The main thread only renders; the worker computes.
 // State the tests (and curious readers) can see is mirrored in <body data-*>:
@@ -9,10 +10,16 @@ import { Lanes } from './ui/lanes.js';
 import { Inspector } from './ui/inspector.js';
 import { DEFAULT_RUN, TEMPERATURE_POSITIONS, cloneRun, validateRun } from './config.js';
 import { decodeConfig, embedSnippet, encodeConfig, hasConfig } from './share.js';
+import { EngineClient } from './engine-client.js';
+import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText } from './protocol.js';
+import { describeProbe, isCrossOrigin, modelFileName, probeModel } from './model-source.js';
 
-const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
-const LAST_MODEL_KEY = 'samplescope.lastModelUrl';
-const MODEL_CACHE = 'samplescope-models-v1';
+/** @typedef {import('./protocol.js').ModelSource} ModelSource */
+/** @typedef {import('./protocol.js').LoadProgress} LoadProgress */
+/** @typedef {import('./protocol.js').Loaded} Loaded */
+/** @typedef {import('./protocol.js').Adapter} Adapter */
+
+/** @type {Record<string, string>} */
 const PHASES = {
   download: 'Downloading',
   cache: 'Reading from the browser cache',
@@ -22,19 +29,42 @@ const PHASES = {
 
 const state = {
   run: cloneRun(DEFAULT_RUN),
+  /** The last run request's id (0: none yet); its tokens are the ones on the page. */
   runId: 0,
   running: false,
-  /** Stop was pressed for the run in flight: `stop` is sent again as its tokens come (see stop()). */
+  /** Stop was pressed for the run in flight. */
   stopping: false,
+  runStart: 0,
   modelLoaded: false,
+  /** @type {{runId: number, lane: number, step: number} | null} */
   inspecting: null,
-  /** The model as a share link names it: {url, bytes} for a model loaded by URL. */
+  /**
+   * The model as a share link names it: {url, bytes} for a model loaded by URL.
+   * @type {{url?: string, bytes?: number | null, file?: boolean} | null}
+   */
   model: null,
   /** A model URL that an opened share link asked for, until a model loads. */
+  /** @type {string | null} */
   linkModel: null,
+  /** The size that link claims for its model (shown beside the size its server reports). */
+  /** @type {number | null} */
+  linkModelBytes: null,
+  /** @type {ModelSource | null} */
+  loading: null,
+  /**
+   * The model the worker holds (the last load that succeeded, even one a later choice
+   * superseded), with its source: what the page shows again when a newer load fails.
+   * @type {{loaded: Loaded, source: ModelSource} | null}
+   */
+  held: null,
+  /** The last run failed because the GPU device was lost: the next Run rebuilds the engine. */
+  deviceLost: false,
 };
 const body = document.body.dataset;
-let worker = null;
+const engine = new EngineClient();
+/** For tests and curious readers in the console: the page's engine client. */
+/** @type {any} */ (window).samplescope = { engine };
+const defaultModelUrl = () => new URL(DEFAULT_MODEL.path, location.href).href;
 
 const lanes = new Lanes($('lanes'), {
   onChange: (next) => { state.run.lanes = next; lanes.render(next, state.run); },
@@ -44,23 +74,23 @@ const inspector = new Inspector(() => { state.inspecting = null; lanes.select(-1
 
 // ---- WebGPU --------------------------------------------------------------------------------
 
+/**
+ * @param {string} reason  a GPU_ERRORS code
+ * @param {string} [detail]
+ */
 function gpuMissing(reason, detail) {
   body.gpu = 'missing';
   const chip = $('gpu-chip');
   chip.dataset.state = 'missing';
   chip.textContent = 'no WebGPU';
   $('gpu-missing').hidden = false;
-  const text = {
-    'no-navigator-gpu': 'This browser does not offer WebGPU (navigator.gpu is missing).',
-    'no-adapter': 'This browser supports WebGPU, but it found no GPU adapter to run on.',
-    'init-failed': 'WebGPU is present, but the engine could not open the GPU.',
-  }[reason] ?? 'WebGPU could not be started.';
-  replace($('gpu-missing-reason'), text, detail ? h('br') : null, detail ? h('small', {}, `Details: ${detail}`) : null);
+  replace($('gpu-missing-reason'), gpuErrorText(reason), detail ? h('br') : null, detail ? h('small', {}, `Details: ${detail}`) : null);
   fillFacts($('gpu-facts'), [['status', 'unavailable — see above']]);
   for (const id of ['load-default', 'model-url']) $(id).disabled = true;
   $('model-file').disabled = true;
 }
 
+/** @param {Adapter} a */
 function gpuReady(a) {
   body.gpu = 'ready';
   const name = a.name || a.description || [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unnamed adapter';
@@ -83,8 +113,10 @@ function gpuReady(a) {
 
 // ---- model ---------------------------------------------------------------------------------
 
+/** @param {ModelSource} source */
 function loadModel(source) {
   if (state.running) return toast('Stop the run before loading another model.');
+  $('model-confirm').hidden = true;
   body.model = 'loading';
   state.modelLoaded = false;
   setRunEnabled();
@@ -92,8 +124,51 @@ function loadModel(source) {
   $('model-facts').hidden = true;
   if (source.kind === 'url') localStorage.setItem(LAST_MODEL_KEY, source.url);
   state.loading = source;
-  progress({ phase: source.kind === 'url' ? 'download' : 'read', loaded: 0, total: 0, rate: 0 });
-  worker.postMessage({ type: 'load', source });
+  progress({ kind: 'progress', phase: source.kind === 'url' ? 'download' : 'read', loaded: 0, total: 0, rate: 0 });
+  engine.load(source, progress).then(
+    (loaded) => {
+      // Loads run in order in the worker: this one now holds the GPU, shown or not.
+      state.held = { loaded, source };
+      if (state.loading === source) modelLoaded(loaded, source);
+    },
+    (e) => {
+      if (state.loading !== source) return;
+      clearInterval(uploadTimer);
+      $('progress').hidden = true;
+      state.loading = null;
+      const what = source.kind === 'file' ? source.file.name : modelFileName(source.url);
+      if (state.held) {
+        // The worker kept the model it had: show it again, and Run stays usable.
+        modelLoaded(state.held.loaded, state.held.source);
+        toast(`Could not load ${what}: ${e.message}. The page still uses ${state.held.loaded.facts.name || state.held.loaded.name}.`);
+      } else {
+        body.model = 'error';
+        toast(`Could not load ${what}: ${e.message}`);
+      }
+    });
+}
+
+/**
+ * A model URL on another host than this page's: first its host and the size its server
+ * reports (a HEAD request, no download), then the download only when the reader agrees,
+ * capped at that size. Same-origin URLs load at once.
+ * @param {string} url  absolute
+ */
+async function loadUrlChecked(url) {
+  if (!isCrossOrigin(url, location.href)) return loadModel({ kind: 'url', url });
+  const box = $('model-confirm');
+  box.hidden = false;
+  box.dataset.state = 'checking';
+  replace($('model-confirm-text'), `Asking ${new URL(url).host} for the size of ${modelFileName(url)}…`);
+  $('model-confirm-yes').hidden = true;
+  const probe = await probeModel(url, location.href);
+  if (box.hidden) return; // cancelled meanwhile
+  const { text, allowed, maxBytes } = describeProbe(probe, state.linkModelBytes);
+  box.dataset.state = allowed ? 'ask' : 'refused';
+  replace($('model-confirm-text'), allowed ? `${text} Download it?` : text);
+  const yes = $('model-confirm-yes');
+  yes.hidden = !allowed;
+  yes.onclick = () => loadModel({ kind: 'url', url, maxBytes });
 }
 
 /**
@@ -101,17 +176,22 @@ function loadModel(source) {
  * browser cache already holds it.
  */
 async function autoLoad() {
-  const url = state.linkModel ?? localStorage.getItem(LAST_MODEL_KEY) ?? new URL(DEFAULT_MODEL, location.href).href;
+  const url = state.linkModel ?? localStorage.getItem(LAST_MODEL_KEY) ?? defaultModelUrl();
   try {
     const cache = await caches.open(MODEL_CACHE);
     if (await cache.match(url)) return loadModel({ kind: 'url', url });
   } catch {
     // no Cache Storage (e.g. disabled): wait for the user
   }
-  if (state.linkModel) toast(`This link uses the model at ${state.linkModel}: press “Load URL” to download it.`);
+  if (state.linkModel) {
+    const where = isCrossOrigin(state.linkModel, location.href) ? ` from ${new URL(state.linkModel).host}` : '';
+    toast(`This link uses the model ${modelFileName(state.linkModel)}${where}: press “Load URL” to see its size and download it.`);
+  }
 }
 
-let uploadTimer = null;
+/** @type {ReturnType<typeof setInterval> | undefined} */
+let uploadTimer;
+/** @param {LoadProgress} p */
 function progress(p) {
   clearInterval(uploadTimer);
   const bar = $('progress-fill').parentElement;
@@ -131,12 +211,18 @@ function progress(p) {
   replace($('progress-numbers'), `${formatBytes(p.loaded)}${p.total ? ` / ${formatBytes(p.total)}` : ''}${rate}`);
 }
 
-function modelLoaded({ facts, fromCache, name }, source) {
+/**
+ * @param {Loaded} loaded
+ * @param {ModelSource} from
+ */
+function modelLoaded({ facts, fromCache, name, kind }, from) {
+  const source = fromCache ? 'cache' : kind === 'file' ? 'file' : 'network';
   clearInterval(uploadTimer);
   body.model = 'loaded';
   body.modelSource = source;
   state.modelLoaded = true;
-  state.model = state.loading?.kind === 'url' ? { url: state.loading.url, bytes: facts.fileBytes } : { file: true };
+  state.loading = null;
+  state.model = from.kind === 'url' ? { url: from.url, bytes: facts.fileBytes } : { file: true };
   state.linkModel = null;
   $('progress').hidden = true;
   const quant = Object.entries(facts.quantTypes).sort((a, b) => b[1] - a[1])
@@ -158,11 +244,12 @@ function modelLoaded({ facts, fromCache, name }, source) {
 }
 
 function setupModelPanel() {
-  $('load-default').addEventListener('click', () => loadModel({ kind: 'url', url: new URL(DEFAULT_MODEL, location.href).href }));
+  $('load-default').addEventListener('click', () => loadModel({ kind: 'url', url: defaultModelUrl() }));
   $('model-file').addEventListener('change', (e) => {
-    const file = e.target.files?.[0];
+    const input = /** @type {HTMLInputElement} */ (e.target);
+    const file = input.files?.[0];
     if (file) loadModel({ kind: 'file', file });
-    e.target.value = '';
+    input.value = '';
   });
   $('url-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -174,8 +261,9 @@ function setupModelPanel() {
       return toast('That is not a valid URL.');
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') return toast('Model URLs must start with https:// or http://');
-    loadModel({ kind: 'url', url: url.href });
+    loadUrlChecked(url.href);
   });
+  $('model-confirm-no').addEventListener('click', () => { $('model-confirm').hidden = true; });
   const zone = $('model-panel');
   zone.addEventListener('dragover', (e) => { e.preventDefault(); $('drop-zone').classList.add('dragging'); });
   zone.addEventListener('dragleave', () => $('drop-zone').classList.remove('dragging'));
@@ -199,6 +287,7 @@ function setupControls() {
   $('seed').value = r.seed;
   $('same-dice').checked = r.sameDice;
   $('inspect-all').checked = r.inspect;
+  if (r.temperature > Number($('temperature').max)) $('temperature').max = String(r.temperature); // a link may go past the slider
   $('temperature').value = r.temperature;
   $('temperature-position').value = r.temperaturePosition;
   const showTemperature = () => {
@@ -251,63 +340,105 @@ function run() {
   const cfg = readControls();
   const errors = validateRun(cfg);
   if (errors.length) return toast(errors.join('; '));
-  state.runId += 1;
   state.running = true;
+  state.stopping = false;
   state.runStart = performance.now();
   body.run = 'running';
   inspector.hide();
   setRunEnabled();
   replace($('run-status'), 'running…');
   lanes.startRun(cfg);
-  worker.postMessage({ type: 'run', runId: state.runId, run: cfg });
+  if (state.deviceLost) replace($('run-status'), 'opening a new GPU device and loading the model again…');
+  const req = engine.run(cfg, {
+    onRebuild: () => current() && replace($('run-status'), 'the GPU device was lost before: opening a new one and loading the model again…'),
+    onLaneStart: (m) => {
+      if (!current()) return;
+      if (state.deviceLost) replace($('run-status'), 'running…');
+      state.deviceLost = false;
+      lanes.laneStart(m.lane);
+    },
+    onToken: (m) => current() && lanes.token(m.lane, m.step, m.tokenId, m.textDelta, m.eog),
+    onLaneEnd: (m) => current() && lanes.laneEnd(m.lane, m),
+  });
+  state.runId = req.id;
+  const current = () => state.runId === req.id;
+  req.done.then((end) => current() && runEnded(end), (e) => {
+    if (e.code === 'device-lost') {
+      // The lanes keep the text they had; the worker rebuilds the engine on the next Run.
+      state.deviceLost = true;
+      body.deviceLost = 'true';
+      if (current()) runEnded({ stopped: true, lost: true });
+      toast('The GPU device was lost during the run (the browser or the driver reset it). The text so far is kept; press Run to start again on a new device, with the model reloaded from the browser cache.');
+      return;
+    }
+    if (current()) runEnded({ stopped: true });
+    toast(e.message);
+  });
 }
 
 /**
- * Asks the engine to end every lane after the token in flight. A `stop` that reaches the
- * worker before the run has started (while it finishes an earlier request) would be undone
- * by the run's start (the engine clears its cancel flag then), so it is repeated with each
- * lane-start and token of the run until the run ends.
+ * Asks the engine to end every lane after the token in flight (a run that has not started
+ * yet in the worker ends after its first token).
  */
 function stop() {
   if (!state.running) return;
   state.stopping = true;
-  worker.postMessage({ type: 'stop' });
+  engine.cancel(state.runId);
   replace($('run-status'), 'stopping after the token in flight…');
   setRunEnabled();
 }
 
+/** @param {{stopped: boolean, lost?: boolean}} ev */
 function runEnded(ev) {
   state.running = false;
   state.stopping = false;
   body.run = 'done';
+  if (!ev.lost) delete body.deviceLost;
   lanes.endRun();
   setRunEnabled();
   const s = ((performance.now() - state.runStart) / 1000).toFixed(1);
-  replace($('run-status'), ev.stopped ? `stopped after ${s} s` : `done in ${s} s — click any token to inspect it`);
+  replace($('run-status'), ev.lost ? `the GPU device was lost after ${s} s — the text so far is kept; Run starts again on a new device`
+    : ev.stopped ? `stopped after ${s} s` : `done in ${s} s — click any token to inspect it`);
 }
 
+/**
+ * @param {number} lane
+ * @param {number} step
+ */
 function inspect(lane, step) {
   if (!state.runId) return;
-  state.inspecting = { runId: state.runId, lane, step };
+  const want = { runId: state.runId, lane, step };
+  state.inspecting = want;
+  const name = state.run.lanes[lane]?.name ?? `lane ${lane + 1}`;
   lanes.select(lane, step);
-  inspector.loading(state.run.lanes[lane]?.name ?? `lane ${lane + 1}`, step);
+  inspector.loading(name, step);
   if (state.running) replace($('inspector-summary'), 'The inspector will compute this step when the run finishes (or press Stop).');
-  worker.postMessage({ type: 'inspect', runId: state.runId, lane, step });
+  engine.inspect(want.runId, lane, step).then(
+    (m) => { if (state.inspecting === want) inspector.show(lane, name, step, m); },
+    (e) => { if (state.inspecting === want) inspector.error(e.message); });
 }
 
 // ---- share links and embeds (web/share.js) -------------------------------------------------
 
-/** An opened share link (#v=1&…) replaces the defaults; a bad one says why and keeps them. */
+/**
+ * An opened share link (#v=1&…) replaces the defaults. A link with bad parts (a lane the
+ * engine would refuse, a value out of range) still opens: those parts are reported and left
+ * at their defaults (a bad lane left out), the rest kept. Only a link that cannot be read
+ * at all (broken encoding, a newer format) leaves the page at its defaults.
+ */
 function restoreFromLink() {
   if (!hasConfig(location.hash)) return;
-  const { config, errors } = decodeConfig(location.hash);
-  if (errors.length) {
-    toast(`This link’s configuration is invalid, so the page shows its defaults: ${errors.join('; ')}`);
+  const { partial, errors } = decodeConfig(location.hash);
+  if (!partial) {
+    toast(`This link’s configuration cannot be read, so the page shows its defaults: ${errors.join('; ')}`);
     return;
   }
+  if (errors.length) toast(`Parts of this link are invalid and were left out (the rest is as the link says): ${errors.join('; ')}`);
+  const config = partial;
   state.run = config.run;
   if (config.model.url) {
     state.linkModel = new URL(config.model.url, location.href).href;
+    state.linkModelBytes = config.model.bytes;
     $('model-url').value = state.linkModel;
   }
 }
@@ -321,8 +452,9 @@ async function share(kind, { copy = true } = {}) {
   const errors = validateRun(run);
   if (errors.length) return toast(errors.join('; '));
   const notes = [];
+  /** @type {{url?: string | null, bytes?: number | null}} */
   let model = { url: null, bytes: null };
-  const isDefault = (url) => url === new URL(DEFAULT_MODEL, location.href).href;
+  const isDefault = (/** @type {string} */ url) => url === defaultModelUrl();
   if (state.model?.file) notes.push('The model came from a local file, which a link cannot carry: the link uses the default model.');
   else if (state.model?.url && !isDefault(state.model.url)) model = state.model;
   else if (state.linkModel && !isDefault(state.linkModel)) model = { url: state.linkModel, bytes: null };
@@ -357,41 +489,6 @@ async function share(kind, { copy = true } = {}) {
   }
 }
 
-// ---- worker events -------------------------------------------------------------------------
-
-function onWorkerMessage({ data: m }) {
-  const current = m.runId === undefined || m.runId === state.runId;
-  if (current && state.stopping && (m.type === 'lane-start' || m.type === 'token')) worker.postMessage({ type: 'stop' });
-  switch (m.type) {
-    case 'ready': return gpuReady(m.adapter);
-    case 'gpu-error': return gpuMissing(m.reason, m.message);
-    case 'progress': return progress(m);
-    case 'loaded': return modelLoaded(m, m.fromCache ? 'cache' : m.kind === 'file' ? 'file' : 'network');
-    case 'load-error':
-      clearInterval(uploadTimer);
-      body.model = 'error';
-      $('progress').hidden = true;
-      return toast(`Could not load the model: ${m.message}`);
-    case 'lane-start': return current && lanes.laneStart(m.lane);
-    case 'token': return current && lanes.token(m.lane, m.step, m.tokenId, m.textDelta, m.eog);
-    case 'lane-end': return current && lanes.laneEnd(m.lane, m);
-    case 'run-end': return current && runEnded(m);
-    case 'run-error':
-      if (current) runEnded({ stopped: true });
-      return toast(m.message);
-    case 'inspection': {
-      const want = state.inspecting;
-      if (want && want.runId === m.runId && want.lane === m.lane && want.step === m.step) {
-        inspector.show(m.lane, state.run.lanes[m.lane]?.name ?? `lane ${m.lane + 1}`, m.step, m);
-      }
-      return;
-    }
-    case 'inspect-error': return inspector.error(m.message);
-    case 'error': return toast(m.message);
-    default: return undefined;
-  }
-}
-
 // ---- start ---------------------------------------------------------------------------------
 
 function start() {
@@ -403,10 +500,7 @@ function start() {
   setupModelPanel();
   lanes.render(state.run.lanes, state.run);
   if (!navigator.gpu) return gpuMissing('no-navigator-gpu');
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'samplescope-engine' });
-  worker.addEventListener('message', onWorkerMessage);
-  worker.addEventListener('error', (e) => gpuMissing('init-failed', e.message || 'the engine worker failed to start'));
-  worker.postMessage({ type: 'init' });
+  engine.start().then(gpuReady, (e) => gpuMissing(e.code, e.message));
 }
 
 start();

@@ -1,3 +1,4 @@
+// @ts-check
 // The benchmark page (www/bench.html): in one browser session, our engine (the lab's worker
 // and wasm, on WebGPU) and wllama (llama.cpp compiled to wasm, on CPU threads) on the same
 // GGUF, the same prompt tokens and the same number of greedy tokens. `cargo xtask bench`
@@ -11,8 +12,10 @@
 
 import { $, h, replace, fillFacts } from './ui/dom.js';
 import { loadModelBytes } from './loader.js';
+import { EngineClient } from './engine-client.js';
+import { DEFAULT_MODEL, DEFAULT_N_CTX } from './protocol.js';
 
-export const MODEL_URL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
+export const MODEL_URL = DEFAULT_MODEL.path;
 /** wllama's ES module, wasm and package.json, copied from node_modules by build-web. */
 const WLLAMA_DIR = 'bench-assets/wllama/';
 /** wllama-webgpu: wllama asked to put every layer on WebGPU, to check which of its settings is best. */
@@ -84,59 +87,23 @@ function log(line) {
 
 // ---- our engine ----------------------------------------------------------------------------
 
-/** The lab's engine worker, with replies awaited by message type. */
-class EngineWorker {
-  constructor() {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    this.waiting = new Set();
-    this.runId = 0;
-    this.worker.onmessage = (e) => {
-      const msg = e.data;
-      for (const w of [...this.waiting]) {
-        if (msg.type === 'error') w.reject(new Error(`engine worker: ${msg.message}`));
-        else if (w.types.includes(msg.type) && (msg.runId === undefined || msg.runId === w.runId)) w.resolve(msg);
-        else continue;
-        this.waiting.delete(w);
-      }
-    };
-    this.worker.onerror = (e) => {
-      for (const w of this.waiting) w.reject(new Error(`engine worker failed: ${e.message ?? 'unknown error'}`));
-      this.waiting.clear();
-    };
-  }
-
-  /** The next message of one of `types` (for `runId`, when the message has one). */
-  next(types, runId) {
-    return new Promise((resolve, reject) => this.waiting.add({ types, runId, resolve, reject }));
-  }
-
-  ask(msg, types) {
-    const reply = this.next(types);
-    this.worker.postMessage(msg);
-    return reply;
-  }
-
-  /** One `bench` request; adds ttftMs, the time until the first token, on this page's clock. */
-  async bench(req) {
-    const runId = ++this.runId;
-    const first = this.next(['bench-first', 'bench-error'], runId);
-    const done = this.next(['bench-result', 'bench-error'], runId);
-    const t = performance.now();
-    this.worker.postMessage({ type: 'bench', runId, ...req });
-    const f = await first;
-    const ttftMs = performance.now() - t;
-    const r = await done;
-    if (r.type === 'bench-error') throw new Error(r.message);
-    if (f.type === 'bench-error') throw new Error(f.message);
-    return { ...r, ttftMs };
-  }
-
-  terminate() {
-    this.worker.terminate();
-  }
+/**
+ * One `bench` request; adds ttftMs, the time until the first token, on this page's clock.
+ * @param {EngineClient} engine
+ * @param {import('./protocol.js').BenchParams} params
+ */
+async function measure(engine, params) {
+  let ttftMs = NaN;
+  const t = performance.now();
+  const r = await engine.bench(params, () => { ttftMs = performance.now() - t; }).done;
+  return { ...r, ttftMs };
 }
 
-/** One measurement's figures from a bench-result. */
+/**
+ * One measurement's figures.
+ * @param {Awaited<ReturnType<typeof measure>>} r
+ * @param {number} lanes
+ */
 function figures(r, lanes) {
   const produced = r.tokens.reduce((a, n) => a + Math.max(0, n - 1), 0);
   const decodeS = (r.lastMs - r.firstMs) / 1000;
@@ -161,21 +128,19 @@ async function oursSetup() {
 async function oursRun(ctx, opts, r) {
   const url = abs(MODEL_URL);
   const t0 = performance.now();
-  const w = new EngineWorker();
+  const w = new EngineClient();
   try {
-    const ready = await w.ask({ type: 'init' }, ['ready', 'gpu-error']);
-    if (ready.type === 'gpu-error') throw new Error(`WebGPU: ${ready.message}`);
-    ctx.adapter = { ...ready.adapter, label: adapterLabel(ready.adapter) };
-    const loaded = await w.ask({ type: 'load', source: { kind: 'url', url }, nCtx: 1024 }, ['loaded', 'load-error']);
-    if (loaded.type === 'load-error') throw new Error(`loading the model: ${loaded.message}`);
+    const adapter = await w.start().catch((e) => { throw new Error(`WebGPU: ${e.message}`); });
+    ctx.adapter = { ...adapter, label: adapterLabel(adapter) };
+    const loaded = await w.load({ kind: 'url', url }, undefined, DEFAULT_N_CTX).catch((e) => { throw new Error(`loading the model: ${e.message}`); });
     const loadMs = performance.now() - t0;
     log(`samplescope run ${r + 1}: load ${loadMs.toFixed(0)} ms (${loaded.fromCache ? 'from the browser cache' : 'downloaded'})`);
     // The first dispatch of each pipeline compiles it: one short generation first, as the
     // native bench warms up before it measures.
-    await w.bench({ prompt: PROMPT, promptTokens: Math.min(8, opts.promptTokens), maxTokens: 2, lanes: 1 });
+    await measure(w, { prompt: PROMPT, promptTokens: Math.min(8, opts.promptTokens), maxTokens: 2, lanes: 1 });
     const byLanes = [];
     for (const b of opts.lanes) {
-      const m = await w.bench({ prompt: PROMPT, promptTokens: opts.promptTokens, maxTokens: opts.tokens, lanes: b });
+      const m = await measure(w, { prompt: PROMPT, promptTokens: opts.promptTokens, maxTokens: opts.tokens, lanes: b });
       ctx.prompt = { text: m.prompt, ids: m.promptIds };
       const f = figures(m, b);
       byLanes.push(f);
@@ -217,13 +182,11 @@ function oursSummary(ctx, opts) {
 
 /** The prompt (text and ids) from our tokenizer when our engine does not run (wllama alone). */
 async function promptFromOurs(opts) {
-  const w = new EngineWorker();
+  const w = new EngineClient();
   try {
-    const ready = await w.ask({ type: 'init' }, ['ready', 'gpu-error']);
-    if (ready.type === 'gpu-error') throw new Error(`WebGPU (needed for the tokenizer): ${ready.message}`);
-    const loaded = await w.ask({ type: 'load', source: { kind: 'url', url: abs(MODEL_URL) } }, ['loaded', 'load-error']);
-    if (loaded.type === 'load-error') throw new Error(`loading the model: ${loaded.message}`);
-    const m = await w.bench({ prompt: PROMPT, promptTokens: opts.promptTokens, maxTokens: 2, lanes: 1 });
+    await w.start().catch((e) => { throw new Error(`WebGPU (needed for the tokenizer): ${e.message}`); });
+    await w.load({ kind: 'url', url: abs(MODEL_URL) }).catch((e) => { throw new Error(`loading the model: ${e.message}`); });
+    const m = await measure(w, { prompt: PROMPT, promptTokens: opts.promptTokens, maxTokens: 2, lanes: 1 });
     return { text: m.prompt, ids: m.promptIds };
   } finally {
     w.terminate();
@@ -438,7 +401,7 @@ async function run(opts) {
   result.ratios = ratios(result.samplescope, result.wllama);
   result.seconds = (performance.now() - t0) / 1000;
   renderResults(result);
-  window.benchResult = result;
+  /** @type {any} */ (window).benchResult = result;
   log(`done in ${result.seconds.toFixed(0)} s${result.errors.length ? ` with ${result.errors.length} error(s)` : ''}`);
   body.bench = result.errors.length ? 'error' : 'done';
   $('start').disabled = false;
@@ -453,7 +416,7 @@ function main() {
     opts = parseOptions(location.search);
   } catch (e) {
     log(`bad setup: ${e.message}`);
-    window.benchResult = { errors: [{ engine: 'page', message: e.message }] };
+    /** @type {any} */ (window).benchResult = { errors: [{ engine: 'page', message: e.message }] };
     document.body.dataset.bench = 'error';
     $('start').disabled = true;
     return;

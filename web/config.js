@@ -1,9 +1,17 @@
+// @ts-check
 // The lab's configuration: lanes, sampler parameters, defaults and validation.
-// Shared by the page and the worker (and, later, share links and embeds), so one place
-// says what a valid run looks like. Parameter names are the ones DESIGN.md and the
-// engine's SamplerConfig use (llama.cpp / vLLM / OpenAI names).
+// Shared by the page and the worker (and share links and embeds), so one place says what a
+// valid run looks like. Parameter names are the ones docs/DESIGN.md and the engine's
+// SamplerConfig use (llama.cpp / vLLM / OpenAI names); their ranges are the engine's own
+// (lane-params.js reads the Rust parser's table), so the page accepts what the CLI accepts.
 
-/** The samplers of the chain, in the order they apply (DESIGN.md, "Sampler semantics"). */
+import { checkParam, laneParam } from './lane-params.js';
+
+/**
+ * The samplers of the chain, in the order they apply (docs/DESIGN.md, "Sampler semantics").
+ * min / max / step / initial are the lane editor's hints; what is valid is the engine's
+ * range (lane-params.js), e.g. top_k = 0 is "off" as in the CLI.
+ */
 export const SAMPLERS = [
   {
     key: 'repetition_penalty', label: 'Repetition penalty', short: 'rep',
@@ -17,34 +25,65 @@ export const SAMPLERS = [
   },
   {
     key: 'top_k', label: 'Top-k', short: 'k', integer: true,
-    min: 1, max: 1000, step: 1, initial: 40,
+    min: 1, max: 1000, step: 1, initial: 40, off: 0,
     help: 'Keeps the k most likely tokens.',
   },
   {
     key: 'top_p', label: 'Top-p (nucleus)', short: 'p',
-    min: 0.01, max: 1, step: 0.01, initial: 0.9,
+    min: 0.01, max: 1, step: 0.01, initial: 0.9, off: 1,
     help: 'Keeps the most likely tokens until their probability adds up to p.',
   },
   {
     key: 'min_p', label: 'Min-p', short: 'min-p',
-    min: 0, max: 1, step: 0.01, initial: 0.1,
+    min: 0, max: 1, step: 0.01, initial: 0.1, off: 0,
     help: 'Keeps tokens at least min-p times as likely as the most likely one.',
   },
 ];
 
 export const SAMPLER_KEYS = SAMPLERS.map((s) => s.key);
-const BY_KEY = Object.fromEntries(SAMPLERS.map((s) => [s.key, s]));
-export const samplerInfo = (key) => BY_KEY[key];
+const BY_KEY = new Map(SAMPLERS.map((s) => [s.key, s]));
+/** A sampler's description by key (own keys only: `constructor` is not a sampler). */
+export const samplerInfo = (key) => BY_KEY.get(key);
 
-/** Tokens of history the repetition penalty looks at (DESIGN.md default). */
-export const PENALTY_LAST_N = 64;
+/**
+ * Settings the lab sets once for the whole run that a lane may set for itself, as a CLI
+ * lane spec can (`seed=7`, `temperature_position=last`, `penalty_last_n=32`).
+ */
+export const LANE_OVERRIDES = ['seed', 'temperature_position', 'penalty_last_n'];
 
+/**
+ * One lane: its name, its own temperature (null: the run's), its samplers by key
+ * (SAMPLER_KEYS; a missing or null value is off), and run-wide settings it overrides
+ * (LANE_OVERRIDES, by their lane-spec names).
+ * @typedef {object} LaneConfig
+ * @property {string} name
+ * @property {number | null} [temperature]
+ * @property {Record<string, number | null | undefined>} samplers
+ * @property {Record<string, number | string>} [overrides]
+ */
+
+/**
+ * A whole run: what the lab's controls, share links and embeds configure.
+ * @typedef {object} RunConfig
+ * @property {string} prompt
+ * @property {boolean} chat
+ * @property {number} maxTokens
+ * @property {number} seed
+ * @property {boolean} sameDice  every lane draws with the same random numbers
+ * @property {boolean} inspect   record the distribution behind every token
+ * @property {number} temperature
+ * @property {'first' | 'last'} temperaturePosition
+ * @property {LaneConfig[]} lanes
+ */
+
+/** @type {LaneConfig[]} */
 export const DEFAULT_LANES = [
   { name: 'Greedy', temperature: 0, samplers: {} },
   { name: 'Top-p 0.9', temperature: null, samplers: { top_p: 0.9 } },
   { name: 'Min-p 0.1', temperature: null, samplers: { min_p: 0.1 } },
 ];
 
+/** @type {RunConfig} */
 export const DEFAULT_RUN = {
   prompt: 'The three primary colors are',
   chat: false,
@@ -60,6 +99,7 @@ export const DEFAULT_RUN = {
 
 export const LIMITS = {
   maxTokens: { min: 1, max: 1024 },
+  /** The temperature slider's range (any temperature the engine takes is valid). */
   temperature: { min: 0, max: 3 },
   seed: { min: 0, max: 2 ** 32 - 1 },
   lanes: { min: 1, max: 8 },
@@ -85,15 +125,28 @@ export function describeLane(lane, run) {
   if (t === 0) return 'greedy (argmax)';
   const parts = [`T ${fmt(t)}${lane.temperature == null ? '' : ' (own)'}`];
   for (const s of SAMPLERS) {
-    const v = lane.samplers?.[s.key];
+    const v = own(lane.samplers, s.key);
     if (v !== undefined && v !== null && v !== s.off) parts.push(`${s.short} ${fmt(v)}`);
   }
   if (parts.length === 1) parts.push('full distribution');
+  for (const k of LANE_OVERRIDES) {
+    const v = own(lane.overrides, k);
+    if (v !== undefined) parts.push(`${k.replace(/_/g, ' ')} ${typeof v === 'number' ? fmt(v) : v}`);
+  }
   return parts.join(' · ');
 }
 
+/** `obj[key]` when it is the object's own property (never Object.prototype's). */
+const own = (obj, key) => (obj && typeof obj === 'object' && Object.hasOwn(obj, key) ? obj[key] : undefined);
+
 const fmt = (v) => (Number.isInteger(v) ? String(v) : String(Math.round(v * 1000) / 1000));
 
+/**
+ * @param {string[]} errors
+ * @param {string} where
+ * @param {unknown} v
+ * @param {{min: number, max: number, integer?: boolean}} limits
+ */
 function checkNumber(errors, where, v, { min, max, integer }) {
   if (typeof v !== 'number' || !Number.isFinite(v)) {
     errors.push(`${where} must be a number`);
@@ -104,6 +157,17 @@ function checkNumber(errors, where, v, { min, max, integer }) {
   }
 }
 
+/**
+ * @param {string[]} errors
+ * @param {string} name  a lane-language parameter
+ * @param {unknown} v
+ * @param {string} where
+ */
+function checkLaneParam(errors, name, v, where) {
+  const e = checkParam(laneParam(name), v, where);
+  if (e) errors.push(e);
+}
+
 /** Errors in one lane (an empty list when it is valid). */
 export function validateLane(lane, i = 0) {
   const errors = [];
@@ -112,34 +176,67 @@ export function validateLane(lane, i = 0) {
   if (typeof lane.name !== 'string' || lane.name.trim() === '') errors.push(`${where} needs a name`);
   else if (lane.name.length > LIMITS.nameLength) errors.push(`${where}: the name is longer than ${LIMITS.nameLength} characters`);
   if (lane.temperature !== null && lane.temperature !== undefined) {
-    checkNumber(errors, `${where}: temperature`, lane.temperature, LIMITS.temperature);
+    checkLaneParam(errors, 'temperature', lane.temperature, `${where}: temperature`);
   }
   const samplers = lane.samplers ?? {};
-  if (typeof samplers !== 'object') return [...errors, `${where}: samplers must be an object`];
+  if (typeof samplers !== 'object' || Array.isArray(samplers)) return [...errors, `${where}: samplers must be an object`];
   for (const [k, v] of Object.entries(samplers)) {
-    const info = BY_KEY[k];
-    if (!info) {
-      errors.push(`${where}: unknown sampler "${k}" (known: ${SAMPLER_KEYS.join(', ')})`);
+    if (!BY_KEY.has(k)) {
+      errors.push(`${where}: unknown sampler "${k.slice(0, 40)}" (known: ${SAMPLER_KEYS.join(', ')})`);
       continue;
     }
     if (v === null || v === undefined) continue;
-    checkNumber(errors, `${where}: ${k}`, v, info);
+    checkLaneParam(errors, k, v, `${where}: ${k}`);
+  }
+  const overrides = lane.overrides ?? {};
+  if (typeof overrides !== 'object' || Array.isArray(overrides)) return [...errors, `${where}: overrides must be an object`];
+  for (const [k, v] of Object.entries(overrides)) {
+    if (!LANE_OVERRIDES.includes(k)) errors.push(`${where}: "${k.slice(0, 40)}" is not a setting a lane can override (known: ${LANE_OVERRIDES.join(', ')})`);
+    else checkLaneParam(errors, k, v, `${where}: ${k}`);
   }
   return errors;
 }
 
+/**
+ * Each run-wide setting's check (errors pushed to the list); validateRun runs them all, and
+ * a share link keeps the settings that pass (share.js).
+ * @type {Record<string, (run: any, errors: string[]) => void>}
+ */
+export const RUN_CHECKS = {
+  prompt(run, errors) {
+    if (typeof run.prompt !== 'string' || run.prompt.length === 0) errors.push('the prompt is empty');
+    else if (run.prompt.length > LIMITS.promptLength) errors.push(`the prompt is longer than ${LIMITS.promptLength} characters`);
+  },
+  chat(run, errors) {
+    if (typeof run.chat !== 'boolean') errors.push('"chat template" must be true or false');
+  },
+  maxTokens(run, errors) {
+    checkNumber(errors, 'max tokens', run.maxTokens, { ...LIMITS.maxTokens, integer: true });
+  },
+  seed(run, errors) {
+    checkLaneParam(errors, 'seed', run.seed, 'seed');
+  },
+  temperature(run, errors) {
+    checkLaneParam(errors, 'temperature', run.temperature, 'temperature');
+  },
+  sameDice(run, errors) {
+    if (typeof run.sameDice !== 'boolean') errors.push('"same dice" must be true or false');
+  },
+  inspect(run, errors) {
+    if (typeof run.inspect !== 'boolean') errors.push('"record distributions" must be true or false');
+  },
+  temperaturePosition(run, errors) {
+    if (typeof run.temperaturePosition !== 'string' || !Object.hasOwn(TEMPERATURE_POSITIONS, run.temperaturePosition)) {
+      errors.push(`temperature position must be "first" or "last" (got "${String(run.temperaturePosition).slice(0, 40)}")`);
+    }
+  },
+};
+
 /** Errors in a whole run configuration (an empty list when it is valid). */
 export function validateRun(run) {
   const errors = [];
-  if (typeof run.prompt !== 'string' || run.prompt.length === 0) errors.push('the prompt is empty');
-  else if (run.prompt.length > LIMITS.promptLength) errors.push(`the prompt is longer than ${LIMITS.promptLength} characters`);
-  checkNumber(errors, 'max tokens', run.maxTokens, { ...LIMITS.maxTokens, integer: true });
-  checkNumber(errors, 'seed', run.seed, { ...LIMITS.seed, integer: true });
-  checkNumber(errors, 'temperature', run.temperature, LIMITS.temperature);
-  if (typeof run.inspect !== 'boolean') errors.push('"record distributions" must be true or false');
-  if (!(run.temperaturePosition in TEMPERATURE_POSITIONS)) {
-    errors.push(`temperature position must be "first" or "last" (got "${run.temperaturePosition}")`);
-  }
+  if (typeof run !== 'object' || run === null) return ['the run is not an object'];
+  for (const check of Object.values(RUN_CHECKS)) check(run, errors);
   if (!Array.isArray(run.lanes) || run.lanes.length < LIMITS.lanes.min) errors.push('add at least one lane');
   else if (run.lanes.length > LIMITS.lanes.max) errors.push(`at most ${LIMITS.lanes.max} lanes`);
   else run.lanes.forEach((l, i) => errors.push(...validateLane(l, i)));
@@ -152,16 +249,21 @@ export const cloneRun = (run) => JSON.parse(JSON.stringify(run));
 /**
  * The engine's lane spec for a lane of a run (SamplerConfig's text form, e.g.
  * "temperature=1,temperature_position=first,top_p=0.9,seed=42"); "greedy" for T = 0.
+ * The repetition penalty's window is the engine's default (penalty_last_n, DESIGN.md).
+ * @param {LaneConfig} lane
+ * @param {RunConfig} run
  */
 export function laneSpec(lane, run) {
   const t = laneTemperature(lane, run);
   if (t === 0) return 'greedy';
-  const parts = [`temperature=${t}`, `temperature_position=${run.temperaturePosition}`];
+  const position = own(lane.overrides, 'temperature_position') ?? run.temperaturePosition;
+  const parts = [`temperature=${t}`, `temperature_position=${position}`];
   for (const s of SAMPLERS) {
-    const v = lane.samplers?.[s.key];
+    const v = own(lane.samplers, s.key);
     if (v !== undefined && v !== null) parts.push(`${s.key}=${v}`);
   }
-  if (lane.samplers?.repetition_penalty !== undefined) parts.push(`penalty_last_n=${PENALTY_LAST_N}`);
-  parts.push(`seed=${run.seed}`);
+  const window = own(lane.overrides, 'penalty_last_n');
+  if (window !== undefined) parts.push(`penalty_last_n=${window}`);
+  parts.push(`seed=${own(lane.overrides, 'seed') ?? run.seed}`);
   return parts.join(',');
 }

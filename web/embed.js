@@ -1,3 +1,4 @@
+// @ts-check
 // The embed page (www/embed.html): one comparison, configured by the URL's fragment
 // (share.js's format), for an <iframe> in a blog post. It loads only its own small modules
 // until the reader presses Run, and tells its parent its height whenever that changes:

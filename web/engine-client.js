@@ -1,114 +1,269 @@
-// One engine per page for the embed and <sampler-compare>: a single worker (web/worker.js),
-// one model download and upload, and runs taken in turn, whichever view asks. Views talk
-// to it with promises and callbacks instead of the worker's raw messages. Nothing is
-// created until the first request, so a page that is never run loads no wasm and no model.
+// @ts-check
+// The one client of the engine worker (web/worker.js), for every page: the lab, the eval
+// page, the bench page, the embed and <sampler-compare>. It speaks web/protocol.js: every
+// request gets an id, its events go to the caller's callback, its reply settles a promise
+// (rejected with an EngineError that has the protocol's code), and cancel names the request
+// it cancels. The worker starts on the first request, so a page that never asks loads no
+// wasm and no model.
+//
+// The embed and <sampler-compare> share one client per page (`sharedEngine`): one worker,
+// one model download, and runs that take turns (`runWithModel`).
 
-let shared = null;
+import { EngineError, NO_WEBGPU, SANDBOXED, TRY_BROWSERS, gpuErrorText } from './protocol.js';
 
-/** The page's engine (created on first use). */
-export const sharedEngine = () => (shared ??= new EngineClient());
+/** @typedef {import('./protocol.js').RequestType} RequestType */
+/** @typedef {import('./protocol.js').RequestParams} RequestParams */
+/** @typedef {import('./protocol.js').RequestEvents} RequestEvents */
+/** @typedef {import('./protocol.js').RequestResults} RequestResults */
+/** @typedef {import('./protocol.js').Reply} Reply */
+/** @typedef {import('./protocol.js').ModelSource} ModelSource */
+/** @typedef {import('./protocol.js').LoadProgress} LoadProgress */
+/** @typedef {import('./protocol.js').LaneStart} LaneStart */
+/** @typedef {import('./protocol.js').TokenEvent} TokenEvent */
+/** @typedef {import('./protocol.js').LaneEnd} LaneEnd */
+/** @typedef {import('./config.js').RunConfig} RunConfig */
+
+/**
+ * A request in flight.
+ * @template {RequestType} T
+ * @typedef {object} Pending
+ * @property {number} id
+ * @property {Promise<RequestResults[T]>} done  the result, or an EngineError
+ * @property {() => void} cancel
+ */
+
+/**
+ * @typedef {object} RunHandlers
+ * @property {(ev: LaneStart) => void} [onLaneStart]
+ * @property {(ev: TokenEvent) => void} [onToken]
+ * @property {(ev: LaneEnd) => void} [onLaneEnd]
+ * @property {(ev: import('./protocol.js').Rebuild) => void} [onRebuild]  the GPU device was lost before: a new engine first
+ */
+
+/**
+ * @typedef {object} QueuedRunHandlers
+ * @property {() => void} [onWaiting]      another run or load is ahead of this one
+ * @property {(p: LoadProgress) => void} [onProgress]  model download and upload
+ * @property {(id: number) => void} [onStart]  the run request went to the worker
+ */
+
+/**
+ * A run taken in turn (`runWithModel`).
+ * @typedef {object} QueuedRun
+ * @property {number | null} id   the run request's id, once it went to the worker (for inspect)
+ * @property {Promise<{stopped: boolean}>} done  rejects with a reader-facing Error
+ * @property {() => void} cancel  the run in the worker ends after its step; a queued one never starts
+ */
+
+/**
+ * Why this page cannot start the engine at all (before any worker starts), or null.
+ * @returns {EngineError | null}
+ */
+export function browserProblem() {
+  // A sandboxed frame without allow-same-origin: no worker, no cache can start here.
+  if (globalThis.origin === 'null') return new EngineError('sandboxed', SANDBOXED);
+  if (!globalThis.navigator?.gpu) return new EngineError('no-navigator-gpu', NO_WEBGPU);
+  return null;
+}
 
 export class EngineClient {
   constructor() {
+    /** @type {Worker | null} */
     this.worker = null;
-    this.ready = null; // Promise<adapter info>
-    this.model = null; // the model in the worker: {url, facts}
+    /** Set when the worker failed to start: every request fails with it. */
+    /** @type {EngineError | null} */
+    this.broken = null;
+    this.nextId = 1;
+    /** @type {Map<number, {resolve: (r: any) => void, reject: (e: Error) => void, onEvent?: (e: any) => void}>} */
+    this.pending = new Map();
+    /** @type {Promise<RequestResults['init']> | null} */
+    this.ready = null;
+    /** The model in the worker, for `ensureModel`. */
+    /** @type {{url: string, facts: import('./protocol.js').ModelFacts} | null} */
+    this.model = null;
+    /** @type {Promise<unknown>} */
     this.queue = Promise.resolve();
-    this.busy = 0; // tasks queued or running
-    this.nextRunId = 1;
-    this.current = null; // the run in the worker: {runId, handlers, resolve, reject}
-    this.entries = new Map(); // runId → {cancelled} for runs not finished
-    this.pending = new Map(); // inspect requests: "runId:lane:step" → {resolve, reject}
-    this.loadHandlers = null; // {onProgress, resolve, reject} for the load in flight
-  }
-
-  /** Starts the worker and opens WebGPU; rejects with a reader-facing message. */
-  start() {
-    if (this.ready) return this.ready;
-    this.ready = new Promise((resolve, reject) => {
-      if (globalThis.origin === 'null') {
-        // A sandboxed frame without allow-same-origin: no worker, no cache can start here.
-        reject(new Error('This frame is sandboxed without allow-same-origin; samplescope needs sandbox="allow-scripts allow-same-origin" to start its engine.'));
-        return;
-      }
-      if (!globalThis.navigator?.gpu) {
-        reject(new Error('This browser does not offer WebGPU. Try Chrome or Edge 113+, Safari 26 or Firefox 141+ (Windows).'));
-        return;
-      }
-      this.onReady = { resolve, reject };
-      this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'samplescope-engine' });
-      this.worker.addEventListener('message', (e) => this.onMessage(e.data));
-      this.worker.addEventListener('error', (e) => this.fail(new Error(`the engine could not start: ${e.message || 'worker error'}`)));
-      this.worker.postMessage({ type: 'init' });
-    });
-    return this.ready;
+    this.busy = 0; // runWithModel tasks queued or running
   }
 
   /**
-   * Runs a configuration on the model at `modelUrl`, after every run queued before it,
-   * loading the model first unless the worker holds it already. `handlers`: onWaiting()
-   * (another run or load is ahead of this one), onStart(runId),
-   * onProgress(p) (model download and upload), onLaneStart(ev), onToken(ev), onLaneEnd(ev).
-   * Returns {runId, done}; done resolves with the run-end event ({stopped}) or rejects
-   * with a reader-facing error.
+   * Sends a request; its events go to `onEvent`.
+   * @template {RequestType} T
+   * @param {T} type
+   * @param {RequestParams[T]} params
+   * @param {(event: RequestEvents[T]) => void} [onEvent]
+   * @returns {Pending<T>}
    */
-  run(run, modelUrl, handlers = {}) {
-    const runId = this.nextRunId++;
-    const entry = { cancelled: false };
-    this.entries.set(runId, entry);
-    if (this.busy > 0) handlers.onWaiting?.();
-    const done = this.enqueue(async () => {
-      if (entry.cancelled) return { type: 'run-end', runId, stopped: true };
-      await this.start();
-      await this.ensureModel(modelUrl, (p) => handlers.onProgress?.(p));
-      if (entry.cancelled) return { type: 'run-end', runId, stopped: true };
-      return new Promise((resolve, reject) => {
-        this.current = { runId, handlers, resolve, reject };
-        handlers.onStart?.(runId);
-        this.worker.postMessage({ type: 'run', runId, run });
-      });
+  request(type, params, onEvent) {
+    const id = this.nextId++;
+    /** @type {Promise<RequestResults[T]>} */
+    const done = new Promise((resolve, reject) => {
+      if (this.broken) return reject(this.broken);
+      this.pending.set(id, { resolve, reject, onEvent });
+      try {
+        this.connect().postMessage({ ...params, type, id });
+      } catch (e) {
+        this.pending.delete(id);
+        reject(e);
+      }
     });
-    done.finally(() => this.entries.delete(runId)).catch(() => {});
-    return { runId, done };
+    return { id, done, cancel: () => this.cancel(id) };
   }
 
-  /** Loads the model at `url` unless the worker holds it; resolves with its facts. */
-  async ensureModel(url, onProgress) {
-    if (this.model?.url === url) return this.model.facts;
-    this.model = null;
-    const facts = await new Promise((resolve, reject) => {
-      this.loadHandlers = { onProgress, resolve, reject };
-      this.worker.postMessage({ type: 'load', source: { kind: 'url', url } });
+  /**
+   * Cancels request `id` (queued or running; see protocol.js); nothing once it has ended.
+   * @param {number} id
+   */
+  cancel(id) {
+    if (this.pending.has(id)) this.worker?.postMessage({ type: 'cancel', id });
+  }
+
+  /** Opens WebGPU in the worker (once): the adapter, or an EngineError coded as GPU_ERRORS. */
+  start() {
+    return (this.ready ??= this.request('init', {}).done);
+  }
+
+  /**
+   * Loads a model; progress events go to `onProgress`.
+   * @param {ModelSource} source
+   * @param {(p: LoadProgress) => void} [onProgress]
+   * @param {number} [nCtx]
+   */
+  async load(source, onProgress, nCtx) {
+    /** @param {any} ev */
+    const onEvent = (ev) => { if (ev.kind === 'progress') onProgress?.(ev); };
+    const loaded = await this.request('load', nCtx ? { source, nCtx } : { source }, onEvent).done;
+    // A failed load leaves the worker's model (and this record of it) as it was.
+    this.model = source.kind === 'url' ? { url: absolute(source.url), facts: loaded.facts } : null;
+    return loaded;
+  }
+
+  /**
+   * Runs every lane of a configuration.
+   * @param {RunConfig} run
+   * @param {RunHandlers} [handlers]
+   * @returns {Pending<'run'>}
+   */
+  run(run, handlers = {}) {
+    return this.request('run', { run }, (ev) => {
+      if (ev.kind === 'rebuild') handlers.onRebuild?.(ev);
+      else if (ev.kind === 'lane-start') handlers.onLaneStart?.(ev);
+      else if (ev.kind === 'token') handlers.onToken?.(ev);
+      else if (ev.kind === 'lane-end') handlers.onLaneEnd?.(ev);
     });
+  }
+
+  /**
+   * The distribution behind one token of run `runId` (a run request's id).
+   * @param {number} runId
+   * @param {number} lane
+   * @param {number} step
+   */
+  inspect(runId, lane, step) {
+    return this.request('inspect', { runId, lane, step }).done;
+  }
+
+  /** @param {object} spec the eval spec (eval-config.js) */
+  evalPreview(spec) {
+    return this.request('eval-preview', { spec }).done;
+  }
+
+  /**
+   * @param {object} spec the eval spec (eval-config.js)
+   * @param {(p: import('./protocol.js').EvalProgressEvent) => void} [onProgress]
+   */
+  evaluate(spec, onProgress) {
+    return this.request('eval', { spec }, onProgress);
+  }
+
+  /**
+   * @param {import('./protocol.js').BenchParams} params
+   * @param {() => void} [onFirstToken]
+   */
+  bench(params, onFirstToken) {
+    return this.request('bench', params, () => onFirstToken?.());
+  }
+
+  /** Ends the worker; pending requests fail. */
+  terminate() {
+    this.worker?.terminate();
+    this.fail(new EngineError('failed', 'the engine was shut down'));
+  }
+
+  /**
+   * Loads the model at `url` unless the worker holds it; resolves with its facts.
+   * @param {string} url
+   * @param {(p: LoadProgress) => void} [onProgress]
+   * @param {number} [maxBytes]  stop the download past this size (the size the reader agreed to)
+   */
+  async ensureModel(url, onProgress, maxBytes) {
+    if (this.model?.url === url) return this.model.facts;
+    const { facts } = await this.load(maxBytes ? { kind: 'url', url, maxBytes } : { kind: 'url', url }, onProgress);
     this.model = { url, facts };
     return facts;
   }
 
-  /** Stops a run: the one in the worker ends after its current step; a queued one never starts. */
-  stop(runId) {
-    const entry = this.entries.get(runId);
-    if (entry) entry.cancelled = true;
-    if (this.current?.runId === runId) this.worker.postMessage({ type: 'stop' });
+  /** The worker's memory now (answered even during a run). */
+  memory() {
+    return this.request('memory', {}).done;
+  }
+
+  /** Destroys the worker's GPU device, as a driver reset would (for the device-loss test). */
+  loseDevice() {
+    return this.request('lose-device', {}).done;
   }
 
   /**
-   * A stop that reached the worker before its run had started is undone by the start (the
-   * engine clears its cancel flag there), so it is sent again with each event of a run
-   * that was asked to stop, until the run ends (as the lab and the eval page do).
+   * Runs a configuration on the model at `modelUrl`, after every run queued here before it,
+   * starting the engine and loading the model first when needed. Errors are reader-facing.
+   * @param {RunConfig} run
+   * @param {string} modelUrl
+   * @param {RunHandlers & QueuedRunHandlers} [handlers]
+   * @param {{maxBytes?: number}} [opts]  maxBytes: the model's download stops past this size
+   * @returns {QueuedRun}
    */
-  restop(run) {
-    if (run && this.entries.get(run.runId)?.cancelled) this.worker.postMessage({ type: 'stop' });
-  }
-
-  /** The distribution behind one token of a run: resolves with {analysis, chosen}. */
-  inspect(runId, lane, step) {
-    return new Promise((resolve, reject) => {
-      this.pending.set(`${runId}:${lane}:${step}`, { resolve, reject });
-      this.worker.postMessage({ type: 'inspect', runId, lane, step });
+  runWithModel(run, modelUrl, handlers = {}, opts = {}) {
+    let cancelled = false;
+    /** @type {QueuedRun} */
+    const job = {
+      id: null,
+      done: Promise.resolve({ stopped: true }),
+      cancel: () => {
+        cancelled = true;
+        if (job.id !== null) this.cancel(job.id);
+      },
+    };
+    if (this.busy > 0) handlers.onWaiting?.();
+    job.done = this.enqueue(async () => {
+      if (cancelled) return { stopped: true };
+      const problem = browserProblem();
+      if (problem) throw problem;
+      try {
+        await this.start();
+      } catch (e) {
+        const detail = e.message ? ` Details: ${e.message}` : '';
+        throw new EngineError(e.code ?? 'failed', `${gpuErrorText(e.code)} ${TRY_BROWSERS}${detail}`);
+      }
+      try {
+        await this.ensureModel(modelUrl, handlers.onProgress, opts.maxBytes);
+      } catch (e) {
+        throw new EngineError(e.code ?? 'failed', `could not load the model: ${e.message}`);
+      }
+      if (cancelled) return { stopped: true };
+      const req = this.run(run, handlers);
+      job.id = req.id;
+      handlers.onStart?.(req.id);
+      return req.done;
     });
+    return job;
   }
 
-  /** Runs `task` after everything queued before it; the queue survives failures. */
+  /**
+   * Runs `task` after everything queued before it; the queue survives failures.
+   * @template R
+   * @param {() => Promise<R>} task
+   * @returns {Promise<R>}
+   */
   enqueue(task) {
     this.busy += 1;
     const result = this.queue.then(task).finally(() => { this.busy -= 1; });
@@ -116,76 +271,66 @@ export class EngineClient {
     return result;
   }
 
+  /** The worker, started on first use. */
+  connect() {
+    if (this.worker) return this.worker;
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'samplescope-engine' });
+    let heard = false;
+    worker.addEventListener('message', (e) => {
+      heard = true;
+      this.onReply(e.data);
+    });
+    worker.addEventListener('error', (e) => {
+      // Before any reply: the worker's script did not load or run, so nothing will answer.
+      if (!heard) this.fail(new EngineError('init-failed', `the engine could not start: ${e.message || 'worker error'}`));
+      else console.warn(`samplescope engine: ${e.message}`);
+    });
+    this.worker = worker;
+    return worker;
+  }
+
+  /**
+   * Every pending request fails with `error`, and so does every later one.
+   * @param {EngineError} error
+   */
   fail(error) {
-    this.onReady?.reject(error);
-    this.loadHandlers?.reject(error);
-    this.current?.reject(error);
-    this.loadHandlers = null;
-    this.current = null;
+    this.broken = error;
+    const pending = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of pending) p.reject(error);
   }
 
-  onMessage(m) {
-    const run = this.current && m.runId === this.current.runId ? this.current : null;
-    switch (m.type) {
-      case 'ready': return this.onReady.resolve(m.adapter);
-      case 'gpu-error': return this.onReady.reject(new Error(gpuMessage(m)));
-      case 'progress': return this.loadHandlers?.onProgress(m);
-      case 'loaded': {
-        const h = this.loadHandlers;
-        this.loadHandlers = null;
-        return h?.resolve(m.facts);
-      }
-      case 'load-error': {
-        const h = this.loadHandlers;
-        this.loadHandlers = null;
-        return h?.reject(new Error(`could not load the model: ${m.message}`));
-      }
-      case 'lane-start':
-        this.restop(run);
-        return run?.handlers.onLaneStart?.(m);
-      case 'token':
-        this.restop(run);
-        return run?.handlers.onToken?.(m);
-      case 'lane-end': return run?.handlers.onLaneEnd?.(m);
-      case 'run-end':
-        if (run) this.current = null;
-        return run?.resolve(m);
-      case 'run-error':
-        if (run) this.current = null;
-        return run?.reject(new Error(m.message));
-      case 'inspection':
-      case 'inspect-error': {
-        const key = `${m.runId}:${m.lane}:${m.step}`;
-        const p = this.pending.get(key);
-        this.pending.delete(key);
-        if (m.type === 'inspection') return p?.resolve(m);
-        return p?.reject(new Error(m.message));
-      }
-      case 'error': {
-        // A request failed outside its own reply (e.g. the engine is not ready).
-        const e = new Error(m.message);
-        if (this.loadHandlers) {
-          const h = this.loadHandlers;
-          this.loadHandlers = null;
-          return h.reject(e);
-        }
-        if (this.current) {
-          const c = this.current;
-          this.current = null;
-          return c.reject(e);
-        }
-        return console.warn(`samplescope engine: ${m.message}`);
-      }
-      default: return undefined;
+  /** @param {Reply} m */
+  onReply(m) {
+    const p = m.id === null ? undefined : this.pending.get(m.id);
+    if (!p) {
+      if (m.type === 'error') console.warn(`samplescope engine: ${m.error.message}`);
+      return;
     }
+    if (m.type === 'event') {
+      p.onEvent?.(m.event);
+      return;
+    }
+    this.pending.delete(m.id);
+    if (m.type === 'result') p.resolve(m.result);
+    else p.reject(new EngineError(m.error.code, m.error.message));
   }
 }
 
-function gpuMessage(m) {
-  const why = {
-    'no-navigator-gpu': 'This browser does not offer WebGPU.',
-    'no-adapter': 'This browser supports WebGPU, but found no GPU adapter to run on.',
-    'init-failed': 'WebGPU is present, but the engine could not open the GPU.',
-  }[m.reason] ?? 'WebGPU could not be started.';
-  return `${why} Try Chrome or Edge 113+ (on Linux with chrome://flags/#enable-unsafe-webgpu).${m.message ? ` Details: ${m.message}` : ''}`;
+/**
+ * A URL resolved against the page (as given where there is no page, e.g. in node's tests).
+ * @param {string} url
+ */
+function absolute(url) {
+  try {
+    return new URL(url, globalThis.location?.href).href;
+  } catch {
+    return url;
+  }
 }
+
+/** @type {EngineClient | null} */
+let shared = null;
+
+/** The page's shared client, for the embed and <sampler-compare> (created on first use). */
+export const sharedEngine = () => (shared ??= new EngineClient());

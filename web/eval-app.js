@@ -1,6 +1,7 @@
+// @ts-check
 // The eval page's controller (www/eval.html): the form, the model, a run with progress and
-// cancel, and the results. The engine worker (web/worker.js → web/eval-host.js) runs the
-// Rust core; this thread only renders. State the tests can see is mirrored in <body data-*>:
+// cancel, and the results. The engine worker (web/worker.js, reached through
+// web/engine-client.js) runs the Rust core; this thread only renders. State the tests can see is mirrored in <body data-*>:
 // data-gpu = checking | ready | missing, data-model = none | loading | loaded | error,
 // data-tasks = checking | ok | invalid, data-eval = idle | running | done | cancelled | error.
 
@@ -8,34 +9,50 @@ import { $, h, replace, formatBytes, toast } from './ui/dom.js';
 import { buildSpec, cliCommand, DEFAULT_EVAL, SWEEP_PRESET } from './eval-config.js';
 import { EvalCharts } from './ui/eval-charts.js';
 import { fillSummary, fillTasks } from './ui/eval-tables.js';
+import { EngineClient } from './engine-client.js';
+import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText } from './protocol.js';
 
-const DEFAULT_MODEL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
-const LAST_MODEL_KEY = 'samplescope.lastModelUrl'; // shared with the lab
-const MODEL_CACHE = 'samplescope-models-v1';
+/** @typedef {import('./protocol.js').ModelSource} ModelSource */
+/** @typedef {import('./protocol.js').LoadProgress} LoadProgress */
+/** @typedef {import('./protocol.js').Loaded} Loaded */
+/** @typedef {import('./protocol.js').Adapter} Adapter */
+/** @typedef {import('./protocol.js').EvalPreview} EvalPreview */
+/** @typedef {import('./protocol.js').EvalOutput} EvalOutput */
+
 const CHECK_DELAY_MS = 250;
+const defaultModelUrl = () => new URL(DEFAULT_MODEL.path, location.href).href;
 
 const body = document.body.dataset;
 const state = {
   modelLoaded: false,
   running: false,
+  /** The eval request in flight (0: none). */
   runId: 0,
+  /** The latest task check's request id: older answers are ignored. */
   previewId: 0,
+  /** @type {string | null} */
   jsonlName: null,
   /** The last run's report: parsed, and the core's JSON/CSV text for the exports. */
+  /** @type {any} */
   report: null,
+  /** @type {EvalOutput | null} */
   raw: null,
   startedAt: 0,
-  /** Cancel was pressed: `stop` is sent again with every progress event (see cancel()). */
+  /** Cancel was pressed. */
   cancelling: false,
+  /** @type {ModelSource | null} */
+  loading: null,
 };
-let worker = null;
+const engine = new EngineClient();
+/** The worker has started (also without WebGPU: it checks task sets then). */
+let engineStarted = false;
 const charts = new EvalCharts($('results'));
 
 // ---- the form ------------------------------------------------------------------------------
 
 function readForm() {
-  const source = document.querySelector('input[name="source"]:checked').value;
-  const int = (id) => ($(id).value.trim() === '' ? NaN : Number($(id).value));
+  const source = /** @type {HTMLInputElement} */ (document.querySelector('input[name="source"]:checked')).value;
+  const int = (/** @type {string} */ id) => ($(id).value.trim() === '' ? NaN : Number($(id).value));
   return {
     source,
     level: int('level'),
@@ -55,7 +72,7 @@ function readForm() {
 }
 
 function fillForm(f) {
-  document.querySelector(`input[name="source"][value="${f.source}"]`).checked = true;
+  /** @type {HTMLInputElement} */ (document.querySelector(`input[name="source"][value="${f.source}"]`)).checked = true;
   $('level').value = String(f.level);
   $('count').value = String(f.count);
   $('jsonl').value = f.jsonl;
@@ -100,8 +117,13 @@ function check() {
   // that a typo in a sampler line does not hide the task set's own errors.
   const tasks = buildSpec({ ...form, lanes: '', samples: 0, greedy: true, sweep: '', verifier: form.verifier === 'numeric' ? 'numeric' : 'contains' });
   if (!tasks.spec) return showTaskCheck({ ok: false, errors: tasks.taskErrors });
-  state.previewId += 1;
-  worker?.postMessage({ type: 'eval-preview', id: state.previewId, spec: tasks.spec });
+  if (!engineStarted) return undefined;
+  const req = engine.request('eval-preview', { spec: tasks.spec });
+  state.previewId = req.id;
+  req.done.then(
+    (preview) => { if (req.id === state.previewId) showTaskCheck({ ok: true, preview }); },
+    (e) => { if (req.id === state.previewId) showTaskCheck({ ok: false, errors: coreErrors(e.message) }); });
+  return undefined;
 }
 
 /** The core's message for a bad task set: one list item per bad line. */
@@ -137,6 +159,7 @@ async function readJsonlFile(file) {
 function setupForm() {
   fillForm(DEFAULT_EVAL);
   for (const el of document.querySelectorAll('#setup input, #setup select, #setup textarea')) {
+    if (!(el instanceof HTMLInputElement || el instanceof HTMLSelectElement || el instanceof HTMLTextAreaElement)) continue;
     if (el.type === 'file') continue;
     el.addEventListener('input', scheduleCheck);
     el.addEventListener('change', scheduleCheck);
@@ -147,9 +170,10 @@ function setupForm() {
     replace($('jsonl-name'), 'One {"prompt": …, "answer": …} object per line.');
   });
   $('jsonl-file').addEventListener('change', (e) => {
-    const file = e.target.files?.[0];
+    const input = /** @type {HTMLInputElement} */ (e.target);
+    const file = input.files?.[0];
     if (file) readJsonlFile(file);
-    e.target.value = '';
+    input.value = '';
   });
   $('sweep-preset').addEventListener('click', () => {
     $('lanes').value = SWEEP_PRESET.lanes;
@@ -168,7 +192,7 @@ function setupForm() {
 function setRunEnabled() {
   $('run').disabled = state.running || !state.modelLoaded;
   $('cancel').disabled = !state.running;
-  for (const el of document.querySelectorAll('#setup fieldset')) el.disabled = state.running;
+  for (const el of document.querySelectorAll('fieldset')) if (el.closest('#setup')) el.disabled = state.running;
 }
 
 // ---- runs ----------------------------------------------------------------------------------
@@ -179,7 +203,6 @@ function run() {
     toast(errors.join('; '));
     return;
   }
-  state.runId += 1;
   state.running = true;
   state.cancelling = false;
   state.startedAt = performance.now();
@@ -188,22 +211,21 @@ function run() {
   $('eval-progress').hidden = false;
   progress({ done: 0, total: 0, elapsedMs: 0 });
   replace($('run-status'), 'starting…');
-  worker.postMessage({ type: 'eval', runId: state.runId, spec });
+  const req = engine.evaluate(spec, (p) => { if (req.id === state.runId) progress(p); });
+  state.runId = req.id;
+  req.done.then((report) => req.id === state.runId && evalEnded(report), (e) => req.id === state.runId && evalFailed(e));
 }
 
-/**
- * Asks the engine to stop after the step in flight. A `stop` that reaches the worker before
- * the run has started would be undone by the run's start (the engine clears its cancel flag
- * then), so it is repeated on every progress event until the run ends.
- */
+/** Asks the engine to stop after the step in flight; the report keeps what finished. */
 function cancel() {
   if (!state.running) return;
   state.cancelling = true;
-  worker.postMessage({ type: 'stop' });
+  engine.cancel(state.runId);
   replace($('run-status'), 'cancelling after the step in flight…');
   $('cancel').disabled = true;
 }
 
+/** @param {{done: number, total: number, task?: number, elapsedMs: number}} p */
 function progress({ done, total, task, elapsedMs }) {
   const frac = total > 0 ? done / total : 0;
   $('eval-progress-fill').style.width = `${(100 * frac).toFixed(1)}%`;
@@ -223,7 +245,8 @@ function duration(ms) {
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
 }
 
-function evalEnded({ report }) {
+/** @param {EvalOutput} report */
+function evalEnded(report) {
   state.running = false;
   setRunEnabled();
   state.raw = report;
@@ -236,6 +259,7 @@ function evalEnded({ report }) {
   showResults(r);
 }
 
+/** @param {Error} e */
 function evalFailed({ message }) {
   state.running = false;
   setRunEnabled();
@@ -284,20 +308,20 @@ function gpuReady(a) {
   autoLoad();
 }
 
+/**
+ * @param {string} reason  a GPU_ERRORS code
+ * @param {string} [detail]
+ */
 function gpuMissing(reason, detail) {
   body.gpu = 'missing';
   const chip = $('gpu-chip');
   chip.dataset.state = 'missing';
   chip.textContent = 'no WebGPU';
   $('gpu-missing').hidden = false;
-  const text = {
-    'no-navigator-gpu': 'This browser does not offer WebGPU (navigator.gpu is missing).',
-    'no-adapter': 'This browser supports WebGPU, but it found no GPU adapter to run on.',
-    'init-failed': 'WebGPU is present, but the engine could not open the GPU.',
-  }[reason] ?? 'WebGPU could not be started.';
-  replace($('gpu-missing-reason'), text, detail ? h('br') : null, detail ? h('small', {}, `Details: ${detail}`) : null);
+  replace($('gpu-missing-reason'), gpuErrorText(reason), detail ? h('br') : null, detail ? h('small', {}, `Details: ${detail}`) : null);
 }
 
+/** @param {ModelSource} source */
 function loadModel(source) {
   if (state.running) return toast('Cancel the run before loading another model.');
   body.model = 'loading';
@@ -306,12 +330,21 @@ function loadModel(source) {
   $('model-progress').hidden = false;
   if (source.kind === 'url') localStorage.setItem(LAST_MODEL_KEY, source.url);
   replace($('model-status'), 'Loading…');
-  worker.postMessage({ type: 'load', source });
+  state.loading = source;
+  engine.load(source, modelProgress).then(
+    (loaded) => { if (state.loading === source) modelLoaded(loaded); },
+    (e) => {
+      if (state.loading !== source) return;
+      body.model = 'error';
+      $('model-progress').hidden = true;
+      replace($('model-status'), `Could not load the model: ${e.message}`);
+      toast(e.message);
+    });
 }
 
 /** On start: load the last used model by URL when the browser cache already holds it. */
 async function autoLoad() {
-  const url = localStorage.getItem(LAST_MODEL_KEY) ?? new URL(DEFAULT_MODEL, location.href).href;
+  const url = localStorage.getItem(LAST_MODEL_KEY) ?? defaultModelUrl();
   try {
     const cache = await caches.open(MODEL_CACHE);
     if (await cache.match(url)) loadModel({ kind: 'url', url });
@@ -320,6 +353,7 @@ async function autoLoad() {
   }
 }
 
+/** @param {LoadProgress} p */
 function modelProgress(p) {
   const phase = { download: 'Downloading', cache: 'Reading from the browser cache', read: 'Reading the file', upload: 'Uploading to the GPU' }[p.phase] ?? p.phase;
   replace($('model-progress-phase'), phase);
@@ -328,6 +362,7 @@ function modelProgress(p) {
   replace($('model-progress-numbers'), p.total ? `${formatBytes(p.loaded)} / ${formatBytes(p.total)}` : formatBytes(p.total));
 }
 
+/** @param {Loaded} loaded */
 function modelLoaded({ facts, fromCache, name, kind }) {
   body.model = 'loaded';
   body.modelSource = fromCache ? 'cache' : kind === 'file' ? 'file' : 'network';
@@ -339,51 +374,24 @@ function modelLoaded({ facts, fromCache, name, kind }) {
 }
 
 function setupModel() {
-  $('load-default').addEventListener('click', () => loadModel({ kind: 'url', url: new URL(DEFAULT_MODEL, location.href).href }));
+  $('load-default').addEventListener('click', () => loadModel({ kind: 'url', url: defaultModelUrl() }));
   $('model-file').addEventListener('change', (e) => {
-    const file = e.target.files?.[0];
+    const input = /** @type {HTMLInputElement} */ (e.target);
+    const file = input.files?.[0];
     if (file) loadModel({ kind: 'file', file });
-    e.target.value = '';
+    input.value = '';
   });
 }
 
-// ---- worker --------------------------------------------------------------------------------
-
-function onWorkerMessage({ data: m }) {
-  const current = m.runId === undefined || m.runId === state.runId;
-  switch (m.type) {
-    case 'ready': return gpuReady(m.adapter);
-    case 'gpu-error': return gpuMissing(m.reason, m.message);
-    case 'progress': return modelProgress(m);
-    case 'loaded': return modelLoaded(m);
-    case 'load-error':
-      body.model = 'error';
-      $('model-progress').hidden = true;
-      replace($('model-status'), `Could not load the model: ${m.message}`);
-      return toast(m.message);
-    case 'eval-preview':
-      if (m.id !== state.previewId) return undefined; // an older check
-      return m.ok ? showTaskCheck({ ok: true, preview: m.preview }) : showTaskCheck({ ok: false, errors: coreErrors(m.message) });
-    case 'eval-progress':
-      if (current && state.cancelling) worker.postMessage({ type: 'stop' });
-      return current && progress(m);
-    case 'eval-end': return current && evalEnded(m);
-    case 'eval-error': return current && evalFailed(m);
-    case 'error': return toast(m.message);
-    default: return undefined;
-  }
-}
+// ---- start ---------------------------------------------------------------------------------
 
 function start() {
   setupForm();
   setupModel();
   setRunEnabled();
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'samplescope-engine' });
-  worker.onmessage = onWorkerMessage;
-  worker.onerror = (e) => {
-    gpuMissing('init-failed', `the engine worker failed to start: ${e.message ?? 'unknown error'}`);
-  };
-  worker.postMessage({ type: 'init' });
+  // The worker starts even without WebGPU: the core checks task sets there.
+  engineStarted = true;
+  engine.start().then(gpuReady, (e) => gpuMissing(e.code, e.message));
   check();
 }
 

@@ -1,9 +1,11 @@
+// @ts-check
 // The eval page's form as the core's EvalSpec (src/eval/spec.rs), checked here first so a
-// mistake is named next to its field; the core checks everything again (web/eval-host.js).
+// mistake is named next to its field; the core checks everything again (web/worker.js).
 // Lane specs use the engine's syntax ("top_p=0.9", "min_p=0.1,temperature=1.5", "greedy"),
-// the same text `samplescope eval --lane` takes; their values are checked by web/config.js.
+// the same text `samplescope eval --lane` takes, read by web/lane-params.js as the CLI reads it.
 
-import { LIMITS, SAMPLER_KEYS, validateLane } from './config.js';
+import { LIMITS } from './config.js';
+import { parseLaneSpec } from './lane-params.js';
 
 export const EVAL_LIMITS = {
   level: { min: 1, max: 4 },
@@ -36,58 +38,14 @@ export const SWEEP_PRESET = {
   sweep: '0.5, 1, 1.5, 2, 3',
 };
 
-/** Keys the engine's lane spec knows beyond web/config.js's samplers. */
-const EXTRA_KEYS = ['temperature', 'temperature_position', 'penalty_last_n', 'seed'];
-const KNOWN = [...EXTRA_KEYS, ...SAMPLER_KEYS];
-
 /**
- * One lane spec line → errors (empty when valid). Mirrors SamplerConfig::parse: comma-
- * separated key=value items or the word `greedy`, each key once, `-` read as `_`.
+ * One lane spec line → errors (empty when valid), read by the page's one lane-spec reader
+ * (web/lane-params.js, the engine's names and ranges).
+ * @param {string} line
+ * @param {number} [i]
  */
 export function checkLaneSpec(line, i = 0) {
-  const where = `configuration ${i + 1}`;
-  const lane = { name: where, temperature: null, samplers: {} };
-  const errors = [];
-  const seen = new Set();
-  const num = (key, v) => {
-    const x = v.trim() === '' ? NaN : Number(v);
-    if (!Number.isFinite(x)) errors.push(`${where}: ${key}=${v} is not a number`);
-    return x;
-  };
-  for (const raw of line.split(',').map((s) => s.trim()).filter(Boolean)) {
-    let [key, value] = raw.includes('=') ? raw.split(/=(.*)/s).map((s) => s.trim()) : [raw, undefined];
-    if (value === undefined) {
-      if (key !== 'greedy') {
-        errors.push(`${where}: "${raw}" is not key=value or greedy`);
-        continue;
-      }
-      [key, value] = ['temperature', '0'];
-    }
-    key = key.replace(/-/g, '_');
-    if (!KNOWN.includes(key)) {
-      errors.push(`${where}: unknown setting "${key}" (known: ${KNOWN.join(', ')})`);
-      continue;
-    }
-    if (seen.has(key)) {
-      errors.push(`${where}: ${key} is given twice`);
-      continue;
-    }
-    seen.add(key);
-    if (key === 'temperature_position') {
-      if (value !== 'first' && value !== 'last') errors.push(`${where}: temperature_position must be first or last`);
-    } else if (key === 'seed' || key === 'penalty_last_n') {
-      const max = key === 'seed' ? Number.MAX_SAFE_INTEGER : 1024;
-      if (!/^\d+$/.test(value) || Number(value) > max) errors.push(`${where}: ${key} must be a whole number from 0 to ${max}`);
-    } else if (key === 'temperature') {
-      lane.temperature = num(key, value);
-    } else if (key === 'top_n_sigma' && value === 'off') {
-      // the engine's way to say "not applied"
-    } else {
-      lane.samplers[key] = num(key, value);
-    }
-  }
-  if (errors.length) return errors;
-  return validateLane(lane, i).map((e) => e.replace(/^lane \d+/, where));
+  return parseLaneSpec(line, `configuration ${i + 1}`).errors;
 }
 
 /** The lane spec lines of a textarea (blank lines and # comments skipped) and their errors. */

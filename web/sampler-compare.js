@@ -1,3 +1,4 @@
+// @ts-check
 // <sampler-compare>: a sampler comparison as one HTML element, for authors who host
 // samplescope's www/ folder themselves. One script tag:
 //

@@ -1,3 +1,4 @@
+// @ts-check
 // Configurations as text, for share links, embeds and <sampler-compare> attributes.
 //
 // Format 1 is form-style `key=value` pairs joined by `&` (URLSearchParams reads it), put in
@@ -8,24 +9,26 @@
 //    &lane=Greedy:greedy&lane=Top-p+0.9:top_p=0.9&lane=Min-p+0.1:min_p=0.1
 //    [&model=https://…/model.gguf&model_size=98362432][&theme=dark&editable=1]
 //
-// A lane is `name:spec` (the name is optional); the spec is the CLI's lane syntax
-// (`greedy`, or comma-separated key=value with the sampler names of config.js, plus
-// `temperature` for a lane's own temperature; empty: no truncation). Settings that belong to the whole run
-// (seed, temperature_position) are refused inside a lane. Missing keys take the lab's
-// defaults; the lab's Share button writes every key, so a link means the same thing even
-// if a default changes. Every value goes through config.js's validators, so a bad link
-// gets the same messages, naming the parameter, as the lab's own controls.
+// A lane is `name:spec` (the name is optional); the spec is the CLI's lane language, read
+// by lane-params.js with the engine's own names and ranges (`greedy`, or comma-separated
+// key=value: the samplers, `temperature` for a lane's own temperature, and `seed`,
+// `temperature_position`, `penalty_last_n` for a lane that sets them itself; empty: no
+// truncation). Missing keys take the lab's defaults; the lab's Share button writes every
+// key, so a link means the same thing even if a default changes. Every value goes through
+// config.js's validators, so a bad link gets the same messages, naming the parameter, as
+// the lab's own controls. A link with a bad part still opens in the lab: `partial` is the
+// configuration with that part left at its default (a bad lane left out), and the errors
+// say what was left out.
 
-import { DEFAULT_RUN, SAMPLERS, SAMPLER_KEYS, cloneRun, validateLane, validateRun } from './config.js';
-
-export const FORMAT_VERSION = 1;
+import { DEFAULT_RUN, LANE_OVERRIDES, RUN_CHECKS, SAMPLERS, SAMPLER_KEYS, cloneRun, validateLane, validateRun } from './config.js';
+import { parseLaneSpec } from './lane-params.js';
+import { modelFileName } from './model-source.js';
+import { DEFAULT_MODEL } from './protocol.js';
 
 /** The model a configuration uses when it names none: next to the page, as in the lab. */
-export const DEFAULT_MODEL = {
-  path: 'models/SmolLM2-135M-Instruct.Q4_1.gguf',
-  name: 'SmolLM2-135M',
-  bytes: 98_362_432,
-};
+export { DEFAULT_MODEL };
+
+export const FORMAT_VERSION = 1;
 
 export const THEMES = ['auto', 'light', 'dark'];
 
@@ -34,15 +37,17 @@ export const HEIGHT_MESSAGE = 'samplescope:height';
 
 const RUN_KEYS = ['prompt', 'chat', 'max_tokens', 'seed', 'temperature', 'temperature_position', 'same_dice', 'record'];
 const KEYS = ['v', ...RUN_KEYS, 'lane', 'model', 'model_size', 'theme', 'editable'];
-/** Lane-spec settings that the page sets once for all lanes. */
-const RUN_WIDE = {
-  seed: 'the seed is set for the whole comparison (seed=…), not per lane',
-  temperature_position: 'the temperature position is set for the whole comparison (temperature_position=…), not per lane',
-  penalty_last_n: `the page always uses the last 64 tokens for the repetition penalty`,
-};
 
 /**
- * @typedef {{run: object, model: {url: string|null, bytes: number|null}, view: {theme: string, editable: boolean}}} Config
+ * @typedef {{run: any, model: {url: string|null, bytes: number|null}, view: {theme: string, editable: boolean}}} Config
+ */
+
+/**
+ * What reading a configuration gives: `config` as written (valid when `errors` is empty);
+ * `partial`, the same with every bad part at its default and bad lanes left out (always
+ * valid; null when the text cannot be read as a configuration at all); `errors`, every
+ * problem found.
+ * @typedef {{config: Config, partial: Config | null, errors: string[]}} Decoded
  */
 
 /** The default configuration: the lab's defaults, the default model, an automatic theme. */
@@ -57,10 +62,12 @@ export const defaultConfig = () => ({
 /** A lane as `name:spec`, e.g. "Min-p 0.1:min_p=0.1" or "Greedy:greedy". */
 export function laneItem(lane) {
   const parts = [];
-  const samplers = SAMPLER_KEYS.filter((k) => lane.samplers?.[k] !== undefined && lane.samplers?.[k] !== null);
+  const has = (obj, k) => obj && Object.hasOwn(obj, k) && obj[k] !== undefined && obj[k] !== null;
+  const samplers = SAMPLER_KEYS.filter((k) => has(lane.samplers, k));
   if (lane.temperature === 0 && samplers.length === 0) parts.push('greedy');
   else if (lane.temperature !== null && lane.temperature !== undefined) parts.push(`temperature=${lane.temperature}`);
   for (const k of samplers) parts.push(`${k}=${lane.samplers[k]}`);
+  for (const k of LANE_OVERRIDES) if (has(lane.overrides, k)) parts.push(`${k}=${lane.overrides[k]}`);
   return `${lane.name}:${parts.join(',')}`;
 }
 
@@ -147,30 +154,33 @@ export const hasConfig = (text) => /(^|[#?&])v=/.test(text);
 
 /**
  * A configuration from a fragment or query string. Requires `v`.
- * @returns {{config: Config, errors: string[]}}
+ * @param {string} text
+ * @returns {Decoded}
  */
 export function decodeConfig(text) {
-  const { entries, errors } = splitParams(text);
-  if (errors.length) return { config: defaultConfig(), errors };
+  const { entries, errors } = splitParams(String(text));
+  if (errors.length) return { config: defaultConfig(), partial: null, errors };
   const v = entries.find(([k]) => k === 'v');
-  if (!v) return { config: defaultConfig(), errors: ['no configuration: the address has no v=1 (use the lab’s Share or “Copy embed code” button)'] };
+  if (!v) return { config: defaultConfig(), partial: null, errors: ['no configuration: the address has no v=1 (use the lab’s Share or “Copy embed code” button)'] };
   return configFromEntries(entries);
 }
 
 /**
  * A configuration from decoded [key, value] pairs (keys may use - for _). `v`, when
  * present, must be a format this code reads. Unknown keys are errors.
- * @returns {{config: Config, errors: string[]}}
+ * @param {[string, string][]} entries
+ * @returns {Decoded}
  */
 export function configFromEntries(entries) {
   const config = defaultConfig();
   const errors = [];
   const seen = new Set();
   const lanes = [];
+  let unreadable = false; // a format this page does not read: nothing of it can be trusted
   for (const [rawKey, value] of entries) {
     const key = rawKey.trim().replace(/-/g, '_');
     if (!KEYS.includes(key)) {
-      errors.push(`unknown parameter "${rawKey}" (known: ${KEYS.join(', ')})`);
+      errors.push(`unknown parameter "${rawKey.slice(0, 40)}" (known: ${KEYS.join(', ')})`);
       continue;
     }
     if (key !== 'lane') {
@@ -181,9 +191,10 @@ export function configFromEntries(entries) {
     switch (key) {
       case 'v':
         if (value !== String(FORMAT_VERSION)) {
+          unreadable = true;
           errors.push(/^\d+$/.test(value) && Number(value) > FORMAT_VERSION
             ? `this configuration is format ${value}, made by a newer samplescope; this page reads format ${FORMAT_VERSION}`
-            : `v must be ${FORMAT_VERSION} (got "${value}")`);
+            : `v must be ${FORMAT_VERSION} (got "${value.slice(0, 40)}")`);
         }
         break;
       case 'prompt': r.prompt = value; break;
@@ -212,15 +223,46 @@ export function configFromEntries(entries) {
       }
       case 'theme':
         if (THEMES.includes(value.trim())) config.view.theme = value.trim();
-        else errors.push(`theme must be one of ${THEMES.join(', ')} (got "${value}")`);
+        else errors.push(`theme must be one of ${THEMES.join(', ')} (got "${value.slice(0, 40)}")`);
         break;
       default:
         break;
     }
   }
-  if (lanes.length) config.run.lanes = lanes.map((item, i) => parseLane(item, i, errors));
+  /** @type {boolean[]} */
+  const laneOk = [];
+  if (lanes.length) {
+    config.run.lanes = lanes.map((item, i) => {
+      const laneErrors = [];
+      const lane = parseLane(item, i, laneErrors);
+      laneOk.push(laneErrors.length === 0);
+      errors.push(...laneErrors);
+      return lane;
+    });
+  }
   // validateRun repeats the lanes' messages that parseLane already collected: keep one each.
-  return { config, errors: [...new Set([...errors, ...validateRun(config.run)])] };
+  const all = [...new Set([...errors, ...validateRun(config.run)])];
+  return { config, partial: unreadable ? null : keepValid(config, laneOk), errors: all };
+}
+
+/**
+ * `config` with every run setting that fails its check back at the default, the lanes that
+ * failed left out (the defaults' lanes if none is left) and at most the lane limit.
+ * @param {Config} config
+ * @param {boolean[]} laneOk  per lane of config.run.lanes: it parsed without errors
+ * @returns {Config}
+ */
+function keepValid(config, laneOk) {
+  const out = { run: cloneRun(config.run), model: { ...config.model }, view: { ...config.view } };
+  const defaults = cloneRun(DEFAULT_RUN);
+  for (const [field, check] of Object.entries(RUN_CHECKS)) {
+    const errs = [];
+    check(out.run, errs);
+    if (errs.length) out.run[field] = defaults[field];
+  }
+  const lanes = out.run.lanes.filter((l, i) => laneOk[i] !== false && validateLane(l, i).length === 0);
+  out.run.lanes = lanes.length ? lanes.slice(0, 8) : defaults.lanes;
+  return out;
 }
 
 /** The attributes <sampler-compare> reads (share.js keys with - for _, and `lanes`). */
@@ -248,40 +290,32 @@ export function configFromAttributes(get, text = '') {
   return configFromEntries(entries);
 }
 
-/** `name:spec` → a lab lane {name, temperature, samplers}; problems go to `errors`. */
+/**
+ * `name:spec` → a lab lane {name, temperature, samplers, overrides?}; problems go to
+ * `errors`. The spec is read by the engine's rules (lane-params.js): what the CLI accepts
+ * in a lane spec, this accepts (e.g. top_k=0 is off, top_n_sigma=off).
+ * @param {string} item
+ * @param {number} i
+ * @param {string[]} errors
+ */
 export function parseLane(item, i, errors) {
   const where = `lane ${i + 1}`;
   const colon = item.lastIndexOf(':');
   const name = colon < 0 ? '' : item.slice(0, colon).trim();
   const spec = colon < 0 ? item : item.slice(colon + 1);
+  /** @type {import('./config.js').LaneConfig} */
   const lane = { name, temperature: null, samplers: {} };
-  const items = spec.split(',').map((s) => s.trim()).filter(Boolean);
   // An empty spec is a lane with no truncation at the shared temperature, as an empty
   // lane spec is the CLI's default sampler.
-  for (const it of items) {
-    const eq = it.indexOf('=');
-    if (eq < 0) {
-      if (it.toLowerCase() === 'greedy') lane.temperature = 0;
-      else errors.push(`${where}: "${it}" is not key=value or greedy`);
-      continue;
-    }
-    const key = it.slice(0, eq).trim().replace(/-/g, '_');
-    const raw = it.slice(eq + 1).trim();
-    if (RUN_WIDE[key]) {
-      errors.push(`${where}: ${RUN_WIDE[key]}`);
-      continue;
-    }
-    if (key === 'temperature' ? lane.temperature !== null : key in lane.samplers) {
-      errors.push(`${where}: ${key} is given twice`);
-      continue;
-    }
-    const v = number(`${where}: ${key}`, raw, errors);
-    if (key === 'temperature') lane.temperature = v;
-    else lane.samplers[key] = v; // unknown keys are named by validateLane
+  const { values, errors: specErrors } = parseLaneSpec(spec, where);
+  errors.push(...specErrors);
+  for (const [key, v] of values) {
+    if (key === 'temperature') lane.temperature = /** @type {number} */ (v);
+    else if (LANE_OVERRIDES.includes(key)) (lane.overrides ??= {})[key] = v;
+    else if (v !== null) lane.samplers[key] = /** @type {number} */ (v);
   }
   if (!lane.name) lane.name = laneName(lane);
-  const problems = validateLane(lane, i);
-  errors.push(...problems);
+  if (!specErrors.length) errors.push(...validateLane(lane, i));
   return lane;
 }
 
@@ -292,6 +326,7 @@ export function laneName(lane) {
     const s = SAMPLERS.find((x) => x.key === k);
     return `${s ? s.label.replace(/ \(.*\)$/, '') : k} ${v}`;
   });
+  for (const [k, v] of Object.entries(lane.overrides ?? {})) parts.push(`${k.replace(/_/g, ' ')} ${v}`);
   if (lane.temperature !== null) parts.push(`T ${lane.temperature}`);
   const name = parts.join(' · ') || 'Full distribution';
   return name.length > 40 ? `${name.slice(0, 39)}…` : name;
@@ -333,7 +368,7 @@ export const modelUrl = (config, base) => new URL(config.model.url ?? DEFAULT_MO
 export function modelLabel(config, base) {
   const url = modelUrl(config, base);
   const isDefault = url === new URL(DEFAULT_MODEL.path, base).href;
-  const name = isDefault ? DEFAULT_MODEL.name : decodeURIComponent(new URL(url).pathname.split('/').pop() || url);
+  const name = isDefault ? DEFAULT_MODEL.name : modelFileName(url);
   const bytes = config.model.bytes ?? (isDefault ? DEFAULT_MODEL.bytes : null);
   return { name, bytes };
 }

@@ -1,233 +1,345 @@
+// @ts-check
 // The engine's home: a module Web Worker that owns the wasm engine and the GPU device, so
-// the page's main thread only renders. The page talks to it with the messages below
-// (each handler documents its replies); requests run one at a time, except `stop`, which is
-// handled as soon as it arrives.
+// the pages' main threads only render. It speaks web/protocol.js (requests in, events and
+// one reply out, run one at a time; `cancel` on arrival); pages reach it through
+// web/engine-client.js. Each handler below returns its request's result or throws.
 
-import init, { WebEngine } from '../pkg/samplescope.js';
+import init, { WebEngine, evalPreview } from '../pkg/samplescope.js';
 import { loadModelBytes } from './loader.js';
-import { analyzeStep, fromEngine } from './inspect-math.js';
-import { laneSpec, laneTemperature, validateRun } from './config.js';
-import { previewEval, runEval } from './eval-host.js';
+import { inspectorView } from './inspect-view.js';
+import { laneSpec, validateRun } from './config.js';
+import { DEFAULT_N_CTX, EngineError, INSPECT_TOP, serve, stopOnCancel } from './protocol.js';
 
-/** Candidates the engine records behind every token when the run asks for inspection. */
-const INSPECT_TOP = 32;
+/** @typedef {import('./protocol.js').Handlers} Handlers */
+/** @typedef {import('./config.js').RunConfig} RunConfig */
+/** @typedef {import('../pkg/samplescope.js').Inspection} Inspection */
+/** @typedef {import('./inspect-view.js').InspectorView} InspectorView */
 
+/** @type {WebEngine | null} */
 let engine = null;
+/** The wasm module's exports (its linear memory, for `memory`). */
+/** @type {{memory: WebAssembly.Memory} | null} */
+let wasm = null;
 /**
- * Recent runs by runId: configuration, prompt ids and every lane's generated ids. More
- * than one, so that views sharing this worker (several <sampler-compare> on a page) can
- * still inspect their own run after another view's.
+ * The last model that loaded (the one the engine holds): what a rebuilt engine reloads
+ * after a lost device (a URL's bytes come from the browser cache, a file is read again).
+ * @type {{source: import('./protocol.js').ModelSource, nCtx: number} | null}
+ */
+let lastLoad = null;
+
+/**
+ * @typedef {object} KeptRun
+ * @property {RunConfig} run
+ * @property {string[]} specs         each lane's engine spec
+ * @property {number[][]} lanes       each lane's generated ids
+ * @property {Inspection[][]} inspections  each lane's recorded steps (a run with inspect)
+ * @property {Map<string, {view: InspectorView, chosen: number}>} views  inspected tokens, by "lane:step"
+ */
+
+/**
+ * Recent runs by request id. More than one, so that views sharing this worker (several
+ * <sampler-compare> on a page) can still inspect their own run after another view's.
+ * @type {Map<number, KeptRun>}
  */
 const runs = new Map();
 const KEEP_RUNS = 8;
-let queue = Promise.resolve();
 
-const post = (msg) => self.postMessage(msg);
-const message = (e) => (e && e.message) || String(e);
+const message = (/** @type {unknown} */ e) => (e instanceof Error ? e.message : String(e));
 
-self.onmessage = (ev) => {
-  const msg = ev.data;
-  if (msg.type === 'stop') {
-    engine?.stop(); // the engine ends every lane after the step in flight
-    return;
+/**
+ * The engine, or a not-ready error. When its GPU device was lost, first a new engine: a new
+ * device, and the model it held loaded again (a `rebuild` event says so).
+ * @param {{event: (e: any) => void}} [ctx]
+ */
+async function ready(ctx) {
+  if (!engine) throw new EngineError('not-ready', 'WebGPU is not ready');
+  const why = engine.deviceLost();
+  if (why) await rebuild(why, ctx);
+  return /** @type {WebEngine} */ (engine);
+}
+
+/**
+ * @param {string} why
+ * @param {{event: (e: any) => void}} [ctx]
+ */
+async function rebuild(why, ctx) {
+  ctx?.event({ kind: 'rebuild', reason: why });
+  const old = engine;
+  engine = null;
+  runs.clear();
+  try {
+    old?.free();
+  } catch {
+    // already unusable: nothing to free
   }
-  const handler = HANDLERS[msg.type];
-  if (!handler) {
-    post({ type: 'error', message: `unknown request ${JSON.stringify(msg.type)}` });
-    return;
+  try {
+    engine = await WebEngine.create();
+  } catch (e) {
+    throw new EngineError('device-lost', `the GPU device was lost (${why}) and a new one could not be opened: ${message(e)}`);
   }
-  queue = queue.then(() => handler(msg)).catch((e) => post({ type: 'error', message: message(e) }));
-};
+  if (!lastLoad) return;
+  try {
+    const { bytes } = await loadModelBytes(lastLoad.source, () => {});
+    await engine.load(bytes, { nCtx: lastLoad.nCtx });
+  } catch (e) {
+    lastLoad = null;
+    throw new EngineError('load-failed', `the GPU device was lost (${why}); a new one is open, but the model could not be loaded again: ${message(e)}`);
+  }
+}
 
-const HANDLERS = {
-  /** Opens WebGPU: {type: 'ready', adapter} or {type: 'gpu-error', reason, message}. */
+/**
+ * `e` as the reply to send: a device-lost error when the GPU device was lost meanwhile (a
+ * failed readback is often the first sign, before the browser reports the loss).
+ * @param {WebEngine} eng
+ * @param {unknown} e
+ */
+async function explain(eng, e) {
+  if (e instanceof EngineError) return e;
+  let why = eng.deviceLost();
+  for (let i = 0; !why && i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    why = eng.deviceLost();
+  }
+  if (!why) return e;
+  return new EngineError('device-lost', `the GPU device was lost (${why}); the next request opens a new device and loads the model again`);
+}
+
+/** @type {Handlers} */
+const handlers = {
+  /** Opens WebGPU: the adapter, or an error coded no-navigator-gpu | no-adapter | init-failed. */
   async init() {
-    if (!self.navigator.gpu) {
-      post({ type: 'gpu-error', reason: 'no-navigator-gpu', message: 'navigator.gpu is missing in the worker' });
-      return;
-    }
-    let info = {};
+    const gpu = self.navigator.gpu;
+    if (!gpu) throw new EngineError('no-navigator-gpu', 'navigator.gpu is missing in the worker');
+    let info;
     try {
-      const adapter = await self.navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
-      if (!adapter) {
-        post({ type: 'gpu-error', reason: 'no-adapter', message: 'navigator.gpu.requestAdapter() returned null' });
-        return;
-      }
+      const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+      if (!adapter) throw new EngineError('no-adapter', 'navigator.gpu.requestAdapter() returned null');
+      /** @type {any} */
       const ai = adapter.info ?? {};
       info = {
         vendor: ai.vendor ?? '', architecture: ai.architecture ?? '', description: ai.description ?? '',
-        fallback: Boolean(ai.isFallbackAdapter ?? adapter.isFallbackAdapter),
+        fallback: Boolean(ai.isFallbackAdapter ?? /** @type {any} */ (adapter).isFallbackAdapter),
         webFeatures: [...adapter.features].sort(),
       };
     } catch (e) {
-      post({ type: 'gpu-error', reason: 'no-adapter', message: message(e) });
-      return;
+      throw e instanceof EngineError ? e : new EngineError('no-adapter', message(e));
     }
     try {
-      await init();
-      engine = await WebEngine.create();
+      wasm ??= await init();
+      engine ??= await WebEngine.create();
     } catch (e) {
-      post({ type: 'gpu-error', reason: 'init-failed', message: message(e) });
-      return;
+      throw new EngineError('init-failed', message(e));
     }
-    post({ type: 'ready', adapter: { ...info, ...engine.adapter() } });
+    return { ...info, ...engine.adapter() };
   },
 
-  /** Loads a model: progress events, then {type: 'loaded', facts, fromCache, name, kind}. */
-  async load({ source, nCtx }) {
-    if (!engine) throw new Error('WebGPU is not ready');
+  /** Loads a model, with progress events. */
+  /**
+   * Loads a model, with progress events. A model that fails leaves the one loaded before
+   * (the engine swaps only a fully loaded model in); the message says which one that is.
+   */
+  async load({ source, nCtx }, ctx) {
+    const eng = await ready(ctx);
     try {
-      const { bytes, fromCache, name } = await loadModelBytes(source, (p) => post({ type: 'progress', ...p }));
-      post({ type: 'progress', phase: 'upload', loaded: 0, total: bytes.length, rate: 0 });
-      const facts = await engine.load(bytes, { nCtx: nCtx ?? 1024 });
+      const { bytes, fromCache, name } = await loadModelBytes(source, (p) => ctx.event({ kind: 'progress', ...p }));
+      ctx.event({ kind: 'progress', phase: 'upload', loaded: 0, total: bytes.length, rate: 0 });
+      const n = nCtx ?? DEFAULT_N_CTX;
+      const facts = await eng.load(bytes, { nCtx: n });
       runs.clear();
-      post({ type: 'loaded', facts, fromCache, name, kind: source.kind });
+      lastLoad = { source, nCtx: n };
+      return { facts, fromCache, name, kind: source.kind };
     } catch (e) {
-      post({ type: 'load-error', message: message(e) });
+      const lost = await explain(eng, e);
+      if (lost !== e) throw lost;
+      const kept = eng.modelFacts();
+      const still = kept ? ` (${kept.name || 'the model loaded before'} is still loaded)` : '';
+      throw new EngineError('load-failed', `${message(e)}${still}`);
     }
   },
-
-  /** The eval page (www/eval.html): see web/eval-host.js. */
-  'eval-preview': (msg) => previewEval(msg, post),
-  eval: (msg) => runEval(engine, msg, post),
 
   /**
-   * Runs every lane of a configuration in one batched generation (the engine's
-   * generate_lanes: one forward pass per step for all lanes, each lane's sampler chain on
-   * the GPU). Events: lane-start (all lanes), token {lane, step, tokenId, textDelta, eog,
-   * record} as they come, lane-end per lane, then run-end (or run-error). With
-   * run.inspect, the engine also records the distribution behind every token, kept here
-   * for `inspect`.
+   * Every lane of a configuration in one batched generation (one forward pass per step for
+   * all lanes, each lane's sampler chain on the GPU). Events: lane-start (all lanes), then
+   * token as they come and lane-end per lane. With run.inspect, the engine also records the
+   * distribution behind every token, kept here for `inspect`.
    */
-  async run({ runId, run }) {
-    if (!engine) throw new Error('WebGPU is not ready');
+  async run({ id, run }, ctx) {
+    const eng = await ready(ctx);
     const errors = validateRun(run);
-    if (errors.length) {
-      post({ type: 'run-error', runId, message: errors.join('; ') });
-      return;
-    }
-    let promptIds;
+    if (errors.length) throw new EngineError('invalid', errors.join('; '));
+    let promptTokens;
     try {
-      promptIds = Array.from(engine.encode(run.prompt, run.chat));
+      promptTokens = eng.encode(run.prompt, run.chat).length;
     } catch (e) {
-      post({ type: 'run-error', runId, message: message(e) });
-      return;
+      throw new EngineError('invalid', message(e));
     }
     const n = run.lanes.length;
-    const r = { runId, run, promptIds, lanes: run.lanes.map(() => []), inspections: run.lanes.map(() => []), cache: new Map() };
-    runs.set(runId, r);
+    const specs = run.lanes.map((l) => laneSpec(l, run));
+    /** @type {KeptRun} */
+    const r = { run, specs, lanes: run.lanes.map(() => []), inspections: run.lanes.map(() => []), views: new Map() };
+    runs.set(id, r);
     for (const old of runs.keys()) if (runs.size > KEEP_RUNS) runs.delete(old);
     const firstAt = new Array(n).fill(0);
     const ended = new Array(n).fill(false);
-    for (let lane = 0; lane < n; lane++) post({ type: 'lane-start', runId, lane, promptTokens: promptIds.length });
+    for (let lane = 0; lane < n; lane++) ctx.event({ kind: 'lane-start', lane, promptTokens });
+    const checkCancel = stopOnCancel(() => eng.stop(), ctx);
     let cancelled = false;
     try {
-      const specs = run.lanes.map((l) => laneSpec(l, run));
-      await engine.generateLanes(run.prompt, run.chat, run.maxTokens, specs, run.sameDice, run.inspect ? INSPECT_TOP : 0, (ev) => {
+      await eng.generateLanes(run.prompt, run.chat, run.maxTokens, specs, run.sameDice, run.inspect ? INSPECT_TOP : 0, (ev) => {
+        checkCancel();
         const { lane, index: step } = ev;
         r.lanes[lane][step] = ev.tokenId;
         if (ev.inspection) r.inspections[lane][step] = ev.inspection;
         const now = performance.now();
         if (step === 0) firstAt[lane] = now;
-        post({ type: 'token', runId, lane, step, tokenId: ev.tokenId, textDelta: ev.text, eog: ev.stop === 'eog', record: ev.record });
+        ctx.event({ kind: 'token', lane, step, tokenId: ev.tokenId, textDelta: ev.text, eog: ev.stop === 'eog', record: ev.record });
         if (ev.stop) {
           ended[lane] = true;
           cancelled ||= ev.stop === 'cancelled';
           const s = (now - firstAt[lane]) / 1000;
-          post({ type: 'lane-end', runId, lane, tokens: step + 1, stop: ev.stop, tokPerS: step > 0 && s > 0 ? step / s : 0 });
+          ctx.event({ kind: 'lane-end', lane, tokens: step + 1, stop: ev.stop, tokPerS: step > 0 && s > 0 ? step / s : 0 });
         }
       });
     } catch (e) {
+      const err = await explain(eng, e);
       for (let lane = 0; lane < n; lane++) {
-        if (!ended[lane]) post({ type: 'lane-end', runId, lane, tokens: r.lanes[lane].length, tokPerS: 0, stop: 'error', message: message(e) });
+        if (!ended[lane]) ctx.event({ kind: 'lane-end', lane, tokens: r.lanes[lane].length, tokPerS: 0, stop: 'error', message: message(err) });
       }
-      post({ type: 'run-error', runId, message: message(e) });
-      return;
+      throw err;
     }
-    post({ type: 'run-end', runId, stopped: cancelled });
+    return { stopped: cancelled };
   },
 
-  /** The distribution behind one token: {type: 'inspection', runId, lane, step, analysis}. */
+  /**
+   * The distribution behind one token of a kept run: the engine's record of that step when
+   * the run kept one, else the same Inspection recomputed by the engine (one prefill).
+   */
   async inspect({ runId, lane, step }) {
     const r = runs.get(runId);
     if (!r || !r.lanes[lane] || step >= r.lanes[lane].length) {
-      post({ type: 'inspect-error', runId, lane, step, message: 'that token belongs to an older run; run again to inspect it' });
-      return;
+      throw new EngineError('stale', 'that token belongs to an older run; run again to inspect it');
     }
     const key = `${lane}:${step}`;
-    let view = r.cache.get(key);
-    if (!view) {
-      const ids = r.lanes[lane];
-      const cfg = r.run.lanes[lane];
-      const opt = {
-        temperature: laneTemperature(cfg, r.run),
-        position: r.run.temperaturePosition,
-        samplers: cfg.samplers,
-        history: [...r.promptIds, ...ids.slice(0, step)],
-      };
+    const kept = r.views.get(key);
+    if (kept) return kept;
+    const ids = r.lanes[lane];
+    let ins = r.inspections[lane][step];
+    const source = ins ? 'engine' : 'recomputed';
+    if (!ins) {
+      const sampleIndex = r.run.sameDice ? 0 : lane;
+      const eng = await ready();
       try {
-        // The engine's own record of this step when the run kept one; otherwise the
-        // step's logits recomputed (one prefill) and the chain applied here.
-        const recorded = r.inspections[lane][step];
-        const analysis = recorded
-          ? fromEngine(recorded, opt)
-          : analyzeStep(await engine.inspect(r.run.prompt, r.run.chat, Uint32Array.from(ids.slice(0, step))), opt);
-        analysis.source = recorded ? 'engine' : 'recomputed';
-        const texts = engine.tokenTexts(Uint32Array.from(analysis.candidates.map((c) => c.id)));
-        analysis.candidates.forEach((c, i) => { c.text = texts[i]; });
-        view = { analysis, chosen: ids[step] };
-        r.cache.set(key, view);
+        ins = await eng.inspectStep(r.run.prompt, r.run.chat, r.specs[lane], sampleIndex, Uint32Array.from(ids.slice(0, step)), INSPECT_TOP);
       } catch (e) {
-        post({ type: 'inspect-error', runId, lane, step, message: message(e) });
-        return;
+        throw await explain(eng, e);
       }
     }
-    post({ type: 'inspection', runId, lane, step, ...view });
+    const result = { view: inspectorView(ins, r.run.lanes[lane], source), chosen: ids[step] };
+    r.views.set(key, result);
+    return result;
+  },
+
+  /**
+   * The tasks and configurations of an eval spec as the core checks them (a JSONL task set's
+   * message names every bad line). Needs no GPU, so it also answers without WebGPU.
+   */
+  async 'eval-preview'({ spec }) {
+    await init(); // the module once; later calls return at once
+    try {
+      return evalPreview(JSON.stringify(spec));
+    } catch (e) {
+      throw new EngineError('invalid', message(e));
+    }
+  },
+
+  /**
+   * Runs an eval spec on the Rust core (src/eval through src/web/eval.rs): an eval-progress
+   * event per finished sample, then the report. Cancelled, the report holds the tasks that
+   * finished.
+   */
+  async eval({ spec }, ctx) {
+    const eng = await ready(ctx);
+    const checkCancel = stopOnCancel(() => eng.stop(), ctx);
+    try {
+      return await eng.runEval(JSON.stringify(spec), (p) => {
+        checkCancel();
+        ctx.event({ kind: 'eval-progress', ...p });
+      });
+    } catch (e) {
+      throw await explain(eng, e);
+    }
   },
 
   /**
    * One measurement for the benchmark page (www/bench.html): `lanes` greedy lanes of
-   * `maxTokens` tokens on `prompt`, in one batched generation like the lab's `run`, without
-   * the lab's lane limit and per-token messages (they would only add noise). With
-   * `promptTokens`, the prompt is cut to the text of its first that-many tokens, checked to
-   * encode back to exactly them. Replies bench-first when the first token is out (the page
-   * times the first token from its own clock), then bench-result {prompt, promptIds, tokens
-   * and stops per lane, prefillMs and decodeMs (the engine's), firstMs and lastMs (since the
-   * request, at the first and the last token)}, or bench-error.
+   * `maxTokens` tokens on `prompt`, in one batched generation like `run`, without its lane
+   * limit and per-token events (they would only add noise). With `promptTokens`, the
+   * prompt is cut to the text of its first that-many tokens, checked to encode back to
+   * exactly them. A first-token event when the first token is out (the page times it on its
+   * own clock).
    */
-  async bench({ runId, prompt, promptTokens, maxTokens, lanes }) {
+  async bench({ prompt, promptTokens, maxTokens, lanes, specs }, ctx) {
     const t0 = performance.now();
-    try {
-      if (!engine) throw new Error('WebGPU is not ready');
-      let promptIds = Array.from(engine.encode(prompt, false));
-      if (promptTokens) {
-        if (promptIds.length < promptTokens) throw new Error(`the prompt has ${promptIds.length} tokens, fewer than ${promptTokens}`);
-        const cut = engine.tokenTexts(Uint32Array.from(promptIds.slice(0, promptTokens))).join('');
-        const back = Array.from(engine.encode(cut, false));
-        if (back.length !== promptTokens || back.some((id, i) => id !== promptIds[i])) {
-          throw new Error(`the prompt's first ${promptTokens} tokens do not encode back to themselves; use another prompt`);
-        }
-        prompt = cut;
-        promptIds = back;
+    const eng = await ready(ctx);
+    if (specs && specs.length !== lanes) throw new EngineError('invalid', `${specs.length} lane specs for ${lanes} lanes`);
+    let promptIds = Array.from(eng.encode(prompt, false));
+    if (promptTokens) {
+      if (promptIds.length < promptTokens) throw new EngineError('invalid', `the prompt has ${promptIds.length} tokens, fewer than ${promptTokens}`);
+      const cut = eng.tokenTexts(Uint32Array.from(promptIds.slice(0, promptTokens))).join('');
+      const back = Array.from(eng.encode(cut, false));
+      if (back.length !== promptTokens || back.some((id, i) => id !== promptIds[i])) {
+        throw new EngineError('invalid', `the prompt's first ${promptTokens} tokens do not encode back to themselves; use another prompt`);
       }
-      const tokens = new Array(lanes).fill(0);
-      const stops = new Array(lanes).fill(null);
-      let firstMs = 0;
-      let lastMs = 0;
-      const gens = await engine.generateLanes(prompt, false, maxTokens, new Array(lanes).fill('greedy'), true, 0, (ev) => {
+      prompt = cut;
+      promptIds = back;
+    }
+    const tokens = new Array(lanes).fill(0);
+    const stops = new Array(lanes).fill(null);
+    let firstMs = 0;
+    let lastMs = 0;
+    let gens;
+    try {
+      gens = await eng.generateLanes(prompt, false, maxTokens, specs ?? new Array(lanes).fill('greedy'), true, 0, (ev) => {
         const now = performance.now() - t0;
         if (!firstMs) {
           firstMs = now;
-          post({ type: 'bench-first', runId });
+          ctx.event({ kind: 'first-token' });
         }
         lastMs = now;
         tokens[ev.lane] = ev.index + 1;
         if (ev.stop) stops[ev.lane] = ev.stop;
       });
-      const { prefillMs, decodeMs } = gens[0];
-      post({ type: 'bench-result', runId, prompt, promptIds, tokens, stops, prefillMs, decodeMs, firstMs, lastMs });
     } catch (e) {
-      post({ type: 'bench-error', runId, message: message(e) });
+      throw await explain(eng, e);
     }
+    const { prefillMs, decodeMs } = gens[0];
+    return { prompt, promptIds, tokens, stops, prefillMs, decodeMs, firstMs, lastMs };
+  },
+
+  /** The worker's memory now (answered on arrival, also during a run): the soak test's samples. */
+  async memory() {
+    /** @type {any} */
+    const perf = self.performance;
+    let uaBytes = null;
+    if (self.crossOriginIsolated && typeof perf.measureUserAgentSpecificMemory === 'function') {
+      try {
+        uaBytes = (await perf.measureUserAgentSpecificMemory()).bytes;
+      } catch {
+        // not allowed here
+      }
+    }
+    return {
+      wasmBytes: wasm ? wasm.memory.buffer.byteLength : 0,
+      jsHeapBytes: perf.memory?.usedJSHeapSize ?? null,
+      uaBytes,
+    };
+  },
+
+  /** Destroys the GPU device, as a driver reset would lose it (answered on arrival; for the device-loss test). */
+  async 'lose-device'() {
+    engine?.debugLoseDevice();
+    return { lost: Boolean(engine) };
   },
 };
+
+serve(/** @type {any} */ (self), handlers);

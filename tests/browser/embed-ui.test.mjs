@@ -24,7 +24,7 @@ test('the embed page and the element, as pages', { skip: skipReason ?? false, ti
   await t.test('invalid configurations show a message, not a blank frame', async () => {
     const cases = [
       ['#v=1&lane=Nucleus:top_q=0.9', /lane 1: unknown sampler "top_q"/],
-      ['#v=1&temperature=7&lane=a:top_p=1.5', /temperature must be between 0 and 3 \(got 7\)/, /lane 1: top_p must be between 0\.01 and 1/],
+      ['#v=1&temperature=-7&lane=a:top_p=1.5', /temperature = -7: must be finite and ≥ 0/, /lane 1: top_p = 1\.5: must be in \(0, 1\]/],
       ['#v=1&prompt=%E0%A4%A', /malformed encoding in prompt/],
       ['#v=2&prompt=hi', /format 2/],
       ['', /no configuration/],
@@ -93,6 +93,42 @@ test('the embed page and the element, as pages', { skip: skipReason ?? false, ti
     await plain.emulateMedia({ colorScheme: 'light' });
     await plain.waitForFunction(() => document.documentElement.dataset.theme === 'light');
     await plain.close();
+  });
+
+  await t.test('a model on another host: its host and the size it reports, asked before anything downloads', async () => {
+    const requests = [];
+    await browser.context.route('https://models.example/**', (route) => {
+      const req = route.request();
+      requests.push(`${req.method()} ${new URL(req.url()).pathname}`);
+      const size = req.url().includes('huge') ? String(3e9) : '2000000';
+      return route.fulfill({ status: 200, headers: { 'content-length': size, 'access-control-allow-origin': '*' }, body: '' });
+    });
+    const c = defaultConfig();
+    c.model = { url: 'https://models.example/m%25zz/small.gguf', bytes: 1000 };
+    const page = await browser.context.newPage();
+    await recordWorkerMessages(page);
+    await page.goto(embed(`#${encodeConfig(c)}`));
+    await page.locator('#view[data-state="idle"]').waitFor();
+    assert.equal(await page.textContent('.sc-run'), 'Run · downloads small.gguf from models.example (1.0 KB, the link says)');
+    await page.click('.sc-run');
+    await page.locator('#view[data-state="confirm"]').waitFor();
+    await page.waitForFunction(() => document.querySelector('.sc-run').textContent === 'Download and run');
+    assert.equal(await page.textContent('.sc-status'), 'small.gguf from models.example is 2.0 MB, as models.example reports it (the link says 1.0 KB); the download stops there.');
+    assert.deepEqual(requests, ['HEAD /m%25zz/small.gguf'], 'only the size was asked');
+    assert.equal(await page.evaluate(() => window.__posted.filter((m) => m.type === 'load').length), 0, 'nothing loads before the reader agrees');
+    await page.click('.sc-run');
+    await page.locator('#view[data-state="done"]').waitFor({ timeout: 30_000 });
+    const load = await page.evaluate(() => window.__posted.find((m) => m.type === 'load'));
+    assert.deepEqual(load.source, { kind: 'url', url: 'https://models.example/m%25zz/small.gguf', maxBytes: 2000000 }, 'the download is capped at the size agreed to');
+    // Over the limit: said, and Run stays off.
+    c.model = { url: 'https://models.example/huge.gguf', bytes: null };
+    await page.goto(embed(`#${encodeConfig(c)}`));
+    await page.locator('#view[data-state="idle"]').waitFor();
+    await page.click('.sc-run');
+    await page.locator('#view[data-state="refused"]').waitFor();
+    assert.match(await page.textContent('.sc-status'), /^huge\.gguf from models\.example is 3\.0 GB \(as models\.example reports it\), over the 2\.1 GB limit: it cannot load here\.$/);
+    assert.ok(await page.isDisabled('.sc-run'));
+    await page.close();
   });
 
   await t.test('themes: the system picks light or dark unless the embed or element pins one', async () => {
@@ -173,8 +209,8 @@ test('the embed page and the element, as pages', { skip: skipReason ?? false, ti
   });
 });
 
-// The engine clears its cancel flag when a run starts, so a Stop that reaches the worker
-// before its run has started must be sent again (web/engine-client.js, restop).
+// The engine clears its stop flag when a run starts, so a cancel that reaches the worker
+// before its run has started must still win (web/protocol.js), sent once.
 test('the embed stops a run stopped before it started', { skip: skipReason ?? false, timeout: 120_000 }, async (t) => {
   const browser = await launch();
   t.after(() => browser.close());
@@ -184,8 +220,10 @@ test('the embed stops a run stopped before it started', { skip: skipReason ?? fa
   const max = 500;
   c.run.maxTokens = max;
   const page = await browser.context.newPage();
+  await recordWorkerMessages(page);
   await page.goto(embed(`#${encodeConfig(c)}`));
   await page.click('.sc-run');
+  await page.locator('#view[data-state="running"]').waitFor({ timeout: 30_000 }); // the run request went out
   await page.click('.sc-stop');
   await page.locator('#view[data-state="done"]').waitFor({ timeout: 30_000 });
   assert.match(await page.locator('.sc-status').textContent(), /^stopped after/);
@@ -195,5 +233,8 @@ test('the embed stops a run stopped before it started', { skip: skipReason ?? fa
     const n = await page.locator(`.lane[data-lane="${i}"] .tok`).count();
     assert.ok(n >= 1 && n < max, `lane ${i} stopped after ${n} tokens`);
   }
+  const posted = await page.evaluate(() => window.__posted);
+  const run = posted.find((m) => m.type === 'run');
+  assert.deepEqual(posted.filter((m) => m.type === 'cancel'), [{ type: 'cancel', id: run.id }], 'one cancel, naming the run');
   await page.close();
 });

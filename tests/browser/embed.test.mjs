@@ -17,7 +17,8 @@ const LOAD_TIMEOUT = 240_000;
 /** What the frame may load before Run: its page, styles and the small UI modules. */
 const ALLOWED_BEFORE_RUN = new Set([
   '/embed.html', '/css/lab.css', '/css/embed.css', '/vendor/uplot/uPlot.min.css',
-  '/web/embed.js', '/web/share.js', '/web/config.js', '/web/engine-client.js',
+  '/web/embed.js', '/web/share.js', '/web/config.js', '/web/engine-client.js', '/web/protocol.js',
+  '/web/lane-params.js', '/web/lane-params.json', '/web/model-source.js',
   '/web/ui/compare-view.js', '/web/ui/lanes.js', '/web/ui/dom.js',
 ]);
 

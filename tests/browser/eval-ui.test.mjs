@@ -37,37 +37,35 @@ function report(cancelled) {
 
 const CSV = `config,k,pass_at_k,majority_vote,power_law_fit,greedy\n"top_p=0.9 ${EVIL.replace(/"/g, '""')}",1,0.5,0.5,,0.5\n`;
 
-/** The worker protocol of web/worker.js + web/eval-host.js, answered from fixtures. */
+/** web/worker.js's eval requests, answered from fixtures by the real dispatcher (web/protocol.js). */
 function stubBody() {
   const done = report(false);
   const stopped = report(true);
   const raw = (r) => ({ json: JSON.stringify(r, null, 2), curvesCsv: CSV, tasksCsv: 'task\n', sweepCsv: 'config,temperature,pass_at_1\n', cancelled: r.cancelled });
   return `
+import { serve } from './protocol.js';
 const DONE = ${JSON.stringify(raw(done))};
 const STOPPED = ${JSON.stringify(raw(stopped))};
-let timer = null, runId = null;
-self.onmessage = ({ data: m }) => {
-  if (m.type === 'init') postMessage({ type: 'ready', adapter: { name: 'stub', features: [] } });
-  else if (m.type === 'load') postMessage({ type: 'loaded', name: 'stub', kind: 'url', fromCache: false, facts: { name: 'stub', layers: 1, fileBytes: 1, hasChatTemplate: true } });
-  else if (m.type === 'eval-preview') {
-    const n = Number(m.spec.tasks.generated?.split(':')[2] ?? 1);
-    postMessage({ type: 'eval-preview', id: m.id, ok: true, preview: { tasks: Array.from({ length: n }, (_, i) => ({ prompt: 'p' + i, answer: String(i) })), configs: [] } });
-  } else if (m.type === 'eval') {
-    runId = m.runId;
-    const total = 20;
-    let done = 0;
-    const t0 = performance.now();
-    timer = setInterval(() => {
-      done += 1;
-      postMessage({ type: 'eval-progress', runId, done, total, task: Math.floor(done / 10), elapsedMs: done * 1000 });
-      if (done === total) { clearInterval(timer); timer = null; postMessage({ type: 'eval-end', runId, report: DONE }); }
-    }, 60);
-  } else if (m.type === 'stop' && timer) {
-    clearInterval(timer);
-    timer = null;
-    postMessage({ type: 'eval-end', runId, report: STOPPED });
-  }
-};`;
+serve(self, {
+  async init() { return { name: 'stub', features: [] }; },
+  async load({ source }) { return { name: 'stub', kind: source.kind, fromCache: false, facts: { name: 'stub', layers: 1, fileBytes: 1, hasChatTemplate: true } }; },
+  async 'eval-preview'({ spec }) {
+    const n = Number(spec.tasks.generated?.split(':')[2] ?? 1);
+    return { tasks: Array.from({ length: n }, (_, i) => ({ prompt: 'p' + i, answer: String(i) })), configs: [] };
+  },
+  eval(req, ctx) {
+    return new Promise((resolve) => {
+      const total = 20;
+      let done = 0;
+      const timer = setInterval(() => {
+        done += 1;
+        ctx.event({ kind: 'eval-progress', done, total, task: Math.floor(done / 10), elapsedMs: done * 1000 });
+        if (done === total) { clearInterval(timer); resolve(DONE); }
+      }, 60);
+      ctx.onCancel(() => { clearInterval(timer); resolve(STOPPED); });
+    });
+  },
+});`;
 }
 
 test('the eval page: form, progress, cancel, results, text only', { skip: skipReason ?? false, timeout: 120_000 }, async (t) => {
@@ -95,8 +93,8 @@ test('the eval page: form, progress, cancel, results, text only', { skip: skipRe
     await page.waitForFunction(() => document.querySelectorAll('#form-errors li').length === 3);
     const errors = await page.locator('#form-errors li').allTextContents();
     assert.deepEqual(errors, [
-      'configuration 2: top_p must be between 0.01 and 1 (got 2)',
-      'configuration 3: unknown setting "warp" (known: temperature, temperature_position, penalty_last_n, seed, repetition_penalty, top_n_sigma, top_k, top_p, min_p)',
+      'configuration 2: top_p = 2: must be in (0, 1] (1 = off)',
+      'configuration 3: unknown sampler "warp" (known: temperature, temperature_position, top_k, top_p, min_p, top_n_sigma, repetition_penalty, penalty_last_n, seed)',
       'sweep temperature "hot" must be a number above 0 and at most 3',
     ]);
     assert.match(await page.textContent('#cli-command'), /fix the form first/);
@@ -176,8 +174,10 @@ test('the eval page: form, progress, cancel, results, text only', { skip: skipRe
     await page.waitForFunction(() => Number(document.getElementById('eval-progress').dataset.done) >= 2);
     await page.click('#cancel');
     assert.equal(await waitForBody(page, 'eval', ['done', 'cancelled', 'error'], 10_000), 'cancelled');
-    const types = await page.evaluate(() => window.__posted.map((m) => m.type));
-    assert.ok(types.slice(types.lastIndexOf('eval') + 1).every((x) => x === 'stop') && types.at(-1) === 'stop', types.join(' '));
+    // One cancel, naming the eval request, and nothing else sent since the eval.
+    const posted = await page.evaluate(() => window.__posted);
+    const evalAt = posted.findLastIndex((m) => m.type === 'eval');
+    assert.deepEqual(posted.slice(evalAt + 1), [{ type: 'cancel', id: posted[evalAt].id }]);
     assert.match(await page.textContent('#run-status'), /^cancelled after .*: 1 of the run’s tasks finished/);
     assert.match(await page.textContent('#results-summary'), /Cancelled: only finished tasks count/);
     assert.equal(await page.getAttribute('#task-table tr[data-task="1"]', 'data-complete'), 'false');

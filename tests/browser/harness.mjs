@@ -19,7 +19,7 @@ export const env = {
 /** Why a test cannot run outside `cargo xtask test`, or null. */
 export const skipReason = env.url ? null : 'SAMPLESCOPE_URL is not set: run the browser tests with `cargo xtask test`';
 
-/** DESIGN.md: WebGPU on SwiftShader in headless Chromium. */
+/** docs/DESIGN.md: WebGPU on SwiftShader in headless Chromium. */
 export const WEBGPU_FLAGS = [
   '--enable-unsafe-webgpu',
   '--enable-unsafe-swiftshader',

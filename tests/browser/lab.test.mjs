@@ -10,6 +10,16 @@ import { DEFAULT_RUN, cloneRun, laneSpec } from '../../web/config.js';
 import { join } from 'node:path';
 import { deprioritizeGpuProcess, env, launch, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
 
+/** Clicks token `step` of `lane` and waits until the inspector shows it. */
+async function clickToken(page, lane, step) {
+  await page.click(`.lane[data-lane="${lane}"] .tok[data-step="${step}"]`);
+  await page.waitForFunction(([l, s]) => {
+    const el = document.getElementById('inspector');
+    return el.dataset.state === 'error' || (el.dataset.state === 'ready' && el.dataset.lane === String(l) && el.dataset.step === String(s));
+  }, [lane, step], { timeout: 120_000 });
+  assert.equal(await page.getAttribute('#inspector', 'data-state'), 'ready', await page.textContent('#inspector-summary'));
+}
+
 const LOAD_TIMEOUT = 240_000;
 const RUN_TIMEOUT = 300_000;
 
@@ -89,12 +99,7 @@ test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, 
 
   await t.test('the inspector shows candidates and thresholds', async () => {
     const open = async (lane, step) => {
-      await page.click(`.lane[data-lane="${lane}"] .tok[data-step="${step}"]`);
-      await page.waitForFunction(([l, s]) => {
-        const el = document.getElementById('inspector');
-        return el.dataset.state === 'error' || (el.dataset.state === 'ready' && el.dataset.lane === String(l) && el.dataset.step === String(s));
-      }, [lane, step], { timeout: 120_000 });
-      assert.equal(await page.getAttribute('#inspector', 'data-state'), 'ready', await page.textContent('#inspector-summary'));
+      await clickToken(page, lane, step);
       const ids = await page.locator(`.lane[data-lane="${lane}"] .tok`).evaluateAll((els) => els.map((e) => e.dataset.tokenId));
       assert.equal(await page.locator('#candidates-table tr.chosen td:nth-child(3)').textContent(), ids[step], 'the chosen row is the token clicked');
       assert.ok(await page.locator('#candidates-chart canvas').count() >= 1, 'candidates chart drawn');
@@ -115,6 +120,27 @@ test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, 
     const rows = await page.locator('#candidates-table tbody tr').evaluateAll((trs) => trs.map((tr) => tr.className));
     const shownSurvivors = rows.filter((c) => c.includes('survivor')).length;
     assert.equal(shownSurvivors, Math.min(m.survivors, rows.length), 'survivor rows match the survivor count');
+  });
+
+  await t.test('a run that did not record gets the same inspection, recomputed by the engine', async () => {
+    const ids = () => page.locator('#candidates-table tbody tr td:nth-child(3)').allTextContents();
+    const survivors = async () => Number(await page.getAttribute('#inspector [data-survivors]', 'data-survivors'));
+    const show = async (lane, step) => {
+      await clickToken(page, lane, step);
+      return { summary: await page.textContent('#inspector-summary'), survivors: await survivors(), ids: (await ids()).slice(0, 3) };
+    };
+    const recorded = await show(2, 1);
+    await page.uncheck('#inspect-all');
+    await page.fill('#max-tokens', '2');
+    await page.click('#run');
+    await waitForBody(page, 'run', ['running'], 10_000);
+    await waitForBody(page, 'run', ['done'], RUN_TIMEOUT);
+    const recomputed = await show(2, 1);
+    assert.match(recomputed.summary, /recomputed by the GPU chain/);
+    assert.match(recomputed.summary, /min-p 0\.1/);
+    assert.equal(recomputed.survivors, recorded.survivors, 'the same survivors');
+    assert.deepEqual(recomputed.ids, recorded.ids, 'the same top candidates');
+    await page.check('#inspect-all');
   });
 
   await t.test('a screenshot after the run', async () => {

@@ -38,7 +38,7 @@ test('lanes can be added, edited and removed; a run sends the configuration', { 
   await page.click('.lane[data-lane="1"] .lane-actions button:has-text("edit")');
   await page.locator('.lane[data-lane="1"] input[aria-label="Top-p (nucleus)"]').fill('2');
   await page.click('.lane[data-lane="1"] .lane-editor button[type="submit"]');
-  assert.match(await page.textContent('.lane[data-lane="1"] .lane-editor .errors'), /top_p must be between 0.01 and 1/);
+  assert.match(await page.textContent('.lane[data-lane="1"] .lane-editor .errors'), /top_p = 2: must be in \(0, 1\] \(1 = off\)/);
   await page.click('.lane[data-lane="1"] .lane-editor button:has-text("Cancel")');
 
   // Remove Min-p.
@@ -81,9 +81,11 @@ test('Stop right after Run stops the run, even one the engine has not started ye
   const browser = await launch();
   t.after(() => browser.close());
   t.after(() => saveLogs(browser, 'lanes-stop-console.log'));
-  // The run starts 300 ms after its request: a stop sent before then is undone by the start.
+  // The engine starts 300 ms after the request and clears its stop flag then: a cancel
+  // that came before must still win (web/protocol.js), without being sent again.
   await routeStubWorker(browser.context, { tokens: ['a', 'b'], paced: { startMs: 300, stepMs: 20 } });
   const page = await browser.page();
+  await recordWorkerMessages(page);
   await page.goto(env.url);
   assert.equal(await waitForBody(page, 'gpu', ['ready', 'missing'], 60_000), 'ready');
   await page.click('#load-default');
@@ -100,4 +102,7 @@ test('Stop right after Run stops the run, even one the engine has not started ye
     assert.ok(n >= 1 && n < max, `lane ${i} stopped after ${n} tokens`);
   }
   assert.ok(!(await page.isDisabled('#run')) && await page.isDisabled('#stop'), 'Run is enabled again, Stop is not');
+  const posted = await page.evaluate(() => window.__posted);
+  const run = posted.find((m) => m.type === 'run');
+  assert.deepEqual(posted.filter((m) => m.type === 'cancel'), [{ type: 'cancel', id: run.id }], 'one cancel, naming the run');
 });

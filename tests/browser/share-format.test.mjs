@@ -91,18 +91,29 @@ test('bad configurations give messages that name the parameter', () => {
   const cases = [
     ['', /no configuration/],
     ['#prompt=hi', /no configuration/],
-    ['#v=1&lane=x:top_q=0.5', /lane 1: unknown sampler "top_q" \(known: repetition_penalty, top_n_sigma, top_k, top_p, min_p\)/],
-    ['#v=1&lane=a:top_p=1.5', /lane 1: top_p must be between 0\.01 and 1 \(got 1\.5\)/],
-    ['#v=1&lane=a:top_k=2.5', /lane 1: top_k must be a whole number/],
-    ['#v=1&lane=a:min_p=lots', /lane 1: min_p must be a number \(got "lots"\)/],
-    ['#v=1&lane=a:seed=3', /lane 1: the seed is set for the whole comparison/],
-    ['#v=1&lane=a:temperature_position=last', /lane 1: the temperature position is set for the whole comparison/],
+    ['#v=1&lane=x:top_q=0.5', /lane 1: unknown sampler "top_q" \(known: temperature, temperature_position, top_k, top_p, min_p, top_n_sigma, repetition_penalty, penalty_last_n, seed\)/],
+    ['#v=1&lane=a:top_p=1.5', /lane 1: top_p = 1\.5: must be in \(0, 1\] \(1 = off\)/],
+    ['#v=1&lane=a:top_p=0', /lane 1: top_p = 0: must be in \(0, 1\]/],
+    ['#v=1&lane=a:top_k=2.5', /lane 1: top_k = "2\.5": must be an integer in 0\.\.=4294967295 \(0 = off\)/],
+    ['#v=1&lane=a:top_k=-1', /lane 1: top_k = "-1": must be an integer/],
+    ['#v=1&lane=a:min_p=lots', /lane 1: min_p = "lots": not a number/],
+    ['#v=1&lane=a:penalty_last_n=2000', /lane 1: penalty_last_n = 2000: must be an integer in 0\.\.=1024/],
+    ['#v=1&lane=a:temperature_position=middle', /lane 1: temperature_position = "middle": must be one of first, last/],
+    ['#v=1&lane=a:temperature=inf', /lane 1: temperature = inf: must be finite and ≥ 0/],
+    ['#v=1&lane=a:constructor=1', /lane 1: unknown sampler "constructor"/],
+    ['#v=1&lane=a:__proto__=1', /lane 1: unknown sampler "__proto__"/],
+    ['#v=1&lane=a:toString=1', /lane 1: unknown sampler "toString"/],
+    ['#v=1&temperature_position=constructor', /temperature position must be "first" or "last" \(got "constructor"\)/],
+    ['#v=1&temperature_position=__proto__', /temperature position must be "first" or "last"/],
+    ['#v=1&constructor=1', /unknown parameter "constructor"/],
+    ['#v=1&__proto__=1', /unknown parameter "__proto__"/],
+    ['#v=1&theme=constructor', /theme must be one of/],
     ['#v=1&lane=a:top_p=0.9,top_p=0.8', /lane 1: top_p is given twice/],
     ['#v=1&lane=a:nucleus', /lane 1: "nucleus" is not key=value or greedy/],
-    ['#v=1&temperature=7', /temperature must be between 0 and 3 \(got 7\)/],
+    ['#v=1&temperature=-1', /temperature = -1: must be finite and ≥ 0 \(0 = greedy\)/],
     ['#v=1&temperature=0x10', /temperature must be a number \(got "0x10"\)/],
     ['#v=1&max_tokens=0', /max tokens must be between 1 and 1024/],
-    ['#v=1&seed=-1', /seed must be between 0 and 4294967295/],
+    ['#v=1&seed=-1', /seed = -1: must be a non-negative integer/],
     ['#v=1&temperature_position=middle', /temperature position must be "first" or "last"/],
     ['#v=1&chat=maybe', /chat must be 1 or 0/],
     ['#v=1&theme=purple', /theme must be one of auto, light, dark/],
@@ -123,7 +134,7 @@ test('bad configurations give messages that name the parameter', () => {
     assert.ok(errors.some((e) => want.test(e)), `${input}: ${JSON.stringify(errors)}`);
   }
   // Several problems are all reported, not just the first.
-  assert.equal(decodeConfig('#v=1&temperature=9&lane=a:top_q=1&theme=x').errors.length, 3);
+  assert.equal(decodeConfig('#v=1&temperature=-9&lane=a:top_q=1&theme=x').errors.length, 3);
 });
 
 test('a strict decoder: broken escapes are errors, not U+FFFD', () => {

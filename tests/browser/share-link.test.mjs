@@ -42,8 +42,15 @@ test('a share link round-trips the lab’s whole configuration', { skip: skipRea
   assert.equal(await waitForBody(page, 'gpu', ['ready', 'missing'], 60_000), 'ready');
 
   // A model by URL, then every setting away from its default.
+  // The model's host answers the size check (HEAD) before anything downloads.
+  await browser.context.route('https://models.example/**', (route) => route.fulfill({
+    status: 200, headers: { 'content-length': '123456789', 'access-control-allow-origin': '*' }, body: '',
+  }));
   await page.fill('#model-url', MODEL);
   await page.click('#url-form button[type="submit"]');
+  await page.locator('#model-confirm[data-state="ask"]').waitFor({ timeout: 30_000 });
+  assert.match(await page.textContent('#model-confirm-text'), /^custom\.gguf from models\.example is 123\.5 MB, as models\.example reports it; the download stops there\. Download it\?$/);
+  await page.click('#model-confirm-yes');
   assert.equal(await waitForBody(page, 'model', ['loaded', 'error'], 30_000), 'loaded');
   await page.click('.add-lane');
   const editor = page.locator('.lane[data-lane="3"] .lane-editor');
@@ -82,9 +89,15 @@ test('a share link round-trips the lab’s whole configuration', { skip: skipRea
     assert.equal(await waitForBody(other, 'gpu', ['ready', 'missing'], 60_000), 'ready');
     assert.deepEqual(await controls(other), want);
     await other.click('#url-form button[type="submit"]'); // the link's model, from the URL field
+    await other.locator('#model-confirm[data-state="ask"]').waitFor({ timeout: 30_000 });
+    // The host's own size, beside the size the link claims (the file the first page loaded: the stub's 2 bytes).
+    assert.match(await other.textContent('#model-confirm-text'), /^custom\.gguf from models\.example is 123\.5 MB, as models\.example reports it \(the link says 2 B\)/);
+    assert.equal(await other.evaluate(() => window.__posted.filter((m) => m.type === 'load').length), 0, 'nothing loads before the reader agrees');
+    await other.click('#model-confirm-yes');
     assert.equal(await waitForBody(other, 'model', ['loaded', 'error'], 30_000), 'loaded');
     const load = await other.evaluate(() => window.__posted.find((m) => m.type === 'load'));
     assert.equal(load.source.url, MODEL);
+    assert.equal(load.source.maxBytes, 123456789, 'the download is capped at the size the host reported');
     assert.deepEqual(await runAndCapture(other), sent, 'the engine gets the identical run');
     await other.close();
   });
@@ -105,13 +118,27 @@ test('a share link round-trips the lab’s whole configuration', { skip: skipRea
     assert.equal(config.model.url, MODEL);
   });
 
-  await t.test('an invalid link names the problem and keeps the defaults', async () => {
+  await t.test('a link with an invalid lane reports it and keeps the rest', async () => {
     const bad = await browser.context.newPage();
-    await bad.goto(`${env.url}#v=1&prompt=hi&lane=x:top_q=0.5&temperature=4`);
+    await bad.goto(`${env.url}#v=1&prompt=hi&lane=x:top_q=0.5&lane=Nucleus:top_p=0.8&lane=Off:top_k=0&max_tokens=5000&temperature=4`);
     assert.equal(await waitForBody(bad, 'gpu', ['ready', 'missing'], 60_000), 'ready');
     const toast = await bad.textContent('#toast');
+    assert.match(toast, /left out/);
     assert.match(toast, /lane 1: unknown sampler "top_q"/);
-    assert.match(toast, /temperature must be between 0 and 3 \(got 4\)/);
+    assert.match(toast, /max tokens must be between 1 and 1024 \(got 5000\)/);
+    assert.doesNotMatch(toast, /temperature =/, 'temperature 4 is valid, as on the CLI');
+    assert.equal(await bad.inputValue('#prompt'), 'hi', 'the rest of the link is kept');
+    assert.equal(await bad.inputValue('#max-tokens'), '32', 'the bad value is left at its default');
+    assert.equal(await bad.inputValue('#temperature'), '4');
+    assert.deepEqual(await bad.locator('.lane .lane-name').allTextContents(), ['Nucleus', 'Off'], 'the bad lane is left out; top_k=0 (off) is a lane');
+    await bad.close();
+  });
+
+  await t.test('a link that cannot be read at all names the problem and keeps the defaults', async () => {
+    const bad = await browser.context.newPage();
+    await bad.goto(`${env.url}#v=1&prompt=%E0%A4%A&lane=x:top_q=0.5`);
+    assert.equal(await waitForBody(bad, 'gpu', ['ready', 'missing'], 60_000), 'ready');
+    assert.match(await bad.textContent('#toast'), /cannot be read.*malformed encoding in prompt/);
     assert.equal(await bad.inputValue('#prompt'), 'The three primary colors are');
     assert.deepEqual(await bad.locator('.lane .lane-name').allTextContents(), ['Greedy', 'Top-p 0.9', 'Min-p 0.1']);
     await bad.close();

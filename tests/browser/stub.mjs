@@ -3,65 +3,70 @@
 // name, token and note the page shows.
 
 /**
- * Serves the stub in place of web/worker.js for every page of `context`. A run writes
- * `tokens` at once and ignores `stop`, unless `paced` = {startMs, stepMs} asks for the
- * engine's timing: the run starts startMs after its request (as one queued behind another
- * request does), clears the cancel flag as it starts (as the engine does, src/web.rs), then
- * writes a token per lane every stepMs up to the run's maxTokens, and after `stop` ends
- * every lane at the next step, as "cancelled".
+ * Serves the stub in place of web/worker.js for every page of `context`. It answers the
+ * real protocol with the real dispatcher (it imports web/protocol.js's `serve`, and maps its
+ * inspection with web/inspect-view.js), over a fake engine. A run writes `tokens` at once,
+ * unless `paced` = {startMs, stepMs} asks for the engine's timing: the engine starts startMs
+ * after the request, clears its stop flag as it starts (as src/web.rs does), then writes a
+ * token per lane every stepMs up to the run's maxTokens; stopped, it ends every lane after
+ * the step in flight, as "cancelled".
  */
 export async function routeStubWorker(context, { text = 'x', tokens = ['a', 'b'], paced = null } = {}) {
   const body = `
+import { serve, stopOnCancel } from './protocol.js';
+import { inspectorView } from './inspect-view.js';
 const TEXT = ${JSON.stringify(text)};
 const TOKENS = ${JSON.stringify(tokens)};
 const PACED = ${JSON.stringify(paced)};
-let cancel = false;
-function pacedRun({ runId, run }) {
-  setTimeout(() => {
-    run.lanes.forEach((_, lane) => postMessage({ type: 'lane-start', runId, lane }));
-    cancel = false;
-    let step = 0;
-    const timer = setInterval(() => {
-      const stop = cancel ? 'cancelled' : step + 1 >= run.maxTokens ? 'max_tokens' : null;
-      run.lanes.forEach((_, lane) => {
-        postMessage({ type: 'token', runId, lane, step, tokenId: step, textDelta: TOKENS[step % TOKENS.length], record: null });
-        if (stop) postMessage({ type: 'lane-end', runId, lane, tokens: step + 1, ms: 1, tokPerS: 1, stop });
-      });
-      step += 1;
-      if (!stop) return;
-      clearInterval(timer);
-      postMessage({ type: 'run-end', runId, stopped: stop === 'cancelled' });
-    }, PACED.stepMs);
-  }, PACED.startMs);
-}
-self.onmessage = ({ data: m }) => {
-  if (m.type === 'stop') {
-    cancel = true;
-  } else if (m.type === 'run' && PACED) {
-    pacedRun(m);
-  } else if (m.type === 'init') {
-    postMessage({ type: 'ready', adapter: { name: TEXT, variant: 'row', features: [TEXT], maxStorageBinding: 1e9, software: true } });
-  } else if (m.type === 'load') {
-    postMessage({ type: 'progress', phase: 'download', loaded: 1, total: 2, rate: 1 });
-    postMessage({ type: 'loaded', name: TEXT, kind: 'url', fromCache: false, facts: {
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const engine = { stopped: false, stop() { this.stopped = true; } };
+const runs = new Map();
+serve(self, {
+  async init() {
+    return { name: TEXT, variant: 'row', features: [TEXT], maxStorageBinding: 1e9, software: true };
+  },
+  async load({ source }, ctx) {
+    ctx.event({ kind: 'progress', phase: 'download', loaded: 1, total: 2, rate: 1 });
+    return { name: TEXT, kind: source.kind, fromCache: false, facts: {
       name: TEXT, architecture: TEXT, parameters: 1, quantTypes: { [TEXT]: 1 }, contextLength: 8, contextAllocated: 8,
-      vocab: 3, layers: 1, embedding: 1, fileBytes: 2, weightBytes: 1, kvBytes: 1, loadMs: 1, hasChatTemplate: true } });
-  } else if (m.type === 'run') {
-    const { runId } = m;
-    m.run.lanes.forEach((_, lane) => {
-      postMessage({ type: 'lane-start', runId, lane });
-      TOKENS.forEach((textDelta, step) => postMessage({ type: 'token', runId, lane, step, tokenId: step, textDelta, record: null }));
-      postMessage({ type: 'lane-end', runId, lane, tokens: TOKENS.length, ms: 1, tokPerS: 1, stop: 'max_tokens', message: lane === 1 ? TEXT : undefined });
-    });
-    postMessage({ type: 'run-end', runId, stopped: false });
-  } else if (m.type === 'inspect') {
-    const c = (id, text, survivor) => ({ id, rank: id, text, logit: 3 - id, z: 3 - id, pre: 0.5 / (id + 1), post: survivor ? 0.6 : 0, survivor });
-    postMessage({ type: 'inspection', runId: m.runId, lane: m.lane, step: m.step, chosen: 0, analysis: {
-      candidates: [c(0, TEXT, true), c(1, TOKENS.join(''), true), c(2, 'x', false)],
-      thresholds: [{ key: 'min_p', label: TEXT, logit: 1.5, prob: 0.2, kept: 2 }],
-      survivors: 2, vocab: 3, greedy: false, histogram: { edges: [0, 1, 2, 3], counts: [1, 1, 1] } } });
-  }
-};`;
+      vocab: 3, layers: 1, embedding: 1, fileBytes: 2, weightBytes: 1, kvBytes: 1, loadMs: 1, hasChatTemplate: true } };
+  },
+  async run({ id, run }, ctx) {
+    runs.set(id, run);
+    if (!PACED) {
+      run.lanes.forEach((_, lane) => {
+        ctx.event({ kind: 'lane-start', lane, promptTokens: 1 });
+        TOKENS.forEach((textDelta, step) => ctx.event({ kind: 'token', lane, step, tokenId: step, textDelta, eog: false, record: null }));
+        ctx.event({ kind: 'lane-end', lane, tokens: TOKENS.length, tokPerS: 1, stop: 'max_tokens', message: lane === 1 ? TEXT : undefined });
+      });
+      return { stopped: false };
+    }
+    const check = stopOnCancel(() => engine.stop(), ctx);
+    await sleep(PACED.startMs);
+    run.lanes.forEach((_, lane) => ctx.event({ kind: 'lane-start', lane, promptTokens: 1 }));
+    engine.stopped = false;
+    for (let step = 0; ; step++) {
+      await sleep(PACED.stepMs);
+      const stop = engine.stopped ? 'cancelled' : step + 1 >= run.maxTokens ? 'max_tokens' : null;
+      run.lanes.forEach((_, lane) => {
+        check();
+        ctx.event({ kind: 'token', lane, step, tokenId: step, textDelta: TOKENS[step % TOKENS.length], eog: false, record: null });
+        if (stop) ctx.event({ kind: 'lane-end', lane, tokens: step + 1, tokPerS: 1, stop });
+      });
+      if (stop) return { stopped: stop === 'cancelled' };
+    }
+  },
+  async inspect({ runId, lane, step }) {
+    const c = (id, text, kept) => ({ id, text, logit: 3 - id, prob_before: 0.5 / (id + 1), prob_after: kept ? 0.6 : 0, kept });
+    const record = { token: 0, survivors: 2, in_play: 3, max_logit: 3, token_logit: 3, token_prob: 0.5, step, greedy: false, sigma: null, top_k: null, top_p: null, min_p: 1.5 };
+    const ins = {
+      lane, record, candidates: [c(0, TEXT, true), c(1, TOKENS.join(''), true), c(2, 'x', false)],
+      histogram: [1, 1, 1], hist_lo: 0, hist_hi: 3, survivors: 2, kept_mass: 0.6, thresholds: [{ key: 'min_p', logit: 1.5, prob: 0.2 }],
+    };
+    const laneCfg = runs.get(runId)?.lanes[lane] ?? { name: TEXT, samplers: {} };
+    return { view: inspectorView(ins, laneCfg, 'engine'), chosen: 0 };
+  },
+});`;
   await context.route('**/web/worker.js', (route) =>
     route.fulfill({
       status: 200,

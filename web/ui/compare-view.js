@@ -1,16 +1,20 @@
+// @ts-check
 // The compact comparison of the embed page and <sampler-compare>: the prompt, the lanes,
 // and a Run button that says what it will download. Nothing heavy is touched until Run:
 // the engine (worker + wasm) and the model come from the page's shared engine client, and
 // the inspector (with its chart library) is imported on the first token clicked.
 // State for tests and host pages: data-state on the view's root element =
-// invalid | idle | waiting | loading | running | done | error.
+// invalid | idle | confirm (a model from another host: its size asked, the reader's yes
+// awaited) | refused (over the size limit) | waiting | loading | running | done | error.
 
 import { h, replace, formatBytes } from './dom.js';
 import { Lanes } from './lanes.js';
 import { TEMPERATURE_POSITIONS, cloneRun, validateRun } from '../config.js';
 import { modelLabel, modelUrl } from '../share.js';
+import { MODEL_CACHE } from '../protocol.js';
+import { describeProbe, isCrossOrigin, probeModel } from '../model-source.js';
 
-const MODEL_CACHE = 'samplescope-models-v1'; // web/loader.js's Cache Storage name
+/** @type {Record<string, string>} */
 const PHASES = {
   download: 'Downloading the model',
   cache: 'Reading the model from the browser cache',
@@ -23,7 +27,7 @@ export class CompareView {
    * @param {HTMLElement} root        an empty element to fill
    * @param {object} opt
    * @param {Document|ShadowRoot} opt.scope  where element ids are unique (for the inspector)
-   * @param {{config, errors: string[]}} opt.parsed  share.js's reading of the configuration
+   * @param {{config: any, errors: string[]}} opt.parsed  share.js's reading of the configuration
    * @param {string} opt.modelBase   URL that a relative model address is resolved against
    * @param {() => import('../engine-client.js').EngineClient} opt.engine
    * @param {string} opt.fixHint      what to tell an author whose configuration is invalid
@@ -34,8 +38,13 @@ export class CompareView {
     this.scope = scope;
     this.modelBase = modelBase;
     this.engine = engine;
-    this.runId = 0;
+    /** The last run, taken in turn on the page's shared engine. */
+    /** @type {import('../engine-client.js').QueuedRun | null} */
+    this.job = null;
+    /** @type {import('../config.js').RunConfig | null} */
+    this.runCfg = null;
     this.running = false;
+    /** @type {import('./inspector.js').Inspector | null} */
     this.inspector = null;
     this.render(parsed);
   }
@@ -73,6 +82,7 @@ export class CompareView {
     this.lanes = new Lanes(lanesEl, { onChange: () => {}, onInspect: (lane, step) => this.inspect(lane, step) }, { editable: false });
     this.lanes.render(run.lanes, run);
     this.inspector = null;
+    this.pendingMaxBytes = undefined;
     this.setState('idle');
     this.describeModel();
   }
@@ -89,24 +99,58 @@ export class CompareView {
     this.root.dataset.state = state;
   }
 
-  /** The Run button names the model and its size, and whether it is already cached. */
+  /**
+   * The Run button names the model, its host when that is not this page's, its size, and
+   * whether it is already cached. (A size from another host is the link's claim until Run
+   * asks that host: see `run`.)
+   */
   async describeModel() {
     const { name, bytes } = modelLabel(this.config, this.modelBase);
-    const size = bytes ? formatBytes(bytes) : 'size unknown';
+    const url = modelUrl(this.config, this.modelBase);
+    this.foreign = isCrossOrigin(url, globalThis.location?.href ?? this.modelBase) ? new URL(url).host : null;
+    this.agreed = null;
+    this.cached = false;
+    const size = bytes ? `${formatBytes(bytes)}${this.foreign ? ', the link says' : ''}` : 'size unknown';
+    const from = this.foreign ? ` from ${this.foreign}` : '';
     const button = this.runButton;
-    replace(button, `Run · downloads ${name} (${size})`);
-    let cached = false;
+    replace(button, `Run · downloads ${name}${from} (${size})`);
     try {
       const cache = await caches.open(MODEL_CACHE);
-      cached = Boolean(await cache.match(modelUrl(this.config, this.modelBase)));
+      this.cached = Boolean(await cache.match(url));
     } catch {
       // no Cache Storage here (e.g. an opaque origin): say "downloads"
     }
-    if (cached && button === this.runButton && !this.runId) replace(button, `Run · ${name} (${size}, cached)`);
+    if (this.cached && button === this.runButton && !this.job) replace(button, `Run · ${name}${from} (${bytes ? formatBytes(bytes) : 'size unknown'}, cached)`);
+  }
+
+  /**
+   * A model on another host, not cached: first that host's own word on the size (HEAD, no
+   * download) and the reader's yes; then the run, its download capped at that size.
+   */
+  async confirmForeignModel() {
+    const url = modelUrl(this.config, this.modelBase);
+    this.setState('confirm');
+    this.runButton.disabled = true;
+    this.say(`Asking ${this.foreign} for the size of the model…`);
+    const probe = await probeModel(url, globalThis.location?.href ?? this.modelBase);
+    const { text, allowed, maxBytes } = describeProbe(probe, this.config.model.bytes);
+    this.runButton.disabled = false;
+    if (!allowed) {
+      this.setState('refused');
+      this.runButton.disabled = true;
+      return this.say(text, true);
+    }
+    this.pendingMaxBytes = maxBytes;
+    replace(this.runButton, 'Download and run');
+    this.say(text);
   }
 
   run() {
     if (this.running) return;
+    if (this.foreign && !this.cached && this.agreed === null) {
+      if (this.pendingMaxBytes === undefined) return void this.confirmForeignModel();
+      this.agreed = this.pendingMaxBytes;
+    }
     const cfg = cloneRun(this.config.run);
     if (this.config.view.editable) cfg.prompt = this.prompt.value;
     const errors = validateRun(cfg);
@@ -119,7 +163,7 @@ export class CompareView {
     this.setState('loading');
     this.say('Starting WebGPU…');
     const t0 = performance.now();
-    const { runId, done } = this.engine().run(cfg, modelUrl(this.config, this.modelBase), {
+    const job = this.engine().runWithModel(cfg, modelUrl(this.config, this.modelBase), {
       onWaiting: () => { this.setState('waiting'); this.say('Waiting for the other comparison on this page to finish…'); },
       onProgress: (p) => this.showProgress(p),
       onStart: () => {
@@ -131,10 +175,10 @@ export class CompareView {
       onLaneStart: (m) => this.lanes.laneStart(m.lane),
       onToken: (m) => this.lanes.token(m.lane, m.step, m.tokenId, m.textDelta, m.eog),
       onLaneEnd: (m) => this.lanes.laneEnd(m.lane, m),
-    });
-    this.runId = runId;
+    }, this.agreed ? { maxBytes: this.agreed } : {});
+    this.job = job;
     this.runCfg = cfg;
-    done.then((end) => {
+    job.done.then((end) => {
       const s = ((performance.now() - t0) / 1000).toFixed(1);
       this.finish('done', end.stopped ? `stopped after ${s} s` : `done in ${s} s — click any token to inspect it`);
     }, (e) => this.finish('error', e.message, true));
@@ -153,7 +197,7 @@ export class CompareView {
 
   stop() {
     this.stopButton.disabled = true;
-    this.engine().stop(this.runId);
+    this.job?.cancel();
   }
 
   say(text, isError = false) {
@@ -172,8 +216,13 @@ export class CompareView {
     this.say(`${PHASES[p.phase] ?? p.phase}${numbers}…`);
   }
 
+  /**
+   * @param {number} lane
+   * @param {number} step
+   */
   async inspect(lane, step) {
-    if (!this.runId) return;
+    const job = this.job;
+    if (job?.id == null) return;
     const name = this.runCfg.lanes[lane]?.name ?? `lane ${lane + 1}`;
     try {
       if (!this.inspector) {
@@ -182,9 +231,8 @@ export class CompareView {
       }
       this.lanes.select(lane, step);
       this.inspector.loading(name, step);
-      const runId = this.runId;
-      const view = await this.engine().inspect(runId, lane, step);
-      if (runId === this.runId) this.inspector.show(lane, name, step, view);
+      const view = await this.engine().inspect(job.id, lane, step);
+      if (job === this.job) this.inspector.show(lane, name, step, view);
     } catch (e) {
       if (this.inspector) this.inspector.error(e.message);
       else this.say(`The inspector could not open: ${e.message}`, true);

@@ -1,3 +1,4 @@
+// @ts-check
 // The one way the UI makes elements. Text always goes in as text (text nodes and
 // textContent), never as HTML: model output, file names, URLs and lane names are data.
 
@@ -35,10 +36,20 @@ export function replace(el, ...children) {
   append(el, children);
 }
 
-export const $ = (id) => document.getElementById(id);
+/**
+ * The page's element with this id. Its kind (input, select, table…) is the page's markup's
+ * to say, so its own properties (value, checked, tBodies…) are typed loosely.
+ * @param {string} id
+ * @returns {HTMLElement & Record<string, any>}
+ */
+export const $ = (id) => /** @type {HTMLElement & Record<string, any>} */ (document.getElementById(id));
 
-let toastTimer = null;
-/** Shows a message in the page's #toast for 8 s; a newer message replaces it. */
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let toastTimer;
+/**
+ * Shows a message in the page's #toast for 8 s; a newer message replaces it.
+ * @param {string} text
+ */
 export function toast(text) {
   const el = $('toast');
   el.textContent = text;

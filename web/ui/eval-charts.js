@@ -1,3 +1,4 @@
+// @ts-check
 // The eval page's charts (uPlot, vendored like the lab's inspector): pass@k and majority
 // vote against k on a log-k axis, one curve per configuration with greedy as a flat line
 // and the fitted exp(a·k^b) dashed; and pass@1 against temperature for a sweep. Labels go
@@ -65,6 +66,7 @@ export class EvalCharts {
   kChart(el, ks, series) {
     const ink = this.css('--muted');
     const n = ks[ks.length - 1];
+    /** @type {import('uplot').Options} */
     const opts = {
       width: el.clientWidth || 560,
       height: HEIGHT,
@@ -99,6 +101,7 @@ export class EvalCharts {
     // uPlot wants x ascending; the sweep keeps the order it was given.
     const order = sweep[0].temperatures.map((t, i) => [t, i]).sort((a, b) => a[0] - b[0]).map((p) => p[1]);
     const temps = order.map((i) => sweep[0].temperatures[i]);
+    /** @type {import('uplot').Options} */
     const opts = {
       width: el.clientWidth || 560,
       height: HEIGHT,

@@ -1,3 +1,4 @@
+// @ts-check
 // The eval page's tables: per configuration (pass@k and majority vote at a few k, the
 // power-law fit), and per task (correct count and extracted answers, every output on
 // demand). Prompts, outputs and answers are model or user text: they go in as text only.

@@ -1,3 +1,4 @@
+// @ts-check
 // The inspector: for one lane and step, the top candidates as bars (probability before
 // truncation; survivors highlighted; the chosen token marked), each active sampler's
 // cut-off drawn as a line, the survivor count, and a histogram of the whole vocabulary's
@@ -14,12 +15,12 @@ export class Inspector {
    * @param {Document|ShadowRoot} [scope] where the inspector's elements (by id) live
    */
   constructor(onClose, scope = document) {
-    const $ = (id) => scope.getElementById(id);
+    const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (scope.getElementById(id));
     this.$ = $;
     this.root = $('inspector');
     this.summary = $('inspector-summary');
     this.legend = $('candidates-legend');
-    this.tbody = $('candidates-table').tBodies[0];
+    this.tbody = /** @type {HTMLTableElement} */ ($('candidates-table')).tBodies[0];
     this.plots = [];
     $('inspector-close').addEventListener('click', () => { this.hide(); onClose(); });
     window.addEventListener('resize', () => this.resize());
@@ -47,25 +48,31 @@ export class Inspector {
     replace(this.summary, message);
   }
 
-  /** Shows one inspection ({analysis, chosen} from the worker) for lane `lane`. */
-  show(lane, laneName, step, { analysis, chosen }) {
+  /**
+   * Shows one token's inspection (the worker's reply to `inspect`).
+   * @param {number} lane
+   * @param {string} laneName
+   * @param {number} step
+   * @param {import('../protocol.js').Inspected} inspected
+   */
+  show(lane, laneName, step, { view, chosen }) {
     this.root.hidden = false;
     this.root.dataset.state = 'ready';
-    this.root.dataset.lane = lane;
-    this.root.dataset.step = step;
-    const a = analysis;
+    this.root.dataset.lane = String(lane);
+    this.root.dataset.step = String(step);
+    const a = view;
     const pick = a.candidates.find((c) => c.id === chosen);
     const pickText = pick ? `“${visible(pick.text)}”` : `token ${chosen}`;
-    const cuts = a.thresholds.filter((t) => t.key !== 'greedy').map((t) => (t.kept === undefined ? t.label : `${t.label} keeps ${t.kept}`));
-    const mass = a.keptMass !== undefined && !a.greedy ? ` The survivors held ${pct(a.keptMass)} of the probability.` : '';
+    const cuts = a.thresholds.filter((t) => t.key !== 'greedy').map((t) => t.label);
+    const mass = !a.greedy ? ` The survivors held ${pct(a.keptMass)} of the probability.` : '';
     replace(this.summary,
       `${laneName}, step ${step}: chose `, h('span', { className: 'mono' }, pickText), ` (id ${chosen}). `,
       h('strong', { 'data-survivors': a.survivors }, `${a.survivors.toLocaleString()} of ${a.vocab.toLocaleString()}`),
       ` tokens in play survive${a.greedy ? ' (greedy keeps only the argmax)' : cuts.length ? ` — ${cuts.join(', ')}` : ' (no truncation)'}.`,
       mass,
       pick ? '' : ' The chosen token is outside the top candidates shown.',
-      h('span', { className: 'source', title: a.source === 'engine' ? 'recorded by the GPU sampler chain during the run' : 'logits recomputed for this step; cut-offs computed in the page' },
-        a.source === 'engine' ? ' · recorded by the GPU chain' : ' · recomputed'));
+      h('span', { className: 'source', title: a.source === 'engine' ? 'recorded by the GPU sampler chain during the run' : 'this step recomputed (one prefill) and put through the lane’s GPU sampler chain' },
+        a.source === 'engine' ? ' · recorded by the GPU chain' : ' · recomputed by the GPU chain'));
     this.destroyPlots();
     this.plots.push(this.candidatesChart(a, chosen), this.histogramChart(a));
     this.fillLegend(a);
@@ -80,6 +87,7 @@ export class Inspector {
     const colors = { survivor: this.css('--survivor'), cut: this.css('--cut'), chosen: this.css('--chosen'), ink: this.css('--muted'), grid: this.css('--faint') };
     const el = this.$('candidates-chart');
     const thresholds = a.thresholds.filter((t) => t.key !== 'greedy');
+    /** @type {import('uplot').Options} */
     const opts = {
       width: el.clientWidth || 600,
       height: 260,
@@ -113,6 +121,7 @@ export class Inspector {
     const ink = this.css('--muted');
     const thresholds = a.thresholds.filter((t) => t.key !== 'greedy');
     const lo = edges[0], hi = edges[edges.length - 1];
+    /** @type {import('uplot').Options} */
     const opts = {
       width: el.clientWidth || 400,
       height: 260,

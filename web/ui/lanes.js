@@ -1,3 +1,4 @@
+// @ts-check
 // The lanes: one column per sampler configuration, tokens streaming in as hoverable,
 // clickable spans, per-lane token count and tok/s, and an inline editor for the chain.
 
@@ -187,7 +188,8 @@ export class Lanes {
   endRun() {
     this.running = false;
     for (const c of this.cards) c.stream.classList.remove('running');
-    for (const b of this.root.querySelectorAll('.lane-actions button, .add-lane')) {
+    for (const b of this.root.querySelectorAll('button')) {
+      if (!b.matches('.lane-actions button, .add-lane')) continue;
       b.disabled = b.classList.contains('add-lane') ? this.lanes.length >= LIMITS.lanes.max : b.textContent === '✕' && this.lanes.length <= 1;
     }
   }
