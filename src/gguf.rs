@@ -39,6 +39,7 @@ pub enum GgmlType {
     Q5K,
     Q6K,
     Q8K,
+    IQ4NL,
     I8,
     I16,
     I32,
@@ -65,6 +66,7 @@ impl GgmlType {
             13 => Q5K,
             14 => Q6K,
             15 => Q8K,
+            20 => IQ4NL,
             24 => I8,
             25 => I16,
             26 => I32,
@@ -92,6 +94,7 @@ impl GgmlType {
             Q5K => 13,
             Q6K => 14,
             Q8K => 15,
+            IQ4NL => 20,
             I8 => 24,
             I16 => 25,
             I32 => 26,
@@ -121,6 +124,7 @@ impl GgmlType {
             Q5K => (256, 176),
             Q6K => (256, 210),
             Q8K => (256, 292),
+            IQ4NL => (32, 18),
         }
     }
 
@@ -141,6 +145,7 @@ impl GgmlType {
             Q5K => "Q5_K",
             Q6K => "Q6_K",
             Q8K => "Q8_K",
+            IQ4NL => "IQ4_NL",
             I8 => "I8",
             I16 => "I16",
             I32 => "I32",

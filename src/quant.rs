@@ -1,5 +1,6 @@
 //! ggml block formats and CPU (de)quantizers, bit-exact with llama.cpp's
-//! `dequantize_row_*` and `quantize_row_*_ref`.
+//! `dequantize_row_*` and `quantize_row_*_ref` (quantizers for F32, F16, BF16, Q4_0, Q4_1
+//! and Q8_0 only; Q5_0, Q5_1, Q2_K … Q6_K and IQ4_NL are read, never written).
 //!
 //! These are the ground truth the GPU kernels are tested against and what the synthetic
 //! model is written with, so they follow ggml's arithmetic step by step (f16 rounding of the
@@ -41,10 +42,103 @@ pub struct BlockQ8_0 {
     pub qs: [i8; QK],
 }
 
+/// `x = (q - 16) * d`, q 5 bits: low nibbles as Q4_0, bit 4 of element j is bit j of `qh` (LE).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ5_0 {
+    pub d: [u8; 2],
+    pub qh: [u8; 4],
+    pub qs: [u8; QK / 2],
+}
+
+/// `x = q * d + m`; q as Q5_0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ5_1 {
+    pub d: [u8; 2],
+    pub m: [u8; 2],
+    pub qh: [u8; 4],
+    pub qs: [u8; QK / 2],
+}
+
+/// `x = d * kvalues[q]`, q a nibble in Q4_0's order, the values a fixed non-linear grid.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockIq4Nl {
+    pub d: [u8; 2],
+    pub qs: [u8; QK / 2],
+}
+
+/// IQ4_NL's grid (ggml's `kvalues_iq4nl`).
+pub const IQ4NL_VALUES: [i8; 16] = [-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113];
+
+/// Elements per K-quant super-block.
+pub const QK_K: usize = 256;
+
+/// 16 groups of 16: `x = d * (sc & 15) * q - dmin * (sc >> 4)`, q 2 bits.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ2K {
+    pub scales: [u8; QK_K / 16],
+    pub qs: [u8; QK_K / 4],
+    pub d: [u8; 2],
+    pub dmin: [u8; 2],
+}
+
+/// 16 groups of 16: `x = d * (sc - 32) * (q - 4)`, q 3 bits (2 in `qs`, the third in
+/// `hmask`), sc 6 bits packed in 12 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ3K {
+    pub hmask: [u8; QK_K / 8],
+    pub qs: [u8; QK_K / 4],
+    pub scales: [u8; 12],
+    pub d: [u8; 2],
+}
+
+/// 8 groups of 32: `x = d * sc * q - dmin * m`, q 4 bits, sc and m 6 bits packed in 12 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ4K {
+    pub d: [u8; 2],
+    pub dmin: [u8; 2],
+    pub scales: [u8; 12],
+    pub qs: [u8; QK_K / 2],
+}
+
+/// As Q4_K with a fifth bit of q in `qh`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ5K {
+    pub d: [u8; 2],
+    pub dmin: [u8; 2],
+    pub scales: [u8; 12],
+    pub qh: [u8; QK_K / 8],
+    pub qs: [u8; QK_K / 2],
+}
+
+/// 16 groups of 16: `x = d * sc * (q - 32)`, q 6 bits (4 in `ql`, 2 in `qh`), sc signed.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct BlockQ6K {
+    pub ql: [u8; QK_K / 2],
+    pub qh: [u8; QK_K / 4],
+    pub scales: [i8; QK_K / 16],
+    pub d: [u8; 2],
+}
+
 // The file format is the contract: a layout change here would silently misread every model.
 const _: () = assert!(size_of::<BlockQ4_0>() == 18);
 const _: () = assert!(size_of::<BlockQ4_1>() == 20);
 const _: () = assert!(size_of::<BlockQ8_0>() == 34);
+const _: () = assert!(size_of::<BlockQ5_0>() == 22);
+const _: () = assert!(size_of::<BlockQ5_1>() == 24);
+const _: () = assert!(size_of::<BlockIq4Nl>() == 18);
+const _: () = assert!(size_of::<BlockQ2K>() == 84);
+const _: () = assert!(size_of::<BlockQ3K>() == 110);
+const _: () = assert!(size_of::<BlockQ4K>() == 144);
+const _: () = assert!(size_of::<BlockQ5K>() == 176);
+const _: () = assert!(size_of::<BlockQ6K>() == 210);
 
 fn h(bits: [u8; 2]) -> f32 {
     f16::from_le_bytes(bits).to_f32()
@@ -63,14 +157,15 @@ fn to_bf16(x: f32) -> u16 {
     ((u + (0x7fff + ((u >> 16) & 1))) >> 16) as u16
 }
 
-const SUPPORTED: &str = "F32, F16, BF16, Q4_0, Q4_1, Q8_0";
+const SUPPORTED: &str = "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL";
+const QUANTIZABLE: &str = "F32, F16, BF16, Q4_0, Q4_1, Q8_0";
 
 /// Number of bytes `n` elements of `ty` take, or an error if `ty` is not handled here or
 /// `n` is not a whole number of blocks.
 pub fn row_bytes(ty: GgmlType, n: usize) -> Result<usize> {
     use GgmlType::*;
-    if !matches!(ty, F32 | F16 | BF16 | Q4_0 | Q4_1 | Q8_0) {
-        return Err(Error::Unsupported(format!("(de)quantizing {ty} (supported: {SUPPORTED})")));
+    if !matches!(ty, F32 | F16 | BF16 | Q4_0 | Q4_1 | Q5_0 | Q5_1 | Q8_0 | Q2K | Q3K | Q4K | Q5K | Q6K | IQ4NL) {
+        return Err(Error::Unsupported(format!("dequantizing {ty} (supported: {SUPPORTED})")));
     }
     let (be, bb) = ty.block();
     let (be, bb) = (be as usize, bb as usize);
@@ -113,13 +208,173 @@ pub fn dequantize(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<f32>> {
                 y.extend(b.qs.iter().map(|&q| q as f32 * d));
             }
         }
-        _ => unreachable!("row_bytes rejected {ty}"),
+        GgmlType::IQ4NL => {
+            for b in bytemuck::cast_slice::<u8, BlockIq4Nl>(bytes) {
+                let d = h(b.d);
+                y.extend(b.qs.iter().map(|&q| d * IQ4NL_VALUES[(q & 0xf) as usize] as f32));
+                y.extend(b.qs.iter().map(|&q| d * IQ4NL_VALUES[(q >> 4) as usize] as f32));
+            }
+        }
+        _ => for_each_group16(ty, bytes, |g| y.extend((0..16).map(|i| g.value(i))))?,
     }
     Ok(y)
 }
 
+/// Sixteen consecutive weights that share a scale. ggml's dequantizers of Q5_0, Q5_1 and
+/// the K-quants all compute a weight as `scale·(q − bias) − min` in f32, in that order,
+/// with q ≥ 0 and, per type, bias or min zero (Q5_1's min is −m: `a − (−m)` is `a + m`
+/// bit for bit). The GPU repack (src/kernels/weights.rs) starts from this form too.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Group16 {
+    /// 0..63 for every type.
+    pub q: [u8; 16],
+    pub bias: u8,
+    pub scale: f32,
+    pub min: f32,
+}
+
+impl Group16 {
+    pub fn value(&self, i: usize) -> f32 {
+        self.scale * (self.q[i] as i32 - self.bias as i32) as f32 - self.min
+    }
+}
+
+/// Calls `f` on the 16-weight groups of a Q5_0, Q5_1 or K-quant tensor, in element order.
+/// `bytes` must be whole blocks.
+pub fn for_each_group16(ty: GgmlType, bytes: &[u8], mut f: impl FnMut(&Group16)) -> Result<()> {
+    let (_, bb) = ty.block();
+    if !bytes.len().is_multiple_of(bb as usize) {
+        return Err(Error::Param(format!("{} bytes is not a whole number of {ty} blocks", bytes.len())));
+    }
+    fn each<B: Pod, const G: usize>(bytes: &[u8], groups: fn(&B) -> [Group16; G], f: &mut impl FnMut(&Group16)) {
+        bytemuck::cast_slice::<u8, B>(bytes).iter().for_each(|b| groups(b).iter().for_each(&mut *f));
+    }
+    match ty {
+        GgmlType::Q5_0 => each(bytes, q5_0_groups, &mut f),
+        GgmlType::Q5_1 => each(bytes, q5_1_groups, &mut f),
+        GgmlType::Q2K => each(bytes, q2k_groups, &mut f),
+        GgmlType::Q3K => each(bytes, q3k_groups, &mut f),
+        GgmlType::Q4K => each(bytes, q4k_groups, &mut f),
+        GgmlType::Q5K => each(bytes, q5k_groups, &mut f),
+        GgmlType::Q6K => each(bytes, q6k_groups, &mut f),
+        _ => return Err(Error::Unsupported(format!("{ty} has no 16-weight groups"))),
+    }
+    Ok(())
+}
+
+fn group(q: impl Fn(usize) -> u8, bias: u8, scale: f32, min: f32) -> Group16 {
+    Group16 { q: std::array::from_fn(q), bias, scale, min }
+}
+
+/// The 5-bit quants of Q5_0 / Q5_1, elements 0..31.
+fn q5_quants(qh: [u8; 4], qs: &[u8; QK / 2]) -> [u8; QK] {
+    let qh = u32::from_le_bytes(qh);
+    std::array::from_fn(|e| {
+        let nib = if e < 16 { qs[e] & 0xf } else { qs[e - 16] >> 4 };
+        nib | (((qh >> e) & 1) as u8) << 4
+    })
+}
+
+fn q5_0_groups(b: &BlockQ5_0) -> [Group16; 2] {
+    let (q, d) = (q5_quants(b.qh, &b.qs), h(b.d));
+    std::array::from_fn(|g| group(|i| q[16 * g + i], 16, d, 0.0))
+}
+
+fn q5_1_groups(b: &BlockQ5_1) -> [Group16; 2] {
+    let (q, d, m) = (q5_quants(b.qh, &b.qs), h(b.d), h(b.m));
+    std::array::from_fn(|g| group(|i| q[16 * g + i], 0, d, -m))
+}
+
+// Q2_K and Q3_K: 128 elements take 32 bytes of 2-bit quants; element 32j + 16k + i (j < 4
+// the shift, k < 2) is bits 2j of byte 16k + i. Group g = 8·half + 2j + k.
+fn q2_bits(qs: &[u8], g: usize, i: usize) -> u8 {
+    let (half, j, k) = (g / 8, (g % 8) / 2, g % 2);
+    (qs[32 * half + 16 * k + i] >> (2 * j)) & 3
+}
+
+fn q2k_groups(b: &BlockQ2K) -> [Group16; 16] {
+    let (d, dmin) = (h(b.d), h(b.dmin));
+    std::array::from_fn(|g| {
+        let sc = b.scales[g];
+        group(|i| q2_bits(&b.qs, g, i), 0, d * (sc & 0xf) as f32, dmin * (sc >> 4) as f32)
+    })
+}
+
+fn q3k_groups(b: &BlockQ3K) -> [Group16; 16] {
+    let d = h(b.d);
+    let s = &b.scales;
+    std::array::from_fn(|g| {
+        // 6-bit scales: low nibbles in bytes 0..8, high 2 bits in bytes 8..12.
+        let lo = if g < 8 { s[g] & 0xf } else { s[g - 8] >> 4 };
+        let sc = (lo | ((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4) as i32 - 32;
+        // The third bit: bit (4·half + j) of hmask[16k + i]; set means q − 4 ≥ 0.
+        let (half, j, k) = (g / 8, (g % 8) / 2, g % 2);
+        let hbit = |i: usize| (b.hmask[16 * k + i] >> (4 * half + j)) & 1;
+        group(|i| q2_bits(&b.qs, g, i) | hbit(i) << 2, 4, d * sc as f32, 0.0)
+    })
+}
+
+/// ggml's `get_scale_min_k4`: scale and min of group j (< 8) of 32 in Q4_K / Q5_K.
+fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        ((q[j + 4] & 0xf) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
+    }
+}
+
+// Q4_K / Q5_K: 64 elements take 32 bytes of nibbles, low nibbles first; group g of 16 is
+// half g % 2 of the 32-group g / 2.
+fn q4k_nibble(qs: &[u8], g: usize, i: usize) -> u8 {
+    let (j32, half) = (g / 2, g % 2);
+    let byte = qs[32 * (j32 / 2) + 16 * half + i];
+    if j32.is_multiple_of(2) {
+        byte & 0xf
+    } else {
+        byte >> 4
+    }
+}
+
+fn q4k_groups(b: &BlockQ4K) -> [Group16; 16] {
+    let (d, dmin) = (h(b.d), h(b.dmin));
+    std::array::from_fn(|g| {
+        let (sc, m) = scale_min_k4(g / 2, &b.scales);
+        group(|i| q4k_nibble(&b.qs, g, i), 0, d * sc as f32, dmin * m as f32)
+    })
+}
+
+fn q5k_groups(b: &BlockQ5K) -> [Group16; 16] {
+    let (d, dmin) = (h(b.d), h(b.dmin));
+    std::array::from_fn(|g| {
+        let (sc, m) = scale_min_k4(g / 2, &b.scales);
+        // The fifth bit of 32-group j is bit j of qh[l], l the element's index in its group.
+        let hbit = |i: usize| (b.qh[16 * (g % 2) + i] >> (g / 2)) & 1;
+        group(|i| q4k_nibble(&b.qs, g, i) | hbit(i) << 4, 0, d * sc as f32, dmin * m as f32)
+    })
+}
+
+fn q6k_groups(b: &BlockQ6K) -> [Group16; 16] {
+    let d = h(b.d);
+    std::array::from_fn(|g| {
+        // Per 128 elements: ql 64 bytes, qh 32. Element 32j + l (j < 4, l < 32): low
+        // nibble (j even) or high (j odd) of ql[32·(j % 2) + l], bits 2j of qh[l].
+        let (half, e0) = (g / 8, 16 * (g % 8));
+        let q = |i: usize| {
+            let (j, l) = ((e0 + i) / 32, (e0 + i) % 32);
+            let lb = b.ql[64 * half + 32 * (j % 2) + l];
+            let low = if j < 2 { lb & 0xf } else { lb >> 4 };
+            low | ((b.qh[32 * half + l] >> (2 * j)) & 3) << 4
+        };
+        group(q, 32, d * b.scales[g] as f32, 0.0)
+    })
+}
+
 /// Encodes `x` as `ty`. `x.len()` must be a whole number of blocks.
 pub fn quantize(ty: GgmlType, x: &[f32]) -> Result<Vec<u8>> {
+    if !matches!(ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 | GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)
+    {
+        return Err(Error::Unsupported(format!("quantizing {ty} (supported: {QUANTIZABLE})")));
+    }
     let mut out = Vec::with_capacity(row_bytes(ty, x.len())?);
     match ty {
         GgmlType::F32 => x.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
@@ -319,6 +574,10 @@ mod tests {
         assert!(dequantize(GgmlType::F32, &[0; 5], 1).is_err());
         let e = quantize(GgmlType::Q6K, &[0.0; 256]).unwrap_err().to_string();
         assert!(e.contains("Q6_K"), "{e}");
+        assert!(dequantize(GgmlType::Q4K, &[0; 144], 128).is_err());
+        assert!(dequantize(GgmlType::Q6K, &[0; 210], 256).is_ok());
+        let e = dequantize(GgmlType::Q8K, &[0; 292], 256).unwrap_err().to_string();
+        assert!(e.contains("Q8_K"), "{e}");
         assert!(dequantize(GgmlType::I32, &[0; 4], 1).is_err());
         assert!(quantize(GgmlType::F16, &[]).unwrap().is_empty());
     }
