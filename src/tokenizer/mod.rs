@@ -1,34 +1,46 @@
-//! The tokenizer, built from a GGUF file's `tokenizer.ggml.*` metadata.
+//! The tokenizer, built from a GGUF file's `tokenizer.ggml.*` metadata, for the two kinds of
+//! `tokenizer.ggml.model` llama.cpp calls BPE and SPM:
 //!
-//! Encoding uses the `tokenizers` crate: a byte-level BPE over the GGUF vocabulary and merges,
-//! a pre-tokenizer chosen from `tokenizer.ggml.pre` (the same regexes llama.cpp uses), and the
-//! CONTROL / USER_DEFINED tokens as added tokens so that `<|im_start|>` in a prompt is one
+//! - `"gpt2"`, byte-level BPE (SmolLM2, Llama 3, Qwen2): the `tokenizers` crate's BPE over the
+//!   GGUF vocabulary and merges, after a pre-tokenizer chosen from `tokenizer.ggml.pre` (the
+//!   same regexes llama.cpp uses);
+//! - `"llama"`, SentencePiece (Llama 2, TinyLlama, Gemma 3): llama.cpp's score-ordered merge
+//!   with byte fallback (spm.rs), spaces as ▁ and an optional leading space.
+//!
+//! Both first cut the CONTROL / UNKNOWN / USER_DEFINED tokens out of the text the way
+//! llama.cpp does (special.rs), so that `<|im_start|>` or `<start_of_turn>` in a prompt is one
 //! token. Decoding mirrors llama.cpp's `token_to_piece` exactly: each token has a byte string
-//! (normal tokens through the GPT-2 byte-to-unicode table, control and user-defined tokens as
-//! their raw text), pieces are concatenated and invalid UTF-8 becomes U+FFFD.
+//! (BPE: through the GPT-2 byte-to-unicode table; SPM: ▁ as a space, `<0xXX>` as that byte;
+//! control and user-defined tokens as their raw text), pieces are concatenated and invalid
+//! UTF-8 becomes U+FFFD.
 //!
 //! Nothing here touches the file system or spawns threads; it builds for wasm32.
 
 mod chat;
+mod special;
+mod spm;
 mod stream;
+mod vocab;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashSet};
 
-use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::models::bpe::{Vocab as BpeVocab, BPE};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{
-    AddedToken, AddedVocabulary, Model, NormalizerWrapper, OffsetReferential, OffsetType, PreTokenizedString,
-    PreTokenizer, PreTokenizerWrapper, SplitDelimiterBehavior,
+    Model, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer, PreTokenizerWrapper, SplitDelimiterBehavior,
 };
 
 use crate::error::{shown, Error, Result};
-use crate::gguf::Value;
+use crate::gguf::{Array, StrArray, Value};
+use special::{Piece, Specials};
+use spm::Spm;
+use vocab::Vocab;
 
 pub use chat::ChatMessage;
 pub use stream::StreamDecoder;
@@ -46,6 +58,8 @@ pub mod keys {
     pub const EOM_ID: &str = "tokenizer.ggml.eom_token_id";
     pub const ADD_BOS: &str = "tokenizer.ggml.add_bos_token";
     pub const ADD_EOS: &str = "tokenizer.ggml.add_eos_token";
+    pub const ADD_SPACE_PREFIX: &str = "tokenizer.ggml.add_space_prefix";
+    pub const SCORES: &str = "tokenizer.ggml.scores";
     pub const CHAT_TEMPLATE: &str = "tokenizer.chat_template";
 }
 
@@ -99,6 +113,9 @@ pub enum PreTokenizerKind {
     Llama3,
     /// The Qwen2 regex ("qwen2", "deepseek-r1-qwen", "megrez", "stablelm2", "hunyuan").
     Qwen2,
+    /// None: a SentencePiece vocabulary takes each text whole, spaces as ▁ (llama.cpp ignores
+    /// `tokenizer.ggml.pre` for these).
+    SentencePiece,
 }
 
 impl PreTokenizerKind {
@@ -125,9 +142,32 @@ impl PreTokenizerKind {
             Self::DigitsGpt2 => Sequence::new(vec![Digits::new(true).into(), byte_level(true)]).into(),
             Self::Llama3 => Sequence::new(vec![split(LLAMA3_REGEX)?, byte_level(false)]).into(),
             Self::Qwen2 => Sequence::new(vec![split(QWEN2_REGEX)?, byte_level(false)]).into(),
+            Self::SentencePiece => return Err(Error::Tokenizer("SentencePiece has no BPE pre-tokenizer".into())),
         })
     }
 }
+
+/// Which of llama.cpp's tokenizer kinds (`tokenizer.ggml.model`) a file uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenizerKind {
+    /// `"gpt2"`: byte-level BPE with merges.
+    Bpe,
+    /// `"llama"`: SentencePiece, pieces with scores and `<0xXX>` byte fallback.
+    SentencePiece,
+}
+
+/// Token texts llama.cpp takes as the EOT token when `tokenizer.ggml.eot_token_id` is absent.
+const EOT_TEXTS: &[&str] = &[
+    "<|eot_id|>",
+    "<|im_end|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<EOT>",
+    "_<EOT>",
+    "<end_of_utterance>",
+];
 
 /// Token texts llama.cpp treats as end-of-generation whatever their declared type
 /// (`llama_vocab::impl::load`), plus `</s>` when it is a control token.
@@ -144,18 +184,21 @@ const EOG_TEXTS: &[&str] = &[
     "<end_of_utterance>",
 ];
 
-/// A byte-level BPE tokenizer built from GGUF metadata.
+/// How the text between special tokens becomes ids.
+enum Encoder {
+    Bpe { model: Box<BPE>, pre_tokenizer: PreTokenizerWrapper },
+    Spm(Spm),
+}
+
+/// A tokenizer built from GGUF metadata: byte-level BPE or SentencePiece.
 pub struct Tokenizer {
-    model: BPE,
-    pre_tokenizer: PreTokenizerWrapper,
-    /// CONTROL, UNKNOWN and USER_DEFINED tokens: matched whole when special tokens are parsed.
-    added_all: AddedVocabulary,
-    /// USER_DEFINED tokens only: llama.cpp matches these even when special parsing is off.
-    added_user: AddedVocabulary,
+    encoder: Encoder,
+    /// CONTROL, UNKNOWN and USER_DEFINED tokens, cut out of the text before the encoder runs.
+    specials: Specials,
     pre_kind: PreTokenizerKind,
     pre_name: Option<String>,
-    /// Raw vocabulary strings, indexed by id.
-    tokens: Vec<String>,
+    /// Raw vocabulary strings, indexed by id, and the reverse map.
+    vocab: Vocab,
     types: Vec<TokenType>,
     /// Decoded bytes of every token, concatenated; token `i` is `piece_bytes[piece_ends[i-1]..piece_ends[i]]`.
     piece_bytes: Vec<u8>,
@@ -166,6 +209,7 @@ pub struct Tokenizer {
     eom: Option<u32>,
     add_bos: bool,
     add_eos: bool,
+    add_space_prefix: bool,
     eog: Vec<u32>,
     chat_template: Option<String>,
 }
@@ -173,12 +217,14 @@ pub struct Tokenizer {
 impl std::fmt::Debug for Tokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tokenizer")
-            .field("vocab_size", &self.tokens.len())
+            .field("kind", &self.kind())
+            .field("vocab_size", &self.vocab.len())
             .field("pre", &self.pre_name)
             .field("pre_kind", &self.pre_kind)
             .field("bos", &self.bos)
             .field("eos", &self.eos)
             .field("add_bos", &self.add_bos)
+            .field("add_space_prefix", &self.add_space_prefix)
             .field("eog", &self.eog)
             .field("has_chat_template", &self.chat_template.is_some())
             .finish_non_exhaustive()
@@ -256,6 +302,98 @@ fn byte_level_decode(token: &str, inv: &[Option<u8>], out: &mut Vec<u8>) {
     }
 }
 
+/// The byte of a SentencePiece byte token `<0xXX>`.
+fn parse_byte_token(t: &str) -> Option<u8> {
+    let hex = t.strip_prefix("<0x")?.strip_suffix('>')?;
+    if hex.len() != 2 {
+        return None;
+    }
+    u8::from_str_radix(hex, 16).ok()
+}
+
+/// `tokenizer.ggml.scores` of a SentencePiece vocabulary: one finite-or-infinite number per token.
+fn scores(m: &BTreeMap<String, Value>, n_vocab: usize) -> Result<Vec<f32>> {
+    let key = keys::SCORES;
+    let v = m.get(key).ok_or_else(|| tok_err(format!("missing {key}, which a SentencePiece vocabulary needs")))?;
+    let arr = v.as_array().ok_or_else(|| tok_err(format!("{key} is not an array but a {}", v.type_name())))?;
+    if arr.len() != n_vocab {
+        return Err(tok_err(format!("{key} has {} entries but {} has {n_vocab}", arr.len(), keys::TOKENS)));
+    }
+    let scores: Vec<f32> = match arr {
+        Array::F32(v) => v.clone(),
+        Array::F64(v) => v.iter().map(|&x| x as f32).collect(),
+        Array::I32(v) => v.iter().map(|&x| x as f32).collect(),
+        _ => return Err(tok_err(format!("{key} is an array of {}, not of f32", arr.type_name()))),
+    };
+    if let Some(i) = scores.iter().position(|x| x.is_nan()) {
+        return Err(tok_err(format!("{key}[{i}] is NaN")));
+    }
+    Ok(scores)
+}
+
+/// The `tokenizers` BPE over the vocabulary and `tokenizer.ggml.merges`, and its pre-tokenizer.
+fn bpe_model(
+    m: &BTreeMap<String, Value>,
+    vocab: &Vocab,
+    pre_name: Option<&str>,
+    pre_kind: PreTokenizerKind,
+) -> Result<(BPE, PreTokenizerWrapper)> {
+    // On duplicate strings the last id wins, as in llama.cpp.
+    let mut bpe_vocab = BpeVocab::with_capacity(vocab.len());
+    for (i, t) in vocab.iter().enumerate() {
+        bpe_vocab.insert(t.to_owned(), i as u32);
+    }
+
+    // Merges: "a b", split at the first space after the first byte (llama.cpp's rule).
+    // Duplicate pairs keep their first (highest-priority) rank, as in llama.cpp.
+    let merge_strs = match m.get(keys::MERGES) {
+        None => Vec::new(),
+        Some(_) => string_array(m, keys::MERGES)?,
+    };
+    let mut merges: Vec<(String, String)> = Vec::with_capacity(merge_strs.len());
+    let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(merge_strs.len());
+    for (i, s) in merge_strs.iter().enumerate() {
+        let pos = s.char_indices().skip(1).find(|&(_, c)| c == ' ').map(|(p, _)| p).ok_or_else(|| {
+            tok_err(format!("{}[{i}] = {} is not two tokens separated by a space", keys::MERGES, shown(s)))
+        })?;
+        let (a, b) = (&s[..pos], &s[pos + 1..]);
+        if b.is_empty() {
+            return Err(tok_err(format!("{}[{i}] = {} has an empty second token", keys::MERGES, shown(s))));
+        }
+        for part in [a, b] {
+            if !bpe_vocab.contains_key(part) {
+                return Err(tok_err(format!(
+                    "{}[{i}] = {}: {} is not in the vocabulary",
+                    keys::MERGES,
+                    shown(s),
+                    shown(part)
+                )));
+            }
+        }
+        let merged = format!("{a}{b}");
+        if !bpe_vocab.contains_key(&merged) {
+            return Err(tok_err(format!(
+                "{}[{i}] = {}: the merged token {} is not in the vocabulary",
+                keys::MERGES,
+                shown(s),
+                shown(&merged)
+            )));
+        }
+        if seen.insert((a, b)) {
+            merges.push((a.to_owned(), b.to_owned()));
+        }
+    }
+    drop(seen);
+
+    let ignore_merges = matches!(pre_name, Some("llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral"));
+    let model = BPE::builder()
+        .vocab_and_merges(bpe_vocab, merges)
+        .ignore_merges(ignore_merges)
+        .build()
+        .map_err(|e| tok_err(format!("building the BPE model: {e}")))?;
+    Ok((model, pre_kind.build()?))
+}
+
 impl Tokenizer {
     /// Builds the tokenizer from a parsed GGUF file.
     pub fn from_gguf(g: &crate::gguf::Gguf) -> Result<Self> {
@@ -264,35 +402,40 @@ impl Tokenizer {
 
     /// Builds the tokenizer from GGUF metadata.
     pub fn from_metadata(m: &BTreeMap<String, Value>) -> Result<Self> {
-        // Model type: only byte-level BPE.
         let model_name = match m.get(keys::MODEL) {
             None => return Err(tok_err(format!("missing {}", keys::MODEL))),
             Some(v) => v.as_str().ok_or_else(|| tok_err(format!("{} is not a string: {}", keys::MODEL, shown(v))))?,
         };
-        if model_name != "gpt2" {
-            let what = match model_name {
-                "llama" => " (SentencePiece)",
-                "bert" => " (WordPiece)",
-                "t5" => " (Unigram)",
-                "rwkv" => " (RWKV)",
-                _ => "",
-            };
-            return Err(Error::Unsupported(format!(
-                "tokenizer model {}{what}: only \"gpt2\" (byte-level BPE) is supported",
-                shown(model_name)
-            )));
-        }
+        let kind = match model_name {
+            "gpt2" => TokenizerKind::Bpe,
+            "llama" => TokenizerKind::SentencePiece,
+            _ => {
+                let what = match model_name {
+                    "bert" => " (WordPiece)",
+                    "t5" => " (Unigram)",
+                    "rwkv" => " (RWKV)",
+                    _ => "",
+                };
+                return Err(Error::Unsupported(format!(
+                    "tokenizer model {}{what}: only \"gpt2\" (byte-level BPE) and \"llama\" (SentencePiece) are \
+                     supported",
+                    shown(model_name)
+                )));
+            }
+        };
+        let spm = kind == TokenizerKind::SentencePiece;
 
-        // Pre-tokenizer.
+        // Pre-tokenizer (BPE only: llama.cpp ignores it for SentencePiece).
         let pre_name = match m.get(keys::PRE) {
             None => None,
             Some(v) => Some(
                 v.as_str().ok_or_else(|| tok_err(format!("{} is not a string: {}", keys::PRE, shown(v))))?.to_owned(),
             ),
         };
-        let pre_kind = match pre_name.as_deref() {
-            None => PreTokenizerKind::Gpt2,
-            Some(name) => PreTokenizerKind::from_name(name).ok_or_else(|| {
+        let pre_kind = match (spm, pre_name.as_deref()) {
+            (true, _) => PreTokenizerKind::SentencePiece,
+            (false, None) => PreTokenizerKind::Gpt2,
+            (false, Some(name)) => PreTokenizerKind::from_name(name).ok_or_else(|| {
                 Error::Unsupported(format!(
                     "pre-tokenizer {} ({}) is not implemented; supported: default, gpt2, smollm, starcoder, \
                      refact, command-r, llama-bpe/llama3, dbrx, qwen2, stablelm2 and aliases",
@@ -303,12 +446,20 @@ impl Tokenizer {
         };
 
         // Vocabulary and token types.
-        let tokens = string_array(m, keys::TOKENS)?;
+        let tokens: StrArray = {
+            let v = m.get(keys::TOKENS).ok_or_else(|| tok_err(format!("missing {}", keys::TOKENS)))?;
+            let arr = v
+                .as_array()
+                .ok_or_else(|| tok_err(format!("{} is not an array but a {}", keys::TOKENS, v.type_name())))?;
+            arr.as_strings()
+                .ok_or_else(|| tok_err(format!("{} is an array of {}, not of strings", keys::TOKENS, arr.type_name())))?
+                .clone()
+        };
         let n_vocab = tokens.len();
         if n_vocab == 0 {
             return Err(tok_err(format!("{} is empty", keys::TOKENS)));
         }
-        if n_vocab > u32::MAX as usize {
+        if n_vocab >= u32::MAX as usize {
             return Err(tok_err(format!("{} has {n_vocab} entries, more than u32 ids allow", keys::TOKENS)));
         }
         let mut types = match m.get(keys::TOKEN_TYPE) {
@@ -336,14 +487,17 @@ impl Tokenizer {
             }
         };
 
-        // Special ids.
-        let bos = optional_id(m, keys::BOS_ID, n_vocab)?;
-        let eos = optional_id(m, keys::EOS_ID, n_vocab)?;
-        let eot = optional_id(m, keys::EOT_ID, n_vocab)?;
+        // Special ids. Without the keys llama.cpp takes 1 and 2 for SentencePiece's BOS and EOS.
+        let default_id = |id: u32| (spm && (id as usize) < n_vocab).then_some(id);
+        let bos = optional_id(m, keys::BOS_ID, n_vocab)?.or_else(|| default_id(1));
+        let eos = optional_id(m, keys::EOS_ID, n_vocab)?.or_else(|| default_id(2));
+        let mut eot = optional_id(m, keys::EOT_ID, n_vocab)?;
         let eom = optional_id(m, keys::EOM_ID, n_vocab)?;
-        // llama.cpp defaults add_bos to true for the Llama 3 pre-tokenizer, false otherwise.
-        let add_bos = optional_bool(m, keys::ADD_BOS)?.unwrap_or(pre_kind == PreTokenizerKind::Llama3);
+        // llama.cpp's defaults: BOS for SentencePiece and the Llama 3 pre-tokenizer; a leading
+        // space for SentencePiece (Gemma 3's file turns it off).
+        let add_bos = optional_bool(m, keys::ADD_BOS)?.unwrap_or(spm || pre_kind == PreTokenizerKind::Llama3);
         let add_eos = optional_bool(m, keys::ADD_EOS)?.unwrap_or(false);
+        let add_space_prefix = optional_bool(m, keys::ADD_SPACE_PREFIX)?.unwrap_or(spm);
         if add_bos && bos.is_none() {
             return Err(tok_err(format!("{} is true but there is no {}", keys::ADD_BOS, keys::BOS_ID)));
         }
@@ -352,109 +506,57 @@ impl Tokenizer {
         }
 
         // End-of-generation set, as llama.cpp builds it. Tokens with an EOG text are made
-        // CONTROL (llama.cpp overrides their type too).
+        // CONTROL (llama.cpp overrides their type too). Without an EOT key llama.cpp takes a
+        // token with an EOT text (whichever its hash map yields first; here the lowest id).
         let mut eog: Vec<u32> = [eos, eot, eom].into_iter().flatten().collect();
         for (i, t) in tokens.iter().enumerate() {
-            if EOG_TEXTS.contains(t) {
+            if EOG_TEXTS.contains(&t) {
                 eog.push(i as u32);
                 types[i] = TokenType::Control;
-            } else if *t == "</s>" && types[i] == TokenType::Control {
+            } else if t == "</s>" && types[i] == TokenType::Control {
                 eog.push(i as u32);
             }
+            if eot.is_none() && EOT_TEXTS.contains(&t) {
+                eot = Some(i as u32);
+            }
         }
+        eog.extend(eot);
         eog.sort_unstable();
         eog.dedup();
 
-        // Vocabulary map. On duplicate strings the last id wins, as in llama.cpp.
-        let mut vocab = Vocab::with_capacity(n_vocab);
-        for (i, t) in tokens.iter().enumerate() {
-            vocab.insert((*t).to_owned(), i as u32);
-        }
-
-        // Merges: "a b", split at the first space after the first byte (llama.cpp's rule).
-        // Duplicate pairs keep their first (highest-priority) rank, as in llama.cpp.
-        let merge_strs = match m.get(keys::MERGES) {
-            None => Vec::new(),
-            Some(_) => string_array(m, keys::MERGES)?,
+        let vocab = Vocab::new(tokens);
+        let encoder = if spm {
+            Encoder::Spm(Spm::new(&vocab, scores(m, n_vocab)?))
+        } else {
+            let (model, pre_tokenizer) = bpe_model(m, &vocab, pre_name.as_deref(), pre_kind)?;
+            Encoder::Bpe { model: Box::new(model), pre_tokenizer }
         };
-        let mut merges: Vec<(String, String)> = Vec::with_capacity(merge_strs.len());
-        let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(merge_strs.len());
-        for (i, s) in merge_strs.iter().enumerate() {
-            let pos = s.char_indices().skip(1).find(|&(_, c)| c == ' ').map(|(p, _)| p).ok_or_else(|| {
-                tok_err(format!("{}[{i}] = {} is not two tokens separated by a space", keys::MERGES, shown(s)))
-            })?;
-            let (a, b) = (&s[..pos], &s[pos + 1..]);
-            if b.is_empty() {
-                return Err(tok_err(format!("{}[{i}] = {} has an empty second token", keys::MERGES, shown(s))));
-            }
-            for part in [a, b] {
-                if !vocab.contains_key(part) {
-                    return Err(tok_err(format!(
-                        "{}[{i}] = {}: {} is not in the vocabulary",
-                        keys::MERGES,
-                        shown(s),
-                        shown(part)
-                    )));
-                }
-            }
-            let merged = format!("{a}{b}");
-            if !vocab.contains_key(&merged) {
-                return Err(tok_err(format!(
-                    "{}[{i}] = {}: the merged token {} is not in the vocabulary",
-                    keys::MERGES,
-                    shown(s),
-                    shown(&merged)
-                )));
-            }
-            if seen.insert((a, b)) {
-                merges.push((a.to_owned(), b.to_owned()));
-            }
-        }
-        drop(seen);
-
-        let ignore_merges =
-            matches!(pre_name.as_deref(), Some("llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral"));
-        let model = BPE::builder()
-            .vocab_and_merges(vocab, merges)
-            .ignore_merges(ignore_merges)
-            .build()
-            .map_err(|e| tok_err(format!("building the BPE model: {e}")))?;
-        let pre_tokenizer = pre_kind.build()?;
-
-        // Added tokens, matched whole before pre-tokenization.
-        let mut added_all = AddedVocabulary::new();
-        let mut added_user = AddedVocabulary::new();
-        let special: Vec<AddedToken> = tokens
-            .iter()
-            .zip(&types)
-            .filter(|(_, ty)| matches!(ty, TokenType::Control | TokenType::Unknown))
-            .map(|(t, _)| AddedToken::from(*t, true).normalized(false))
-            .collect();
-        let user: Vec<AddedToken> = tokens
-            .iter()
-            .zip(&types)
-            .filter(|(_, ty)| **ty == TokenType::UserDefined)
-            .map(|(t, _)| AddedToken::from(*t, false).normalized(false))
-            .collect();
-        added_all
-            .add_tokens(special.into_iter().chain(user.iter().cloned()), &model, None::<&NormalizerWrapper>)
-            .map_err(|e| tok_err(format!("adding special tokens: {e}")))?;
-        added_user
-            .add_tokens(user, &model, None::<&NormalizerWrapper>)
-            .map_err(|e| tok_err(format!("adding user-defined tokens: {e}")))?;
+        let specials = Specials::new(&vocab, &types)?;
 
         // Decoded bytes of every token (llama.cpp's token_to_piece with special = true).
         let inv = char_to_byte_table();
-        let mut piece_bytes = Vec::with_capacity(tokens.iter().map(|t| t.len()).sum());
+        let mut piece_bytes = Vec::with_capacity(vocab.iter().map(str::len).sum());
         let mut piece_ends = Vec::with_capacity(n_vocab);
-        for (t, ty) in tokens.iter().zip(&types) {
-            match ty {
-                TokenType::Normal => byte_level_decode(t, &inv, &mut piece_bytes),
-                TokenType::Control | TokenType::Unknown | TokenType::UserDefined => {
+        for (i, (t, ty)) in vocab.iter().zip(&types).enumerate() {
+            match (ty, spm) {
+                (TokenType::Control | TokenType::Unknown | TokenType::UserDefined, _) => {
                     piece_bytes.extend_from_slice(t.as_bytes())
                 }
-                // llama.cpp renders nothing for these in a BPE vocabulary.
-                TokenType::Undefined | TokenType::Unused | TokenType::Byte => {}
+                (TokenType::Normal, false) => byte_level_decode(t, &inv, &mut piece_bytes),
+                (TokenType::Normal, true) => {
+                    let mut rest = t;
+                    while let Some(p) = rest.find('\u{2581}') {
+                        piece_bytes.extend_from_slice(&rest.as_bytes()[..p]);
+                        piece_bytes.push(b' ');
+                        rest = &rest[p + '\u{2581}'.len_utf8()..];
+                    }
+                    piece_bytes.extend_from_slice(rest.as_bytes());
+                }
+                (TokenType::Byte, true) => piece_bytes.push(parse_byte_token(t).ok_or_else(|| {
+                    tok_err(format!("{}[{i}] = {} has type BYTE but is not <0xXX>", keys::TOKENS, shown(t)))
+                })?),
+                // llama.cpp renders nothing for these (and for byte tokens in a BPE vocabulary).
+                (TokenType::Undefined | TokenType::Unused, _) | (TokenType::Byte, false) => {}
             }
             let end = u32::try_from(piece_bytes.len()).map_err(|_| tok_err("vocabulary text exceeds 4 GiB"))?;
             piece_ends.push(end);
@@ -470,13 +572,11 @@ impl Tokenizer {
         };
 
         Ok(Self {
-            model,
-            pre_tokenizer,
-            added_all,
-            added_user,
+            encoder,
+            specials,
             pre_kind,
             pre_name,
-            tokens: tokens.into_iter().map(str::to_owned).collect(),
+            vocab,
             types,
             piece_bytes,
             piece_ends,
@@ -486,6 +586,7 @@ impl Tokenizer {
             eom,
             add_bos,
             add_eos,
+            add_space_prefix,
             eog,
             chat_template,
         })
@@ -503,19 +604,53 @@ impl Tokenizer {
     /// text as plain text (user-defined tokens are still matched, as in llama.cpp). Use that
     /// for untrusted text that must not inject `<|im_end|>` and friends.
     pub fn encode_with(&self, text: &str, add_special: bool, parse_special: bool) -> Result<Vec<u32>> {
-        let added = if parse_special { &self.added_all } else { &self.added_user };
-        let mut pretok: PreTokenizedString = added.extract_and_normalize(None::<&NormalizerWrapper>, text);
-        self.pre_tokenizer.pre_tokenize(&mut pretok).map_err(|e| tok_err(format!("pre-tokenizing: {e}")))?;
-        pretok
-            .tokenize(|normalized| self.model.tokenize(normalized.get()))
-            .map_err(|e| tok_err(format!("tokenizing: {e}")))?;
         let mut ids = Vec::with_capacity(text.len() / 3 + 2);
         if add_special && self.add_bos {
             ids.extend(self.bos);
         }
-        for (_, _, toks) in pretok.get_splits(OffsetReferential::Original, OffsetType::None) {
-            if let Some(toks) = toks {
-                ids.extend(toks.iter().map(|t| t.id));
+        let pieces = if text.is_empty() { Vec::new() } else { self.specials.split(text, parse_special) };
+        match &self.encoder {
+            Encoder::Bpe { model, pre_tokenizer } => {
+                for piece in pieces {
+                    let range = match piece {
+                        Piece::Token(id) => {
+                            ids.push(id);
+                            continue;
+                        }
+                        Piece::Text(range) => range,
+                    };
+                    let mut pretok = PreTokenizedString::from(&text[range]);
+                    pre_tokenizer.pre_tokenize(&mut pretok).map_err(|e| tok_err(format!("pre-tokenizing: {e}")))?;
+                    pretok
+                        .tokenize(|normalized| model.tokenize(normalized.get()))
+                        .map_err(|e| tok_err(format!("tokenizing: {e}")))?;
+                    for (_, _, toks) in pretok.get_splits(OffsetReferential::Original, OffsetType::None) {
+                        ids.extend(toks.iter().flatten().map(|t| t.id));
+                    }
+                }
+            }
+            Encoder::Spm(spm) => {
+                // llama.cpp: a space before each text that starts the input or follows a special
+                // token (if add_space_prefix), then every space as ▁.
+                let mut after_special = true;
+                let mut buf = String::new();
+                for piece in pieces {
+                    match piece {
+                        Piece::Token(id) => {
+                            ids.push(id);
+                            after_special = true;
+                        }
+                        Piece::Text(range) => {
+                            buf.clear();
+                            if self.add_space_prefix && after_special {
+                                buf.push('\u{2581}');
+                            }
+                            buf.extend(text[range].chars().map(|c| if c == ' ' { '\u{2581}' } else { c }));
+                            spm.encode(&self.vocab, &buf, &mut ids)?;
+                            after_special = false;
+                        }
+                    }
+                }
             }
         }
         if add_special && self.add_eos {
@@ -533,28 +668,41 @@ impl Tokenizer {
     }
 
     /// Detokenizes like `llama_detokenize(remove_special = false, unparse_special = true)`:
-    /// special tokens appear as their text, invalid UTF-8 becomes U+FFFD. An id outside the
-    /// vocabulary is an error.
+    /// special tokens appear as their text, invalid UTF-8 becomes U+FFFD, and with
+    /// `add_space_prefix` (Llama 2, not Gemma 3) the first token's leading space is dropped,
+    /// undoing the one `encode` added. An id outside the vocabulary is an error.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         Ok(String::from_utf8_lossy(&self.decode_bytes(ids)?).into_owned())
     }
 
-    /// The raw bytes of `ids`, concatenated (may be incomplete UTF-8).
+    /// The raw bytes of `ids`, concatenated as `decode` does (may be incomplete UTF-8).
     pub fn decode_bytes(&self, ids: &[u32]) -> Result<Vec<u8>> {
         let mut out = Vec::with_capacity(ids.len() * 4);
-        for &id in ids {
-            out.extend_from_slice(self.token_bytes(id).ok_or_else(|| self.out_of_range(id))?);
+        for (i, &id) in ids.iter().enumerate() {
+            let mut piece = self.token_bytes(id).ok_or_else(|| self.out_of_range(id))?;
+            if i == 0 && self.add_space_prefix {
+                piece = piece.strip_prefix(b" ").unwrap_or(piece);
+            }
+            out.extend_from_slice(piece);
         }
         Ok(out)
     }
 
     fn out_of_range(&self, id: u32) -> Error {
-        tok_err(format!("token id {id} is out of range (vocabulary has {} tokens)", self.tokens.len()))
+        tok_err(format!("token id {id} is out of range (vocabulary has {} tokens)", self.vocab.len()))
     }
 
     /// Number of entries in `tokenizer.ggml.tokens`.
     pub fn vocab_size(&self) -> usize {
-        self.tokens.len()
+        self.vocab.len()
+    }
+
+    /// BPE or SentencePiece (`tokenizer.ggml.model`).
+    pub fn kind(&self) -> TokenizerKind {
+        match self.encoder {
+            Encoder::Bpe { .. } => TokenizerKind::Bpe,
+            Encoder::Spm(_) => TokenizerKind::SentencePiece,
+        }
     }
 
     pub fn bos_id(&self) -> Option<u32> {
@@ -565,7 +713,8 @@ impl Tokenizer {
         self.eos
     }
 
-    /// `tokenizer.ggml.eot_token_id`, if the file sets it.
+    /// `tokenizer.ggml.eot_token_id`, else a token whose text llama.cpp takes for EOT
+    /// (`<end_of_turn>`, `<|eot_id|>`, `<|im_end|>`, …; the lowest id if several).
     pub fn eot_id(&self) -> Option<u32> {
         self.eot
     }
@@ -585,6 +734,11 @@ impl Tokenizer {
         self.add_eos
     }
 
+    /// Whether SentencePiece text gets a leading space (`tokenizer.ggml.add_space_prefix`).
+    pub fn add_space_prefix(&self) -> bool {
+        self.add_space_prefix
+    }
+
     /// End of generation: llama.cpp's set (eos, eot, eom and the tokens whose text is
     /// `<|im_end|>`, `<|endoftext|>`, `<|eot_id|>`, `<|end|>`, …, plus a control `</s>`).
     pub fn is_eog(&self, id: u32) -> bool {
@@ -602,19 +756,19 @@ impl Tokenizer {
         self.token_bytes(id).map(|b| String::from_utf8_lossy(b).into_owned())
     }
 
-    /// The vocabulary string of a token as stored in the GGUF (byte-level alphabet, e.g.
-    /// `Ġ` for a space).
+    /// The vocabulary string of a token as stored in the GGUF (BPE: byte-level alphabet, `Ġ`
+    /// for a space; SentencePiece: `▁` for a space, `<0xE3>` for a byte).
     pub fn token_raw(&self, id: u32) -> Option<&str> {
-        self.tokens.get(id as usize).map(String::as_str)
+        self.vocab.text(id)
     }
 
     pub fn token_type(&self, id: u32) -> Option<TokenType> {
         self.types.get(id as usize).copied()
     }
 
-    /// The id of a vocabulary string (raw, byte-level alphabet), e.g. `"<|im_end|>"`.
+    /// The id of a vocabulary string (raw, as `token_raw` gives it), e.g. `"<|im_end|>"`.
     pub fn token_id(&self, raw: &str) -> Option<u32> {
-        self.model.token_to_id(raw)
+        self.vocab.get(raw.as_bytes())
     }
 
     /// `tokenizer.ggml.pre`, if present.
@@ -661,6 +815,28 @@ impl Tokenizer {
     /// One user message plus the generation prompt.
     pub fn chat_prompt(&self, user: &str) -> Result<String> {
         self.apply_chat_template(&[ChatMessage::user(user)], true)
+    }
+
+    /// The chat rendered and tokenized, with one BOS: templates such as Gemma's write
+    /// `{{ bos_token }}` themselves, so, as llama.cpp's `common_chat_templates_apply` does, a
+    /// leading BOS text is dropped when `encode` adds BOS (and a trailing EOS text when it adds EOS).
+    pub fn encode_chat(&self, messages: &[ChatMessage], add_generation_prompt: bool) -> Result<Vec<u32>> {
+        let rendered = self.apply_chat_template(messages, add_generation_prompt)?;
+        let mut text = rendered.as_str();
+        let special =
+            |on: bool, id: Option<u32>| id.filter(|_| on).and_then(|i| self.token_raw(i)).filter(|t| !t.is_empty());
+        if let Some(bos) = special(self.add_bos, self.bos) {
+            text = text.strip_prefix(bos).unwrap_or(text);
+        }
+        if let Some(eos) = special(self.add_eos, self.eos) {
+            text = text.strip_suffix(eos).unwrap_or(text);
+        }
+        self.encode(text)
+    }
+
+    /// `chat_prompt` tokenized by `encode_chat`: what a chat-mode prompt feeds the model.
+    pub fn encode_chat_prompt(&self, user: &str) -> Result<Vec<u32>> {
+        self.encode_chat(&[ChatMessage::user(user)], true)
     }
 
     /// A decoder that turns ids into text as they arrive.

@@ -8,7 +8,9 @@ use crate::error::Result;
 ///
 /// The concatenation of every `push` and the final `finish` equals `Tokenizer::decode` of all
 /// the ids: invalid sequences become U+FFFD as soon as they are known to be invalid, exactly
-/// where `String::from_utf8_lossy` (and llama.cpp) put them.
+/// where `String::from_utf8_lossy` (and llama.cpp) put them. One difference: with
+/// `add_space_prefix` (Llama 2's SentencePiece), `decode` drops the first token's leading
+/// space and this keeps it, since streamed tokens continue a prompt.
 #[derive(Debug)]
 pub struct StreamDecoder<'a> {
     tokenizer: &'a Tokenizer,

@@ -1,4 +1,4 @@
-//! Unit tests on a tiny byte-level vocabulary built in the test.
+//! Unit tests on tiny byte-level BPE and SentencePiece vocabularies built in the test.
 
 use std::collections::BTreeMap;
 
@@ -261,10 +261,10 @@ fn end_of_generation_set() {
 #[test]
 fn rejects_unsupported_model_type() {
     let mut m = tiny_meta();
-    m.insert(keys::MODEL.into(), Value::String("llama".into()));
+    m.insert(keys::MODEL.into(), Value::String("t5".into()));
     let e = Tokenizer::from_metadata(&m).unwrap_err();
     assert!(matches!(e, Error::Unsupported(_)), "{e:?}");
-    assert!(e.to_string().contains("\"llama\"") && e.to_string().contains("SentencePiece"), "{e}");
+    assert!(e.to_string().contains("\"t5\" (Unigram)") && e.to_string().contains("SentencePiece"), "{e}");
     m.insert(keys::MODEL.into(), Value::String("wordpiece-9000".into()));
     assert!(err_text(Tokenizer::from_metadata(&m)).contains("wordpiece-9000"));
     m.remove(keys::MODEL);
@@ -399,4 +399,309 @@ fn errors_show_a_cut_of_the_value() {
     m.insert(keys::CHAT_TEMPLATE.into(), Value::String("{{ raise_exception('x' * 1000000) }}".into()));
     let e = Tokenizer::from_metadata(&m).unwrap().chat_prompt("hi").unwrap_err().to_string();
     assert!(e.contains("template raised: xxx") && e.len() < 300, "{} chars", e.len());
+}
+
+// ---------------------------------------------------------------------------------------
+// SentencePiece, on a tiny hand-made vocabulary.
+
+const SPM_SPECIALS: [(&str, i32); 8] = [
+    ("<unk>", 2),
+    ("<s>", 3),
+    ("</s>", 3),
+    ("<start_of_turn>", 3),
+    ("<end_of_turn>", 3),
+    ("\n", 4),
+    ("\n\n", 4),
+    ("  ", 4),
+];
+/// Two user-defined tokens after the bytes; "rst" is longer, so it is cut out first.
+const SPM_USER: [&str; 2] = ["qr", "rst"];
+/// Normal pieces and their scores (higher merges first). "bc" outranks "ab"; "aa" ties with
+/// itself; "xa" exists though "x" does not; there is no "abc".
+const SPM_PIECES: [(&str, f32); 14] = [
+    ("▁", -1.0),
+    ("a", -2.0),
+    ("b", -3.0),
+    ("c", -4.0),
+    ("q", -5.0),
+    ("s", -6.0),
+    ("t", -7.0),
+    ("aa", -8.0),
+    ("bc", -9.0),
+    ("ab", -10.0),
+    ("▁a", -11.0),
+    ("▁ab", -12.0),
+    ("xa", -13.0),
+    ("日本", -14.0),
+];
+
+const SPM_BYTES: u32 = SPM_SPECIALS.len() as u32;
+const SPM_USER0: u32 = SPM_BYTES + 256;
+const SPM_PIECE0: u32 = SPM_USER0 + SPM_USER.len() as u32;
+
+fn sb(b: u8) -> u32 {
+    SPM_BYTES + b as u32
+}
+
+/// The id of a normal piece.
+fn sp(piece: &str) -> u32 {
+    SPM_PIECE0 + SPM_PIECES.iter().position(|(p, _)| *p == piece).expect("a piece of the tiny vocabulary") as u32
+}
+
+fn spm_meta(add_space_prefix: bool) -> BTreeMap<String, Value> {
+    let mut tokens: Vec<String> = SPM_SPECIALS.iter().map(|(t, _)| t.to_string()).collect();
+    let mut types: Vec<i32> = SPM_SPECIALS.iter().map(|(_, ty)| *ty).collect();
+    let mut scores = vec![-1000.0f32; tokens.len()];
+    for b in 0..=255u8 {
+        tokens.push(format!("<0x{b:02X}>"));
+        types.push(6);
+        scores.push(0.0);
+    }
+    for u in SPM_USER {
+        tokens.push(u.into());
+        types.push(4);
+        scores.push(-1000.0);
+    }
+    for (p, s) in SPM_PIECES {
+        tokens.push(p.into());
+        types.push(1);
+        scores.push(s);
+    }
+    let mut m = BTreeMap::new();
+    m.insert(keys::MODEL.into(), Value::String("llama".into()));
+    m.insert(keys::PRE.into(), Value::String("default".into()));
+    m.insert(keys::TOKENS.into(), Value::Array(Array::from(tokens)));
+    m.insert(keys::TOKEN_TYPE.into(), Value::Array(Array::I32(types)));
+    m.insert(keys::SCORES.into(), Value::Array(Array::F32(scores)));
+    m.insert(keys::ADD_SPACE_PREFIX.into(), Value::Bool(add_space_prefix));
+    m
+}
+
+fn spm(add_space_prefix: bool) -> Tokenizer {
+    Tokenizer::from_metadata(&spm_meta(add_space_prefix)).expect("tiny SentencePiece tokenizer builds")
+}
+
+/// Encoding without BOS.
+fn spm_ids(t: &Tokenizer, text: &str) -> Vec<u32> {
+    t.encode_with(text, false, true).unwrap()
+}
+
+#[test]
+fn spm_defaults_follow_llama_cpp() {
+    let t = spm(true);
+    assert_eq!(t.kind(), TokenizerKind::SentencePiece);
+    assert_eq!(t.pre_kind(), PreTokenizerKind::SentencePiece);
+    assert_eq!(t.pre_name(), Some("default"));
+    // No BOS/EOS keys: llama.cpp's SentencePiece defaults 1 and 2, BOS added, no EOS.
+    assert_eq!((t.bos_id(), t.eos_id(), t.add_bos(), t.add_eos()), (Some(1), Some(2), true, false));
+    assert!(t.add_space_prefix());
+    assert_eq!(t.eot_id(), Some(4), "<end_of_turn> by its text");
+    assert_eq!(t.eog_ids(), &[2, 4]);
+    let mut m = spm_meta(true);
+    m.remove(keys::ADD_SPACE_PREFIX);
+    assert!(Tokenizer::from_metadata(&m).unwrap().add_space_prefix(), "defaults to true");
+    assert_eq!(t.encode("").unwrap(), vec![1]);
+    assert_eq!(t.encode_with("", false, true).unwrap(), Vec::<u32>::new());
+}
+
+#[test]
+fn spm_merges_highest_score_first() {
+    let t = spm(false);
+    // "bc" (-9) before "ab" (-10); "abc" is not a piece.
+    assert_eq!(spm_ids(&t, "abc"), vec![sp("a"), sp("bc")]);
+    assert_eq!(spm_ids(&t, "ab"), vec![sp("ab")]);
+    // Equal scores: the leftmost pair first.
+    assert_eq!(spm_ids(&t, "aaa"), vec![sp("aa"), sp("a")]);
+    assert_eq!(spm_ids(&t, "aaaa"), vec![sp("aa"), sp("aa")]);
+    // Merges go on over merged symbols: ▁ a b → ▁ ab → ▁ab.
+    assert_eq!(spm_ids(&t, " ab"), vec![sp("▁ab")]);
+    // A character missing from the vocabulary still merges into a piece that has it.
+    assert_eq!(spm_ids(&t, "xa"), vec![sp("xa")]);
+    assert_eq!(spm_ids(&t, "x"), vec![sb(b'x')]);
+    // Multi-byte characters merge as wholes; the rest falls back to bytes.
+    assert_eq!(spm_ids(&t, "日本"), vec![sp("日本")]);
+    assert_eq!(spm_ids(&t, "é"), vec![sb(0xC3), sb(0xA9)]);
+    assert_eq!(spm_ids(&t, "😀"), "😀".bytes().map(sb).collect::<Vec<_>>());
+}
+
+#[test]
+fn spm_space_prefix_and_escaping() {
+    let t = spm(true);
+    // A leading ▁ on the text, every space as ▁.
+    assert_eq!(t.encode("ab").unwrap(), vec![1, sp("▁ab")]);
+    assert_eq!(spm_ids(&t, "a ab"), vec![sp("▁a"), sp("▁ab")]);
+    // After a special token the next text gets the prefix again; two spaces are a user token.
+    assert_eq!(spm_ids(&t, "a<start_of_turn>ab"), vec![sp("▁a"), 3, sp("▁ab")]);
+    assert_eq!(spm_ids(&t, "a  ab"), vec![sp("▁a"), 7, sp("▁ab")]);
+    // Without the prefix (Gemma 3), the text after a user-defined token starts bare.
+    let g = spm(false);
+    assert_eq!(spm_ids(&g, "a  ab"), vec![sp("a"), 7, sp("ab")]);
+    assert_eq!(spm_ids(&g, "a ab"), vec![sp("a"), sp("▁ab")]);
+}
+
+#[test]
+fn spm_special_and_user_defined_tokens() {
+    let t = spm(false);
+    assert_eq!(spm_ids(&t, "a<start_of_turn>b<end_of_turn>\n"), vec![sp("a"), 3, sp("b"), 4, 5]);
+    // Special parsing off: control text is plain text (bytes here), user-defined tokens still match.
+    let plain = t.encode_with("<start_of_turn>a\n\n", false, false).unwrap();
+    assert_eq!(plain[..3], [sb(b'<'), sp("s"), sp("t")]);
+    assert_eq!(plain[plain.len() - 2..], [sp("a"), 6]);
+    assert!(!plain.contains(&3));
+    assert_eq!(t.decode(&plain).unwrap(), "<start_of_turn>a\n\n");
+    // Runs: the longest token first, then what is left.
+    assert_eq!(spm_ids(&t, "\n\n\n"), vec![6, 5]);
+    assert_eq!(spm_ids(&t, "a\n\n\n\n\nb"), vec![sp("a"), 6, 6, 5, sp("b")]);
+    // llama.cpp cuts longer tokens out first, wherever they are: "qrst" is q + rst, not qr + st.
+    assert_eq!(spm_ids(&t, "qrst"), vec![sp("q"), SPM_USER0 + 1]);
+    assert_eq!(spm_ids(&t, "qrsq"), vec![SPM_USER0, sp("s"), sp("q")]);
+}
+
+#[test]
+fn spm_decodes_pieces_bytes_and_specials() {
+    let t = spm(true);
+    assert_eq!(t.token_text(sp("▁ab")).as_deref(), Some(" ab"));
+    assert_eq!(t.token_raw(sp("▁ab")), Some("▁ab"));
+    assert_eq!(t.token_id("▁ab"), Some(sp("▁ab")));
+    assert_eq!(t.token_id("<0x41>"), Some(sb(0x41)));
+    assert_eq!(t.token_bytes(sb(0xC3)), Some(&[0xC3u8][..]));
+    assert_eq!(t.token_text(sb(b'A')).as_deref(), Some("A"));
+    assert_eq!(t.token_text(3).as_deref(), Some("<start_of_turn>"));
+    assert_eq!(t.token_type(sb(0)), Some(TokenType::Byte));
+    // With add_space_prefix, the first token's leading space is dropped (llama_detokenize).
+    assert_eq!(t.decode(&[sp("▁ab"), sp("▁a")]).unwrap(), "ab a");
+    assert_eq!(t.decode(&[1, sp("▁ab")]).unwrap(), "<s> ab");
+    assert_eq!(spm(false).decode(&[sp("▁ab")]).unwrap(), " ab");
+    assert_eq!(t.decode(&[sb(0xC3), sb(0xA9), sb(0xC3)]).unwrap(), "é\u{FFFD}");
+    // Streaming holds a character's bytes until it is whole, and does not strip the space
+    // (it continues a prompt).
+    let mut s = t.stream_decoder();
+    assert_eq!(s.push(sp("▁a")), " a");
+    assert_eq!(s.push(sb(0xE6)), "");
+    assert_eq!(s.push(sb(0x97)), "");
+    assert_eq!(s.push(sb(0xA5)), "日");
+    assert_eq!(s.push(sp("日本")), "日本");
+    assert_eq!(s.finish(), "");
+}
+
+#[test]
+fn spm_round_trips() {
+    let texts = [
+        "abc aaa xa",
+        " leading and trailing ",
+        "déjà vu, naïve café, Ærøskøbing",
+        "日本語のテキスト 中文 한국어",
+        "emoji 😀👍🏽 and a rare \u{0FFF} char",
+        "def f(x):\treturn x # tab",
+        "  two\n\n\nthree\tfour    five",
+        "<start_of_turn>user\nhi<end_of_turn>\n",
+        "qrstqr",
+    ];
+    for prefix in [false, true] {
+        let t = spm(prefix);
+        for (i, text) in texts.iter().enumerate() {
+            // With add_space_prefix llama.cpp puts a ▁ after every special or user-defined
+            // token too, which decoding keeps: only texts without them come back unchanged.
+            if prefix && i >= 6 {
+                continue;
+            }
+            let ids = t.encode_with(text, false, true).unwrap();
+            assert_eq!(t.decode(&ids).unwrap(), *text, "prefix {prefix}: {text:?} → {ids:?}");
+            let plain = t.encode_with(text, false, false).unwrap();
+            assert_eq!(t.decode(&plain).unwrap(), *text, "prefix {prefix}, no specials: {text:?}");
+        }
+    }
+}
+
+#[test]
+fn spm_long_inputs_are_fast() {
+    let t = spm(false);
+    // 100 KB of one character (every pair is a candidate), of newlines (user-defined tokens
+    // everywhere) and of mixed text with specials.
+    for text in ["a".repeat(100_000), "\n".repeat(100_000), "ab c\n\n日本 é<start_of_turn>qrst  ".repeat(4_000)] {
+        let t0 = std::time::Instant::now();
+        let ids = t.encode(&text).unwrap();
+        let back = t.decode(&ids[1..]).unwrap();
+        assert!(back == text, "{} bytes do not round-trip", text.len());
+        assert!(t0.elapsed().as_secs_f64() < 5.0, "{} bytes took {:?}", text.len(), t0.elapsed());
+    }
+}
+
+#[test]
+fn spm_rejects_bad_metadata() {
+    let bad = |f: &dyn Fn(&mut BTreeMap<String, Value>)| {
+        let mut m = spm_meta(false);
+        f(&mut m);
+        err_text(Tokenizer::from_metadata(&m))
+    };
+    let e = bad(&|m| {
+        m.remove(keys::SCORES);
+    });
+    assert!(e.contains("missing tokenizer.ggml.scores"), "{e}");
+    let e = bad(&|m| {
+        let Some(Value::Array(Array::F32(s))) = m.get_mut(keys::SCORES) else { unreachable!() };
+        s.pop();
+    });
+    assert!(e.contains("scores has 279 entries but tokenizer.ggml.tokens has 280"), "{e}");
+    let e = bad(&|m| {
+        let Some(Value::Array(Array::F32(s))) = m.get_mut(keys::SCORES) else { unreachable!() };
+        s[7] = f32::NAN;
+    });
+    assert!(e.contains("scores[7] is NaN"), "{e}");
+    let e = bad(&|m| {
+        m.insert(keys::SCORES.into(), Value::Array(Array::from(vec!["x"; 280])));
+    });
+    assert!(e.contains("scores is an array of string"), "{e}");
+    let e = bad(&|m| {
+        m.insert(keys::SCORES.into(), Value::F32(1.0));
+    });
+    assert!(e.contains("scores is not an array"), "{e}");
+    let e = bad(&|m| edit_strings(m, keys::TOKENS, |t| t[sb(0x41) as usize] = "<0xZZ>".into()));
+    assert!(e.contains("has type BYTE but is not <0xXX>"), "{e}");
+    let e = bad(&|m| edit_types(m, |t| t[9] = 7));
+    assert!(e.contains("token_type[9] is not a token type"), "{e}");
+    let e = bad(&|m| {
+        m.insert(keys::ADD_SPACE_PREFIX.into(), Value::U32(1));
+    });
+    assert!(e.contains("add_space_prefix is not a bool"), "{e}");
+    // Integer scores are accepted, as llama.cpp does.
+    let mut m = spm_meta(false);
+    m.insert(keys::SCORES.into(), Value::Array(Array::I32((0..280).map(|i| -i).collect())));
+    assert!(Tokenizer::from_metadata(&m).is_ok());
+}
+
+#[test]
+fn spm_without_byte_tokens_fails_cleanly() {
+    // Byte tokens turned into plain pieces that nothing matches: a character without a piece
+    // has no fallback, and encoding says so instead of panicking.
+    let mut m = spm_meta(false);
+    edit_strings(&mut m, keys::TOKENS, |t| {
+        for b in 0..256 {
+            t[SPM_BYTES as usize + b] = format!("byte{b}");
+        }
+    });
+    edit_types(&mut m, |t| t[SPM_BYTES as usize..SPM_USER0 as usize].fill(1));
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert_eq!(spm_ids(&t, "ab"), vec![sp("ab")]);
+    let e = t.encode("é").unwrap_err().to_string();
+    assert!(e.contains("no token for byte 0xC3"), "{e}");
+}
+
+#[test]
+fn spm_chat_encoding_has_one_bos() {
+    let mut m = spm_meta(false);
+    let tmpl =
+        "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m.role }}\n{{ m.content | trim }}<end_of_turn>\n\
+                {% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}";
+    m.insert(keys::CHAT_TEMPLATE.into(), Value::String(tmpl.into()));
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    let text = t.chat_prompt(" ab ").unwrap();
+    assert_eq!(text, "<s><start_of_turn>user\nab<end_of_turn>\n<start_of_turn>model\n");
+    // `encode` of the text keeps the template's BOS after its own, as llama.cpp does ...
+    assert_eq!(t.encode(&text).unwrap()[..2], [1, 1]);
+    // ... `encode_chat_prompt` drops the template's.
+    let ids = t.encode_chat_prompt(" ab ").unwrap();
+    assert_eq!(ids.iter().filter(|&&i| i == 1).count(), 1, "{ids:?}");
+    assert_eq!(ids, t.encode(&text["<s>".len()..]).unwrap());
+    assert_eq!(ids[..3], [1, 3, t.encode_with("user", false, true).unwrap()[0]]);
 }
