@@ -5,7 +5,7 @@
 //! library, for `build-web`.
 //!
 //! Commands, and the module of each:
-//!   fetch-model   put the default model into the cache dir (once; sha256-checked) (model.rs)
+//!   fetch-model   put a known model into the cache dir (once; sha256-checked) (model.rs)
 //!   build-web     the wasm build + JS bindings + page modules in www/ (web.rs)
 //!   demo          build-web, link the model into www/models, serve www/ (web.rs, serve.rs)
 //!   test          the checks (fmt, clippy, checkjs), then install what the tests need and
@@ -42,7 +42,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [args]
 
 commands:
-  fetch-model          put the default model into the cache dir (once; sha256-checked)
+  fetch-model [NAME]   put a model into the cache dir (once; sha256-checked): smollm2
+                       (the default, 93 MB) or gemma (Gemma 3 270M Q4_K_M, 253 MB)
   build-web            build the wasm engine (release) and its JS bindings into www/pkg,
                        copy the page's modules from web/ to www/web
   demo [--port N]      build-web, put the default model where the page finds it
@@ -80,10 +81,10 @@ cache dir: $SAMPLESCOPE_CACHE, else $XDG_CACHE_HOME/samplescope, else $HOME/.cac
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("fetch-model") if args.len() == 1 => model::fetch_model().map(|path| {
+        Some("fetch-model") if args.len() <= 2 => model::fetch_named(args.get(1).map(String::as_str)).map(|path| {
             println!("{}", path.display());
         }),
-        Some("fetch-model") => Err(format!("fetch-model takes no arguments\n\n{USAGE}")),
+        Some("fetch-model") => Err(format!("fetch-model takes at most one model name\n\n{USAGE}")),
         Some("build-web") if args.len() == 1 => web::build_web(),
         Some("build-web") => Err(format!("build-web takes no arguments\n\n{USAGE}")),
         Some("demo") => web::demo(&args[1..]),

@@ -57,6 +57,7 @@ fn steps() -> Vec<Step> {
         Step { name: "Mesa lavapipe (Vulkan on the CPU)", run: ensure_lavapipe, prerequisite: true },
         Step { name: "rust target wasm32-unknown-unknown", run: ensure_wasm_target, prerequisite: true },
         Step { name: "default model", run: ensure_model, prerequisite: true },
+        Step { name: "Gemma 3 270M model", run: ensure_gemma, prerequisite: true },
         Step { name: "cargo test --workspace", run: cargo_test, prerequisite: false },
         Step { name: "fuzz (30 s, tests/fuzz.rs)", run: fuzz_step, prerequisite: false },
         Step { name: "wasm32 build of the library (build-web)", run: wasm_check, prerequisite: false },
@@ -188,6 +189,11 @@ fn ensure_wasm_target(_: &Ctx) -> Res {
 /// (c) the default model in the cache dir (the model tests read it from there).
 fn ensure_model(_: &Ctx) -> Res {
     model::fetch_model().map(|_| ())
+}
+
+/// tests/model_gemma.rs and the tokenizer tests read it (253 MB, cached like the default).
+fn ensure_gemma(_: &Ctx) -> Res {
+    model::fetch(&model::GEMMA).map(|_| ())
 }
 
 /// (d) every Rust test in the workspace, on lavapipe (or whatever adapter wgpu picks).
