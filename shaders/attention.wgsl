@@ -1,14 +1,16 @@
 // Causal grouped-query attention over the KV cache, in two passes:
-//   scores: s[m, h, t] = q[m, h] · kc[t, h/G] / sqrt(HD),  one invocation per (4 t, h, m)
-//   mix:    out[m, h] = Σ_t softmax_t(s[m, h, :]) · vc[t, h/G],  t = 0 ..= pos[m],
+//   scores: s[m, h, t] = q[m, h] · kc[t, h/G] · SCALE,  one invocation per (4 t, h, m)
+//   mix:    out[m, h] = Σ_t softmax_t(s[m, h, :]) · vc[t, h/G],  t = first(pos[m]) ..= pos[m],
 //           one invocation per (16 or 4 output dims, h, m), with a running (online) softmax.
 // Why two passes: one invocation per (head, row) gave a decode step 9 invocations, one
 // workgroup, so one CPU core on a software adapter, each holding q and its accumulator in
 // private arrays, which SwiftShader keeps in memory (28% of a SwiftShader step at position
 // 128). Split this way a step has H·(pos+1)/4 and H·HD/16 invocations, no private arrays.
 // Position t is read from the row's KV slot (common.wgsl: shared prefix, then the lane's
-// own part). Defines: H, HKV, HD, NCTX (the score rows' stride), QUAD (below), KV_F16
-// (caches hold pack2x16float pairs).
+// own part). A sliding window (WINDOW > 0: Gemma's local layers) lets a query see only the
+// WINDOW positions ending at its own, as llama.cpp's LLAMA_SWA_TYPE_STANDARD does.
+// Defines: H, HKV, HD, NCTX (the score rows' stride), SCALE (usually HD^-½), WINDOW (0: all),
+// QUAD (below), KV_F16 (caches hold pack2x16float pairs).
 
 @group(0) @binding(0) var<uniform> rows: Rows;
 @group(0) @binding(1) var<storage, read> info: array<RowInfo>;         // [M]
@@ -40,6 +42,14 @@ fn v4(i: u32) -> vec4<f32> {
 const HV4: u32 = HD / 4u;
 const GROUP: u32 = H / HKV;
 
+// The first position a query at `pos` attends to.
+fn first(pos: u32) -> u32 {
+    if (WINDOW > 0u && pos >= WINDOW) {
+        return pos + 1u - WINDOW;
+    }
+    return 0u;
+}
+
 // Four positions an invocation (t = 4·gid.x ..): q is loaded once for all four, so a
 // score costs 5 vector loads instead of 8 (each one a gather on a CPU adapter).
 @compute @workgroup_size(64)
@@ -51,7 +61,7 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let r = info[m];
-    if (t0 > r.pos) {
+    if (t0 > r.pos || t0 + 3u < first(r.pos)) {
         return;
     }
     // Positions past the row's last are clamped to it: computed, never stored.
@@ -64,7 +74,7 @@ fn scores(@builtin(global_invocation_id) gid: vec3<u32>) {
         let qi = q[qb + i];
         acc += vec4<f32>(dot(qi, k4(kb.x + i)), dot(qi, k4(kb.y + i)), dot(qi, k4(kb.z + i)), dot(qi, k4(kb.w + i)));
     }
-    acc /= sqrt(f32(HD));
+    acc *= SCALE;
     let sb = (m * H + h) * NCTX + t0;
     s[sb] = acc.x;
     if (t0 + 1u <= r.pos) {
@@ -106,7 +116,7 @@ fn mix(@builtin(global_invocation_id) gid: vec3<u32>) {
     var a2 = vec4<f32>(0.0);
     var a3 = vec4<f32>(0.0);
 #endif
-    for (var t = 0u; t <= r.pos; t++) {
+    for (var t = first(r.pos); t <= r.pos; t++) {
         let st = s[sb + t];
         if (st > mx) {
             let c = exp(mx - st);

@@ -1,8 +1,10 @@
 // Matrix × activations with quantized weights:  y[m, n] (+)= Σ_k W[n, k] · x[m, k]
 // W is [N, K] in 32-weight blocks read by load_q / load_block (weights_*.wgsl, prepended).
 // Defines: K, N, R (activation rows per invocation), ACCUMULATE (y += … for the residual
-// adds), GLU (W holds gate rows 0..N then up rows N..2N; y = silu(gate) · up), SPLIT with
-// N0, N1 (three outputs, below),
+// adds), GLU (W holds gate rows 0..N then up rows N..2N; y = silu(gate) · up, or with GELU
+// gelu_tanh(gate) · up), SPLIT with N0, N1 (three outputs, below), LDY and COL0 (output
+// row m, column n is y[m·LDY + COL0 + n]: a matrix too large for one binding runs as
+// several dispatches over row ranges of W, each writing its columns of y),
 // COOP (a 64-invocation workgroup per weight row with a shared-memory reduction, for real
 // GPUs); else the software-adapter shape: 4 weight rows × R (1, or 4 with BATCH) activation
 // rows per invocation, WG invocations a workgroup, no barriers.
@@ -15,7 +17,7 @@
 @group(0) @binding(0) var<uniform> rows: Rows;
 @group(0) @binding(1) var<storage, read> weights: array<u32>;      // [N or 2N, K/32] blocks
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;      // [M, K/4]
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;      // [M, N] (SPLIT: [M, N0])
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;      // [M, LDY] (SPLIT: [M, N0])
 #if SPLIT
 // SPLIT: W stacks three matrices (q, k, v) and the output columns go to three buffers:
 // columns 0..N0 to y, N0..N0+N1 to y1, the rest to y2 (one dispatch for three projections).
@@ -46,9 +48,21 @@ fn row_dot(n: u32, m0: u32, lane: u32, stride: u32) -> array<f32, R> {
     return acc;
 }
 
+// ggml's GELU, tanh form. tanh is written with exp of a clamped argument: some WGSL
+// backends compute tanh(u) as a ratio of exps that overflows to NaN for large |u|.
+fn gelu_tanh(x: f32) -> f32 {
+    let u = clamp(0.7978845608028654 * (x + 0.044715 * x * x * x), -15.0, 15.0);
+    let e = exp(2.0 * u);
+    return 0.5 * x * (1.0 + (e - 1.0) / (e + 1.0));
+}
+
 fn store(m: u32, n: u32, gate: f32, up: f32) {
 #if GLU
+#if GELU
+    let v = gelu_tanh(gate) * up;
+#else
     let v = gate / (1.0 + exp(-gate)) * up;
+#endif
 #else
     let v = gate;
 #endif
@@ -62,9 +76,9 @@ fn store(m: u32, n: u32, gate: f32, up: f32) {
     }
 #else
 #if ACCUMULATE
-    y[m * N + n] += v;
+    y[m * LDY + COL0 + n] += v;
 #else
-    y[m * N + n] = v;
+    y[m * LDY + COL0 + n] = v;
 #endif
 #endif
 }

@@ -1,6 +1,7 @@
-// RMSNorm: y[m, :] = x[row0 + m, :] · g / sqrt(mean(x[row0 + m, :]²) + EPS)
+// RMSNorm: y[m, :] = x[row0 + m, :] · g / sqrt(mean(x[row0 + m, :]²) + EPS); with ADD,
+// y[m, :] += the same (Gemma's post-attention and post-FFN norms feed the residual).
 // One invocation per row: a row is only D (≈576) floats, and no barriers is what software
-// adapters want. Defines: D, EPS.
+// adapters want. Defines: D, EPS, ADD.
 
 @group(0) @binding(0) var<uniform> rows: Rows;
 @group(0) @binding(1) var<storage, read> x: array<vec4<f32>>;        // [*, D/4]
@@ -23,6 +24,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let scale = 1.0 / sqrt(ss / f32(D) + EPS);
     for (var i = 0u; i < DV4; i++) {
+#if ADD
+        y[m * DV4 + i] += x[src + i] * scale * g[i];
+#else
         y[m * DV4 + i] = x[src + i] * scale * g[i];
+#endif
     }
 }

@@ -1,16 +1,20 @@
-// RoPE as llama.cpp's `llama` arch does it ("normal", not NeoX): within each head, the pair
-// (2i, 2i+1) is rotated by pos · base^(-2i/ROT) for i < ROT/2. The cos/sin table is computed
-// on the CPU in f64 (GPU sin/cos lose accuracy at large angles).
+// RoPE on q and k, then k and v into the KV cache. Within each head a pair of elements is
+// rotated by pos · base^(-2i/ROT) for i < ROT/2: the pair (2i, 2i+1) (llama.cpp's "normal"
+// type, Llama) or, with NEOX, (i, i + ROT/2) (Gemma, Qwen). Elements ≥ ROT pass through.
+// The cos/sin table is computed on the CPU in f64 (GPU sin/cos lose accuracy at large
+// angles); each layer binds the table of its own RoPE base.
+// QK_NORM first RMS-normalizes every q and k head over its HD values with its own weights
+// (attn_q_norm, attn_k_norm: Gemma 3), as llama.cpp does before RoPE.
 // q is rotated in place; k is rotated and stored, with v, into this layer's KV cache at the
 // row's slot (common.wgsl). KV_F16 stores each (even, odd) pair as pack2x16float, halving
 // the cache. One invocation per (head slot, row): slots 0..H are q heads, H..H+HKV the kv
-// heads. Defines: H, HKV, HD, ROT, KV_F16.
+// heads. Defines: H, HKV, HD, ROT, NEOX, QK_NORM (with EPS), KV_F16.
 
 @group(0) @binding(0) var<uniform> rows: Rows;
 @group(0) @binding(1) var<storage, read> info: array<RowInfo>;       // [M]
 @group(0) @binding(2) var<storage, read> cs: array<vec2<f32>>;       // [CTX, ROT/2] (cos, sin)
-@group(0) @binding(3) var<storage, read_write> q: array<vec2<f32>>;  // [M, H·HD/2]
-@group(0) @binding(4) var<storage, read> k: array<vec2<f32>>;        // [M, HKV·HD/2]
+@group(0) @binding(3) var<storage, read_write> q: array<f32>;        // [M, H·HD]
+@group(0) @binding(4) var<storage, read> k: array<f32>;              // [M, HKV·HD]
 @group(0) @binding(5) var<storage, read> v: array<vec2<f32>>;        // [M, HKV·HD/2]
 #if KV_F16
 @group(0) @binding(6) var<storage, read_write> kc: array<u32>;       // [SLOTS, HKV·HD/2] f16 pairs
@@ -19,8 +23,12 @@
 @group(0) @binding(6) var<storage, read_write> kc: array<vec2<f32>>; // [SLOTS, HKV·HD/2]
 @group(0) @binding(7) var<storage, read_write> vc: array<vec2<f32>>;
 #endif
+#if QK_NORM
+@group(0) @binding(8) var<storage, read> qk_norm: array<f32>;        // [2, HD]: q's weights, k's
+#endif
 
 const HP: u32 = HD / 2u;   // pairs per head
+const RH: u32 = ROT / 2u;  // rotated pairs per head
 #if KV_F16
 alias KvPair = u32;
 #else
@@ -35,8 +43,70 @@ fn pack(p: vec2<f32>) -> KvPair {
 #endif
 }
 
+// The two elements (within a head) that rotation pair i < RH mixes.
+fn pair(i: u32) -> vec2<u32> {
+#if NEOX
+    return vec2<u32>(i, i + RH);
+#else
+    return vec2<u32>(2u * i, 2u * i + 1u);
+#endif
+}
+
 fn rot(p: vec2<f32>, c: vec2<f32>) -> vec2<f32> {
     return vec2<f32>(p.x * c.x - p.y * c.y, p.x * c.y + p.y * c.x);
+}
+
+// q head values times the head's norm factor and weights (1 without QK_NORM).
+fn q_at(base: u32, e: u32, scale: f32) -> f32 {
+#if QK_NORM
+    return q[base + e] * scale * qk_norm[e];
+#else
+    return q[base + e];
+#endif
+}
+
+fn k_at(base: u32, e: u32, scale: f32) -> f32 {
+#if QK_NORM
+    return k[base + e] * scale * qk_norm[HD + e];
+#else
+    return k[base + e];
+#endif
+}
+
+// 1 / rms of the HD values at `base` of q (is_q) or k.
+fn inv_rms(base: u32, is_q: bool) -> f32 {
+#if QK_NORM
+    var ss = 0.0;
+    for (var e = 0u; e < HD; e++) {
+        let x = select(k[base + e], q[base + e], is_q);
+        ss += x * x;
+    }
+    return 1.0 / sqrt(ss / f32(HD) + EPS);
+#else
+    return 1.0;
+#endif
+}
+
+// Element e of a k head after norm and rotation (t: the row's table offset).
+fn k_rotated(base: u32, e: u32, t: u32, scale: f32) -> f32 {
+    let x = k_at(base, e, scale);
+    if (e >= ROT) {
+        return x;
+    }
+#if NEOX
+    let i = e % RH;
+    let c = cs[t + i];
+    if (e < RH) {
+        return x * c.x - k_at(base, e + RH, scale) * c.y;
+    }
+    return k_at(base, e - RH, scale) * c.y + x * c.x;
+#else
+    let c = cs[t + e / 2u];
+    if (e % 2u == 0u) {
+        return x * c.x - k_at(base, e + 1u, scale) * c.y;
+    }
+    return k_at(base, e - 1u, scale) * c.y + x * c.x;
+#endif
 }
 
 @compute @workgroup_size(64)
@@ -48,23 +118,30 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     }
     let r = info[m];
     let p = r.pos;
-    let t = p * (ROT / 2u);
+    let t = p * RH;
     if (slot < H) {
-        let base = (m * H + slot) * HP;
-        for (var i = 0u; i < ROT / 2u; i++) {
-            q[base + i] = rot(q[base + i], cs[t + i]);
+        let base = (m * H + slot) * HD;
+        let scale = inv_rms(base, true);
+        for (var i = 0u; i < RH; i++) {
+            let e = pair(i);
+            let o = rot(vec2<f32>(q_at(base, e.x, scale), q_at(base, e.y, scale)), cs[t + i]);
+            q[base + e.x] = o.x;
+            q[base + e.y] = o.y;
         }
+#if QK_NORM
+        for (var e = ROT; e < HD; e++) {
+            q[base + e] = q_at(base, e, scale);
+        }
+#endif
     } else {
         let h = slot - H;
-        let src = (m * HKV + h) * HP;
+        let src = (m * HKV + h) * HD;
+        let scale = inv_rms(src, false);
         let dst = (kv_slot(p, r) * HKV + h) * HP;
         for (var i = 0u; i < HP; i++) {
-            var kk = k[src + i];
-            if (i < ROT / 2u) {
-                kk = rot(kk, cs[t + i]);
-            }
+            let kk = vec2<f32>(k_rotated(src, 2u * i, t, scale), k_rotated(src, 2u * i + 1u, t, scale));
             kc[dst + i] = pack(kk);
-            vc[dst + i] = pack(v[src + i]);
+            vc[dst + i] = pack(v[src / 2u + i]);
         }
     }
 }

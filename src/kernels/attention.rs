@@ -9,6 +9,21 @@ use crate::gpu::shader::{Defines, Slot};
 const SRC: &str = include_str!("../../shaders/attention.wgsl");
 const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite];
 
+/// What a layer's queries see and how their scores are scaled.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AttnSpec {
+    /// Multiplier of q·k (usually head_dim^-½).
+    pub scale: f32,
+    /// Keys at positions pos − window + 1 ..= pos; None: 0 ..= pos.
+    pub window: Option<u32>,
+}
+
+impl AttnSpec {
+    pub fn full(h: Heads) -> Self {
+        AttnSpec { scale: 1.0 / (h.head_dim as f32).sqrt(), window: None }
+    }
+}
+
 pub struct Attention {
     scores: wgpu::ComputePipeline,
     mix: wgpu::ComputePipeline,
@@ -18,8 +33,13 @@ pub struct Attention {
 
 impl Attention {
     /// Rows attend to positions below `n_ctx` (the stride of the score scratch).
-    pub fn new(kern: &Kernels, h: Heads, kv_f16: bool, n_ctx: u32) -> Result<Self> {
+    pub fn new(kern: &Kernels, h: Heads, spec: AttnSpec, kv_f16: bool, n_ctx: u32) -> Result<Self> {
+        if spec.window == Some(0) {
+            return Err(Error::Param("attention window 0".into()));
+        }
         let defs = Defines::new()
+            .f32("SCALE", spec.scale)
+            .u32("WINDOW", spec.window.unwrap_or(0))
             .u32("H", h.n_head)
             .u32("HKV", h.n_head_kv)
             .u32("HD", h.head_dim)
@@ -62,20 +82,21 @@ impl Attention {
 }
 
 /// CPU reference for one query row: q [H·HD], caches [SLOTS, HKV·HD], attending to the
-/// positions 0..=row.pos at their slots.
-pub fn attention_ref(h: Heads, q: &[f32], kc: &[f32], vc: &[f32], row: RowInfo) -> Vec<f32> {
+/// positions 0..=row.pos (or the window ending there) at their slots.
+pub fn attention_ref(h: Heads, spec: AttnSpec, q: &[f32], kc: &[f32], vc: &[f32], row: RowInfo) -> Vec<f32> {
     let (hd, kvd) = (h.head_dim as usize, (h.n_head_kv * h.head_dim) as usize);
     let group = (h.n_head / h.n_head_kv) as usize;
     let mut out = vec![0f32; h.n_head as usize * hd];
     for head in 0..h.n_head as usize {
         let kvh = head / group;
         let qh = &q[head * hd..(head + 1) * hd];
-        let slots: Vec<usize> = (0..=row.pos).map(|t| row.slot(t) as usize).collect();
+        let first = spec.window.map_or(0, |w| (row.pos + 1).saturating_sub(w));
+        let slots: Vec<usize> = (first..=row.pos).map(|t| row.slot(t) as usize).collect();
         let scores: Vec<f64> = slots
             .iter()
             .map(|&t| {
                 let k = &kc[t * kvd + kvh * hd..][..hd];
-                qh.iter().zip(k).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>() / (hd as f64).sqrt()
+                qh.iter().zip(k).map(|(&a, &b)| a as f64 * b as f64).sum::<f64>() * spec.scale as f64
             })
             .collect();
         let mx = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
@@ -97,10 +118,11 @@ mod tests {
     use crate::gpu::Variant;
 
     /// `head_dim` 16 takes the mix pass's 16-dims-an-invocation path, 12 the 4-dims one.
-    fn check(kv_f16: bool, head_dim: u32) {
+    fn check(kv_f16: bool, head_dim: u32, window: Option<u32>) {
         let kern = kernels(Variant::Row);
         let mut rng = rand::rng();
         let h = Heads { n_head: 6, n_head_kv: 2, head_dim, n_rot: head_dim };
+        let spec = AttnSpec { scale: 0.7 / (head_dim as f32).sqrt(), window };
         let slots = 60usize;
         // Solo rows, and lane rows that share positions < 10 and own slots from 33 / 47.
         let info = [
@@ -125,7 +147,7 @@ mod tests {
             (buf(&kern, &kc), buf(&kern, &vc))
         };
         let n_ctx = 40;
-        let att = Attention::new(&kern, h, kv_f16, n_ctx).unwrap();
+        let att = Attention::new(&kern, h, spec, kv_f16, n_ctx).unwrap();
         let scratch = buf(&kern, &vec![0.0; att.scratch_bytes(m as u32) as usize / 4]);
         let bufs = [
             rows(&kern, m as u32, 0),
@@ -143,23 +165,33 @@ mod tests {
         let want: Vec<f32> = info
             .iter()
             .enumerate()
-            .flat_map(|(i, &r)| attention_ref(h, &q[i * qd..(i + 1) * qd], &kc, &vc, r))
+            .flat_map(|(i, &r)| attention_ref(h, spec, &q[i * qd..(i + 1) * qd], &kc, &vc, r))
             .collect();
         // Outputs are convex combinations of values in [-1, 1]; f32 softmax and sums over
         // ≤ 33 positions stay within 1e-5 absolute.
         let scale = vec![1.0; want.len()];
-        assert_close(&format!("attention, head_dim {head_dim}"), &got, &want, &scale, 1e-5, 0.0);
+        assert_close(&format!("attention, head_dim {head_dim}, window {window:?}"), &got, &want, &scale, 1e-5, 0.0);
     }
 
     #[test]
     fn matches_cpu_reference() {
-        check(false, 16);
-        check(false, 12);
+        check(false, 16, None);
+        check(false, 12, None);
     }
 
     #[test]
     fn matches_cpu_reference_with_f16_cache() {
-        check(true, 16);
-        check(true, 12);
+        check(true, 16, None);
+        check(true, 12, None);
+    }
+
+    /// Windows shorter than some rows' prefixes, across the lanes' shared prefix, of one
+    /// key, and longer than every row (= full attention).
+    #[test]
+    fn sliding_window_matches_cpu_reference() {
+        for w in [5, 11, 1, 64] {
+            check(false, 16, Some(w));
+            check(true, 12, Some(w));
+        }
     }
 }

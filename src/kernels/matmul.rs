@@ -35,8 +35,12 @@ pub struct Epilogue {
     pub accumulate: bool,
     /// W holds gate rows then up rows; y = silu(gate) · up.
     pub glu: bool,
+    /// With `glu`: gelu_tanh(gate) · up instead.
+    pub gelu: bool,
     /// W stacks three matrices of [n0, n1, n - n0 - n1] rows, written to three outputs.
     pub split: Option<[u32; 2]>,
+    /// Where the n output columns go in y's rows: (row length, first column); None: (n, 0).
+    pub columns: Option<(u32, u32)>,
 }
 
 /// How a dispatch tiles the output: see shaders/matmul.wgsl.
@@ -77,7 +81,7 @@ impl Matmul {
     /// `k` is the row length (a multiple of 32), `n` the output width (rows of W; with
     /// `glu` W has 2n rows: gate then up).
     pub fn new(kern: &Kernels, fmt: WeightFormat, k: u32, n: u32, accumulate: bool, glu: bool) -> Result<Self> {
-        Self::with(kern, fmt, k, n, Epilogue { accumulate, glu, split: None })
+        Self::with(kern, fmt, k, n, Epilogue { accumulate, glu, ..Default::default() })
     }
 
     /// W·x with the given epilogue; for a split, `n` counts the rows of all three.
@@ -91,8 +95,12 @@ impl Matmul {
             return Err(crate::Error::Param(format!("weight format {fmt:?} is for the row kernels")));
         }
         let [n0, n1] = epi.split.unwrap_or([n, 0]);
-        if epi.split.is_some() && (epi.accumulate || epi.glu || n0 + n1 > n) {
+        if epi.split.is_some() && (epi.accumulate || epi.glu || n0 + n1 > n || epi.columns.is_some()) {
             return Err(crate::Error::Param(format!("matmul split [{n0}, {n1}] of {n} rows with accumulate/glu")));
+        }
+        let (ldy, col0) = epi.columns.unwrap_or((n, 0));
+        if col0.checked_add(n).is_none_or(|end| end > ldy) || (epi.gelu && !epi.glu) {
+            return Err(crate::Error::Param(format!("matmul of {n} columns at {col0} of {ldy}, gelu {}", epi.gelu)));
         }
         let make = |r: u32, nr: u32| {
             let defs = Defines::new()
@@ -103,7 +111,10 @@ impl Matmul {
                 .u32("N0", n0)
                 .u32("N1", n1)
                 .flag("ACCUMULATE", epi.accumulate)
+                .u32("LDY", ldy)
+                .u32("COL0", col0)
                 .flag("GLU", epi.glu)
+                .flag("GELU", epi.gelu)
                 .flag("SPLIT", epi.split.is_some())
                 .flag("COOP", variant == Variant::Cooperative)
                 .flag("BATCH", r > 1)
@@ -209,32 +220,36 @@ impl Matmul {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
-    use super::super::weights::{repack, split_for_texture, TEX_WIDTH};
+    use super::super::weights::{random_tensor, repack, split_for_texture, TEX_WIDTH};
     use super::*;
     use crate::gguf::GgmlType;
     use crate::quant;
-    use rand::Rng;
 
-    /// Random GGUF bytes of type `ty` for `n` weights: random scales and quants, not a
-    /// quantization of anything, so every bit pattern of the format gets exercised.
-    fn random_tensor(rng: &mut impl Rng, ty: GgmlType, n: usize) -> Vec<u8> {
-        let f16 = |v: f32| half::f16::from_f32(v).to_bits().to_le_bytes();
-        let mut out = Vec::new();
-        match ty {
-            GgmlType::F32 => (0..n).for_each(|_| out.extend(rng.random_range(-1.0f32..1.0).to_le_bytes())),
-            GgmlType::F16 => (0..n).for_each(|_| out.extend(f16(rng.random_range(-1.0..1.0)))),
-            _ => {
-                for _ in 0..n / 32 {
-                    out.extend(f16(rng.random_range(0.001..0.1)));
-                    if ty == GgmlType::Q4_1 {
-                        out.extend(f16(rng.random_range(-0.5..0.5)));
-                    }
-                    let qbytes = if ty == GgmlType::Q8_0 { 32 } else { 16 };
-                    (0..qbytes).for_each(|_| out.push(rng.random()));
-                }
-            }
+    /// Every quantized type the engine reads, with F32 and F16: Q4 (Q4_0, Q4_1), Q8 (Q8_0,
+    /// Q5_0, IQ4_NL), Q8S (Q5_1, the K-quants) and F32.
+    const EVERY_TYPE: [GgmlType; 13] = [
+        GgmlType::Q4_0,
+        GgmlType::Q4_1,
+        GgmlType::Q8_0,
+        GgmlType::F32,
+        GgmlType::F16,
+        GgmlType::Q5_0,
+        GgmlType::Q5_1,
+        GgmlType::IQ4NL,
+        GgmlType::Q2K,
+        GgmlType::Q3K,
+        GgmlType::Q4K,
+        GgmlType::Q5K,
+        GgmlType::Q6K,
+    ];
+
+    /// A row length that is whole blocks of `ty` and not a power of two where it can be.
+    fn row_len(ty: GgmlType) -> usize {
+        if ty.block().0 == 256 {
+            256
+        } else {
+            96
         }
-        out
     }
 
     /// The weights of `n` elements on the GPU: one buffer in the type's format, or with
@@ -256,7 +271,7 @@ mod tests {
         (fmt.texture_form().unwrap(), buf_u32(kern, &scales), Some(tex.create_view(&Default::default())))
     }
 
-    /// Both layouts of Q4 and Q8 on the row kernels, one elsewhere.
+    /// Both layouts of Q4, Q8 and Q8S on the row kernels, one elsewhere.
     fn layouts(variant: Variant, ty: GgmlType) -> &'static [bool] {
         let has_texture = WeightFormat::for_type(ty).unwrap().texture_form().is_some();
         if has_texture && variant == Variant::Row {
@@ -268,7 +283,7 @@ mod tests {
 
     fn check(variant: Variant, ty: GgmlType, m: usize, accumulate: bool, glu: bool) {
         for &texture in layouts(variant, ty) {
-            check_shape(variant, Shape::for_variant(variant), ty, m, accumulate, glu, texture, (96, 70))
+            check_shape(variant, Shape::for_variant(variant), ty, m, accumulate, glu, texture, (row_len(ty), 70))
         }
     }
 
@@ -291,7 +306,7 @@ mod tests {
         let x = rand_vec(&mut rng, m * k, 1.0);
         let y0 = rand_vec(&mut rng, m * n, 1.0);
 
-        let epi = Epilogue { accumulate, glu, split: None };
+        let epi = Epilogue { accumulate, glu, ..Default::default() };
         let (fmt, wb, quants) = upload(&kern, ty, &wbytes, wrows * k, texture);
         let mm = Matmul::with_shape(&kern, fmt, k as u32, n as u32, epi, shape).unwrap();
         let rb = rows(&kern, m as u32, 0);
@@ -339,9 +354,74 @@ mod tests {
         kern.gpu.texture_u32x4("dummy", 1, 1, &[0; 4]).unwrap().create_view(&Default::default())
     }
 
+    /// ggml's GELU (tanh form) in f64.
+    fn gelu_ref(x: f64) -> f64 {
+        0.5 * x * (1.0 + (0.7978845608028654 * (x + 0.044715 * x * x * x)).tanh())
+    }
+
+    /// Gemma's gated GELU, and a matrix run as two dispatches over row ranges of W (how a
+    /// matrix larger than one binding runs), each writing its columns of y; both variants.
+    #[test]
+    fn gelu_glu_and_row_ranges_match_cpu_reference() {
+        for variant in [Variant::Row, Variant::Cooperative] {
+            let kern = kernels(variant);
+            let mut rng = rand::rng();
+            let (k, n, ty) = (64usize, 40usize, GgmlType::Q8_0);
+            for m in [1usize, 5] {
+                // Gate values up to ~±20: the tanh argument reaches the clamp.
+                let wbytes = random_tensor(&mut rng, ty, 2 * n * k);
+                let w = quant::dequantize(ty, &wbytes, 2 * n * k).unwrap();
+                let x = rand_vec(&mut rng, m * k, 3.0);
+                let epi = Epilogue { glu: true, gelu: true, ..Default::default() };
+                let (fmt, wb, quants) = upload(&kern, ty, &wbytes, 2 * n * k, false);
+                let mm = Matmul::with(&kern, fmt, k as u32, n as u32, epi).unwrap();
+                let (rb, xb, yb) = (rows(&kern, m as u32, 0), buf(&kern, &x), buf(&kern, &vec![0.0; m * n]));
+                let bg = mm.bind(&kern, &rb, &wb, quants.as_ref(), &xb, &yb).unwrap();
+                run(&kern, |p| mm.record(p, &bg, m as u32));
+                let got = read(&kern, &yb, m * n);
+                let dot = |row: usize, i: usize| -> (f64, f64) {
+                    (0..k).fold((0.0, 0.0), |(s, a), t| {
+                        let p = w[row * k + t] as f64 * x[i * k + t] as f64;
+                        (s + p, a + p.abs())
+                    })
+                };
+                let (mut want, mut scale) = (Vec::new(), Vec::new());
+                for i in 0..m {
+                    for j in 0..n {
+                        let ((g, ga), (u, ua)) = (dot(j, i), dot(n + j, i));
+                        want.push((gelu_ref(g) * u) as f32);
+                        // gelu' ≤ 1.13: the gate's error passes through at most that.
+                        scale.push((1.13 * ga * u.abs() + ua * gelu_ref(g).abs()) as f32);
+                    }
+                }
+                assert_close(&format!("{variant:?} gelu glu m={m}"), &got, &want, &scale, 2e-5, 1e-6);
+
+                // The first 24 rows of W, then the other 16, into columns 0..24 and 24..40.
+                let yb = buf(&kern, &vec![0.0; m * n]);
+                for (r0, r1) in [(0usize, 24usize), (24, n)] {
+                    let part = &wbytes[r0 * k / 32 * 34..r1 * k / 32 * 34];
+                    let (fmt, wb, quants) = upload(&kern, ty, part, (r1 - r0) * k, false);
+                    let epi = Epilogue { columns: Some((n as u32, r0 as u32)), ..Default::default() };
+                    let mm = Matmul::with(&kern, fmt, k as u32, (r1 - r0) as u32, epi).unwrap();
+                    let bg = mm.bind(&kern, &rb, &wb, quants.as_ref(), &xb, &yb).unwrap();
+                    run(&kern, |p| mm.record(p, &bg, m as u32));
+                }
+                let got = read(&kern, &yb, m * n);
+                let want: Vec<f32> =
+                    (0..m).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| dot(j, i).0 as f32).collect();
+                let scale: Vec<f32> =
+                    (0..m).flat_map(|i| (0..n).map(move |j| (i, j))).map(|(i, j)| dot(j, i).1 as f32).collect();
+                assert_close(&format!("{variant:?} row ranges m={m}"), &got, &want, &scale, 1e-5, 1e-6);
+            }
+            let bad = Epilogue { columns: Some((30, 20)), ..Default::default() };
+            assert!(Matmul::with(&kern, WeightFormat::Q8, 64, 16, bad).is_err(), "columns past the row");
+        }
+    }
+
     /// Texture formats with more texels than a texture row (Q4: 2 × 1100 = 2200 > 2048
-    /// blocks, a texel each; Q8: 1100 blocks, two texels each), so blocks wrap to the next
-    /// row; and the cooperative kernels refuse the texture formats.
+    /// blocks, a texel each; Q8: 1100 blocks, two texels each; Q8S: 1120 blocks, two texels
+    /// each), so blocks wrap to the next row; and the cooperative kernels refuse the texture
+    /// formats.
     #[test]
     fn texture_rows_wrap() {
         for m in [1, 5] {
@@ -366,15 +446,25 @@ mod tests {
                 (32, 1100),
             );
         }
+        // Q8S: 140 rows of 8 blocks, two texels each.
+        let row = Shape::for_variant(Variant::Row);
+        for m in [1, 5] {
+            check_shape(Variant::Row, row, GgmlType::Q6K, m, false, false, true, (256, 140));
+        }
         let kern = kernels(Variant::Cooperative);
         assert!(Matmul::new(&kern, WeightFormat::Q4Tex, 64, 8, false, false).is_err());
         assert!(Matmul::new(&kern, WeightFormat::Q8Tex, 64, 8, false, false).is_err());
+        assert!(Matmul::new(&kern, WeightFormat::Q8STex, 256, 8, false, false).is_err());
     }
 
+    /// Every type, fresh random blocks, one activation row and several (4 a lane on the row
+    /// kernels, so the mat4x4 block_dot too), both layouts on the row kernels. The bound is
+    /// the tests' usual 1e-5 · Σ|w·x| + 1e-6: the GPU weights are exact, only the f32 sums
+    /// differ from the f64 reference.
     #[test]
     fn matches_cpu_reference_every_format_and_variant() {
         for variant in [Variant::Row, Variant::Cooperative] {
-            for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::F32, GgmlType::F16] {
+            for ty in EVERY_TYPE {
                 for m in [1, 5] {
                     check(variant, ty, m, false, false);
                 }
@@ -382,6 +472,9 @@ mod tests {
             check(variant, GgmlType::Q4_1, 3, true, false);
             check(variant, GgmlType::Q8_0, 1, false, true);
             check(variant, GgmlType::Q4_1, 6, true, true);
+            check(variant, GgmlType::Q4K, 3, true, false);
+            check(variant, GgmlType::Q6K, 1, false, true);
+            check(variant, GgmlType::Q2K, 6, true, true);
         }
     }
 
@@ -401,6 +494,7 @@ mod tests {
                     check_shape(Variant::Row, shape, GgmlType::Q4_1, m, m == 7, false, texture, (96, 70));
                 }
                 check_shape(Variant::Row, shape, GgmlType::Q8_0, m, false, m == 2, m == 7, (96, 70));
+                check_shape(Variant::Row, shape, GgmlType::Q3K, m, m == 2, false, m != 2, (256, 70));
             }
         }
     }

@@ -12,8 +12,18 @@ pub struct RmsNorm {
 }
 
 impl RmsNorm {
+    /// y = norm(x)·g.
     pub fn new(kern: &Kernels, d: u32, eps: f32) -> Result<Self> {
-        let defs = Defines::new().u32("D", d).f32("EPS", eps);
+        Self::with(kern, d, eps, false)
+    }
+
+    /// y += norm(x)·g (a normed residual add).
+    pub fn adding(kern: &Kernels, d: u32, eps: f32) -> Result<Self> {
+        Self::with(kern, d, eps, true)
+    }
+
+    fn with(kern: &Kernels, d: u32, eps: f32, add: bool) -> Result<Self> {
+        let defs = Defines::new().u32("D", d).f32("EPS", eps).flag("ADD", add);
         Ok(RmsNorm { pipe: kern.pipeline("rmsnorm", "main", &[COMMON, SRC], &defs, SIG)? })
     }
 
@@ -50,21 +60,28 @@ mod tests {
 
     #[test]
     fn matches_cpu_reference() {
+        check(false);
+        check(true);
+    }
+
+    fn check(add: bool) {
         let kern = kernels(Variant::Row);
         let mut rng = rand::rng();
         let (d, total, m, row0) = (96usize, 7usize, 3usize, 4usize);
         let x = rand_vec(&mut rng, total * d, 3.0);
         let g = rand_vec(&mut rng, d, 1.5);
-        let norm = RmsNorm::new(&kern, d as u32, 1e-5).unwrap();
-        let (rb, xb, gb, yb) =
-            (rows(&kern, m as u32, row0 as u32), buf(&kern, &x), buf(&kern, &g), buf(&kern, &vec![0.0; m * d]));
+        let y0 = if add { rand_vec(&mut rng, m * d, 3.0) } else { vec![0.0; m * d] };
+        let norm = RmsNorm::with(&kern, d as u32, 1e-5, add).unwrap();
+        let (rb, xb, gb, yb) = (rows(&kern, m as u32, row0 as u32), buf(&kern, &x), buf(&kern, &g), buf(&kern, &y0));
         let bg = norm.bind(&kern, &rb, &xb, &gb, &yb).unwrap();
         run(&kern, |p| norm.record(p, &bg, m as u32));
         let got = read(&kern, &yb, m * d);
         let want: Vec<f32> =
             (0..m).flat_map(|i| rmsnorm_ref(&x[(row0 + i) * d..(row0 + i + 1) * d], &g, 1e-5)).collect();
-        // Each output is one product of an f32 sum of d squares: relative error ~ d·eps.
-        let scale: Vec<f32> = want.iter().map(|v| v.abs()).collect();
+        let want: Vec<f32> = want.iter().zip(&y0).map(|(w, y)| w + y).collect();
+        // Each output is one product of an f32 sum of d squares: relative error ~ d·eps;
+        // the add one more rounding of the larger term.
+        let scale: Vec<f32> = want.iter().zip(&y0).map(|(v, y)| v.abs() + y.abs()).collect();
         assert_close("rmsnorm", &got, &want, &scale, 2e-5, 1e-6);
     }
 }

@@ -407,7 +407,9 @@ mod tests {
                 for &o in scale_offsets(ty) {
                     // Q4_0 as Q4 holds -8·d in f16: |d| ≤ 65504 / 8 (larger d is refused).
                     let limit = if ty == GgmlType::Q4_0 { 8188.0 } else { f32::INFINITY };
-                    while !f16::from_bits(le16(&blk[o..])).to_f32().abs().le(&limit) {
+                    // Finite too: inf ≤ INFINITY would let an infinite scale through.
+                    let ok = |v: f32| v.is_finite() && v.abs() <= limit;
+                    while !ok(f16::from_bits(le16(&blk[o..])).to_f32()) {
                         blk[o + 1] = rand::Rng::random(&mut rng);
                     }
                 }
