@@ -28,5 +28,5 @@ pub mod soak;
 pub mod web;
 
 pub use engine::{Engine, GenerateOptions, Generation, Pipeline};
-pub use gpu::{Gpu, GpuOptions};
+pub use gpu::{Gpu, GpuOptions, Variant};
 pub use model::LoadOptions;

@@ -6,6 +6,10 @@ use std::path::PathBuf;
 /// File name of the default model inside the cache directory.
 pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
 
+/// File name of the Gemma 3 270M Q4_K_M model in the cache directory
+/// (`cargo xtask fetch-model gemma`).
+pub const GEMMA_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
+
 /// `$SAMPLESCOPE_CACHE`, else `$XDG_CACHE_HOME/samplescope`, else `$HOME/.cache/samplescope`.
 /// `cargo xtask fetch-model` puts the default model here (the same rule lives in xtask).
 pub fn cache_dir() -> Option<PathBuf> {

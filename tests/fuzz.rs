@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use samplescope::gguf::{Array, Gguf, Value};
 use samplescope::gguf_write::GgufWriter;
-use samplescope::model::config::LlamaConfig;
+use samplescope::model::config::ModelConfig;
 use samplescope::model::cpu::CpuModel;
 use samplescope::synth::{synthetic_llama, SynthSpec};
 use samplescope::tokenizer::{ChatMessage, Tokenizer};
@@ -105,7 +105,7 @@ fn target(bytes: &[u8]) -> String {
     for t in &g.tensors {
         let _ = g.tensor_data(t).len();
     }
-    let config = LlamaConfig::from_gguf(&g);
+    let config = ModelConfig::from_gguf(&g);
     let mut reached = if config.is_ok() { "config" } else { "config error" };
     if let Ok(cfg) = &config {
         // The CPU reference model allocates its f32 weights: only for small ones.

@@ -1,10 +1,44 @@
-//! The Llama hyper-parameters, read and checked from GGUF metadata.
+//! The model's hyper-parameters, read and checked from GGUF metadata. Every architecture is
+//! the one forward pass (forward.rs) with the differences below as data; anything in the
+//! metadata that would change the math and is not handled here is an error.
 
 use crate::error::{shown, Error, Result};
 use crate::gguf::Gguf;
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arch {
+    Llama,
+    Gemma3,
+}
+
+/// Architectures by their `general.architecture` name.
+const ARCHS: &[(&str, Arch)] = &[("llama", Arch::Llama), ("gemma3", Arch::Gemma3)];
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        ARCHS.iter().find(|(_, a)| *a == self).map_or("?", |(n, _)| n)
+    }
+}
+
+/// The gated feed-forward's activation: act(gate) ⊙ up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Silu,
+    /// GELU, tanh approximation (ggml's `ggml_gelu`).
+    GeluTanh,
+}
+
+/// What one layer's attention looks like.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LayerAttention {
+    /// Keys visible to a query: positions pos − window + 1 ..= pos; None: the whole prefix.
+    pub window: Option<u32>,
+    pub rope_base: f32,
+}
+
 #[derive(Clone, Debug, PartialEq)]
-pub struct LlamaConfig {
+pub struct ModelConfig {
+    pub arch: Arch,
     pub n_layer: u32,
     pub n_embd: u32,
     pub n_ff: u32,
@@ -16,22 +50,56 @@ pub struct LlamaConfig {
     /// The context length the model was trained for.
     pub n_ctx_train: u32,
     pub rope_base: f32,
+    /// RoPE rotates the pairs (i, i + n_rot/2) (llama.cpp's NEOX type) instead of (2i, 2i+1).
+    pub rope_neox: bool,
     pub eps: f32,
+    /// Multiplier of the embedding row (Gemma: √D).
+    pub embd_scale: f32,
+    /// Multiplier of q·k before the softmax.
+    pub attn_scale: f32,
+    /// Per-head RMSNorm of q and k before RoPE (attn_q_norm, attn_k_norm).
+    pub qk_norm: bool,
+    /// RMSNorm of the attention and feed-forward outputs before the residual adds
+    /// (post_attention_norm, post_ffw_norm).
+    pub post_norms: bool,
+    pub act: Activation,
+    /// Sliding-window attention: the window, the layers that use it (il % pattern <
+    /// pattern − 1) and their RoPE base; the other layers attend to everything.
+    pub swa: Option<Swa>,
     /// Output matrix shared with the token embedding (no output.weight tensor).
     pub tied: bool,
     pub name: String,
 }
 
-/// Architectures whose tensors and RoPE match llama.cpp's `llama` graph.
-const ARCHS: &[&str] = &["llama"];
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Swa {
+    pub window: u32,
+    pub pattern: u32,
+    pub rope_base: f32,
+}
 
-impl LlamaConfig {
+/// Metadata keys (after the architecture prefix) that change the math and that no
+/// architecture here implements: their presence is an error, never silently ignored.
+const UNHANDLED_KEYS: &[&str] = &[
+    "rope.scaling.type",
+    "rope.scaling.factor",
+    "rope.scaling.original_context_length",
+    "attn_logit_softcapping",
+    "final_logit_softcapping",
+    "attention.scale",
+    "embedding_scale",
+    "residual_scale",
+    "logit_scale",
+];
+
+impl ModelConfig {
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
-        let arch = g.get_str("general.architecture").ok_or_else(|| Error::Model("no general.architecture".into()))?;
-        if !ARCHS.contains(&arch) {
-            return Err(Error::Unsupported(format!("architecture {} (supported: {})", shown(arch), ARCHS.join(", "))));
-        }
-        let key = |k: &str| format!("{arch}.{k}");
+        let name = g.get_str("general.architecture").ok_or_else(|| Error::Model("no general.architecture".into()))?;
+        let Some(&(arch_name, arch)) = ARCHS.iter().find(|(n, _)| *n == name) else {
+            let names: Vec<&str> = ARCHS.iter().map(|(n, _)| *n).collect();
+            return Err(Error::Unsupported(format!("architecture {} (supported: {})", shown(name), names.join(", "))));
+        };
+        let key = |k: &str| format!("{arch_name}.{k}");
         // An optional key that is present must be a u32: a wrong type or range is an error,
         // never a silent fall back to the default.
         let opt_u = |k: &str| -> Result<Option<u32>> {
@@ -45,6 +113,19 @@ impl LlamaConfig {
         let u = |k: &str| -> Result<u32> {
             opt_u(k)?.ok_or_else(|| Error::Model(format!("missing metadata {}", shown(&key(k)))))
         };
+        let f = |k: &str, default: f32| -> Result<f32> {
+            match g.get(&key(k)) {
+                None => Ok(default),
+                Some(v) => v
+                    .as_f64()
+                    .map(|x| x as f32)
+                    .filter(|x| x.is_finite() && *x > 0.0)
+                    .ok_or_else(|| Error::Model(format!("{} = {} is not a positive number", key(k), shown(v)))),
+            }
+        };
+        if let Some(k) = UNHANDLED_KEYS.iter().map(|k| key(k)).find(|k| g.get(k).is_some()) {
+            return Err(Error::Unsupported(format!("metadata {k} = {} (not implemented)", shown(g.get(&k).unwrap()))));
+        }
         let n_embd = u("embedding_length")?;
         let n_head = u("attention.head_count")?;
         let n_head_kv = opt_u("attention.head_count_kv")?.unwrap_or(n_head);
@@ -56,25 +137,36 @@ impl LlamaConfig {
                 u32::try_from(v).map_err(|_| Error::Model(format!("vocab size {v}")))?
             }
         };
-        if n_embd == 0 || n_head == 0 || n_head_kv == 0 || n_embd % n_head != 0 || n_head % n_head_kv != 0 {
+        if n_embd == 0 || n_head == 0 || n_head_kv == 0 || n_head % n_head_kv != 0 {
             return Err(Error::Model(format!(
                 "heads do not divide: embedding {n_embd}, heads {n_head}, kv heads {n_head_kv}"
             )));
         }
-        let head_dim = n_embd / n_head;
+        // The head size is key_length when given (Gemma: 256 ≠ 640 / 4), else D / heads.
+        let head_dim = match opt_u("attention.key_length")? {
+            Some(hd) => hd,
+            None if n_embd % n_head == 0 => n_embd / n_head,
+            None => return Err(Error::Model(format!("{n_head} heads do not divide embedding {n_embd}"))),
+        };
+        if let Some(vd) = opt_u("attention.value_length")?.filter(|&vd| vd != head_dim) {
+            return Err(Error::Unsupported(format!("value length {vd} ≠ key length {head_dim}")));
+        }
         let n_rot = opt_u("rope.dimension_count")?.unwrap_or(head_dim);
-        let f = |k: &str, default: f32| -> Result<f32> {
-            match g.get(&key(k)) {
-                None => Ok(default),
-                Some(v) => v
-                    .as_f64()
-                    .map(|x| x as f32)
-                    .filter(|x| x.is_finite() && *x > 0.0)
-                    .ok_or_else(|| Error::Model(format!("{} = {} is not a positive number", key(k), shown(v)))),
+        let n_layer = u("block_count")?;
+        let rope_base = f("rope.freq_base", 10000.0)?;
+        let gemma = arch == Arch::Gemma3;
+        let swa = match (gemma, opt_u("attention.sliding_window")?) {
+            // llama.cpp (llama-model.cpp, LLM_ARCH_GEMMA3): pattern 6, local layers at base 10⁴.
+            (true, Some(window)) if window > 0 => Some(Swa { window, pattern: 6, rope_base: 10000.0 }),
+            (true, _) => return Err(Error::Unsupported("gemma3 without attention.sliding_window".into())),
+            (false, None) => None,
+            (false, Some(w)) => {
+                return Err(Error::Unsupported(format!("{} = {w} (not implemented)", key("attention.sliding_window"))))
             }
         };
-        let cfg = LlamaConfig {
-            n_layer: u("block_count")?,
+        let cfg = ModelConfig {
+            arch,
+            n_layer,
             n_embd,
             n_ff: u("feed_forward_length")?,
             n_head,
@@ -83,11 +175,23 @@ impl LlamaConfig {
             n_rot,
             vocab,
             n_ctx_train: u("context_length")?,
-            rope_base: f("rope.freq_base", 10000.0)?,
+            rope_base,
+            rope_neox: gemma,
             eps: f("attention.layer_norm_rms_epsilon", 1e-5)?,
+            embd_scale: if gemma { (n_embd as f32).sqrt() } else { 1.0 },
+            // llama.cpp scales Gemma 3 27B (62 layers) by (D / heads)^-½, the others by hd^-½.
+            attn_scale: if gemma && n_layer == 62 {
+                1.0 / ((n_embd / n_head) as f32).sqrt()
+            } else {
+                1.0 / (head_dim as f32).sqrt()
+            },
+            qk_norm: gemma,
+            post_norms: gemma,
+            act: if gemma { Activation::GeluTanh } else { Activation::Silu },
+            swa,
             tied: g.tensor("output.weight").is_none(),
             name: match g.get("general.name") {
-                None => arch.to_string(),
+                None => arch_name.to_string(),
                 Some(v) => v
                     .as_str()
                     .ok_or_else(|| Error::Model(format!("general.name = {} is not a string", shown(v))))?
@@ -113,10 +217,29 @@ impl LlamaConfig {
         if self.n_rot == 0 || !self.n_rot.is_multiple_of(2) || self.n_rot > self.head_dim {
             return bad(format!("rope dimension {} for head dimension {}", self.n_rot, self.head_dim));
         }
+        // Wo reads the attention output in 32-wide blocks.
+        if !self.q_dim().is_multiple_of(32) {
+            return bad(format!("{} heads × {} is not a multiple of 32", self.n_head, self.head_dim));
+        }
         if self.vocab == 0 || self.n_ctx_train == 0 {
             return bad(format!("vocab {} / context {}", self.vocab, self.n_ctx_train));
         }
         Ok(())
+    }
+
+    /// Layer `il`'s attention: sliding window and RoPE base.
+    pub fn layer_attention(&self, il: u32) -> LayerAttention {
+        match self.swa {
+            Some(s) if il % s.pattern < s.pattern - 1 => {
+                LayerAttention { window: Some(s.window), rope_base: s.rope_base }
+            }
+            _ => LayerAttention { window: None, rope_base: self.rope_base },
+        }
+    }
+
+    /// Width of q and of the attention output: heads × head size.
+    pub fn q_dim(&self) -> u32 {
+        self.n_head * self.head_dim
     }
 
     pub fn kv_dim(&self) -> u32 {
@@ -141,10 +264,10 @@ mod tests {
     use crate::synth::{synthetic_llama, SynthSpec};
 
     /// The synthetic model's config error with `key` set to `value` (None: removed).
-    fn with(key: &str, value: Option<Value>) -> Result<LlamaConfig> {
+    fn with(key: &str, value: Option<Value>) -> Result<ModelConfig> {
         let base = synthetic_llama(&SynthSpec::default()).unwrap();
         let bytes = GgufWriter::from_gguf(&Gguf::parse(&base).unwrap()).set(key, value).to_bytes();
-        LlamaConfig::from_gguf(&Gguf::parse(&bytes).unwrap())
+        ModelConfig::from_gguf(&Gguf::parse(&bytes).unwrap())
     }
 
     fn err(key: &str, value: Value) -> String {

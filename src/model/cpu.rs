@@ -2,10 +2,10 @@
 //! is checked against on small synthetic models. Slow and simple on purpose: llama2.c's
 //! `forward()` shape, with the same kernel references the GPU kernel tests use.
 
-use super::LlamaConfig;
+use super::ModelConfig;
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
-use crate::kernels::attention::attention_ref;
+use crate::kernels::attention::{attention_ref, AttnSpec};
 use crate::kernels::rmsnorm::rmsnorm_ref;
 use crate::kernels::rope::rope_ref;
 use crate::kernels::RowInfo;
@@ -24,7 +24,7 @@ struct Layer {
 }
 
 pub struct CpuModel {
-    pub cfg: LlamaConfig,
+    pub cfg: ModelConfig,
     embd: Vec<f32>,     // [V, D]
     out_norm: Vec<f32>, // [D]
     output: Option<Vec<f32>>,
@@ -51,7 +51,11 @@ fn matvec(w: &[f32], x: &[f32]) -> Vec<f32> {
 
 impl CpuModel {
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
-        let cfg = LlamaConfig::from_gguf(g)?;
+        let cfg = ModelConfig::from_gguf(g)?;
+        // Gemma 3 is checked against ../shared/reference's float64 pass instead.
+        if cfg.arch != super::config::Arch::Llama {
+            return Err(Error::Unsupported(format!("the CPU reference model is llama only, not {}", cfg.arch.name())));
+        }
         let (d, kv, ff, v) = (cfg.n_embd, cfg.kv_dim(), cfg.n_ff, cfg.vocab);
         let mut layers = Vec::new();
         for i in 0..cfg.n_layer {
@@ -96,11 +100,12 @@ impl CpuModel {
             let mut k = matvec(&lw.wk, &xn);
             let v = matvec(&lw.wv, &xn);
             for head in q.chunks_mut(c.head_dim as usize).chain(k.chunks_mut(c.head_dim as usize)) {
-                rope_ref(head, pos, c.n_rot, c.rope_base);
+                rope_ref(head, pos, c.n_rot, c.rope_base, c.rope_neox);
             }
             self.kc[l].extend(k);
             self.vc[l].extend(v);
-            let att = attention_ref(c.heads(), &q, &self.kc[l], &self.vc[l], RowInfo::solo(pos));
+            let spec = AttnSpec { scale: c.attn_scale, window: None };
+            let att = attention_ref(c.heads(), spec, &q, &self.kc[l], &self.vc[l], RowInfo::solo(pos));
             x.iter_mut().zip(matvec(&lw.wo, &att)).for_each(|(a, b)| *a += b);
             let xn = rmsnorm_ref(&x, &lw.ffn_norm, c.eps);
             let (g, u) = (matvec(&lw.gate, &xn), matvec(&lw.up, &xn));

@@ -112,10 +112,10 @@ impl KvCache {
         let gpu = kern.gpu.clone();
         self.layers = gpu
             .checked("allocating the KV cache", || -> Result<Vec<KvLayer>> {
-                (0..self.n_layer)
-                    .map(|_| {
+                (0..self.n_layer as usize)
+                    .map(|il| {
                         let (kc, vc) = (gpu.storage("k_cache", bytes)?, gpu.storage("v_cache", bytes)?);
-                        Ok(KvLayer { binds: fwd.bind_kv(kern, &kc, &vc)?, _caches: (kc, vc) })
+                        Ok(KvLayer { binds: fwd.bind_kv(kern, il, &kc, &vc)?, _caches: (kc, vc) })
                     })
                     .collect()
             })

@@ -20,7 +20,7 @@ mod weights;
 
 use std::cell::Cell;
 
-pub use config::LlamaConfig;
+pub use config::ModelConfig;
 pub use readback::RING;
 
 use crate::error::{Error, Result};
@@ -85,7 +85,7 @@ enum RowSet<'a> {
 }
 
 pub struct Model {
-    pub cfg: LlamaConfig,
+    pub cfg: ModelConfig,
     pub kern: Kernels,
     pub n_ctx: u32,
     pub max_rows: u32,
@@ -102,7 +102,7 @@ pub struct Model {
 
 impl Model {
     pub async fn load(gpu: Gpu, g: &Gguf<'_>, opts: &LoadOptions) -> Result<Model> {
-        let cfg = LlamaConfig::from_gguf(g)?;
+        let cfg = ModelConfig::from_gguf(g)?;
         if opts.n_ctx == 0 || opts.max_rows == 0 {
             return Err(Error::Param("n_ctx and max_rows must be positive".into()));
         }

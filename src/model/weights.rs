@@ -1,35 +1,61 @@
 //! Finding, checking and uploading the model's tensors.
 
-use super::LlamaConfig;
+use std::ops::Range;
+
+use super::ModelConfig;
 use crate::error::{Error, Result};
 use crate::gguf::{Gguf, TensorInfo};
 use crate::gpu::{Gpu, Variant};
 use crate::kernels::weights::{repack, split_for_texture, to_f32, WeightFormat, TEX_WIDTH};
 
-/// A weight matrix on the GPU in its kernel format.
+/// A weight matrix on the GPU in its kernel format: one part, or, when it is larger than
+/// one storage binding, several parts that each hold a range of its rows.
 pub struct Matrix {
-    pub buf: wgpu::Buffer,
+    pub parts: Vec<Part>,
     pub fmt: WeightFormat,
+}
+
+/// Rows `rows` of a matrix.
+pub struct Part {
+    pub rows: Range<u32>,
+    pub buf: wgpu::Buffer,
     /// The quant texture of a texture format (its view), with `buf` holding the scale words.
     pub quants: Option<(wgpu::Texture, wgpu::TextureView)>,
 }
 
-impl Matrix {
+impl Part {
     pub fn quants(&self) -> Option<&wgpu::TextureView> {
         self.quants.as_ref().map(|(_, v)| v)
+    }
+}
+
+impl Matrix {
+    /// The matrix as one buffer, for the kernels that need all its rows in one binding
+    /// (the stacked q·k·v, gate·up).
+    pub fn whole(&self) -> Result<&Part> {
+        match &self.parts[..] {
+            [one] => Ok(one),
+            parts => Err(Error::Unsupported(format!("a stacked matrix in {} parts", parts.len()))),
+        }
     }
 }
 
 pub struct LayerWeights {
     pub attn_norm: wgpu::Buffer, // [D]
     pub qkv: Qkv,
-    pub wo: Matrix,             // [D, D]
+    /// Per-head norms of q and k, [2, HD] (q's weights, then k's), when the model has them.
+    pub qk_norm: Option<wgpu::Buffer>,
+    pub wo: Matrix, // [D, H·HD]
+    /// Norm of the attention output before the residual add (Gemma).
+    pub post_attn_norm: Option<wgpu::Buffer>, // [D]
     pub ffn_norm: wgpu::Buffer, // [D]
-    pub gate_up: Matrix,        // [2·FF, D]  gate rows, then up rows
-    pub down: Matrix,           // [D, FF]
+    pub gate_up: Matrix, // [2·FF, D]  gate rows, then up rows
+    pub down: Matrix, // [D, FF]
+    /// Norm of the feed-forward output before the residual add (Gemma).
+    pub post_ffn_norm: Option<wgpu::Buffer>, // [D]
 }
 
-/// The attention projections Wq [D, D], Wk [KV, D], Wv [KV, D] (ggml dims [K = D, N]):
+/// The attention projections Wq [H·HD, D], Wk [KV, D], Wv [KV, D] (ggml dims [K = D, N]):
 /// stacked into one [D + 2·KV, D] matrix for one dispatch when they share a format, else
 /// three (GGUF files may quantize v differently).
 pub enum Qkv {
@@ -72,28 +98,50 @@ impl Uploader<'_, '_> {
         self.gpu.storage_init(label, bytemuck::cast_slice(words))
     }
 
-    /// A matrix for the matmul and embed kernels: with the row (software-adapter) kernels,
-    /// Q4 and Q8 go into their texture form when the texture fits the device.
-    fn upload(&mut self, label: &str, words: Vec<u32>, fmt: WeightFormat) -> Result<Matrix> {
+    /// The largest buffer one binding can take on this device.
+    fn max_binding(&self) -> u64 {
+        let l = self.gpu.device.limits();
+        l.max_storage_buffer_binding_size.min(l.max_buffer_size)
+    }
+
+    /// A matrix of `n` rows for the matmul and embed kernels: with the row (software-adapter)
+    /// kernels, Q4 and Q8 go into their texture form when the texture fits the device;
+    /// otherwise one buffer, or row ranges in several when it exceeds one binding.
+    fn upload(&mut self, label: &str, words: Vec<u32>, fmt: WeightFormat, n: u32) -> Result<Matrix> {
         let max = self.gpu.device.limits().max_texture_dimension_2d;
         let tex_fmt = fmt.texture_form().filter(|_| self.gpu.variant == Variant::Row && TEX_WIDTH <= max);
-        let Some(tex_fmt) = tex_fmt else {
-            return Ok(Matrix { buf: self.words(label, &words)?, fmt, quants: None });
-        };
-        let (scales, texels, rows) = split_for_texture(fmt, &words)?;
-        if rows > max {
-            return Ok(Matrix { buf: self.words(label, &words)?, fmt, quants: None });
+        if let Some(tex_fmt) = tex_fmt {
+            let (scales, texels, rows) = split_for_texture(fmt, &words)?;
+            if rows <= max && 4 * scales.len() as u64 <= self.max_binding() {
+                let tex = self.gpu.texture_u32x4(label, TEX_WIDTH, rows, &texels)?;
+                self.bytes += 4 * texels.len() as u64;
+                let view = tex.create_view(&Default::default());
+                let part = Part { rows: 0..n, buf: self.words(label, &scales)?, quants: Some((tex, view)) };
+                return Ok(Matrix { parts: vec![part], fmt: tex_fmt });
+            }
         }
-        let tex = self.gpu.texture_u32x4(label, TEX_WIDTH, rows, &texels)?;
-        self.bytes += 4 * texels.len() as u64;
-        let view = tex.create_view(&Default::default());
-        Ok(Matrix { buf: self.words(label, &scales)?, fmt: tex_fmt, quants: Some((tex, view)) })
+        let row_words = words.len() / n.max(1) as usize;
+        let row_bytes = 4 * row_words as u64;
+        let per_part = (self.max_binding() / row_bytes.max(1)).min(n as u64) as u32;
+        if per_part == 0 {
+            return Err(Error::Unsupported(format!(
+                "{label}: one row is {row_bytes} bytes, over this adapter's storage binding limit of {} bytes",
+                self.max_binding()
+            )));
+        }
+        let mut parts = Vec::new();
+        for r0 in (0..n).step_by(per_part as usize) {
+            let r1 = (r0 + per_part).min(n);
+            let buf = self.words(label, &words[r0 as usize * row_words..r1 as usize * row_words])?;
+            parts.push(Part { rows: r0..r1, buf, quants: None });
+        }
+        Ok(Matrix { parts, fmt })
     }
 
     fn matrix(&mut self, name: &str, k: u32, n: u32) -> Result<Matrix> {
         let t = matrix_info(self.g, name, k, n)?;
         let words = repack(t.ty, self.g.tensor_data(t), t.n_elements() as usize)?;
-        self.upload(name, words, WeightFormat::for_type(t.ty)?)
+        self.upload(name, words, WeightFormat::for_type(t.ty)?, n)
     }
 
     /// q, k and v stacked when their formats agree.
@@ -115,7 +163,14 @@ impl Uploader<'_, '_> {
         for t in infos {
             words.extend(repack(t.ty, self.g.tensor_data(t), t.n_elements() as usize)?);
         }
-        Ok(Qkv::Stacked(self.upload(names[0], words, fmt)?))
+        let m = self.upload(names[0], words, fmt, ns.iter().sum())?;
+        if m.parts.len() > 1 {
+            // Too large for one binding: three matmuls, each split as it needs.
+            let q = self.matrix(names[0], k, ns[0])?;
+            let kk = self.matrix(names[1], k, ns[1])?;
+            return Ok(Qkv::Separate(Box::new([q, kk, self.matrix(names[2], k, ns[2])?])));
+        }
+        Ok(Qkv::Stacked(m))
     }
 
     /// Gate and up stacked in one buffer so one GLU dispatch reads both.
@@ -130,38 +185,92 @@ impl Uploader<'_, '_> {
         }
         let mut words = repack(tg.ty, self.g.tensor_data(tg), tg.n_elements() as usize)?;
         words.extend(repack(tu.ty, self.g.tensor_data(tu), tu.n_elements() as usize)?);
-        self.upload(gate, words, fg)
+        let m = self.upload(gate, words, fg, 2 * n)?;
+        if m.parts.len() > 1 {
+            return Err(Error::Unsupported(format!(
+                "{gate} and {up} together exceed this adapter's storage binding limit of {} bytes",
+                self.max_binding()
+            )));
+        }
+        Ok(m)
     }
 
     fn vector(&mut self, name: &str, n: u32) -> Result<wgpu::Buffer> {
-        let t = tensor(self.g, name)?;
-        if t.dims != [n as u64] {
-            return Err(Error::Model(format!("tensor {name} has dims {:?}, expected [{n}]", t.dims)));
+        self.vectors(&[name], n)
+    }
+
+    /// Vectors of `n` elements each, one after the other in one buffer.
+    fn vectors(&mut self, names: &[&str], n: u32) -> Result<wgpu::Buffer> {
+        let mut all = Vec::with_capacity(names.len() * n as usize);
+        for name in names {
+            let t = tensor(self.g, name)?;
+            if t.dims != [n as u64] {
+                return Err(Error::Model(format!("tensor {name} has dims {:?}, expected [{n}]", t.dims)));
+            }
+            let v = to_f32(t.ty, self.g.tensor_data(t), n as usize)
+                .map_err(|e| Error::Unsupported(format!("{name}: {e}")))?;
+            all.extend(v);
         }
-        let v =
-            to_f32(t.ty, self.g.tensor_data(t), n as usize).map_err(|e| Error::Unsupported(format!("{name}: {e}")))?;
-        self.bytes += 4 * n as u64;
-        self.gpu.storage_init(name, bytemuck::cast_slice(&v))
+        self.bytes += 4 * all.len() as u64;
+        self.gpu.storage_init(names[0], bytemuck::cast_slice(&all))
     }
 }
 
-pub fn upload(gpu: &Gpu, g: &Gguf, c: &LlamaConfig) -> Result<Weights> {
+pub fn upload(gpu: &Gpu, g: &Gguf, c: &ModelConfig) -> Result<Weights> {
     let mut u = Uploader { gpu, g, bytes: 0 };
-    let (d, kv, ff, v) = (c.n_embd, c.kv_dim(), c.n_ff, c.vocab);
+    let (d, qd, kv, ff, v, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.n_ff, c.vocab, c.head_dim);
     let embd = u.matrix("token_embd.weight", d, v)?;
     let out_norm = u.vector("output_norm.weight", d)?;
     let output = if c.tied { None } else { Some(u.matrix("output.weight", d, v)?) };
     let mut layers = Vec::with_capacity(c.n_layer as usize);
     for i in 0..c.n_layer {
         let n = |s: &str| format!("blk.{i}.{s}.weight");
+        let post = |u: &mut Uploader, s: &str| if c.post_norms { u.vector(&n(s), d).map(Some) } else { Ok(None) };
         layers.push(LayerWeights {
             attn_norm: u.vector(&n("attn_norm"), d)?,
-            qkv: u.qkv([&n("attn_q"), &n("attn_k"), &n("attn_v")], d, [d, kv, kv])?,
-            wo: u.matrix(&n("attn_output"), d, d)?,
+            qkv: u.qkv([&n("attn_q"), &n("attn_k"), &n("attn_v")], d, [qd, kv, kv])?,
+            qk_norm: if c.qk_norm { Some(u.vectors(&[&n("attn_q_norm"), &n("attn_k_norm")], hd)?) } else { None },
+            wo: u.matrix(&n("attn_output"), qd, d)?,
+            post_attn_norm: post(&mut u, "post_attention_norm")?,
             ffn_norm: u.vector(&n("ffn_norm"), d)?,
             gate_up: u.gate_up(&n("ffn_gate"), &n("ffn_up"), d, ff)?,
             down: u.matrix(&n("ffn_down"), ff, d)?,
+            post_ffn_norm: post(&mut u, "post_ffw_norm")?,
         });
     }
+    check_all_used(g, c)?;
     Ok(Weights { embd, out_norm, output, layers, bytes: u.bytes })
+}
+
+/// The tensor names this configuration reads; any other tensor in the file would be
+/// ignored, and a tensor that changes the math must never be ignored (rope_freqs, biases).
+pub fn expected_tensors(c: &ModelConfig) -> Vec<String> {
+    let mut names = vec!["token_embd.weight".to_string(), "output_norm.weight".to_string()];
+    if !c.tied {
+        names.push("output.weight".into());
+    }
+    let mut per_layer = vec!["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm"];
+    per_layer.extend(["ffn_gate", "ffn_up", "ffn_down"]);
+    if c.qk_norm {
+        per_layer.extend(["attn_q_norm", "attn_k_norm"]);
+    }
+    if c.post_norms {
+        per_layer.extend(["post_attention_norm", "post_ffw_norm"]);
+    }
+    for i in 0..c.n_layer {
+        names.extend(per_layer.iter().map(|s| format!("blk.{i}.{s}.weight")));
+    }
+    names
+}
+
+fn check_all_used(g: &Gguf, c: &ModelConfig) -> Result<()> {
+    let expected: std::collections::HashSet<String> = expected_tensors(c).into_iter().collect();
+    match g.tensors.iter().find(|t| !expected.contains(t.name.as_str())) {
+        Some(t) => Err(Error::Unsupported(format!(
+            "tensor {} (this engine's {} graph does not use it, and ignoring it would change the result)",
+            crate::error::shown(&t.name),
+            c.arch.name()
+        ))),
+        None => Ok(()),
+    }
 }
