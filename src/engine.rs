@@ -179,11 +179,7 @@ impl Engine {
 
     /// The prompt's ids; with `chat`, the text is first wrapped in the model's chat template.
     pub fn encode_prompt(&self, text: &str, chat: bool) -> Result<Vec<u32>> {
-        let ids = if chat {
-            self.tokenizer.encode_chat_prompt(text)?
-        } else {
-            self.tokenizer.encode(text)?
-        };
+        let ids = if chat { self.tokenizer.encode_chat_prompt(text)? } else { self.tokenizer.encode(text)? };
         if ids.is_empty() {
             return Err(Error::Param("the prompt is empty".into()));
         }
