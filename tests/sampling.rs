@@ -73,6 +73,15 @@ fn survivors_match_when_the_candidate_list_overflows() {
     }
 }
 
+/// Gemma 3's vocabulary: 262,144 tokens a row (64× the candidate list), every sampler
+/// configuration, both variants.
+#[test]
+fn survivors_match_at_a_262144_token_vocabulary() {
+    for variant in [Variant::Row, Variant::Cooperative] {
+        survivors_match_on(variant, 262_144, &["logits"]);
+    }
+}
+
 /// Greedy lanes through the chain pick exactly the first maximum (cpu::greedy_pick) at the
 /// default model's vocabulary size, with ties planted across slices, inside a slice, at the last id, and rows of −inf or NaN.
 #[test]
