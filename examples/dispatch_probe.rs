@@ -20,7 +20,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 "#;
 
 fn main() -> samplescope::Result<()> {
-    let g = pollster::block_on(Gpu::new(GpuOptions { variant: None }))?;
+    let g = pollster::block_on(Gpu::new(GpuOptions::default()))?;
     let dev = &g.device;
     println!("{}", g.facts.name);
     let pipe = compute_pipeline(dev, SRC);

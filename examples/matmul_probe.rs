@@ -28,7 +28,7 @@ const SHAPES: &[(&str, GgmlType, u32, u32, bool)] = &[
 fn main() -> samplescope::Result<()> {
     let ms: Vec<u32> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
     let ms = if ms.is_empty() { vec![1, 16] } else { ms };
-    let kern = Kernels::new(pollster::block_on(Gpu::new(GpuOptions { variant: None }))?);
+    let kern = Kernels::new(pollster::block_on(Gpu::new(GpuOptions::default()))?);
     let g = kern.gpu.clone();
     println!(
         "{} ({} kernels; with the row kernels Q4 and Q8 in textures, as the model loads them)",

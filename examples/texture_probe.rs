@@ -84,7 +84,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {{
 }
 
 fn main() -> samplescope::Result<()> {
-    let g = pollster::block_on(Gpu::new(GpuOptions { variant: None }))?;
+    let g = pollster::block_on(Gpu::new(GpuOptions::default()))?;
     let (dev, q) = (&g.device, &g.queue);
     println!("{}", g.facts.name);
     // Random Q4 blocks: word 0 = (d, m) as f16 pair, words 1..4 the nibbles.

@@ -8,7 +8,7 @@ use web_time::Instant;
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
 use crate::gpu::Gpu;
-use crate::model::{LoadOptions, Model, Rows};
+use crate::model::{LoadOptions, LoadPlan, Model, Rows};
 use crate::sampling::config::SamplerConfig;
 use crate::sampling::inspect::Inspection;
 use crate::sampling::{LaneParams, LaneRecord};
@@ -161,6 +161,12 @@ pub fn lane_specs(samplers: &[SamplerConfig], same_dice: bool) -> Vec<LaneSpec> 
 }
 
 impl Engine {
+    /// Parses the GGUF and checks the model against this adapter's limits, uploading
+    /// nothing: what `load` will take on the GPU, or why it cannot.
+    pub fn plan(gpu: &Gpu, bytes: &[u8], opts: &LoadOptions) -> Result<LoadPlan> {
+        Model::plan(gpu, &Gguf::parse(bytes)?, opts)
+    }
+
     /// Parses the GGUF, builds the tokenizer, uploads the weights.
     pub async fn load(gpu: Gpu, bytes: &[u8], opts: &LoadOptions) -> Result<Engine> {
         let t0 = Instant::now();

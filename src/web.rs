@@ -8,7 +8,10 @@
 //! The API (all async methods return Promises):
 //!   `WebEngine.create()`                     navigator.gpu + adapter + device, or a JsError
 //!   `engine.adapter()`                       {name, backend, deviceType, driver, software, features, variant}
-//!   `engine.load(bytes, {nCtx, maxRows})`    parses the GGUF, uploads it; resolves to the model facts
+//!   `engine.load(bytes, {nCtx, maxRows}, onPlan)`
+//!                                            parses the GGUF, checks it against the adapter's
+//!                                            limits (onPlan hears the GPU bytes it needs),
+//!                                            uploads it; resolves to the model facts
 //!   `engine.modelFacts()`                    {name, architecture, parameters, quantTypes, contextLength, …}
 //!   `engine.generateLanes(prompt, chat, max, specs, sameDice, inspectTop, cb)`
 //!                                            all lanes in one batched run; cb(event) per lane and token
@@ -180,8 +183,11 @@ impl WebEngine {
 
     /// Parses and uploads a GGUF model, replacing the loaded one only once the new one is
     /// ready (a failed load keeps the old model and its facts). `opts`: `{nCtx, maxRows}`,
-    /// both optional. Resolves to the model facts.
-    pub fn load(&self, bytes: Uint8Array, opts: JsValue) -> js_sys::Promise {
+    /// both optional. `on_plan({weightBytes, kvBytes, largestTensor, largestBytes,
+    /// maxStorageBinding})` hears what the model will take on the GPU once it has been
+    /// checked against the adapter's limits and before anything is uploaded. Resolves to
+    /// the model facts.
+    pub fn load(&self, bytes: Uint8Array, opts: JsValue, on_plan: Option<Function>) -> js_sys::Promise {
         let gpu = self.gpu.clone();
         let cell = self.engine.clone();
         let busy = self.busy.clone();
@@ -202,7 +208,7 @@ impl WebEngine {
             // parse or upload leaves the reader with the model that worked. (Both are in GPU
             // memory for the length of the upload.)
             let bytes = bytes.to_vec();
-            let result = load(gpu, &bytes, &load_opts).await;
+            let result = load(gpu, &bytes, &load_opts, on_plan).await;
             drop(bytes);
             busy.set(false);
             let (engine, facts) = result.map_err(js_err)?;
@@ -340,7 +346,23 @@ fn opt_u32(opts: &JsValue, key: &str) -> Result<Option<u32>, JsValue> {
     }
 }
 
-async fn load(gpu: Gpu, bytes: &[u8], opts: &LoadOptions) -> crate::Result<(Engine, ModelFacts)> {
+async fn load(
+    gpu: Gpu,
+    bytes: &[u8],
+    opts: &LoadOptions,
+    on_plan: Option<Function>,
+) -> crate::Result<(Engine, ModelFacts)> {
+    let plan = Engine::plan(&gpu, bytes, opts)?;
+    if let Some(f) = on_plan {
+        let o = Object::new();
+        set(&o, "weightBytes", plan.weight_bytes as f64);
+        set(&o, "kvBytes", plan.kv_bytes as f64);
+        set(&o, "largestTensor", plan.largest.0.as_str());
+        set(&o, "largestBytes", plan.largest.1 as f64);
+        set(&o, "maxStorageBinding", plan.max_binding as f64);
+        // The page's own failure to show it must not stop the load.
+        let _ = f.call1(&JsValue::NULL, &o);
+    }
     let g = Gguf::parse(bytes)?;
     let mut facts = ModelFacts {
         name: g.get_str("general.name").unwrap_or("").to_owned(),

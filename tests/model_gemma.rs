@@ -56,10 +56,15 @@ fn top_diff(ours: &[f32], top: &Value) -> f32 {
 fn load(variant: Variant, n_ctx: u32) -> Model {
     let bytes = model_bytes();
     let g = Gguf::parse(&bytes).unwrap();
-    let gpu = pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant) })).expect("GPU adapter");
+    let gpu =
+        pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant), ..Default::default() })).expect("GPU adapter");
     let opts = LoadOptions { n_ctx, max_rows: 128, kv_f16: false, ..LoadOptions::default() };
+    let plan = Model::plan(&gpu, &g, &opts).unwrap();
     let model = pollster::block_on(Model::load(gpu, &g, &opts)).unwrap();
     assert_eq!(model.cfg.vocab, 262_144);
+    // K-quants, Q5_0 and a table split over bindings, planned from the tensor table alone.
+    assert_eq!(plan.weight_bytes, model.weight_bytes, "plan");
+    assert_eq!(plan.largest.0, "token_embd.weight");
     model
 }
 

@@ -29,13 +29,13 @@ fn check(spec: &SynthSpec, variant: Variant, max_rows: u32) {
     let bytes = synthetic_llama(spec).expect("synthetic model");
     let g = Gguf::parse(&bytes).unwrap();
     let what = format!("{:?}/{:?} tied={} {:?} rows={max_rows}", spec.weight_type, spec.embd_type, spec.tied, variant);
-    let gpu = pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant) })).expect("GPU adapter");
-    let mut model = pollster::block_on(Model::load(
-        gpu,
-        &g,
-        &LoadOptions { n_ctx: 32, max_rows, kv_f16: false, ..LoadOptions::default() },
-    ))
-    .unwrap();
+    let gpu =
+        pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant), ..Default::default() })).expect("GPU adapter");
+    let opts = LoadOptions { n_ctx: 32, max_rows, kv_f16: false, ..LoadOptions::default() };
+    let plan = Model::plan(&gpu, &g, &opts).unwrap();
+    let mut model = pollster::block_on(Model::load(gpu, &g, &opts)).unwrap();
+    // The plan, made from the tensor table alone, is what the upload then takes.
+    assert_eq!((plan.weight_bytes, plan.kv_bytes), (model.weight_bytes, model.kv_bytes()), "{what}: plan");
     let mut cpu = CpuModel::from_gguf(&g).unwrap();
 
     let prompt = [5u32, 77, 260, 3, 140, 141, 9];
@@ -97,6 +97,27 @@ fn context_and_token_errors_are_values() {
     assert!(matches!(step(&mut model, &[1], 8), Err(samplescope::Error::Context(_))));
     // The model still works after the errors.
     assert!(step(&mut model, &[1, 2, 3], 0).is_ok());
+}
+
+/// A model that cannot fit the adapter's binding limit is refused before anything is
+/// uploaded, with the tensor, its size and the limit named.
+#[test]
+fn binding_limits_are_checked_before_upload() {
+    let bytes = synthetic_llama(&SynthSpec::default()).unwrap();
+    let g = Gguf::parse(&bytes).unwrap();
+    let opts = LoadOptions { n_ctx: 16, max_rows: 4, ..LoadOptions::default() };
+    // Q4_1 rows of 64 weights are 40 bytes: a 32-byte binding holds none.
+    let tiny = GpuOptions { variant: Some(Variant::Cooperative), max_storage_binding: Some(32) };
+    let gpu = pollster::block_on(Gpu::new(tiny)).unwrap();
+    assert_eq!(gpu.facts.max_storage_binding, 32);
+    let err = Model::plan(&gpu, &g, &opts).unwrap_err().to_string();
+    assert!(
+        err.contains("tensor token_embd.weight")
+            && err.contains("over this adapter's storage binding limit of 32 bytes"),
+        "{err}"
+    );
+    let err = pollster::block_on(samplescope::Engine::load(gpu, &bytes, &opts)).err().unwrap().to_string();
+    assert!(err.contains("token_embd.weight"), "{err}");
 }
 
 /// A model whose logits are all NaN (its final norm's gains overwritten with NaN) is an

@@ -144,7 +144,9 @@ const handlers = {
       const { bytes, fromCache, name } = await loadModelBytes(source, (p) => ctx.event({ kind: 'progress', ...p }));
       ctx.event({ kind: 'progress', phase: 'upload', loaded: 0, total: bytes.length, rate: 0 });
       const n = nCtx ?? DEFAULT_N_CTX;
-      const facts = await eng.load(bytes, { nCtx: n });
+      /** @param {import('../pkg/samplescope.js').LoadPlan} plan  checked against the adapter, nothing uploaded yet */
+      const onPlan = (plan) => ctx.event({ kind: 'progress', phase: 'upload', loaded: 0, total: bytes.length, rate: 0, gpuBytes: plan.weightBytes + plan.kvBytes });
+      const facts = await eng.load(bytes, { nCtx: n }, onPlan);
       runs.clear();
       lastLoad = { source, nCtx: n };
       return { facts, fromCache, name, kind: source.kind };

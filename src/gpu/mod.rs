@@ -33,6 +33,10 @@ impl Variant {
 pub struct GpuOptions {
     /// Force a kernel variant (tests run both on lavapipe); None picks from the adapter.
     pub variant: Option<Variant>,
+    /// Ask for at most this storage binding size (and buffer size), below the adapter's: to
+    /// run as a browser with WebGPU's default limits would (128 MiB), or to test the refusal
+    /// of a model that does not fit.
+    pub max_storage_binding: Option<u64>,
 }
 
 /// Facts about the adapter, for the CLI, the page and the benchmark.
@@ -79,7 +83,11 @@ impl Gpu {
             .await
             .map_err(|e| Error::NoGpu(format!("no WebGPU/Vulkan adapter: {e}")))?;
         let info = adapter.get_info();
-        let limits = adapter.limits();
+        let mut limits = adapter.limits();
+        if let Some(cap) = opts.max_storage_binding {
+            limits.max_storage_buffer_binding_size = limits.max_storage_buffer_binding_size.min(cap);
+            limits.max_buffer_size = limits.max_buffer_size.min(cap);
+        }
         let features = adapter.features();
         let software = info.device_type == wgpu::DeviceType::Cpu
             || ["llvmpipe", "lavapipe", "swiftshader"].iter().any(|s| info.name.to_lowercase().contains(s));

@@ -117,8 +117,8 @@ pub(crate) mod testutil {
     use rand::Rng;
 
     pub fn kernels(variant: Variant) -> Kernels {
-        let gpu =
-            pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant) })).expect("a GPU adapter (lavapipe)");
+        let gpu = pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant), ..Default::default() }))
+            .expect("a GPU adapter (lavapipe)");
         Kernels::new(gpu)
     }
 

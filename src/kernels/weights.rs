@@ -42,20 +42,29 @@ pub enum WeightFormat {
 /// default max texture width (8192).
 pub const TEX_WIDTH: u32 = 2048;
 
-/// Splits the words of a Q4, Q8 or Q8S matrix ([scale words, quant words] a block) into the
-/// scale words and the quant texels of its texture format, padded to whole texture rows;
-/// returns (scales, texels as u32 words, rows).
-pub fn split_for_texture(fmt: WeightFormat, words: &[u32]) -> Result<(Vec<u32>, Vec<u32>, u32)> {
+/// The texture a Q4, Q8 or Q8S matrix of `words` words takes in its texture form: (texture
+/// rows of TEX_WIDTH texels, scale words left in the buffer).
+pub fn texture_shape(fmt: WeightFormat, words: usize) -> Result<(u32, usize)> {
     let Some(tex) = fmt.texture_form() else {
         return Err(Error::Param(format!("weight format {fmt:?} has no texture form")));
     };
     let per = fmt.words_per_block();
     let scale = tex.words_per_block(); // what stays in the buffer
+    let blocks = words / per;
+    let rows = ((blocks * (per - scale) / 4) as u32).div_ceil(TEX_WIDTH).max(1);
+    Ok((rows, blocks * scale))
+}
+
+/// Splits the words of a Q4, Q8 or Q8S matrix ([scale words, quant words] a block) into the
+/// scale words and the quant texels of its texture format, padded to whole texture rows;
+/// returns (scales, texels as u32 words, rows).
+pub fn split_for_texture(fmt: WeightFormat, words: &[u32]) -> Result<(Vec<u32>, Vec<u32>, u32)> {
+    let (rows, scale_words) = texture_shape(fmt, words.len())?;
+    let per = fmt.words_per_block();
+    let scale = fmt.texture_form().map_or(0, |t| t.words_per_block());
     let quant = per - scale; // a multiple of 4: one or two texels a block
-    let blocks = words.len() / per;
-    let rows = ((blocks * quant / 4) as u32).div_ceil(TEX_WIDTH).max(1);
     let mut texels = vec![0u32; (rows * TEX_WIDTH * 4) as usize];
-    let mut scales = Vec::with_capacity(blocks * scale);
+    let mut scales = Vec::with_capacity(scale_words);
     for (b, blk) in words.chunks_exact(per).enumerate() {
         scales.extend_from_slice(&blk[..scale]);
         texels[b * quant..(b + 1) * quant].copy_from_slice(&blk[scale..]);
@@ -146,6 +155,15 @@ impl WeightFormat {
             WeightFormat::Q8S => Q8S_WORDS,
             WeightFormat::Q8STex => 4,
             WeightFormat::F32 => 32,
+        }
+    }
+
+    /// Words `repack` makes of a tensor of `n` elements in this format (the sizes a load
+    /// plans with before repacking anything).
+    pub fn words_for(self, n: usize) -> usize {
+        match self {
+            WeightFormat::F32 => n,
+            quant => n.div_ceil(32) * quant.words_per_block(),
         }
     }
 }

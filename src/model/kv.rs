@@ -63,7 +63,7 @@ impl KvCache {
             slots: 0,
             n_ctx,
             n_layer,
-            slot_bytes: if f16 { 2 } else { 4 } * kv_dim as u64,
+            slot_bytes: Self::slot_bytes(kv_dim, f16),
             budget,
             max_binding: kern.gpu.facts.max_storage_binding,
             solo_rows: kern.gpu.storage_init("solo_row_info", bytemuck::cast_slice(&rows))?,
@@ -76,6 +76,11 @@ impl KvCache {
     }
 
     /// Bytes of KV cache per slot, all layers, K and V together.
+    /// Bytes of one position's K (or V) row of one layer.
+    pub fn slot_bytes(kv_dim: u32, f16: bool) -> u64 {
+        (if f16 { 2 } else { 4 }) * kv_dim as u64
+    }
+
     pub fn bytes_per_slot(&self) -> u64 {
         2 * self.slot_bytes * self.n_layer as u64
     }

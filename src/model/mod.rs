@@ -84,6 +84,18 @@ enum RowSet<'a> {
     Given(&'a [RowInfo]),
 }
 
+/// What loading a model will take on this GPU, worked out before anything is uploaded.
+#[derive(Clone, Debug)]
+pub struct LoadPlan {
+    pub weight_bytes: u64,
+    /// The KV cache allocated at load (n_ctx positions; lanes add to it as they run).
+    pub kv_bytes: u64,
+    /// The largest single weight buffer: its tensor and bytes.
+    pub largest: (String, u64),
+    /// This adapter's limit on one storage binding.
+    pub max_binding: u64,
+}
+
 pub struct Model {
     pub cfg: ModelConfig,
     pub kern: Kernels,
@@ -101,13 +113,33 @@ pub struct Model {
 }
 
 impl Model {
-    pub async fn load(gpu: Gpu, g: &Gguf<'_>, opts: &LoadOptions) -> Result<Model> {
+    /// Checks the model against this adapter's limits and says what it will take, without
+    /// uploading a weight: a tensor that cannot fit is named here, before any upload.
+    pub fn plan(gpu: &Gpu, g: &Gguf<'_>, opts: &LoadOptions) -> Result<LoadPlan> {
         let cfg = ModelConfig::from_gguf(g)?;
+        let (n_ctx, _) = Self::sizes(&cfg, opts)?;
+        let w = weights::plan(gpu, g, &cfg)?;
+        Ok(LoadPlan {
+            weight_bytes: w.bytes,
+            kv_bytes: 2 * n_ctx as u64 * cfg.n_layer as u64 * KvCache::slot_bytes(cfg.kv_dim(), opts.kv_f16),
+            largest: w.largest,
+            max_binding: gpu.facts.max_storage_binding,
+        })
+    }
+
+    /// (n_ctx, max_rows) as loaded: the options capped by the model's trained context.
+    fn sizes(cfg: &ModelConfig, opts: &LoadOptions) -> Result<(u32, u32)> {
         if opts.n_ctx == 0 || opts.max_rows == 0 {
             return Err(Error::Param("n_ctx and max_rows must be positive".into()));
         }
         let n_ctx = opts.n_ctx.min(cfg.n_ctx_train);
-        let max_rows = opts.max_rows.min(n_ctx);
+        Ok((n_ctx, opts.max_rows.min(n_ctx)))
+    }
+
+    pub async fn load(gpu: Gpu, g: &Gguf<'_>, opts: &LoadOptions) -> Result<Model> {
+        Self::plan(&gpu, g, opts)?;
+        let cfg = ModelConfig::from_gguf(g)?;
+        let (n_ctx, max_rows) = Self::sizes(&cfg, opts)?;
         let kern = Kernels::new(gpu.clone());
         // Shader compilation and buffer creation report errors through the error scope.
         let (fwd, kv) = gpu

@@ -6,7 +6,7 @@ use super::ModelConfig;
 use crate::error::{Error, Result};
 use crate::gguf::{Gguf, TensorInfo};
 use crate::gpu::{Gpu, Variant};
-use crate::kernels::weights::{repack, split_for_texture, to_f32, WeightFormat, TEX_WIDTH};
+use crate::kernels::weights::{repack, split_for_texture, texture_shape, to_f32, WeightFormat, TEX_WIDTH};
 
 /// A weight matrix on the GPU in its kernel format: one part, or, when it is larger than
 /// one storage binding, several parts that each hold a range of its rows.
@@ -86,16 +86,75 @@ fn matrix_info<'g>(g: &'g Gguf, name: &str, k: u32, n: u32) -> Result<&'g Tensor
     Ok(t)
 }
 
+/// A tensor's words in its GPU format: repacked, or, when only planning a load, counted.
+enum Words {
+    Data(Vec<u32>),
+    Count(usize),
+}
+
+impl Words {
+    fn len(&self) -> usize {
+        match self {
+            Words::Data(w) => w.len(),
+            Words::Count(n) => *n,
+        }
+    }
+
+    fn append(&mut self, other: Words) {
+        match (self, other) {
+            (Words::Data(a), Words::Data(b)) => a.extend(b),
+            (me, other) => *me = Words::Count(me.len() + other.len()),
+        }
+    }
+}
+
+/// What a load will put on the GPU, worked out from the tensor table before any upload.
+#[derive(Clone, Debug, Default)]
+pub struct WeightPlan {
+    /// Bytes of all weight buffers and textures.
+    pub bytes: u64,
+    /// The largest single buffer: its tensor and bytes.
+    pub largest: (String, u64),
+}
+
+/// Walks the model's tensors and uploads each in its kernel format. With `dry`, it does
+/// every size and limit check a real upload does but repacks and uploads nothing (each
+/// buffer is a 16-byte stand-in), so a load can be refused, and its size shown, first.
 struct Uploader<'a, 'g> {
     gpu: &'a Gpu,
     g: &'a Gguf<'g>,
-    bytes: u64,
+    dry: bool,
+    plan: WeightPlan,
 }
 
 impl Uploader<'_, '_> {
-    fn words(&mut self, label: &str, words: &[u32]) -> Result<wgpu::Buffer> {
-        self.bytes += 4 * words.len() as u64;
-        self.gpu.storage_init(label, bytemuck::cast_slice(words))
+    /// A tensor's words in the GPU format `WeightFormat::for_type` gives it.
+    fn repacked(&self, t: &TensorInfo) -> Result<Words> {
+        let n = t.n_elements() as usize;
+        Ok(if self.dry {
+            Words::Count(WeightFormat::for_type(t.ty)?.words_for(n))
+        } else {
+            Words::Data(repack(t.ty, self.g.tensor_data(t), n)?)
+        })
+    }
+
+    /// One storage buffer holding `words[range]`.
+    fn store(&mut self, label: &str, words: &Words, range: Range<usize>) -> Result<wgpu::Buffer> {
+        let bytes = 4 * range.len() as u64;
+        if bytes > self.max_binding() {
+            return Err(Error::Unsupported(format!(
+                "tensor {label} needs a buffer of {bytes} bytes, over this adapter's storage binding limit of {} bytes",
+                self.max_binding()
+            )));
+        }
+        self.plan.bytes += bytes;
+        if bytes > self.plan.largest.1 {
+            self.plan.largest = (label.to_owned(), bytes);
+        }
+        match words {
+            Words::Data(w) => self.gpu.storage_init(label, bytemuck::cast_slice(&w[range])),
+            Words::Count(_) => self.gpu.storage(label, 16),
+        }
     }
 
     /// The largest buffer one binding can take on this device.
@@ -105,19 +164,25 @@ impl Uploader<'_, '_> {
     }
 
     /// A matrix of `n` rows for the matmul and embed kernels: with the row (software-adapter)
-    /// kernels, Q4 and Q8 go into their texture form when the texture fits the device;
+    /// kernels, Q4, Q8 and Q8S go into their texture form when the texture fits the device;
     /// otherwise one buffer, or row ranges in several when it exceeds one binding.
-    fn upload(&mut self, label: &str, words: Vec<u32>, fmt: WeightFormat, n: u32) -> Result<Matrix> {
+    fn upload(&mut self, label: &str, words: Words, fmt: WeightFormat, n: u32) -> Result<Matrix> {
         let max = self.gpu.device.limits().max_texture_dimension_2d;
         let tex_fmt = fmt.texture_form().filter(|_| self.gpu.variant == Variant::Row && TEX_WIDTH <= max);
         if let Some(tex_fmt) = tex_fmt {
-            let (scales, texels, rows) = split_for_texture(fmt, &words)?;
-            if rows <= max && 4 * scales.len() as u64 <= self.max_binding() {
-                let tex = self.gpu.texture_u32x4(label, TEX_WIDTH, rows, &texels)?;
-                self.bytes += 4 * texels.len() as u64;
+            let (rows, scale_words) = texture_shape(fmt, words.len())?;
+            if rows <= max && 4 * scale_words as u64 <= self.max_binding() {
+                let (scales, tex) = match &words {
+                    Words::Data(w) => {
+                        let (scales, texels, _) = split_for_texture(fmt, w)?;
+                        (Words::Data(scales), self.gpu.texture_u32x4(label, TEX_WIDTH, rows, &texels)?)
+                    }
+                    Words::Count(_) => (Words::Count(scale_words), self.gpu.texture_u32x4(label, 1, 1, &[0; 4])?),
+                };
+                self.plan.bytes += rows as u64 * TEX_WIDTH as u64 * 16;
                 let view = tex.create_view(&Default::default());
-                let part = Part { rows: 0..n, buf: self.words(label, &scales)?, quants: Some((tex, view)) };
-                return Ok(Matrix { parts: vec![part], fmt: tex_fmt });
+                let buf = self.store(label, &scales, 0..scale_words)?;
+                return Ok(Matrix { parts: vec![Part { rows: 0..n, buf, quants: Some((tex, view)) }], fmt: tex_fmt });
             }
         }
         let row_words = words.len() / n.max(1) as usize;
@@ -125,14 +190,14 @@ impl Uploader<'_, '_> {
         let per_part = (self.max_binding() / row_bytes.max(1)).min(n as u64) as u32;
         if per_part == 0 {
             return Err(Error::Unsupported(format!(
-                "{label}: one row is {row_bytes} bytes, over this adapter's storage binding limit of {} bytes",
+                "tensor {label}: one row is {row_bytes} bytes, over this adapter's storage binding limit of {} bytes",
                 self.max_binding()
             )));
         }
         let mut parts = Vec::new();
         for r0 in (0..n).step_by(per_part as usize) {
             let r1 = (r0 + per_part).min(n);
-            let buf = self.words(label, &words[r0 as usize * row_words..r1 as usize * row_words])?;
+            let buf = self.store(label, &words, r0 as usize * row_words..r1 as usize * row_words)?;
             parts.push(Part { rows: r0..r1, buf, quants: None });
         }
         Ok(Matrix { parts, fmt })
@@ -140,7 +205,7 @@ impl Uploader<'_, '_> {
 
     fn matrix(&mut self, name: &str, k: u32, n: u32) -> Result<Matrix> {
         let t = matrix_info(self.g, name, k, n)?;
-        let words = repack(t.ty, self.g.tensor_data(t), t.n_elements() as usize)?;
+        let words = self.repacked(t)?;
         self.upload(name, words, WeightFormat::for_type(t.ty)?, n)
     }
 
@@ -159,9 +224,9 @@ impl Uploader<'_, '_> {
             let kk = self.matrix(names[1], k, ns[1])?;
             return Ok(Qkv::Separate(Box::new([q, kk, self.matrix(names[2], k, ns[2])?])));
         }
-        let mut words = Vec::new();
+        let mut words = Words::Data(Vec::new());
         for t in infos {
-            words.extend(repack(t.ty, self.g.tensor_data(t), t.n_elements() as usize)?);
+            words.append(self.repacked(t)?);
         }
         let m = self.upload(names[0], words, fmt, ns.iter().sum())?;
         if m.parts.len() > 1 {
@@ -183,8 +248,8 @@ impl Uploader<'_, '_> {
                 tg.ty, tu.ty
             )));
         }
-        let mut words = repack(tg.ty, self.g.tensor_data(tg), tg.n_elements() as usize)?;
-        words.extend(repack(tu.ty, self.g.tensor_data(tu), tu.n_elements() as usize)?);
+        let mut words = self.repacked(tg)?;
+        words.append(self.repacked(tu)?);
         let m = self.upload(gate, words, fg, 2 * n)?;
         if m.parts.len() > 1 {
             return Err(Error::Unsupported(format!(
@@ -211,13 +276,25 @@ impl Uploader<'_, '_> {
                 .map_err(|e| Error::Unsupported(format!("{name}: {e}")))?;
             all.extend(v);
         }
-        self.bytes += 4 * all.len() as u64;
-        self.gpu.storage_init(names[0], bytemuck::cast_slice(&all))
+        let words = Words::Data(all.into_iter().map(f32::to_bits).collect());
+        self.store(names[0], &words, 0..words.len())
     }
 }
 
+/// Uploads the model's weights.
 pub fn upload(gpu: &Gpu, g: &Gguf, c: &ModelConfig) -> Result<Weights> {
-    let mut u = Uploader { gpu, g, bytes: 0 };
+    walk(&mut Uploader { gpu, g, dry: false, plan: WeightPlan::default() }, g, c)
+}
+
+/// What `upload` would put on the GPU, or the error it would stop with on a size limit,
+/// without repacking or uploading a weight.
+pub fn plan(gpu: &Gpu, g: &Gguf, c: &ModelConfig) -> Result<WeightPlan> {
+    let mut u = Uploader { gpu, g, dry: true, plan: WeightPlan::default() };
+    walk(&mut u, g, c)?;
+    Ok(u.plan)
+}
+
+fn walk(u: &mut Uploader, g: &Gguf, c: &ModelConfig) -> Result<Weights> {
     let (d, qd, kv, ff, v, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.n_ff, c.vocab, c.head_dim);
     let embd = u.matrix("token_embd.weight", d, v)?;
     let out_norm = u.vector("output_norm.weight", d)?;
@@ -231,15 +308,15 @@ pub fn upload(gpu: &Gpu, g: &Gguf, c: &ModelConfig) -> Result<Weights> {
             qkv: u.qkv([&n("attn_q"), &n("attn_k"), &n("attn_v")], d, [qd, kv, kv])?,
             qk_norm: if c.qk_norm { Some(u.vectors(&[&n("attn_q_norm"), &n("attn_k_norm")], hd)?) } else { None },
             wo: u.matrix(&n("attn_output"), qd, d)?,
-            post_attn_norm: post(&mut u, "post_attention_norm")?,
+            post_attn_norm: post(u, "post_attention_norm")?,
             ffn_norm: u.vector(&n("ffn_norm"), d)?,
             gate_up: u.gate_up(&n("ffn_gate"), &n("ffn_up"), d, ff)?,
             down: u.matrix(&n("ffn_down"), ff, d)?,
-            post_ffn_norm: post(&mut u, "post_ffw_norm")?,
+            post_ffn_norm: post(u, "post_ffw_norm")?,
         });
     }
     check_all_used(g, c)?;
-    Ok(Weights { embd, out_norm, output, layers, bytes: u.bytes })
+    Ok(Weights { embd, out_norm, output, layers, bytes: u.plan.bytes })
 }
 
 /// The tensor names this configuration reads; any other tensor in the file would be

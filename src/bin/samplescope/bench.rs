@@ -60,7 +60,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     // Checked before the model loads: sizes, and the context in u64 (it once wrapped a u32).
     let n_ctx = bo.context()?.max(256);
     let bytes = read_model(&a.model)?;
-    let gpu = pollster::block_on(Gpu::new(GpuOptions { variant }))?;
+    let gpu = pollster::block_on(Gpu::new(GpuOptions { variant, ..Default::default() }))?;
     let facts = gpu.facts.clone();
     let max_lanes = a.lanes.iter().copied().max().unwrap_or(1);
     let opts = LoadOptions { n_ctx, max_rows: max_lanes.max(128), ..LoadOptions::default() };

@@ -10,13 +10,27 @@ export default function init(): Promise<{ memory: WebAssembly.Memory }>;
 /** Checks an eval spec (JSON text) and lists its tasks and configurations; needs no GPU. */
 export function evalPreview(specJson: string): EvalPreview;
 
+/** What a model will take on the GPU, worked out before its upload. */
+export interface LoadPlan {
+  weightBytes: number;
+  /** The KV cache allocated at load. */
+  kvBytes: number;
+  largestTensor: string;
+  largestBytes: number;
+  maxStorageBinding: number;
+}
+
 export class WebEngine {
   private constructor();
   /** navigator.gpu + adapter + device; rejects with the reason when there is none. */
   static create(): Promise<WebEngine>;
   adapter(): EngineAdapter;
-  /** Parses the GGUF and uploads it; resolves to the model's facts. */
-  load(bytes: Uint8Array, opts?: { nCtx?: number; maxRows?: number }): Promise<ModelFacts>;
+  /**
+   * Parses the GGUF, checks it against the adapter's limits (a tensor that cannot fit
+   * rejects here, named), tells `onPlan` what it will take on the GPU, then uploads it;
+   * resolves to the model's facts.
+   */
+  load(bytes: Uint8Array, opts?: { nCtx?: number; maxRows?: number }, onPlan?: (plan: LoadPlan) => void): Promise<ModelFacts>;
   modelFacts(): ModelFacts | null;
   encode(prompt: string, chat: boolean): Uint32Array;
   /** Each id's decoded piece ("" for an id outside the vocabulary). */
