@@ -9,9 +9,10 @@ import { $, h, replace, fillFacts, formatBytes, formatCount, toast } from './ui/
 import { Lanes } from './ui/lanes.js';
 import { Inspector } from './ui/inspector.js';
 import { DEFAULT_RUN, TEMPERATURE_POSITIONS, cloneRun, validateRun } from './config.js';
-import { decodeConfig, embedSnippet, encodeConfig, hasConfig } from './share.js';
+import { decodeConfig, embedSnippet, encodeConfig, hasConfig, modelUrl } from './share.js';
 import { EngineClient } from './engine-client.js';
-import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText } from './protocol.js';
+import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText, knownModel, notServedHint } from './protocol.js';
+import { modelButtons } from './ui/models.js';
 import { describeProbe, isCrossOrigin, modelFileName, probeModel } from './model-source.js';
 
 /** @typedef {import('./protocol.js').ModelSource} ModelSource */
@@ -86,8 +87,7 @@ function gpuMissing(reason, detail) {
   $('gpu-missing').hidden = false;
   replace($('gpu-missing-reason'), gpuErrorText(reason), detail ? h('br') : null, detail ? h('small', {}, `Details: ${detail}`) : null);
   fillFacts($('gpu-facts'), [['status', 'unavailable — see above']]);
-  for (const id of ['load-default', 'model-url']) $(id).disabled = true;
-  $('model-file').disabled = true;
+  setLoading(false);
 }
 
 /** @param {Adapter} a */
@@ -106,12 +106,16 @@ function gpuReady(a) {
     ['features', [tag(features.has('subgroups'), 'subgroups'), tag(features.has('shader-f16'), 'shader-f16'), tag(features.has('timestamp-query'), 'timestamps')]],
     ['max binding', formatBytes(a.maxStorageBinding)],
   ]);
-  for (const id of ['load-default', 'model-url']) $(id).disabled = false;
-  $('model-file').disabled = false;
+  setLoading(true);
   autoLoad();
 }
 
 // ---- model ---------------------------------------------------------------------------------
+
+/** Whether the model panel's ways to load a model are usable (they need a GPU). */
+function setLoading(on) {
+  for (const el of [...$('known-models').querySelectorAll('button'), $('model-url'), $('model-file')]) el.disabled = !on;
+}
 
 /** @param {ModelSource} source */
 function loadModel(source) {
@@ -137,13 +141,14 @@ function loadModel(source) {
       $('progress').hidden = true;
       state.loading = null;
       const what = source.kind === 'file' ? source.file.name : modelFileName(source.url);
+      const hint = source.kind === 'url' ? notServedHint(source.url, location.href, e.message) : '';
       if (state.held) {
         // The worker kept the model it had: show it again, and Run stays usable.
         modelLoaded(state.held.loaded, state.held.source);
-        toast(`Could not load ${what}: ${e.message}. The page still uses ${state.held.loaded.facts.name || state.held.loaded.name}.`);
+        toast(`Could not load ${what}: ${e.message}.${hint} The page still uses ${state.held.loaded.facts.name || state.held.loaded.name}.`);
       } else {
         body.model = 'error';
-        toast(`Could not load ${what}: ${e.message}`);
+        toast(`Could not load ${what}: ${e.message}.${hint}`);
       }
     });
 }
@@ -199,7 +204,8 @@ function progress(p) {
   if (p.phase === 'upload') {
     bar.classList.add('indeterminate');
     const t0 = performance.now();
-    const tick = () => replace($('progress-numbers'), `${formatBytes(p.total)} · ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    const need = p.gpuBytes ? ` · needs ${formatBytes(p.gpuBytes)} of GPU memory` : '';
+    const tick = () => replace($('progress-numbers'), `${formatBytes(p.total)}${need} · ${((performance.now() - t0) / 1000).toFixed(0)} s`);
     tick();
     uploadTimer = setInterval(tick, 500);
     return;
@@ -244,7 +250,7 @@ function modelLoaded({ facts, fromCache, name, kind }, from) {
 }
 
 function setupModelPanel() {
-  $('load-default').addEventListener('click', () => loadModel({ kind: 'url', url: defaultModelUrl() }));
+  $('known-models').replaceChildren(...modelButtons((m) => loadModel({ kind: 'url', url: new URL(m.path, location.href).href })));
   $('model-file').addEventListener('change', (e) => {
     const input = /** @type {HTMLInputElement} */ (e.target);
     const file = input.files?.[0];
@@ -437,7 +443,7 @@ function restoreFromLink() {
   const config = partial;
   state.run = config.run;
   if (config.model.url) {
-    state.linkModel = new URL(config.model.url, location.href).href;
+    state.linkModel = modelUrl(config, location.href);
     state.linkModelBytes = config.model.bytes;
     $('model-url').value = state.linkModel;
   }
@@ -455,9 +461,14 @@ async function share(kind, { copy = true } = {}) {
   /** @type {{url?: string | null, bytes?: number | null}} */
   let model = { url: null, bytes: null };
   const isDefault = (/** @type {string} */ url) => url === defaultModelUrl();
+  /** A model the pages offer goes in by its id (model=gemma), any other by its URL. */
+  const asLink = (/** @type {string} */ url, /** @type {number | null} */ bytes) => {
+    const known = knownModel(url, location.href);
+    return known ? { url: known.id, bytes: null } : { url, bytes };
+  };
   if (state.model?.file) notes.push('The model came from a local file, which a link cannot carry: the link uses the default model.');
-  else if (state.model?.url && !isDefault(state.model.url)) model = state.model;
-  else if (state.linkModel && !isDefault(state.linkModel)) model = { url: state.linkModel, bytes: null };
+  else if (state.model?.url && !isDefault(state.model.url)) model = asLink(state.model.url, state.model.bytes ?? null);
+  else if (state.linkModel && !isDefault(state.linkModel)) model = asLink(state.linkModel, null);
   const config = {
     run, model,
     view: { theme: $('embed-theme').value, editable: $('embed-editable').checked },

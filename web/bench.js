@@ -13,9 +13,10 @@
 import { $, h, replace, fillFacts } from './ui/dom.js';
 import { loadModelBytes } from './loader.js';
 import { EngineClient } from './engine-client.js';
-import { DEFAULT_MODEL, DEFAULT_N_CTX } from './protocol.js';
+import { DEFAULT_MODEL, DEFAULT_N_CTX, MODELS } from './protocol.js';
 
-export const MODEL_URL = DEFAULT_MODEL.path;
+/** The bench's model: `?model=ID` (protocol.js's MODELS), the default model otherwise. */
+let MODEL_URL = DEFAULT_MODEL.path;
 /** wllama's ES module, wasm and package.json, copied from node_modules by build-web. */
 const WLLAMA_DIR = 'bench-assets/wllama/';
 /** wllama-webgpu: wllama asked to put every layer on WebGPU, to check which of its settings is best. */
@@ -52,6 +53,9 @@ export function parseOptions(search) {
   });
   const engines = list('engines', 'samplescope,wllama');
   for (const e of engines) if (!ENGINES.includes(e)) throw new Error(`engines: unknown engine "${e}" (known: ${ENGINES.join(', ')})`);
+  const modelId = q.get('model') ?? DEFAULT_MODEL.id;
+  const model = MODELS.find((m) => m.id === modelId);
+  if (!model) throw new Error(`model: unknown model "${modelId}" (known: ${MODELS.map((m) => m.id).join(', ')})`);
   if (!lanes.length) throw new Error('lanes: give at least one lane count');
   if (!engines.length) throw new Error('engines: give at least one engine');
   return {
@@ -62,6 +66,7 @@ export function parseOptions(search) {
     engines,
     threads: int('threads', 2, 1, 16),
     auto: q.get('auto') === '1',
+    model,
   };
 }
 
@@ -414,6 +419,7 @@ function main() {
   let opts;
   try {
     opts = parseOptions(location.search);
+    MODEL_URL = opts.model.path;
   } catch (e) {
     log(`bad setup: ${e.message}`);
     /** @type {any} */ (window).benchResult = { errors: [{ engine: 'page', message: e.message }] };

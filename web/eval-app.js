@@ -10,7 +10,8 @@ import { buildSpec, cliCommand, DEFAULT_EVAL, SWEEP_PRESET } from './eval-config
 import { EvalCharts } from './ui/eval-charts.js';
 import { fillSummary, fillTasks } from './ui/eval-tables.js';
 import { EngineClient } from './engine-client.js';
-import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText } from './protocol.js';
+import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText, notServedHint } from './protocol.js';
+import { modelButtons } from './ui/models.js';
 
 /** @typedef {import('./protocol.js').ModelSource} ModelSource */
 /** @typedef {import('./protocol.js').LoadProgress} LoadProgress */
@@ -303,7 +304,7 @@ function gpuReady(a) {
   const chip = $('gpu-chip');
   chip.dataset.state = 'ok';
   chip.textContent = `WebGPU · ${a.name || a.description || [a.vendor, a.architecture].filter(Boolean).join(' ') || 'unnamed adapter'}`;
-  $('load-default').disabled = false;
+  for (const b of $('known-models').querySelectorAll('button')) b.disabled = false;
   $('model-file').disabled = false;
   autoLoad();
 }
@@ -337,8 +338,9 @@ function loadModel(source) {
       if (state.loading !== source) return;
       body.model = 'error';
       $('model-progress').hidden = true;
-      replace($('model-status'), `Could not load the model: ${e.message}`);
-      toast(e.message);
+      const text = `${e.message}.${source.kind === 'url' ? notServedHint(source.url, location.href, e.message) : ''}`;
+      replace($('model-status'), `Could not load the model: ${text}`);
+      toast(text);
     });
 }
 
@@ -359,7 +361,8 @@ function modelProgress(p) {
   replace($('model-progress-phase'), phase);
   const frac = p.total > 0 ? Math.min(1, p.loaded / p.total) : 0;
   $('model-progress-fill').style.width = p.phase === 'upload' ? '100%' : `${(100 * frac).toFixed(1)}%`;
-  replace($('model-progress-numbers'), p.total ? `${formatBytes(p.loaded)} / ${formatBytes(p.total)}` : formatBytes(p.total));
+  const need = p.gpuBytes ? ` · needs ${formatBytes(p.gpuBytes)} of GPU memory` : '';
+  replace($('model-progress-numbers'), (p.total ? `${formatBytes(p.loaded)} / ${formatBytes(p.total)}` : formatBytes(p.total)) + need);
 }
 
 /** @param {Loaded} loaded */
@@ -374,7 +377,7 @@ function modelLoaded({ facts, fromCache, name, kind }) {
 }
 
 function setupModel() {
-  $('load-default').addEventListener('click', () => loadModel({ kind: 'url', url: defaultModelUrl() }));
+  $('known-models').replaceChildren(...modelButtons((m) => loadModel({ kind: 'url', url: new URL(m.path, location.href).href }), true));
   $('model-file').addEventListener('change', (e) => {
     const input = /** @type {HTMLInputElement} */ (e.target);
     const file = input.files?.[0];

@@ -28,12 +28,48 @@
 
 // ---- constants shared by the pages -------------------------------------------------------
 
-/** The model a page uses when it names none: next to the page. */
-export const DEFAULT_MODEL = {
-  path: 'models/SmolLM2-135M-Instruct.Q4_1.gguf',
-  name: 'SmolLM2-135M',
-  bytes: 98_362_432,
-};
+/**
+ * The models the pages offer by name, next to the page under models/ (xtask/src/model.rs
+ * knows where to get each: `cargo xtask fetch-model ID`, and `cargo xtask demo` serves those
+ * in its cache). A share link or an embed may name one by its id (`model=gemma`). The first
+ * is the model a page uses when it names none.
+ * @typedef {{id: string, path: string, name: string, bytes: number}} KnownModel
+ * @type {readonly KnownModel[]}
+ */
+export const MODELS = [
+  { id: 'smollm2', path: 'models/SmolLM2-135M-Instruct.Q4_1.gguf', name: 'SmolLM2-135M', bytes: 98_362_432 },
+  { id: 'gemma', path: 'models/gemma-3-270m-q4_k_m.gguf', name: 'Gemma 3 270M', bytes: 253_113_024 },
+];
+export const DEFAULT_MODEL = MODELS[0];
+
+/**
+ * The known model `ref` names: by id, or by its URL (resolved against `base`); else null.
+ * @param {string} ref
+ * @param {string} base
+ */
+export function knownModel(ref, base) {
+  const byId = MODELS.find((m) => m.id === ref);
+  if (byId) return byId;
+  try {
+    const url = new URL(ref, base).href;
+    return MODELS.find((m) => new URL(m.path, base).href === url) ?? null;
+  } catch {
+    return null;
+  }
+}
+/**
+ * What to add to a load error when a known model is not on this site (HTTP 404): how the
+ * demo server gets it. Empty otherwise.
+ * @param {string} url  the model's URL
+ * @param {string} base  the page's URL
+ * @param {string} message  the load error
+ */
+export function notServedHint(url, base, message) {
+  const known = knownModel(url, base);
+  if (!known || !/HTTP 404\b/.test(message)) return '';
+  return ` This site does not serve ${known.name}; on a \`cargo xtask demo\` server, \`cargo xtask fetch-model ${known.id}\` adds it (then restart the demo).`;
+}
+
 /** The Cache Storage that holds downloaded models (web/loader.js). */
 export const MODEL_CACHE = 'samplescope-models-v1';
 /** localStorage key: the URL of the last model loaded by URL (the lab and the eval page). */
@@ -113,7 +149,11 @@ export const IMMEDIATE = ['memory', 'lose-device'];
 
 // ---- events --------------------------------------------------------------------------------
 
-/** @typedef {{kind: 'progress', phase: 'download' | 'cache' | 'read' | 'upload', loaded: number, total: number, rate: number}} LoadProgress */
+/**
+ * `gpuBytes`: in the upload phase, once the engine has checked the model against the
+ * adapter's limits, the GPU memory it needs (weights and the KV cache at load).
+ * @typedef {{kind: 'progress', phase: 'download' | 'cache' | 'read' | 'upload', loaded: number, total: number, rate: number, gpuBytes?: number}} LoadProgress
+ */
 /** @typedef {{kind: 'lane-start', lane: number, promptTokens: number}} LaneStart */
 /**
  * @typedef {object} TokenEvent

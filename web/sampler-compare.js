@@ -18,7 +18,7 @@
 // so the page's CSS and ids and the element's do not meet.
 
 import { CompareView, applyTheme } from './ui/compare-view.js';
-import { ELEMENT_ATTRIBUTES, configFromAttributes } from './share.js';
+import { ELEMENT_ATTRIBUTES, configFromAttributes, modelId } from './share.js';
 import { sharedEngine } from './engine-client.js';
 
 const STYLES = ['../vendor/uplot/uPlot.min.css', '../css/lab.css', '../css/embed.css'];
@@ -75,9 +75,12 @@ export class SamplerCompare extends HTMLElement {
     return configFromAttributes((name) => this.getAttribute(name), this.textContent);
   }
 
-  /** A model attribute is relative to the page, as any URL attribute; the default to SITE. */
+  /**
+   * A model attribute is relative to the page, as any URL attribute; the default model and
+   * a known one named by its id (`model="gemma"`) are under SITE.
+   */
   modelBase(parsed) {
-    return parsed.config.model.url ? document.baseURI : SITE;
+    return parsed.config.model.url && !modelId(parsed.config) ? document.baseURI : SITE;
   }
 }
 

@@ -9,6 +9,8 @@
 //    &lane=Greedy:greedy&lane=Top-p+0.9:top_p=0.9&lane=Min-p+0.1:min_p=0.1
 //    [&model=https://…/model.gguf&model_size=98362432][&theme=dark&editable=1]
 //
+// `model` is a GGUF's URL, or the id of a model the pages offer (protocol.js's MODELS:
+// `model=gemma`), which is looked up next to the page as the default model is.
 // A lane is `name:spec` (the name is optional); the spec is the CLI's lane language, read
 // by lane-params.js with the engine's own names and ranges (`greedy`, or comma-separated
 // key=value: the samplers, `temperature` for a lane's own temperature, and `seed`,
@@ -23,7 +25,7 @@
 import { DEFAULT_RUN, LANE_OVERRIDES, RUN_CHECKS, SAMPLERS, SAMPLER_KEYS, cloneRun, validateLane, validateRun } from './config.js';
 import { parseLaneSpec } from './lane-params.js';
 import { modelFileName } from './model-source.js';
-import { DEFAULT_MODEL } from './protocol.js';
+import { DEFAULT_MODEL, MODELS, knownModel } from './protocol.js';
 
 /** The model a configuration uses when it names none: next to the page, as in the lab. */
 export { DEFAULT_MODEL };
@@ -361,14 +363,21 @@ function isModelUrl(u) {
   }
 }
 
-/** The model's URL, resolved against `base` (the page, or the script for the element). */
-export const modelUrl = (config, base) => new URL(config.model.url ?? DEFAULT_MODEL.path, base).href;
+/** A known model's id in the model key (`model=gemma`), or null for a URL. */
+export const modelId = (config) => MODELS.find((m) => m.id === config.model.url)?.id ?? null;
+
+/**
+ * The model's URL, resolved against `base` (the page, or the script's site for the element
+ * when the model is a known one or none).
+ */
+export function modelUrl(config, base) {
+  const known = MODELS.find((m) => m.id === config.model.url);
+  return new URL(known ? known.path : config.model.url ?? DEFAULT_MODEL.path, base).href;
+}
 
 /** What the Run button says about the model: its name and size. */
 export function modelLabel(config, base) {
   const url = modelUrl(config, base);
-  const isDefault = url === new URL(DEFAULT_MODEL.path, base).href;
-  const name = isDefault ? DEFAULT_MODEL.name : modelFileName(url);
-  const bytes = config.model.bytes ?? (isDefault ? DEFAULT_MODEL.bytes : null);
-  return { name, bytes };
+  const known = knownModel(url, base);
+  return { name: known ? known.name : modelFileName(url), bytes: config.model.bytes ?? known?.bytes ?? null };
 }

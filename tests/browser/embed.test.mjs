@@ -23,7 +23,7 @@ const ALLOWED_BEFORE_RUN = new Set([
 ]);
 
 test('the embed in a sandboxed cross-origin iframe', { skip: skipReason ?? false, timeout: 600_000 }, async (t) => {
-  const native = JSON.parse(await readFile(join(env.artifacts, 'native-lanes.json'), 'utf8'));
+  const native = JSON.parse(await readFile(join(env.artifacts, 'native-lanes.json'), 'utf8')).lanes;
   const config = defaultConfig();
   // The lab's default lanes (greedy, top-p 0.9, min-p 0.1: native-lanes.json's order).
   Object.assign(config.run, { prompt: env.prompt, maxTokens: TOKENS, seed: Number(process.env.SAMPLESCOPE_SEED) });

@@ -24,7 +24,7 @@ const LOAD_TIMEOUT = 240_000;
 const RUN_TIMEOUT = 300_000;
 
 test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, async (t) => {
-  const native = JSON.parse(await readFile(join(env.artifacts, 'native-lanes.json'), 'utf8'));
+  const native = JSON.parse(await readFile(join(env.artifacts, 'native-lanes.json'), 'utf8')).lanes;
   const seed = Number(process.env.SAMPLESCOPE_SEED);
   const browser = await launch();
   t.after(() => browser.close());

@@ -13,7 +13,7 @@ const TOKENS = 3;
 const RUN_TIMEOUT = 300_000;
 
 test('two <sampler-compare> elements share one engine and one model download', { skip: skipReason ?? false, timeout: 600_000 }, async (t) => {
-  const native = JSON.parse(await readFile(join(env.artifacts, 'native-lanes.json'), 'utf8'));
+  const native = JSON.parse(await readFile(join(env.artifacts, 'native-lanes.json'), 'utf8')).lanes;
   const seed = process.env.SAMPLESCOPE_SEED;
   const browser = await launch();
   t.after(() => browser.close());

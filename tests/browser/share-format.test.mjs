@@ -6,8 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LIMITS, SAMPLERS, validateRun } from '../../web/config.js';
 import {
-  configFromAttributes, decodeConfig, defaultConfig, embedSnippet, encodeConfig, hasConfig, laneItem, splitParams,
+  configFromAttributes, decodeConfig, defaultConfig, embedSnippet, encodeConfig, hasConfig, laneItem, modelLabel, modelUrl, splitParams,
 } from '../../web/share.js';
+import { MODELS } from '../../web/protocol.js';
 
 const pick = (xs) => xs[Math.floor(Math.random() * xs.length)];
 const int = (lo, hi) => lo + Math.floor(Math.random() * (hi - lo + 1));
@@ -171,4 +172,22 @@ test('the embed snippet escapes the configuration into its attributes', () => {
   assert.deepEqual(back.config.run, c.run);
   assert.match(snippet, /sandbox="allow-scripts allow-same-origin"/);
   assert.match(snippet, /e\.data\.type === 'samplescope:height'/);
+});
+
+test('a model the pages offer is named by its id, looked up next to the page', () => {
+  const base = 'https://example.org/lab/index.html';
+  for (const m of MODELS) {
+    const { config, errors } = decodeConfig(`#v=1&model=${m.id}`);
+    assert.deepEqual(errors, []);
+    assert.equal(modelUrl(config, base), new URL(m.path, base).href);
+    assert.deepEqual(modelLabel(config, base), { name: m.name, bytes: m.bytes });
+    assert.match(encodeConfig(config), new RegExp(`&model=${m.id}$`));
+  }
+  // Its path, or any URL, reads as written; a known path still gets the known name.
+  const byPath = decodeConfig(`#v=1&model=${MODELS[1].path}`).config;
+  assert.deepEqual(modelLabel(byPath, base), { name: MODELS[1].name, bytes: MODELS[1].bytes });
+  const other = decodeConfig('#v=1&model=https://host.example/x/my%20model.gguf').config;
+  assert.deepEqual(modelLabel(other, base), { name: 'my model.gguf', bytes: null });
+  // No model: the default.
+  assert.equal(modelUrl(defaultConfig(), base), new URL(MODELS[0].path, base).href);
 });

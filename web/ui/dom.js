@@ -58,13 +58,8 @@ export function toast(text) {
   toastTimer = setTimeout(() => { el.hidden = true; }, 8000);
 }
 
-/** "98.2 MB" */
-export function formatBytes(n) {
-  if (!Number.isFinite(n) || n <= 0) return '0 B';
-  const units = ['B', 'KB', 'MB', 'GB'];
-  const i = Math.min(units.length - 1, Math.floor(Math.log10(n) / 3));
-  return `${(n / 1000 ** i).toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
+/** "98.4 MB" (one rule for sizes: model-source.js's). */
+export { formatSize as formatBytes } from '../model-source.js';
 
 /** "135M" */
 export function formatCount(n) {

@@ -27,6 +27,8 @@ struct Opts {
     browser: bool,
     /// Only print the table of an earlier run's combined JSON.
     report: Option<String>,
+    /// The model both engines run (a `fetch-model` name).
+    model: &'static model::Known,
 }
 
 impl Default for Opts {
@@ -42,6 +44,7 @@ impl Default for Opts {
             native: true,
             browser: true,
             report: None,
+            model: &model::KNOWN[0],
         }
     }
 }
@@ -65,6 +68,7 @@ fn parse(args: &[String]) -> Res<Opts> {
             "--no-native" => o.native = false,
             "--no-browser" => o.browser = false,
             "--report" => o.report = Some(value()?),
+            "--model" => o.model = model::known(&value()?)?,
             other => return Err(format!("bench: unknown argument `{other}`\n\n{USAGE}")),
         }
     }
@@ -107,13 +111,13 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
     if o.browser {
         browser::ensure_tools(ctx)?; // node, npm packages (wllama among them), chromium
     }
-    model::fetch_model()?;
+    let model_path = model::fetch(o.model)?;
     if o.native {
         run(cargo().args(["build", "--release", "--bin", "samplescope"]))?;
     }
     let site = if o.browser {
         web::build_web()?; // also copies wllama into www/bench-assets
-        Some(snapshot_www()?)
+        Some(snapshot_www(&model_path)?)
     } else {
         None
     };
@@ -124,7 +128,7 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
     let load_before = load_average();
     let native = o.native.then(|| {
         println!("\n==> native bench (samplescope bench, wgpu)");
-        native_bench(o, ctx, &results.join(format!("bench-{stamp}-native.json")))
+        native_bench(o, ctx, &model_path, &results.join(format!("bench-{stamp}-native.json")))
     });
     let load_between = load_average();
     let browser = site.map(|site| {
@@ -141,6 +145,7 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
     let mut all = json!({
         "unix_time": stamp,
         "machine": machine(),
+        "model": o.model.file,
         "load_average": { "before": load_before, "between": load_between, "after": load_after },
         "settings": {
             "runs": o.runs, "prompt_tokens": o.prompt_tokens, "decode_tokens": o.tokens,
@@ -180,10 +185,12 @@ fn measure(o: &Opts, ctx: &Ctx) -> Res {
 }
 
 /// `samplescope bench` (release build); its progress goes to the terminal, its JSON is read.
-fn native_bench(o: &Opts, ctx: &Ctx, out: &Path) -> Res<Value> {
+fn native_bench(o: &Opts, ctx: &Ctx, model: &Path, out: &Path) -> Res<Value> {
     let exe = web::target_dir().join("release").join("samplescope");
     let mut cmd = Command::new(exe);
     cmd.arg("bench")
+        .arg("--model")
+        .arg(model)
         .args(["--lanes", &o.lanes])
         .args(["--prompt-tokens", &o.prompt_tokens.to_string()])
         .args(["--tokens", &o.tokens.to_string()])
@@ -204,8 +211,8 @@ fn browser_bench(o: &Opts, site: &Path, out: &Path) -> Res<Value> {
     let root = workspace_root();
     let server = Server::start(site, 0, true)?;
     let query = format!(
-        "runs={}&promptTokens={}&tokens={}&lanes={}&engines={}",
-        o.runs, o.prompt_tokens, o.tokens, o.browser_lanes, o.browser_engines
+        "runs={}&promptTokens={}&tokens={}&lanes={}&engines={}&model={}",
+        o.runs, o.prompt_tokens, o.tokens, o.browser_lanes, o.browser_engines, o.model.name
     );
     run(Command::new("node")
         .arg("tests/browser/bench-run.mjs")
@@ -222,7 +229,7 @@ fn browser_bench(o: &Opts, site: &Path, out: &Path) -> Res<Value> {
 /// serve: the bench runs for an hour or more, and a `build-web` meanwhile (a rebuild in the
 /// same checkout) would swap the engine under it, or remove it mid-copy. The model is
 /// linked, not copied.
-fn snapshot_www() -> Res<PathBuf> {
+fn snapshot_www(model: &Path) -> Res<PathBuf> {
     let www = workspace_root().join("www");
     let dst = web::target_dir().join("bench-www");
     let _ = fs::remove_dir_all(&dst);
@@ -239,14 +246,13 @@ fn snapshot_www() -> Res<PathBuf> {
             fs::copy(&from, &to).map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
         }
     }
-    let model = model::fetch_model()?;
-    let link = dst.join("models").join(model::MODEL_FILE);
+    let link = dst.join("models").join(model.file_name().ok_or("a model path without a file name")?);
     #[cfg(unix)]
-    let linked = std::os::unix::fs::symlink(&model, &link).is_ok();
+    let linked = std::os::unix::fs::symlink(model, &link).is_ok();
     #[cfg(not(unix))]
     let linked = false;
     if !linked {
-        fs::copy(&model, &link).map_err(|e| format!("cannot copy the model: {e}"))?;
+        fs::copy(model, &link).map_err(|e| format!("cannot copy the model: {e}"))?;
     }
     Ok(dst)
 }
@@ -380,8 +386,10 @@ fn table(all: &Value) -> String {
     );
     let _ = writeln!(
         t,
-        "prompt {} tokens, {} greedy tokens per lane; each figure: median, min – max (runs)",
-        set["prompt_tokens"], set["decode_tokens"]
+        "model {}; prompt {} tokens, {} greedy tokens per lane; each figure: median, min – max (runs)",
+        s(&all["model"]),
+        set["prompt_tokens"],
+        set["decode_tokens"]
     );
     let row = |t: &mut String, label: &str, cells: String| {
         let _ = writeln!(t, "  {label:<40} {cells}");

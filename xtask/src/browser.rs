@@ -4,14 +4,14 @@
 
 use std::env;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::serve::Server;
 use crate::test::Ctx;
 use crate::tools::apt_install;
 use crate::util::{capture, cargo, run, which, workspace_root};
-use crate::{web, Res};
+use crate::{model, web, Res};
 
 /// Debian's chromium; tests never download a browser.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -27,6 +27,11 @@ const LANE_SPECS: &[&str] = &[
     "temperature=1,temperature_position=first,top_p=0.9,seed=1234",
     "temperature=1,temperature_position=first,min_p=0.1,seed=1234",
 ];
+
+/// The Gemma run of tests/browser/gemma.test.mjs: the lab's same three lanes, shorter (Gemma
+/// on SwiftShader is some 3× slower a token than SmolLM2).
+const GEMMA_PROMPT: &str = "The capital of France is";
+const GEMMA_MAX_TOKENS: u32 = 16;
 
 /// `cargo xtask test-browser`: the browser steps of `cargo xtask test` alone.
 pub fn only() -> Res {
@@ -96,29 +101,44 @@ pub fn build(ctx: &Ctx) -> Res {
     }
     check_vendored()?; // before build-web, which would refresh the copy
     web::build_web()?;
-    web::link_model()?;
+    // Both models the page offers: the lab test loads Gemma as well as the default.
+    let gemma = model::fetch(&model::GEMMA)?;
+    web::link_models(&[model::fetch_model()?, gemma.clone()])?;
     // The CLI as `cargo test --workspace` builds it (same features, dev-dependencies
     // included): a plain `cargo build --bin` would unify features differently and compile
     // the library and seven dependencies again (2.4 min on CI).
     run(cargo().args(["test", "--workspace", "--no-run"]))?;
     let exe = web::target_dir().join("debug").join("samplescope");
+    let dir = artifacts_dir();
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    native_lanes(ctx, &exe, None, PROMPT, MAX_TOKENS, &dir.join("native-lanes.json"))?;
+    native_lanes(ctx, &exe, Some(&gemma), GEMMA_PROMPT, GEMMA_MAX_TOKENS, &dir.join("native-lanes-gemma.json"))
+}
+
+/// The native CLI's output for each of LANE_SPECS on `prompt` (`model`: the default when
+/// None), as `{model, prompt, maxTokens, lanes: [one `generate --json` object a lane]}`.
+fn native_lanes(ctx: &Ctx, exe: &Path, model: Option<&Path>, prompt: &str, max_tokens: u32, out: &Path) -> Res {
     let mut lanes = Vec::new();
     for spec in LANE_SPECS {
-        let mut cmd = Command::new(&exe);
-        cmd.args(["generate", "--json", "--prompt", PROMPT, "--sampler", spec])
+        let mut cmd = Command::new(exe);
+        cmd.args(["generate", "--json", "--prompt", prompt, "--sampler", spec])
             .arg("--max-tokens")
-            .arg(MAX_TOKENS.to_string());
+            .arg(max_tokens.to_string());
+        if let Some(m) = model {
+            cmd.arg("--model").arg(m);
+        }
         if let Some(dir) = &ctx.runtime_dir {
             cmd.env("XDG_RUNTIME_DIR", dir);
         }
         lanes.push(capture(&mut cmd)?.trim().to_string());
     }
-    let dir = artifacts_dir();
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join("native-lanes.json");
-    fs::write(&path, format!("[{}]\n", lanes.join(",\n")))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    println!("native reference for {} lanes: {}", LANE_SPECS.len(), path.display());
+    let name = model.and_then(|m| m.file_name()).map_or("default".into(), |n| n.to_string_lossy().into_owned());
+    let text = format!(
+        "{{\"model\": {name:?}, \"prompt\": {prompt:?}, \"maxTokens\": {max_tokens}, \"lanes\": [\n{}\n]}}\n",
+        lanes.join(",\n")
+    );
+    fs::write(out, text).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    println!("native reference for {} lanes: {}", LANE_SPECS.len(), out.display());
     Ok(())
 }
 

@@ -47,7 +47,9 @@ commands:
   build-web            build the wasm engine (release) and its JS bindings into www/pkg,
                        copy the page's modules from web/ to www/web
   demo [--port N]      build-web, put the default model where the page finds it
-                       (www/models/), serve www/ on http://127.0.0.1:N/ (default 8000)
+                       (www/models/; fetched if need be) with every other model the page
+                       offers that fetch-model has cached, serve www/ on
+                       http://127.0.0.1:N/ (default 8000)
   test [ARGS...]       check formatting (cargo fmt), lints (cargo clippy -D warnings) and
                        the page's JS types (npm run checkjs); install what the tests need
                        (lavapipe, wasm32 target, model, node packages, chromium), then run
@@ -65,6 +67,7 @@ commands:
                        --prompt-tokens N (128) --tokens N (128 greedy tokens per lane)
                        --lanes L (native, 1,4,16,64) --browser-lanes L (1,3,16)
                        --browser-engines E (samplescope,wllama; also wllama-webgpu)
+                       --model NAME (smollm2; or gemma: both engines on that file)
                        --no-native --no-browser; --report FILE prints the table of an
                        earlier run's results/bench-<time>.json
   fuzz [--seconds N] [--seed S]

@@ -64,8 +64,6 @@ pub const GEMMA: Known = Known {
 /// The models `fetch-model NAME` knows; the first is the default.
 pub const KNOWN: &[Known] = &[SMOLLM2, GEMMA];
 
-pub const MODEL_FILE: &str = SMOLLM2.file;
-
 /// Same rule as `samplescope::native::cache_dir` (src/native.rs); xtask does not depend on
 /// the library so that it builds in seconds.
 fn cache_dir() -> Option<PathBuf> {
@@ -82,14 +80,20 @@ pub fn fetch_model() -> Res<PathBuf> {
 
 /// `cargo xtask fetch-model [NAME]`.
 pub fn fetch_named(name: Option<&str>) -> Res<PathBuf> {
-    let names: Vec<&str> = KNOWN.iter().map(|k| k.name).collect();
-    match name {
-        None => fetch(&KNOWN[0]),
-        Some(n) => match KNOWN.iter().find(|k| k.name == n) {
-            Some(k) => fetch(k),
-            None => Err(format!("fetch-model: unknown model `{n}` (known: {})", names.join(", "))),
-        },
-    }
+    fetch(name.map_or(Ok(&KNOWN[0]), known)?)
+}
+
+/// The known model called `name`, or an error that lists them.
+pub fn known(name: &str) -> Res<&'static Known> {
+    KNOWN.iter().find(|k| k.name == name).ok_or_else(|| {
+        let names: Vec<&str> = KNOWN.iter().map(|k| k.name).collect();
+        format!("unknown model `{name}` (known: {})", names.join(", "))
+    })
+}
+
+/// Where `model` is when it is in the cache dir (present, not checked: `fetch` checks).
+pub fn cached(model: &Known) -> Option<PathBuf> {
+    Some(cache_dir()?.join(model.file)).filter(|p| p.is_file())
 }
 
 /// Makes sure `model` is in the cache dir with the right sha256; returns its path.

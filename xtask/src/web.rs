@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::model::{fetch_model, MODEL_FILE};
+use crate::model::{self, fetch_model};
 use crate::util::{capture, cargo, run, which, workspace_root};
 use crate::{tools, Res};
 
@@ -180,25 +180,27 @@ fn copy_bench_assets() -> Res {
     Ok(())
 }
 
-/// Makes the default model reachable by the page as models/<file>: a symbolic link from
-/// www/models (git-ignored) to the cache dir, or a copy where links are unavailable.
-pub fn link_model() -> Res<PathBuf> {
-    let model = fetch_model()?;
+/// Makes `models` reachable by the page as models/<file> (web/protocol.js's MODELS): a
+/// symbolic link from www/models (git-ignored) to each file in the cache dir, or a copy
+/// where links are unavailable.
+pub fn link_models(models: &[PathBuf]) -> Res {
     let dir = workspace_root().join("www").join("models");
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let link = dir.join(MODEL_FILE);
-    if fs::canonicalize(&link).ok() == fs::canonicalize(&model).ok() {
-        return Ok(link);
+    for model in models {
+        let link = dir.join(model.file_name().ok_or("a model path without a file name")?);
+        if fs::canonicalize(&link).ok() == fs::canonicalize(model).ok() {
+            continue;
+        }
+        let _ = fs::remove_file(&link);
+        #[cfg(unix)]
+        let linked = std::os::unix::fs::symlink(model, &link).is_ok();
+        #[cfg(not(unix))]
+        let linked = false;
+        if !linked {
+            fs::copy(model, &link).map_err(|e| format!("cannot copy the model to {}: {e}", link.display()))?;
+        }
     }
-    let _ = fs::remove_file(&link);
-    #[cfg(unix)]
-    let linked = std::os::unix::fs::symlink(&model, &link).is_ok();
-    #[cfg(not(unix))]
-    let linked = false;
-    if !linked {
-        fs::copy(&model, &link).map_err(|e| format!("cannot copy the model to {}: {e}", link.display()))?;
-    }
-    Ok(link)
+    Ok(())
 }
 
 /// `cargo xtask demo [--port N]`.
@@ -221,7 +223,16 @@ pub fn demo(args: &[String]) -> Res {
         }
     }
     build_web()?;
-    link_model()?;
+    // The default model, fetched if need be, and any other the page offers that
+    // `cargo xtask fetch-model NAME` has put in the cache.
+    let mut models = vec![fetch_model()?];
+    models.extend(model::KNOWN[1..].iter().filter_map(model::cached));
+    link_models(&models)?;
+    for k in &model::KNOWN[1..] {
+        if model::cached(k).is_none() {
+            println!("({} is not in the cache: `cargo xtask fetch-model {}` adds it to the page)", k.file, k.name);
+        }
+    }
     let server = crate::serve::Server::start(&workspace_root().join("www"), port, false)?;
     println!("\nsamplescope is running at {}", server.url());
     println!("open it in Chrome or Edge 113+ (WebGPU); Ctrl+C stops the server\n");
