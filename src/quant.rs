@@ -158,7 +158,9 @@ fn to_bf16(x: f32) -> u16 {
 }
 
 const SUPPORTED: &str = "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL";
-const QUANTIZABLE: &str = "F32, F16, BF16, Q4_0, Q4_1, Q8_0";
+/// The types `quantize` writes.
+pub const QUANTIZABLE_TYPES: [GgmlType; 6] =
+    [GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
 
 /// Number of bytes `n` elements of `ty` take, or an error if `ty` is not handled here or
 /// `n` is not a whole number of blocks.
@@ -371,9 +373,9 @@ fn q6k_groups(b: &BlockQ6K) -> [Group16; 16] {
 
 /// Encodes `x` as `ty`. `x.len()` must be a whole number of blocks.
 pub fn quantize(ty: GgmlType, x: &[f32]) -> Result<Vec<u8>> {
-    if !matches!(ty, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 | GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q8_0)
-    {
-        return Err(Error::Unsupported(format!("quantizing {ty} (supported: {QUANTIZABLE})")));
+    if !QUANTIZABLE_TYPES.contains(&ty) {
+        let names: Vec<String> = QUANTIZABLE_TYPES.iter().map(|t| t.to_string()).collect();
+        return Err(Error::Unsupported(format!("quantizing {ty} (supported: {})", names.join(", "))));
     }
     let mut out = Vec::with_capacity(row_bytes(ty, x.len())?);
     match ty {

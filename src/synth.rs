@@ -8,6 +8,7 @@
 use crate::error::{Error, Result};
 use crate::gguf::{Array, GgmlType, Value};
 use crate::gguf_write::GgufWriter;
+use crate::kernels::weights::random_blocks;
 use crate::quant;
 
 #[derive(Clone, Debug)]
@@ -55,7 +56,59 @@ impl Default for SynthSpec {
     }
 }
 
+/// The released models whose shapes `SynthSpec::shape` knows, for benchmarks: a step's speed
+/// depends on the sizes and tensor types, not on the weights' values.
+pub const SHAPES: [&str; 2] = ["smollm2-135m", "llama-3.2-1b"];
+
 impl SynthSpec {
+    /// A released model's sizes and tensor types (as its GGUF says) with random weights:
+    /// - `smollm2-135m`: SmolLM2-135M-Instruct Q4_1, the default model (Q4_1 matrices, a
+    ///   tied Q8_0 embedding of 49,152 tokens);
+    /// - `llama-3.2-1b`: Llama 3.2 1B as llama.cpp's Q4_K_M mix (Q4_K matrices; Q6_K for
+    ///   attn_v and ffn_down in the layers llama.cpp gives more bits; a tied Q6_K embedding
+    ///   of 128,256 tokens). Without `rope_freqs`: the engine refuses Llama 3's RoPE factors
+    ///   until it implements them, and they cost nothing at run time.
+    pub fn shape(name: &str) -> Result<SynthSpec> {
+        let base = SynthSpec { eps: 1e-5, tied: true, ..SynthSpec::default() };
+        match name {
+            "smollm2-135m" => Ok(SynthSpec {
+                n_layer: 30,
+                n_embd: 576,
+                n_ff: 1536,
+                n_head: 9,
+                n_head_kv: 3,
+                n_ctx: 8192,
+                vocab: 49_152,
+                rope_base: 100_000.0,
+                ..base
+            }),
+            "llama-3.2-1b" => {
+                let n_layer = 16;
+                // llama.cpp's use_more_bits (src/llama-quant.cpp) for Q4_K_M.
+                let more = |i: usize| i < n_layer / 8 || i >= 7 * n_layer / 8 || (i - n_layer / 8) % 3 == 2;
+                let per_tensor = (0..n_layer)
+                    .filter(|&i| more(i))
+                    .flat_map(|i| ["attn_v", "ffn_down"].map(|t| (format!("blk.{i}.{t}.weight"), GgmlType::Q6K)))
+                    .collect();
+                Ok(SynthSpec {
+                    n_layer,
+                    n_embd: 2048,
+                    n_ff: 8192,
+                    n_head: 32,
+                    n_head_kv: 8,
+                    n_ctx: 8192,
+                    vocab: 128_256,
+                    rope_base: 500_000.0,
+                    weight_type: GgmlType::Q4K,
+                    embd_type: GgmlType::Q6K,
+                    per_tensor,
+                    ..base
+                })
+            }
+            other => Err(Error::Param(format!("unknown model shape {other:?} (known: {})", SHAPES.join(", ")))),
+        }
+    }
+
     pub fn head_dim(&self) -> usize {
         self.n_embd / self.n_head.max(1)
     }
@@ -152,11 +205,14 @@ fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// FNV-1a of a tensor's name, so its values do not depend on which other tensors exist.
+fn name_hash(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+}
+
 /// `n` values uniform in (-amp, amp), from (seed, name) only.
 fn uniform(seed: u64, name: &str, n: usize, amp: f32) -> Vec<f32> {
-    // FNV-1a of the name, so a tensor's values do not depend on which others exist.
-    let h = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
-    let mut state = seed ^ h;
+    let mut state = seed ^ name_hash(name);
     (0..n).map(|_| ((splitmix64(&mut state) >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * amp).collect()
 }
 
@@ -254,10 +310,16 @@ pub fn synthetic_llama(spec: &SynthSpec) -> Result<Vec<u8>> {
             )));
         }
         let n = t.dims.iter().product::<u64>() as usize;
-        let mut x = uniform(spec.seed, &t.name, n, t.amp);
-        x.iter_mut().for_each(|v| *v += t.center);
-        let data = quant::quantize(t.ty, &x)
-            .map_err(|e| Error::Param(format!("synthetic model: tensor {} as {}: {e}", t.name, t.ty)))?;
+        let data = if quant::QUANTIZABLE_TYPES.contains(&t.ty) {
+            let mut x = uniform(spec.seed, &t.name, n, t.amp);
+            x.iter_mut().for_each(|v| *v += t.center);
+            quant::quantize(t.ty, &x)
+                .map_err(|e| Error::Param(format!("synthetic model: tensor {} as {}: {e}", t.name, t.ty)))?
+        } else {
+            // No quantizer for this type here: random blocks (a benchmark's weights).
+            let mut state = spec.seed ^ name_hash(&t.name);
+            random_blocks(t.ty, n, &mut || splitmix64(&mut state))
+        };
         w = w.tensor(t.name, &t.dims, t.ty, data);
     }
     Ok(w.to_bytes())
@@ -268,6 +330,38 @@ mod tests {
     use super::*;
     use crate::gguf::Gguf;
     use std::collections::HashSet;
+
+    /// Each shape has its model's parameter count (Hugging Face's figures), and SmolLM2's has
+    /// the default model's tensor table: every name, dims and type.
+    #[test]
+    fn shapes_are_their_models() {
+        let count = |s: &SynthSpec| plan(s).iter().map(|t| t.dims.iter().product::<u64>()).sum::<u64>();
+        let smol = SynthSpec::shape("smollm2-135m").unwrap();
+        let llama = SynthSpec::shape("llama-3.2-1b").unwrap();
+        assert_eq!(count(&smol), 134_515_008);
+        assert_eq!(count(&llama), 1_235_814_400);
+        let q6: Vec<usize> =
+            (0..16).filter(|i| llama.per_tensor.iter().any(|(n, _)| n == &format!("blk.{i}.attn_v.weight"))).collect();
+        assert_eq!(q6, [0, 1, 4, 7, 10, 13, 14, 15], "llama.cpp's Q4_K_M gives these layers Q6_K");
+        assert!(SynthSpec::shape("gpt-5").unwrap_err().to_string().contains("smollm2-135m, llama-3.2-1b"));
+
+        let path = crate::native::default_model_path().expect("HOME");
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (cargo xtask fetch-model)", path.display()));
+        let real = Gguf::parse(&bytes).unwrap();
+        let mut want: Vec<(String, Vec<u64>, GgmlType)> =
+            real.tensors.iter().map(|t| (t.name.clone(), t.dims.clone(), t.ty)).collect();
+        let mut got: Vec<(String, Vec<u64>, GgmlType)> = plan(&smol)
+            .into_iter()
+            .map(|t| {
+                let ty = smol.per_tensor.iter().find(|(n, _)| n == &t.name).map_or(t.ty, |o| o.1);
+                (t.name, t.dims, ty)
+            })
+            .collect();
+        want.sort_by(|a, b| a.0.cmp(&b.0));
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn vocabulary_is_consistent() {

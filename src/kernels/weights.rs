@@ -328,9 +328,31 @@ pub fn to_f32(ty: GgmlType, bytes: &[u8], n: usize) -> Result<Vec<f32>> {
     Ok(words.into_iter().map(f32::from_bits).collect())
 }
 
-/// Random GGUF bytes of a quantized type for the kernel tests: random quants and sub-scales,
-/// not a quantization of anything, so every bit pattern of the format gets exercised; the
-/// f16 scales finite and small (d, dmin in 0.001..0.1, Q4_1 / Q5_1's m in -0.5..0.5).
+/// GGUF bytes of a quantized type made of random quants and sub-scales, not a quantization
+/// of anything, so every bit pattern of the format gets exercised (kernel tests) or a model
+/// of a real shape costs no quantizer (synthetic benchmarks); the f16 scales finite and
+/// small (d, dmin in 0.001..0.1, Q4_1 / Q5_1's m in -0.5..0.5). `next` gives random u64s.
+pub fn random_blocks(ty: GgmlType, n: usize, next: &mut impl FnMut() -> u64) -> Vec<u8> {
+    let f16 = |v: f32| f16::from_f32(v).to_bits().to_le_bytes();
+    let (be, bb) = ty.block();
+    let mut out = Vec::with_capacity(n / be as usize * bb as usize);
+    for _ in 0..n / be as usize {
+        let start = out.len();
+        while out.len() < start + bb as usize {
+            out.extend(next().to_le_bytes());
+        }
+        out.truncate(start + bb as usize);
+        for (i, &o) in scale_offsets(ty).iter().enumerate() {
+            let has_m = matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) && i == 1;
+            let (lo, hi) = if has_m { (-0.5, 0.5) } else { (0.001, 0.1) };
+            let v = lo + (hi - lo) * (next() >> 40) as f32 / (1u64 << 24) as f32;
+            out[start + o..start + o + 2].copy_from_slice(&f16(v));
+        }
+    }
+    out
+}
+
+/// Random GGUF bytes of any type for the kernel tests (`random_blocks` for quantized ones).
 #[cfg(test)]
 pub(crate) fn random_tensor(rng: &mut impl rand::Rng, ty: GgmlType, n: usize) -> Vec<u8> {
     let f16 = |v: f32| f16::from_f32(v).to_bits().to_le_bytes();
@@ -338,18 +360,7 @@ pub(crate) fn random_tensor(rng: &mut impl rand::Rng, ty: GgmlType, n: usize) ->
     match ty {
         GgmlType::F32 => (0..n).for_each(|_| out.extend(rng.random_range(-1.0f32..1.0).to_le_bytes())),
         GgmlType::F16 => (0..n).for_each(|_| out.extend(f16(rng.random_range(-1.0..1.0)))),
-        _ => {
-            let (be, bb) = ty.block();
-            for _ in 0..n / be as usize {
-                let mut blk: Vec<u8> = (0..bb).map(|_| rng.random()).collect();
-                for (i, &o) in scale_offsets(ty).iter().enumerate() {
-                    let has_m = matches!(ty, GgmlType::Q4_1 | GgmlType::Q5_1) && i == 1;
-                    let v = if has_m { rng.random_range(-0.5..0.5) } else { rng.random_range(0.001..0.1) };
-                    blk[o..o + 2].copy_from_slice(&f16(v));
-                }
-                out.extend(blk);
-            }
-        }
+        _ => out = random_blocks(ty, n, &mut || rng.random()),
     }
     out
 }

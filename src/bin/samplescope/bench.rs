@@ -11,6 +11,10 @@ use crate::{read_model, ModelArg};
 pub struct BenchArgs {
     #[command(flatten)]
     model: ModelArg,
+    /// Instead of a file, a released model's shape with random weights, made in memory
+    /// (smollm2-135m, llama-3.2-1b): speed depends on sizes and formats, not values.
+    #[arg(long, conflicts_with = "model")]
+    synthetic: Option<String>,
     /// Lane counts to measure decode at.
     #[arg(long, value_delimiter = ',', default_value = "1,4,16,64")]
     lanes: Vec<u32>,
@@ -59,7 +63,19 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     };
     // Checked before the model loads: sizes, and the context in u64 (it once wrapped a u32).
     let n_ctx = bo.context()?.max(256);
-    let bytes = read_model(&a.model)?;
+    let bytes = match &a.synthetic {
+        Some(shape) => {
+            let t = web_time::Instant::now();
+            let bytes = samplescope::synth::synthetic_llama(&samplescope::synth::SynthSpec::shape(shape)?)?;
+            eprintln!(
+                "  synthetic {shape}: {:.1} MB of GGUF made in {:.1} s",
+                bytes.len() as f64 / 1e6,
+                t.elapsed().as_secs_f64()
+            );
+            bytes
+        }
+        None => read_model(&a.model)?,
+    };
     let gpu = pollster::block_on(Gpu::new(GpuOptions { variant, ..Default::default() }))?;
     let facts = gpu.facts.clone();
     let max_lanes = a.lanes.iter().copied().max().unwrap_or(1);
@@ -87,8 +103,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         if report.pipelined { "pipelined" } else { "step-by-step" }
     );
     println!(
-        "model {}: {:.1} MB of weights on the GPU, load {:.0} ms ({:.0} – {:.0})",
+        "model {}{}: {:.1} MB of weights on the GPU, load {:.0} ms ({:.0} – {:.0})",
         engine.model.cfg.name,
+        a.synthetic.as_ref().map(|s| format!(" (shape of {s}, random weights)")).unwrap_or_default(),
         report.weight_bytes as f64 / 1e6,
         load.median,
         load.min,
@@ -148,6 +165,8 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let json = serde_json::json!({
         "adapter": { "name": facts.name, "backend": facts.backend, "type": facts.device_type, "driver": facts.driver },
         "variant": variant,
+        "model": engine.model.cfg.name,
+        "synthetic": a.synthetic,
         "load_ms": load.median,
         "load": load,
         "load_average": { "before": load_before, "after": load_after },
