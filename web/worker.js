@@ -287,13 +287,15 @@ const handlers = {
     let promptIds = Array.from(eng.encode(prompt, false));
     if (promptTokens) {
       if (promptIds.length < promptTokens) throw new EngineError('invalid', `the prompt has ${promptIds.length} tokens, fewer than ${promptTokens}`);
-      const cut = eng.tokenTexts(Uint32Array.from(promptIds.slice(0, promptTokens))).join('');
-      const back = Array.from(eng.encode(cut, false));
-      if (back.length !== promptTokens || back.some((id, i) => id !== promptIds[i])) {
-        throw new EngineError('invalid', `the prompt's first ${promptTokens} tokens do not encode back to themselves; use another prompt`);
-      }
-      prompt = cut;
-      promptIds = back;
+      // The shortest start of the text, cut before a space where one fits, that encodes to
+      // exactly that many tokens (a BOS the tokenizer adds included): the text, not the
+      // ids, is what wllama is given, so it must stand on its own.
+      const ends = [...prompt.matchAll(/ /g)].map((m) => m.index);
+      const fits = (end) => eng.encode(prompt.slice(0, end), false).length === promptTokens;
+      const end = ends.find(fits) ?? [...prompt].map((_, i) => i + 1).find(fits);
+      if (end === undefined) throw new EngineError('invalid', `no start of the prompt encodes to exactly ${promptTokens} tokens; use another prompt`);
+      prompt = prompt.slice(0, end);
+      promptIds = Array.from(eng.encode(prompt, false));
     }
     const tokens = new Array(lanes).fill(0);
     const stops = new Array(lanes).fill(null);
