@@ -17,6 +17,8 @@
 //!   bench         the native bench, then the browser bench page (ours and wllama), one
 //!                 table with the ratios (bench.rs)
 //!   fuzz          the mutation fuzzer of tests/fuzz.rs for N seconds (fuzz.rs)
+//!   gpu-pack      the GPU check packed for a machine without Rust or models (gpu_pack.rs,
+//!                 gpu-check/run.sh)
 //!   lane-params   rewrite web/lane-params.json from src/sampling/config.rs's PARAMS (here)
 //!
 //! Shared: tools.rs installs what is missing (apt-get, rustup, lavapipe); util.rs runs
@@ -25,6 +27,7 @@
 mod bench;
 mod browser;
 mod fuzz;
+mod gpu_pack;
 mod model;
 mod serve;
 mod test;
@@ -70,6 +73,11 @@ commands:
                        --model NAME (smollm2; or gemma: both engines on that file)
                        --no-native --no-browser; --report FILE prints the table of an
                        earlier run's results/bench-<time>.json
+  gpu-pack DIR [--dev]  the GPU check for a machine without Rust, network or model files:
+                       the CLI, the test binaries that need no model and the Vulkan loader
+                       in DIR (release, stripped, < 60 MiB; --dev: the debug build), with
+                       DIR/run.sh [OUT] [--short] to run there (adapter, kernel, sampler and
+                       synthetic-model tests, bench on synthetic models of real shapes)
   fuzz [--seconds N] [--seed S]
                        the mutation fuzzer (GGUF reader, config, tokenizer, chat template,
                        CPU model; tests/fuzz.rs) for N seconds (600) from seed S (default:
@@ -98,6 +106,7 @@ fn main() -> ExitCode {
         Some("lint") => Err(format!("lint takes no arguments\n\n{USAGE}")),
         Some("bench") => bench::bench(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&args[1..]),
+        Some("gpu-pack") => gpu_pack::gpu_pack(&args[1..]),
         Some("lane-params") if args.len() == 1 => util::run(
             util::cargo()
                 .args(["test", "--test", "lane_params", "web_lane_params_json_is_current"])

@@ -60,6 +60,7 @@ fn steps() -> Vec<Step> {
         Step { name: "Gemma 3 270M model", run: ensure_gemma, prerequisite: true },
         Step { name: "cargo test --workspace", run: cargo_test, prerequisite: false },
         Step { name: "fuzz (30 s, tests/fuzz.rs)", run: fuzz_step, prerequisite: false },
+        Step { name: "GPU check pack (gpu-pack --dev, run.sh --short)", run: gpu_check, prerequisite: false },
         Step { name: "wasm32 build of the library (build-web)", run: wasm_check, prerequisite: false },
         Step { name: "node packages and chromium", run: browser::ensure_tools, prerequisite: true },
         Step { name: "web build (build-web)", run: browser::build, prerequisite: true },
@@ -211,6 +212,19 @@ fn cargo_test(ctx: &Ctx) -> Res {
 /// input is saved under target/fuzz-failures/). The corpus itself ran in `cargo test`.
 fn fuzz_step(_: &Ctx) -> Res {
     run(&mut crate::fuzz::command(crate::fuzz::TEST_SECONDS, None))
+}
+
+/// (d'') the GPU check a GPU machine runs (gpu-pack.rs), packed from `cargo test`'s debug
+/// build and run here on lavapipe in its short form, so the pack and the script keep working.
+fn gpu_check(ctx: &Ctx) -> Res {
+    let dir = web::target_dir().join("gpu-check");
+    crate::gpu_pack::pack(&dir, true)?;
+    let mut cmd = std::process::Command::new(dir.join("run.sh"));
+    cmd.arg(dir.join("out")).arg("--short");
+    if let Some(d) = &ctx.runtime_dir {
+        cmd.env("XDG_RUNTIME_DIR", d);
+    }
+    run(&mut cmd)
 }
 
 /// (e) the library must build for the browser.

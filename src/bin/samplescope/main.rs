@@ -13,7 +13,11 @@ use clap::{Args, Parser, Subcommand};
 use samplescope::{Error, Result};
 
 #[derive(Parser)]
-#[command(name = "samplescope", version, about = "A quantized Llama on WebGPU/wgpu with the samplers as shader passes")]
+#[command(
+    name = "samplescope",
+    version,
+    about = "Small quantized LLMs on WebGPU/wgpu with the samplers as shader passes"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -33,6 +37,8 @@ enum Cmd {
     /// Repeated sampling with a verifier: N samples per task and sampler, pass@k, majority
     /// vote, the power-law fit, temperature sweeps; prints tables and writes JSON/CSV.
     Eval(eval::EvalArgs),
+    /// The GPU adapter wgpu picks here, the kernel variant it gets and its limits.
+    Adapter,
 }
 
 #[derive(Args)]
@@ -54,6 +60,29 @@ pub fn read_model(arg: &ModelArg) -> Result<Vec<u8>> {
     })
 }
 
+fn adapter() -> Result<()> {
+    let gpu = pollster::block_on(samplescope::Gpu::new(samplescope::GpuOptions::default()))?;
+    let f = &gpu.facts;
+    let limits = gpu.device.limits();
+    println!("adapter   {} ({}, {})", f.name, f.backend, f.device_type);
+    println!("driver    {}", if f.driver.is_empty() { "-" } else { &f.driver });
+    println!("kernels   {} variant{}", gpu.variant.name(), if f.software { " (software adapter)" } else { "" });
+    let on = |b: bool, name: &str| if b { name.to_string() } else { format!("no {name}") };
+    println!(
+        "features  {}, {}, {}",
+        on(f.has_subgroups, "subgroups"),
+        on(f.has_f16, "shader-f16"),
+        on(f.has_timestamps, "timestamp-query")
+    );
+    println!(
+        "limits    storage binding {} MiB, buffer {} MiB, 2D texture {} texels",
+        f.max_storage_binding >> 20,
+        limits.max_buffer_size >> 20,
+        limits.max_texture_dimension_2d
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
@@ -62,6 +91,7 @@ fn main() -> ExitCode {
         Cmd::Tokenize(a) => generate::tokenize(a),
         Cmd::Bench(a) => bench::bench(a),
         Cmd::Eval(a) => eval::eval(a),
+        Cmd::Adapter => adapter(),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
