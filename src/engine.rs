@@ -161,18 +161,23 @@ pub fn lane_specs(samplers: &[SamplerConfig], same_dice: bool) -> Vec<LaneSpec> 
 }
 
 impl Engine {
-    /// Parses the GGUF and checks the model against this adapter's limits, uploading
-    /// nothing: what `load` will take on the GPU, or why it cannot.
-    pub fn plan(gpu: &Gpu, bytes: &[u8], opts: &LoadOptions) -> Result<LoadPlan> {
-        Model::plan(gpu, &Gguf::parse(bytes)?, opts)
-    }
-
     /// Parses the GGUF, builds the tokenizer, uploads the weights.
     pub async fn load(gpu: Gpu, bytes: &[u8], opts: &LoadOptions) -> Result<Engine> {
+        Self::load_reporting(gpu, bytes, opts, |_| {}).await
+    }
+
+    /// `load`, telling `on_plan` what the model will take on the GPU once it has been
+    /// checked against the adapter's limits and before anything is uploaded.
+    pub async fn load_reporting(
+        gpu: Gpu,
+        bytes: &[u8],
+        opts: &LoadOptions,
+        on_plan: impl FnOnce(&LoadPlan),
+    ) -> Result<Engine> {
         let t0 = Instant::now();
         let g = Gguf::parse(bytes)?;
         let tokenizer = Tokenizer::from_gguf(&g)?;
-        let model = Model::load(gpu, &g, opts).await?;
+        let model = Model::load_reporting(gpu, &g, opts, on_plan).await?;
         if tokenizer.vocab_size() > model.cfg.vocab as usize {
             return Err(Error::Model(format!(
                 "tokenizer has {} tokens but the model's vocabulary is {}",

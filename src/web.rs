@@ -183,8 +183,7 @@ impl WebEngine {
 
     /// Parses and uploads a GGUF model, replacing the loaded one only once the new one is
     /// ready (a failed load keeps the old model and its facts). `opts`: `{nCtx, maxRows}`,
-    /// both optional. `on_plan({weightBytes, kvBytes, largestTensor, largestBytes,
-    /// maxStorageBinding})` hears what the model will take on the GPU once it has been
+    /// both optional. `on_plan({weightBytes, kvBytes, largestTensor, largestBytes})` hears what the model will take on the GPU once it has been
     /// checked against the adapter's limits and before anything is uploaded. Resolves to
     /// the model facts.
     pub fn load(&self, bytes: Uint8Array, opts: JsValue, on_plan: Option<Function>) -> js_sys::Promise {
@@ -352,17 +351,16 @@ async fn load(
     opts: &LoadOptions,
     on_plan: Option<Function>,
 ) -> crate::Result<(Engine, ModelFacts)> {
-    let plan = Engine::plan(&gpu, bytes, opts)?;
-    if let Some(f) = on_plan {
+    let report = |plan: &crate::LoadPlan| {
+        let Some(f) = on_plan else { return };
         let o = Object::new();
         set(&o, "weightBytes", plan.weight_bytes as f64);
         set(&o, "kvBytes", plan.kv_bytes as f64);
         set(&o, "largestTensor", plan.largest.0.as_str());
         set(&o, "largestBytes", plan.largest.1 as f64);
-        set(&o, "maxStorageBinding", plan.max_binding as f64);
         // The page's own failure to show it must not stop the load.
         let _ = f.call1(&JsValue::NULL, &o);
-    }
+    };
     let g = Gguf::parse(bytes)?;
     let mut facts = ModelFacts {
         name: g.get_str("general.name").unwrap_or("").to_owned(),
@@ -375,7 +373,7 @@ async fn load(
         *facts.quant_types.entry(t.ty.name().to_owned()).or_default() += 1;
     }
     drop(g);
-    let engine = Engine::load(gpu, bytes, opts).await?;
+    let engine = Engine::load_reporting(gpu, bytes, opts, report).await?;
     let m = &engine.model;
     facts.context_train = m.cfg.n_ctx_train;
     facts.context_allocated = m.n_ctx;

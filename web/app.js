@@ -250,7 +250,7 @@ function modelLoaded({ facts, fromCache, name, kind }, from) {
 }
 
 function setupModelPanel() {
-  $('known-models').replaceChildren(...modelButtons((m) => loadModel({ kind: 'url', url: new URL(m.path, location.href).href })));
+  $('known-models').replaceChildren(...modelButtons((url) => loadModel({ kind: 'url', url })));
   $('model-file').addEventListener('change', (e) => {
     const input = /** @type {HTMLInputElement} */ (e.target);
     const file = input.files?.[0];

@@ -377,7 +377,7 @@ function modelLoaded({ facts, fromCache, name, kind }) {
 }
 
 function setupModel() {
-  $('known-models').replaceChildren(...modelButtons((m) => loadModel({ kind: 'url', url: new URL(m.path, location.href).href }), true));
+  $('known-models').replaceChildren(...modelButtons((url) => loadModel({ kind: 'url', url }), true));
   $('model-file').addEventListener('change', (e) => {
     const input = /** @type {HTMLInputElement} */ (e.target);
     const file = input.files?.[0];

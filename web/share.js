@@ -363,16 +363,18 @@ function isModelUrl(u) {
   }
 }
 
+/** The known model the model key names by its id (`model=gemma`), or undefined. */
+const namedModel = (config) => MODELS.find((m) => m.id === config.model.url);
+
 /** A known model's id in the model key (`model=gemma`), or null for a URL. */
-export const modelId = (config) => MODELS.find((m) => m.id === config.model.url)?.id ?? null;
+export const modelId = (config) => namedModel(config)?.id ?? null;
 
 /**
  * The model's URL, resolved against `base` (the page, or the script's site for the element
  * when the model is a known one or none).
  */
 export function modelUrl(config, base) {
-  const known = MODELS.find((m) => m.id === config.model.url);
-  return new URL(known ? known.path : config.model.url ?? DEFAULT_MODEL.path, base).href;
+  return new URL(namedModel(config)?.path ?? config.model.url ?? DEFAULT_MODEL.path, base).href;
 }
 
 /** What the Run button says about the model: its name and size. */

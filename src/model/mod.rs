@@ -92,8 +92,6 @@ pub struct LoadPlan {
     pub kv_bytes: u64,
     /// The largest single weight buffer: its tensor and bytes.
     pub largest: (String, u64),
-    /// This adapter's limit on one storage binding.
-    pub max_binding: u64,
 }
 
 pub struct Model {
@@ -116,14 +114,16 @@ impl Model {
     /// Checks the model against this adapter's limits and says what it will take, without
     /// uploading a weight: a tensor that cannot fit is named here, before any upload.
     pub fn plan(gpu: &Gpu, g: &Gguf<'_>, opts: &LoadOptions) -> Result<LoadPlan> {
-        let cfg = ModelConfig::from_gguf(g)?;
-        let (n_ctx, _) = Self::sizes(&cfg, opts)?;
-        let w = weights::plan(gpu, g, &cfg)?;
+        Self::plan_for(gpu, g, &ModelConfig::from_gguf(g)?, opts)
+    }
+
+    fn plan_for(gpu: &Gpu, g: &Gguf<'_>, cfg: &ModelConfig, opts: &LoadOptions) -> Result<LoadPlan> {
+        let (n_ctx, _) = Self::sizes(cfg, opts)?;
+        let w = weights::plan(gpu, g, cfg)?;
         Ok(LoadPlan {
             weight_bytes: w.bytes,
             kv_bytes: 2 * n_ctx as u64 * cfg.n_layer as u64 * KvCache::slot_bytes(cfg.kv_dim(), opts.kv_f16),
             largest: w.largest,
-            max_binding: gpu.facts.max_storage_binding,
         })
     }
 
@@ -137,8 +137,19 @@ impl Model {
     }
 
     pub async fn load(gpu: Gpu, g: &Gguf<'_>, opts: &LoadOptions) -> Result<Model> {
-        Self::plan(&gpu, g, opts)?;
+        Self::load_reporting(gpu, g, opts, |_| {}).await
+    }
+
+    /// `load`, telling `on_plan` what the model will take once the plan has passed and
+    /// before anything is uploaded (the page shows it during the upload).
+    pub async fn load_reporting(
+        gpu: Gpu,
+        g: &Gguf<'_>,
+        opts: &LoadOptions,
+        on_plan: impl FnOnce(&LoadPlan),
+    ) -> Result<Model> {
         let cfg = ModelConfig::from_gguf(g)?;
+        on_plan(&Self::plan_for(&gpu, g, &cfg, opts)?);
         let (n_ctx, max_rows) = Self::sizes(&cfg, opts)?;
         let kern = Kernels::new(gpu.clone());
         // Shader compilation and buffer creation report errors through the error scope.

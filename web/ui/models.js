@@ -7,8 +7,9 @@ import { MODELS } from '../protocol.js';
 
 /**
  * "Load NAME (SIZE)", one button per known model; the default model's is #load-default
- * (and the primary one), the others' #load-ID.
- * @param {(model: import('../protocol.js').KnownModel) => void} onLoad
+ * (and the primary one), the others' #load-ID. A click calls `onLoad` with the model's URL
+ * next to the page.
+ * @param {(url: string) => void} onLoad
  * @param {boolean} [disabled]
  */
 export function modelButtons(onLoad, disabled = false) {
@@ -17,6 +18,6 @@ export function modelButtons(onLoad, disabled = false) {
     id: i === 0 ? 'load-default' : `load-${m.id}`,
     className: i === 0 ? 'primary' : undefined,
     disabled,
-    on: { click: () => onLoad(m) },
+    on: { click: () => onLoad(new URL(m.path, location.href).href) },
   }, `Load ${m.name} (${formatBytes(m.bytes)})`));
 }

@@ -17,7 +17,6 @@ export interface LoadPlan {
   kvBytes: number;
   largestTensor: string;
   largestBytes: number;
-  maxStorageBinding: number;
 }
 
 export class WebEngine {
