@@ -79,6 +79,24 @@ impl GgufWriter {
         self
     }
 
+    /// Removes the tensor `name` (if present).
+    pub fn remove_tensor(mut self, name: &str) -> Self {
+        self.tensors.retain(|t| t.name != name);
+        self
+    }
+
+    /// Rewrites every tensor's type and data with `f(name, dims, type, data)`.
+    pub fn map_tensors<E>(
+        mut self,
+        mut f: impl FnMut(&str, &[u64], GgmlType, Vec<u8>) -> Result<(GgmlType, Vec<u8>), E>,
+    ) -> Result<Self, E> {
+        for t in &mut self.tensors {
+            let (ty, data) = f(&t.name, &t.dims, t.ty, std::mem::take(&mut t.data))?;
+            (t.ty, t.data) = (ty, data);
+        }
+        Ok(self)
+    }
+
     /// Data alignment. Anything but 32 is also written as `general.alignment` (u32) unless
     /// that key was given explicitly. 0 pads as 1 (and the file is then rejected on read).
     pub fn alignment(mut self, alignment: u64) -> Self {

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use samplescope::engine::LaneSpec;
 use samplescope::eval::{run_eval, EvalOptions, EvalPlan, EvalReport, Task, Verifier};
 use samplescope::sampling::config::SamplerConfig;
-use samplescope::synth::{synthetic_llama, SynthSpec};
+use samplescope::synth::{synthetic_model, SynthSpec};
 use samplescope::{Engine, GenerateOptions, Gpu, GpuOptions, LoadOptions};
 
 fn engine() -> Engine {
-    let bytes = synthetic_llama(&SynthSpec { n_ctx: 256, ..SynthSpec::default() }).unwrap();
+    let bytes = synthetic_model(&SynthSpec { n_ctx: 256, ..SynthSpec::default() }).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("GPU adapter");
     pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: 256, max_rows: 32, ..LoadOptions::default() }))
         .unwrap()

@@ -26,7 +26,7 @@ use samplescope::gguf::{Array, Gguf, Value};
 use samplescope::gguf_write::GgufWriter;
 use samplescope::model::config::ModelConfig;
 use samplescope::model::cpu::CpuModel;
-use samplescope::synth::{synthetic_llama, SynthSpec};
+use samplescope::synth::{synthetic_model, SynthSpec};
 use samplescope::tokenizer::{ChatMessage, Tokenizer};
 
 // ---------------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ fn tiny_spec() -> SynthSpec {
 }
 
 fn seeds() -> Vec<Vec<u8>> {
-    let mut s = vec![synthetic_llama(&tiny_spec()).unwrap()];
+    let mut s = vec![synthetic_model(&tiny_spec()).unwrap()];
     s.extend(corpus().into_iter().map(|(_, b)| b));
     s
 }
@@ -300,7 +300,7 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
 /// The corpus as code: each file a case that once failed (issue 17) or reaches a branch.
 /// `SAMPLESCOPE_WRITE_FUZZ_CORPUS=1 cargo test --test fuzz corpus` rewrites them.
 fn corpus_cases() -> Vec<(&'static str, Vec<u8>)> {
-    let base = synthetic_llama(&tiny_spec()).unwrap();
+    let base = synthetic_model(&tiny_spec()).unwrap();
     let g = Gguf::parse(&base).unwrap();
     let set = |k: &str, v: Option<Value>| GgufWriter::from_gguf(&g).set(k, v).to_bytes();
     let template = |t: &str| set("tokenizer.chat_template", Some(Value::String(t.into())));

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use rand::Rng;
 use samplescope::gguf::{Array, GgmlType, Gguf, Value};
 use samplescope::gguf_write::GgufWriter;
-use samplescope::synth::{synthetic_llama, SynthSpec};
+use samplescope::synth::{synthetic_model, SynthSpec};
 
 /// The error message of parsing `bytes`, which must fail.
 fn parse_err(bytes: &[u8]) -> String {
@@ -170,7 +170,7 @@ fn version_2_is_read_like_version_3() {
 #[test]
 fn synthetic_model_parses() {
     let spec = SynthSpec::default();
-    let bytes = synthetic_llama(&spec).unwrap();
+    let bytes = synthetic_model(&spec).unwrap();
     let g = Gguf::parse(&bytes).unwrap();
     assert_eq!(g.get_str("general.architecture"), Some("llama"));
     let u = |k: &str| g.require_u64(k).unwrap() as usize;

@@ -6,11 +6,11 @@ mod common;
 use samplescope::gguf::Gguf;
 use samplescope::model::{Model, Rows};
 use samplescope::sampling::{LaneParams, SamplerConfig};
-use samplescope::synth::{synthetic_llama, SynthSpec};
+use samplescope::synth::{synthetic_model, SynthSpec};
 use samplescope::{Error, Gpu, GpuOptions, LoadOptions};
 
 fn try_model(kv_f16: bool, kv_budget: u64) -> samplescope::Result<Model> {
-    let bytes = synthetic_llama(&SynthSpec { n_ctx: 128, ..SynthSpec::default() }).unwrap();
+    let bytes = synthetic_model(&SynthSpec { n_ctx: 128, ..SynthSpec::default() }).unwrap();
     let g = Gguf::parse(&bytes).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("GPU adapter");
     let opts = LoadOptions { n_ctx: 64, max_rows: 32, kv_f16, kv_budget };

@@ -8,7 +8,7 @@ use samplescope::gguf::{GgmlType, Gguf};
 use samplescope::gpu::Variant;
 use samplescope::model::cpu::CpuModel;
 use samplescope::model::Model;
-use samplescope::synth::{synthetic_llama, SynthSpec};
+use samplescope::synth::{synthetic_model, SynthSpec};
 use samplescope::{Gpu, GpuOptions, LoadOptions};
 
 /// Bound: |gpu − cpu| ≤ 1e-3 · (1 + max|cpu logit|). The CPU accumulates in f64; the GPU in
@@ -26,7 +26,7 @@ fn assert_logits_close(what: &str, gpu: &[f32], cpu: &[f32]) {
 }
 
 fn check(spec: &SynthSpec, variant: Variant, max_rows: u32) {
-    let bytes = synthetic_llama(spec).expect("synthetic model");
+    let bytes = synthetic_model(spec).expect("synthetic model");
     let g = Gguf::parse(&bytes).unwrap();
     let what = format!("{:?}/{:?} tied={} {:?} rows={max_rows}", spec.weight_type, spec.embd_type, spec.tied, variant);
     let gpu =
@@ -83,7 +83,7 @@ fn cooperative_variant_and_chunked_prefill_match() {
 
 #[test]
 fn context_and_token_errors_are_values() {
-    let bytes = synthetic_llama(&SynthSpec::default()).unwrap();
+    let bytes = synthetic_model(&SynthSpec::default()).unwrap();
     let g = Gguf::parse(&bytes).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).unwrap();
     let mut model =
@@ -103,7 +103,7 @@ fn context_and_token_errors_are_values() {
 /// uploaded, with the tensor, its size and the limit named.
 #[test]
 fn binding_limits_are_checked_before_upload() {
-    let bytes = synthetic_llama(&SynthSpec::default()).unwrap();
+    let bytes = synthetic_model(&SynthSpec::default()).unwrap();
     let g = Gguf::parse(&bytes).unwrap();
     let opts = LoadOptions { n_ctx: 16, max_rows: 4, ..LoadOptions::default() };
     // Q4_1 rows of 64 weights are 40 bytes: a 32-byte binding holds none.
@@ -125,7 +125,7 @@ fn binding_limits_are_checked_before_upload() {
 /// a silent pick of id 0 with p = 1.
 #[test]
 fn non_finite_logits_are_an_error() {
-    let mut bytes = synthetic_llama(&SynthSpec::default()).unwrap();
+    let mut bytes = synthetic_model(&SynthSpec::default()).unwrap();
     let (start, n) = {
         let g = Gguf::parse(&bytes).unwrap();
         let t = g.tensor("output_norm.weight").unwrap();

@@ -10,11 +10,11 @@ use samplescope::gguf::Gguf;
 use samplescope::model::{Model, Picks, Rows};
 use samplescope::sampling::config::SamplerConfig;
 use samplescope::sampling::LaneParams;
-use samplescope::synth::{synthetic_llama, SynthSpec};
+use samplescope::synth::{synthetic_model, SynthSpec};
 use samplescope::{Engine, Error, GenerateOptions, Gpu, GpuOptions, LoadOptions, Pipeline};
 
 fn engine() -> Engine {
-    let bytes = synthetic_llama(&SynthSpec { n_ctx: 256, ..SynthSpec::default() }).unwrap();
+    let bytes = synthetic_model(&SynthSpec { n_ctx: 256, ..SynthSpec::default() }).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("GPU adapter");
     pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: 128, max_rows: 32, ..LoadOptions::default() }))
         .unwrap()
@@ -212,7 +212,7 @@ fn inspecting_runs_step_by_step() {
 /// picks and records (the staging buffers are double-buffered); the bounds hold.
 #[test]
 fn submitted_steps_collect_in_order() {
-    let bytes = synthetic_llama(&SynthSpec { n_ctx: 128, ..SynthSpec::default() }).unwrap();
+    let bytes = synthetic_model(&SynthSpec { n_ctx: 128, ..SynthSpec::default() }).unwrap();
     let g = Gguf::parse(&bytes).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("GPU adapter");
     let mut m =

@@ -4,13 +4,13 @@
 //! are ~0.1 MB; a leak of one staging buffer or bind group per step would be far more).
 //! The long form on the default model: `cargo run --release --example soak`.
 
-use samplescope::synth::{synthetic_llama, SynthSpec};
+use samplescope::synth::{synthetic_model, SynthSpec};
 use samplescope::{Engine, Gpu, GpuOptions, LoadOptions};
 
 #[test]
 fn eight_lanes_run_long_without_growing() {
     let spec = SynthSpec { n_ctx: 2048, ..SynthSpec::default() };
-    let bytes = synthetic_llama(&spec).unwrap();
+    let bytes = synthetic_model(&spec).unwrap();
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).expect("GPU adapter");
     let opts = LoadOptions { n_ctx: 1100, max_rows: 16, ..LoadOptions::default() };
     let mut e = pollster::block_on(Engine::load(gpu, &bytes, &opts)).unwrap();

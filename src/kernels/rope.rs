@@ -7,8 +7,8 @@ use crate::gpu::shader::{Defines, Slot};
 const SRC: &str = include_str!("../../shaders/rope.wgsl");
 const SIG: &[Slot] =
     &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite];
-/// The same with the per-head norm weights [2, HD] (QK_NORM) last.
-const SIG_NORM: &[Slot] = &[
+/// The same with the params vector (norm weights, biases) last.
+const SIG_PARAMS: &[Slot] = &[
     Slot::Uniform,
     Slot::Read,
     Slot::Read,
@@ -37,6 +37,14 @@ pub struct RopeStyle {
     pub neox: bool,
     /// RMS-normalize each q and k head first with this epsilon (the weights are bound).
     pub qk_norm: Option<f32>,
+    /// Add the q, k and v projections' biases first (they are bound).
+    pub bias: bool,
+}
+
+impl RopeStyle {
+    fn has_params(&self) -> bool {
+        self.qk_norm.is_some() || self.bias
+    }
 }
 
 pub struct Rope {
@@ -58,13 +66,21 @@ pub fn unpack_f16_pairs(w: &[u32]) -> Vec<f32> {
         .collect()
 }
 
-/// (cos, sin) of pos · base^(-2i/n_rot) for pos < ctx, i < n_rot/2, computed in f64.
-pub fn rope_table(ctx: u32, n_rot: u32, base: f32) -> Vec<[f32; 2]> {
+/// The angle of rotation pair i at position `pos`: pos · base^(-2i/n_rot), divided by the
+/// pair's frequency factor when the model has them (Llama 3's `rope_freqs.weight`, as
+/// ggml's rope applies them), in f64.
+pub fn rope_angle(pos: u32, i: u32, n_rot: u32, base: f32, factors: Option<&[f32]>) -> f64 {
+    let factor = factors.map_or(1.0, |f| f[i as usize] as f64);
+    pos as f64 * (base as f64).powf(-2.0 * i as f64 / n_rot as f64) / factor
+}
+
+/// (cos, sin) of `rope_angle` for pos < ctx, i < n_rot/2. `factors` has n_rot/2 entries.
+pub fn rope_table(ctx: u32, n_rot: u32, base: f32, factors: Option<&[f32]>) -> Vec<[f32; 2]> {
     let half = n_rot / 2;
     let mut t = Vec::with_capacity((ctx * half) as usize);
     for p in 0..ctx {
         for i in 0..half {
-            let theta = p as f64 * (base as f64).powf(-2.0 * i as f64 / n_rot as f64);
+            let theta = rope_angle(p, i, n_rot, base, factors);
             t.push([theta.cos() as f32, theta.sin() as f32]);
         }
     }
@@ -73,7 +89,7 @@ pub fn rope_table(ctx: u32, n_rot: u32, base: f32) -> Vec<[f32; 2]> {
 
 impl Rope {
     pub fn new(kern: &Kernels, h: Heads, style: RopeStyle, kv_f16: bool) -> Result<Self> {
-        let sig = if style.qk_norm.is_some() { SIG_NORM } else { SIG };
+        let sig = if style.has_params() { SIG_PARAMS } else { SIG };
         let defs = Defines::new()
             .u32("H", h.n_head)
             .u32("HKV", h.n_head_kv)
@@ -82,23 +98,26 @@ impl Rope {
             .flag("NEOX", style.neox)
             .flag("QK_NORM", style.qk_norm.is_some())
             .f32("EPS", style.qk_norm.unwrap_or(0.0))
+            .flag("BIAS", style.bias)
+            .flag("PARAMS", style.has_params())
             .flag("KV_F16", kv_f16);
         Ok(Rope { pipe: kern.pipeline("rope", "main", &[COMMON, SRC], &defs, sig)?, heads: h, sig })
     }
 
     /// Buffers: rows, row info [M], table, q [M, H·HD] (in place), k, v [M, HKV·HD], k/v
-    /// caches, and with `qk_norm` the norm weights [2, HD] (q's, then k's).
+    /// caches, and with a norm or biases the params: norm weights [2, HD] (q's, then k's)
+    /// with `qk_norm`, then biases [H·HD + 2·HKV·HD] (q's, k's, v's) with `bias`.
     pub fn bind(
         &self,
         kern: &Kernels,
         b: [&wgpu::Buffer; 8],
-        qk_norm: Option<&wgpu::Buffer>,
+        params: Option<&wgpu::Buffer>,
     ) -> Result<wgpu::BindGroup> {
-        if qk_norm.is_some() != (self.sig.len() == SIG_NORM.len()) {
-            return Err(crate::Error::Param("rope: norm weights exactly when built with qk_norm".into()));
+        if params.is_some() != (self.sig.len() == SIG_PARAMS.len()) {
+            return Err(crate::Error::Param("rope: params exactly when built with a norm or biases".into()));
         }
         let mut all: Vec<&wgpu::Buffer> = b.to_vec();
-        all.extend(qk_norm);
+        all.extend(params);
         kern.bind(self.sig, "rope", &all)
     }
 
@@ -111,10 +130,10 @@ impl Rope {
 
 /// CPU reference: rotates one head vector in place, pairs (2i, 2i+1) or with `neox`
 /// (i, i + n_rot/2).
-pub fn rope_ref(v: &mut [f32], pos: u32, n_rot: u32, base: f32, neox: bool) {
+pub fn rope_ref(v: &mut [f32], pos: u32, n_rot: u32, base: f32, factors: Option<&[f32]>, neox: bool) {
     let half = (n_rot / 2) as usize;
     for i in 0..half {
-        let theta = pos as f64 * (base as f64).powf(-2.0 * i as f64 / n_rot as f64);
+        let theta = rope_angle(pos, i as u32, n_rot, base, factors);
         let (s, c) = theta.sin_cos();
         let (ia, ib) = if neox { (i, i + half) } else { (2 * i, 2 * i + 1) };
         let (a, b) = (v[ia] as f64, v[ib] as f64);
@@ -131,7 +150,8 @@ mod tests {
     use crate::gpu::Variant;
     use crate::kernels::rmsnorm::rmsnorm_ref;
 
-    fn check(kv_f16: bool, style: RopeStyle, n_rot: u32) {
+    /// `freqs`: run with random frequency factors in the table (Llama 3).
+    fn check(kv_f16: bool, style: RopeStyle, n_rot: u32, freqs: bool) {
         let kern = kernels(Variant::Row);
         let mut rng = rand::rng();
         let h = Heads { n_head: 4, n_head_kv: 2, head_dim: 16, n_rot };
@@ -145,8 +165,12 @@ mod tests {
         let k = rand_vec(&mut rng, m * kd, 2.0);
         let v = rand_vec(&mut rng, m * kd, 2.0);
         let norms = rand_vec(&mut rng, 2 * hd, 1.5);
+        let biases = rand_vec(&mut rng, qd + 2 * kd, 1.0);
+        let factors: Vec<f32> =
+            rand_vec(&mut rng, n_rot as usize / 2, 1.0).iter().map(|x| 1.0 + 4.0 * x.abs()).collect();
+        let factors = freqs.then_some(&factors[..]);
         let rope = Rope::new(&kern, h, style, kv_f16).unwrap();
-        let table: Vec<f32> = rope_table(ctx, h.n_rot, base).into_iter().flatten().collect();
+        let table: Vec<f32> = rope_table(ctx, h.n_rot, base, factors).into_iter().flatten().collect();
         let bufs = [
             rows(&kern, m as u32, 0),
             buf_rows(&kern, &info),
@@ -157,11 +181,18 @@ mod tests {
             buf(&kern, &vec![0.0; slots * kd]),
             buf(&kern, &vec![0.0; slots * kd]),
         ];
-        let norm_buf = buf(&kern, &norms);
-        let norm_arg = style.qk_norm.map(|_| &norm_buf);
-        let other = if norm_arg.is_some() { None } else { Some(&norm_buf) };
-        assert!(rope.bind(&kern, std::array::from_fn(|i| &bufs[i]), other).is_err(), "norm weights as built");
-        let bg = rope.bind(&kern, std::array::from_fn(|i| &bufs[i]), norm_arg).unwrap();
+        let mut params = Vec::new();
+        if style.qk_norm.is_some() {
+            params.extend(&norms);
+        }
+        if style.bias {
+            params.extend(&biases);
+        }
+        let params_buf = buf(&kern, if params.is_empty() { &norms } else { &params });
+        let arg = style.has_params().then_some(&params_buf);
+        let other = if arg.is_some() { None } else { Some(&params_buf) };
+        assert!(rope.bind(&kern, std::array::from_fn(|i| &bufs[i]), other).is_err(), "params as built");
+        let bg = rope.bind(&kern, std::array::from_fn(|i| &bufs[i]), arg).unwrap();
         run(&kern, |p| rope.record(p, &bg, m as u32));
         let gq = read(&kern, &bufs[3], m * qd);
         let cache = |b: &wgpu::Buffer| {
@@ -179,8 +210,18 @@ mod tests {
                 let n = rmsnorm_ref(head, &norms[which * hd..(which + 1) * hd], eps);
                 head.copy_from_slice(&n);
             }
-            rope_ref(head, pos, h.n_rot, base, style.neox);
+            rope_ref(head, pos, h.n_rot, base, factors, style.neox);
         };
+        // The projections with their biases, as the kernel sees them.
+        let (mut q, mut k, mut v) = (q.clone(), k.clone(), v.clone());
+        if style.bias {
+            let add = |x: &mut [f32], b: &[f32]| {
+                x.chunks_mut(b.len()).for_each(|r| r.iter_mut().zip(b).for_each(|(a, b)| *a += b))
+            };
+            add(&mut q, &biases[..qd]);
+            add(&mut k, &biases[qd..qd + kd]);
+            add(&mut v, &biases[qd + kd..]);
+        }
         let mut wq = q.clone();
         let (mut wk, mut wv) = (vec![0.0; slots * kd], vec![0.0; slots * kd]);
         for (i, r) in info.iter().enumerate() {
@@ -197,7 +238,14 @@ mod tests {
         // One complex multiply by an f32-rounded (cos, sin): error ≲ 2 ulp of |x| ≤ 2√2; the
         // norm adds an f32 sum of HD squares (relative ~HD·2^-24) and a product, on values
         // up to |w|·√HD ≈ 6. The f16 caches add one rounding: 2^-11 relative.
-        let abs = if style.qk_norm.is_some() { 1e-5 } else { 1e-6 };
+        // A bias is one more f32 add (values up to 3: ≤ 2^-22 absolute).
+        let abs = if style.qk_norm.is_some() {
+            1e-5
+        } else if style.bias {
+            2e-6
+        } else {
+            1e-6
+        };
         let ones = vec![1.0f32; wk.len()];
         assert_close("rope q", &gq, &wq, &ones[..wq.len()], abs, 0.0);
         let rel = if kv_f16 { 3.0 * 4.9e-4 } else { abs };
@@ -207,26 +255,42 @@ mod tests {
         assert_close("v cache", &gv, &wv, &mag, if kv_f16 { 4.9e-4 } else { 0.0 }, 0.0);
     }
 
-    const NORMAL: RopeStyle = RopeStyle { neox: false, qk_norm: None };
+    const NORMAL: RopeStyle = RopeStyle { neox: false, qk_norm: None, bias: false };
 
     #[test]
     fn rotates_and_stores_like_the_reference() {
-        check(false, NORMAL, 12);
+        check(false, NORMAL, 12, false);
     }
 
     #[test]
     fn f16_cache_rounds_once() {
-        check(true, NORMAL, 12);
+        check(true, NORMAL, 12, false);
     }
 
-    /// Gemma 3's head: per-head norm, then NEOX pairs; with part of the head unrotated too.
+    /// Llama 3: the angles divided by per-pair frequency factors.
+    #[test]
+    fn frequency_factors() {
+        check(false, NORMAL, 16, true);
+        check(false, NORMAL, 12, true);
+    }
+
+    /// Gemma 3's and Qwen3's head: per-head norm, then NEOX pairs; with part of the head
+    /// unrotated too.
     #[test]
     fn neox_with_head_norm() {
         for n_rot in [16, 12] {
-            check(false, RopeStyle { neox: true, qk_norm: Some(1e-6) }, n_rot);
-            check(true, RopeStyle { neox: true, qk_norm: Some(1e-6) }, n_rot);
+            check(false, RopeStyle { neox: true, qk_norm: Some(1e-6), bias: false }, n_rot, false);
+            check(true, RopeStyle { neox: true, qk_norm: Some(1e-6), bias: false }, n_rot, false);
         }
-        check(false, RopeStyle { neox: true, qk_norm: None }, 16);
-        check(false, RopeStyle { neox: false, qk_norm: Some(1e-5) }, 12);
+        check(false, RopeStyle { neox: true, qk_norm: None, bias: false }, 16, false);
+        check(false, RopeStyle { neox: false, qk_norm: Some(1e-5), bias: false }, 12, false);
+    }
+
+    /// Qwen2: q, k, v biases, NEOX pairs; and biases with a head norm (bias first).
+    #[test]
+    fn biases() {
+        check(false, RopeStyle { neox: true, qk_norm: None, bias: true }, 16, false);
+        check(true, RopeStyle { neox: true, qk_norm: None, bias: true }, 12, false);
+        check(false, RopeStyle { neox: false, qk_norm: Some(1e-6), bias: true }, 12, false);
     }
 }

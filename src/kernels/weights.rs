@@ -352,6 +352,19 @@ pub fn random_blocks(ty: GgmlType, n: usize, next: &mut impl FnMut() -> u64) -> 
     out
 }
 
+/// Multiplies every f16 scale of blocks of `ty` (the ones `random_blocks` draws) by `factor`:
+/// each value the blocks hold is linear in them, so the values scale by `factor` (to f16
+/// precision).
+pub fn scale_blocks(ty: GgmlType, data: &mut [u8], factor: f32) {
+    let (_, bb) = ty.block();
+    for block in data.chunks_exact_mut(bb as usize) {
+        for &o in scale_offsets(ty) {
+            let v = f16::from_le_bytes([block[o], block[o + 1]]).to_f32() * factor;
+            block[o..o + 2].copy_from_slice(&f16::from_f32(v).to_bits().to_le_bytes());
+        }
+    }
+}
+
 /// Random GGUF bytes of any type for the kernel tests (`random_blocks` for quantized ones).
 #[cfg(test)]
 pub(crate) fn random_tensor(rng: &mut impl rand::Rng, ty: GgmlType, n: usize) -> Vec<u8> {

@@ -7,12 +7,25 @@ use crate::gguf::Gguf;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
+    /// Llama 1–3 and everything llama.cpp runs as `llama` (SmolLM2, TinyLlama, …); Llama 3's
+    /// RoPE frequency factors when the file has `rope_freqs.weight`.
     Llama,
+    /// Qwen 2 / 2.5: biases on q, k and v; NEOX RoPE.
+    Qwen2,
+    /// Qwen 3: a per-head RMSNorm of q and k; NEOX RoPE; no biases.
+    Qwen3,
+    /// Gemma 3: √D embedding scale, q/k norms, post-norms, GELU, sliding-window layers.
     Gemma3,
 }
 
 /// Architectures by their `general.architecture` name.
-const ARCHS: &[(&str, Arch)] = &[("llama", Arch::Llama), ("gemma3", Arch::Gemma3)];
+const ARCHS: &[(&str, Arch)] =
+    &[("llama", Arch::Llama), ("qwen2", Arch::Qwen2), ("qwen3", Arch::Qwen3), ("gemma3", Arch::Gemma3)];
+
+/// The architectures this engine runs, by name (for messages and the README).
+pub fn arch_names() -> Vec<&'static str> {
+    ARCHS.iter().map(|(n, _)| *n).collect()
+}
 
 impl Arch {
     pub fn name(self) -> &'static str {
@@ -59,6 +72,11 @@ pub struct ModelConfig {
     pub attn_scale: f32,
     /// Per-head RMSNorm of q and k before RoPE (attn_q_norm, attn_k_norm).
     pub qk_norm: bool,
+    /// Biases added to q, k and v (attn_q.bias, attn_k.bias, attn_v.bias).
+    pub qkv_bias: bool,
+    /// Llama 3's RoPE frequency factors (`rope_freqs.weight`, n_rot/2 of them): pair i's
+    /// angle is divided by factor i.
+    pub rope_freqs: Option<Vec<f32>>,
     /// RMSNorm of the attention and feed-forward outputs before the residual adds
     /// (post_attention_norm, post_ffw_norm).
     pub post_norms: bool,
@@ -78,19 +96,28 @@ pub struct Swa {
     pub rope_base: f32,
 }
 
-/// Metadata keys (after the architecture prefix) that change the math and that no
-/// architecture here implements: their presence is an error, never silently ignored.
-const UNHANDLED_KEYS: &[&str] = &[
-    "rope.scaling.type",
-    "rope.scaling.factor",
-    "rope.scaling.original_context_length",
-    "attn_logit_softcapping",
-    "final_logit_softcapping",
-    "attention.scale",
-    "embedding_scale",
-    "residual_scale",
-    "logit_scale",
+/// The metadata keys (after the architecture prefix) this engine reads. Any other key under
+/// the prefix is an error naming it: a key the forward pass does not know may change the
+/// math (a rope scaling type, a softcap, a scale), and it must never be skipped.
+const KNOWN_KEYS: &[&str] = &[
+    "context_length",
+    "embedding_length",
+    "feed_forward_length",
+    "block_count",
+    "vocab_size",
+    "attention.head_count",
+    "attention.head_count_kv",
+    "attention.key_length",
+    "attention.value_length",
+    "attention.layer_norm_rms_epsilon",
+    "attention.sliding_window",
+    "rope.dimension_count",
+    "rope.freq_base",
 ];
+
+/// Keys that describe a feature this engine lacks and that are harmless at this value
+/// (converters write some of them for every model).
+const INERT_KEYS: &[(&str, u64)] = &[("expert_count", 0), ("expert_used_count", 0)];
 
 impl ModelConfig {
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
@@ -123,9 +150,7 @@ impl ModelConfig {
                     .ok_or_else(|| Error::Model(format!("{} = {} is not a positive number", key(k), shown(v)))),
             }
         };
-        if let Some(k) = UNHANDLED_KEYS.iter().map(|k| key(k)).find(|k| g.get(k).is_some()) {
-            return Err(Error::Unsupported(format!("metadata {k} = {} (not implemented)", shown(g.get(&k).unwrap()))));
-        }
+        check_keys(g, arch_name)?;
         let n_embd = u("embedding_length")?;
         let n_head = u("attention.head_count")?;
         let n_head_kv = opt_u("attention.head_count_kv")?.unwrap_or(n_head);
@@ -155,6 +180,10 @@ impl ModelConfig {
         let n_layer = u("block_count")?;
         let rope_base = f("rope.freq_base", 10000.0)?;
         let gemma = arch == Arch::Gemma3;
+        let rope_freqs = match g.tensor("rope_freqs.weight") {
+            Some(t) if arch == Arch::Llama => Some(rope_factors(g, t, n_rot)?),
+            _ => None,
+        };
         let swa = match (gemma, opt_u("attention.sliding_window")?) {
             // llama.cpp (llama-model.cpp, LLM_ARCH_GEMMA3): pattern 6, local layers at base 10⁴.
             (true, Some(window)) if window > 0 => Some(Swa { window, pattern: 6, rope_base: 10000.0 }),
@@ -176,7 +205,8 @@ impl ModelConfig {
             vocab,
             n_ctx_train: u("context_length")?,
             rope_base,
-            rope_neox: gemma,
+            // llama.cpp's llama_model_rope_type: NEOX for these three, normal for llama.
+            rope_neox: matches!(arch, Arch::Gemma3 | Arch::Qwen2 | Arch::Qwen3),
             eps: f("attention.layer_norm_rms_epsilon", 1e-5)?,
             embd_scale: if gemma { (n_embd as f32).sqrt() } else { 1.0 },
             // llama.cpp scales Gemma 3 27B (62 layers) by (D / heads)^-½, the others by hd^-½.
@@ -185,7 +215,9 @@ impl ModelConfig {
             } else {
                 1.0 / (head_dim as f32).sqrt()
             },
-            qk_norm: gemma,
+            qk_norm: matches!(arch, Arch::Gemma3 | Arch::Qwen3),
+            qkv_bias: arch == Arch::Qwen2,
+            rope_freqs,
             post_norms: gemma,
             act: if gemma { Activation::GeluTanh } else { Activation::Silu },
             swa,
@@ -256,16 +288,52 @@ impl ModelConfig {
     }
 }
 
+/// Every `{arch}.*` key is one this engine reads, or an inert one at its inert value.
+fn check_keys(g: &Gguf, arch_name: &str) -> Result<()> {
+    let prefix = format!("{arch_name}.");
+    for (k, v) in g.metadata.iter() {
+        let Some(rest) = k.strip_prefix(&prefix) else { continue };
+        if KNOWN_KEYS.contains(&rest) {
+            continue;
+        }
+        match INERT_KEYS.iter().find(|(n, _)| *n == rest) {
+            Some(&(_, inert)) if v.as_u64() == Some(inert) => continue,
+            _ => {
+                return Err(Error::Unsupported(format!(
+                    "metadata {} = {} (this engine's {arch_name} graph does not implement it)",
+                    shown(k),
+                    shown(v)
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `rope_freqs.weight`: n_rot/2 positive f32 factors.
+fn rope_factors(g: &Gguf, t: &crate::gguf::TensorInfo, n_rot: u32) -> Result<Vec<f32>> {
+    let n = n_rot / 2;
+    if t.dims != [n as u64] {
+        return Err(Error::Model(format!("tensor rope_freqs.weight has dims {:?}, expected [{n}]", t.dims)));
+    }
+    let f = crate::kernels::weights::to_f32(t.ty, g.tensor_data(t), n as usize)
+        .map_err(|e| Error::Unsupported(format!("rope_freqs.weight: {e}")))?;
+    match f.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
+        Some(x) => Err(Error::Model(format!("rope_freqs.weight holds {x}, not a positive factor"))),
+        None => Ok(f),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::gguf::{Array, Value};
     use crate::gguf_write::GgufWriter;
-    use crate::synth::{synthetic_llama, SynthSpec};
+    use crate::synth::{synthetic_model, SynthSpec};
 
     /// The synthetic model's config error with `key` set to `value` (None: removed).
     fn with(key: &str, value: Option<Value>) -> Result<ModelConfig> {
-        let base = synthetic_llama(&SynthSpec::default()).unwrap();
+        let base = synthetic_model(&SynthSpec::default()).unwrap();
         let bytes = GgufWriter::from_gguf(&Gguf::parse(&base).unwrap()).set(key, value).to_bytes();
         ModelConfig::from_gguf(&Gguf::parse(&bytes).unwrap())
     }

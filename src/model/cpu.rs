@@ -100,7 +100,7 @@ impl CpuModel {
             let mut k = matvec(&lw.wk, &xn);
             let v = matvec(&lw.wv, &xn);
             for head in q.chunks_mut(c.head_dim as usize).chain(k.chunks_mut(c.head_dim as usize)) {
-                rope_ref(head, pos, c.n_rot, c.rope_base, c.rope_neox);
+                rope_ref(head, pos, c.n_rot, c.rope_base, c.rope_freqs.as_deref(), c.rope_neox);
             }
             self.kc[l].extend(k);
             self.vc[l].extend(v);
@@ -122,11 +122,11 @@ mod tests {
     use super::*;
     use crate::gguf::Value;
     use crate::gguf_write::GgufWriter;
-    use crate::synth::{synthetic_llama, SynthSpec};
+    use crate::synth::{synthetic_model, SynthSpec};
 
     #[test]
     fn shapes_that_disagree_with_the_config_are_errors() {
-        let base = synthetic_llama(&SynthSpec::default()).unwrap();
+        let base = synthetic_model(&SynthSpec::default()).unwrap();
         let g = Gguf::parse(&base).unwrap();
         let mut m = CpuModel::from_gguf(&g).unwrap();
         assert_eq!(m.step(1).unwrap().len(), m.cfg.vocab as usize);

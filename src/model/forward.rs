@@ -1,13 +1,16 @@
-//! The forward pass, as a page to check against the Llama and Gemma 3 papers top to bottom
-//! (the Gemma-only steps are marked; model/config.rs says which model has which):
+//! The forward pass, as a page to check against the Llama, Qwen and Gemma 3 papers top to
+//! bottom (the steps only some families take are marked; model/config.rs says which model
+//! has which):
 //!
 //! ```text
 //! x = E[tokens] · s                       embedding lookup, s = √D (Gemma) or 1      [M, D]
 //! for each layer:
 //!     xn = rmsnorm(x) · g1
 //!     q, k, v = Wq·xn, Wk·xn, Wv·xn                                      [M, H·hd], [M, KV] ×2
-//!     q, k = rmsnorm_head(q) · gq, rmsnorm_head(k) · gk                  (Gemma)
-//!     q, k = rope(q, pos), rope(k, pos); K, V cache ← k, v               (NEOX pairs: Gemma)
+//!     q, k, v = q + bq, k + bk, v + bv                                   (Qwen2)
+//!     q, k = rmsnorm_head(q) · gq, rmsnorm_head(k) · gk                  (Gemma, Qwen3)
+//!     q, k = rope(q, pos), rope(k, pos); K, V cache ← k, v   (NEOX pairs: Gemma, Qwen;
+//!                                        Llama 3: angles ÷ rope_freqs)
 //!     att = softmax(q·Kᵀ · scale) · V   (causal, grouped-query; Gemma's local layers
 //!                                        see only the last `window` positions)     [M, H·hd]
 //!     x += Wo·att                       Gemma: x += rmsnorm(Wo·att) · g_post
@@ -143,7 +146,8 @@ impl Forward {
         let rope = bases
             .iter()
             .map(|&base| {
-                let table: Vec<f32> = rope_table(n_ctx, cfg.n_rot, base).into_iter().flatten().collect();
+                let factors = cfg.rope_freqs.as_deref();
+                let table: Vec<f32> = rope_table(n_ctx, cfg.n_rot, base, factors).into_iter().flatten().collect();
                 Ok((base, gpu.storage_init("rope_table", bytemuck::cast_slice(&table))?))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -244,7 +248,7 @@ impl Forward {
         let logits = mm(out, cd, cfg.vocab, false, false, &b.rows_out, &b.xn, &b.logits)?;
         let chain = SamplerChain::new(kern, cfg.vocab, lanes)?;
         let chain_b = chain.bind(kern, &b.logits, &b.tokens)?;
-        let style = RopeStyle { neox: cfg.rope_neox, qk_norm: cfg.qk_norm.then_some(cfg.eps) };
+        let style = RopeStyle { neox: cfg.rope_neox, qk_norm: cfg.qk_norm.then_some(cfg.eps), bias: cfg.qkv_bias };
         Ok(Forward {
             rope: Rope::new(kern, cfg.heads(), style, kv_f16)?,
             attention,
@@ -274,12 +278,12 @@ impl Forward {
         let layer = &self.layers[il];
         let attention = &self.attention[layer.kind];
         let rope_table = &b.rope[layer.table].1;
-        let qk_norm = self.weights.layers[il].qk_norm.as_ref();
+        let params = self.weights.layers[il].rope_params.as_ref();
         Ok(KvBinds {
             rope: self.rope.bind(
                 kern,
                 [&b.rows_all, &b.info, rope_table, &b.q, &b.k, &b.v, k_cache, v_cache],
-                qk_norm,
+                params,
             )?,
             attn: attention.bind(kern, [&b.rows_all, &b.info, &b.q, k_cache, v_cache, &b.att, &b.scores])?,
         })

@@ -43,8 +43,9 @@ impl Matrix {
 pub struct LayerWeights {
     pub attn_norm: wgpu::Buffer, // [D]
     pub qkv: Qkv,
-    /// Per-head norms of q and k, [2, HD] (q's weights, then k's), when the model has them.
-    pub qk_norm: Option<wgpu::Buffer>,
+    /// The RoPE kernel's params, when the model has norms or biases: per-head norm weights
+    /// of q and k [2, HD] (q's, then k's), then the q, k, v biases [H·HD + 2·KV].
+    pub rope_params: Option<wgpu::Buffer>,
     pub wo: Matrix, // [D, H·HD]
     /// Norm of the attention output before the residual add (Gemma).
     pub post_attn_norm: Option<wgpu::Buffer>, // [D]
@@ -261,13 +262,13 @@ impl Uploader<'_, '_> {
     }
 
     fn vector(&mut self, name: &str, n: u32) -> Result<wgpu::Buffer> {
-        self.vectors(&[name], n)
+        self.vectors(&[(name, n)])
     }
 
-    /// Vectors of `n` elements each, one after the other in one buffer.
-    fn vectors(&mut self, names: &[&str], n: u32) -> Result<wgpu::Buffer> {
-        let mut all = Vec::with_capacity(names.len() * n as usize);
-        for name in names {
+    /// Vectors (name, length), one after the other in one buffer.
+    fn vectors(&mut self, names: &[(&str, u32)]) -> Result<wgpu::Buffer> {
+        let mut all = Vec::with_capacity(names.iter().map(|v| v.1 as usize).sum());
+        for &(name, n) in names {
             let t = tensor(self.g, name)?;
             if t.dims != [n as u64] {
                 return Err(Error::Model(format!("tensor {name} has dims {:?}, expected [{n}]", t.dims)));
@@ -277,7 +278,7 @@ impl Uploader<'_, '_> {
             all.extend(v);
         }
         let words = Words::Data(all.into_iter().map(f32::to_bits).collect());
-        self.store(names[0], &words, 0..words.len())
+        self.store(names[0].0, &words, 0..words.len())
     }
 }
 
@@ -294,8 +295,25 @@ pub fn plan(gpu: &Gpu, g: &Gguf, c: &ModelConfig) -> Result<WeightPlan> {
     Ok(u.plan)
 }
 
+/// Layer `i`'s RoPE-kernel params: norm weights, then biases, as the model has them.
+fn rope_params(u: &mut Uploader, c: &ModelConfig, i: u32) -> Result<Option<wgpu::Buffer>> {
+    let n = |s: &str| format!("blk.{i}.{s}");
+    let mut v: Vec<(String, u32)> = Vec::new();
+    if c.qk_norm {
+        v.extend([(n("attn_q_norm.weight"), c.head_dim), (n("attn_k_norm.weight"), c.head_dim)]);
+    }
+    if c.qkv_bias {
+        v.extend([(n("attn_q.bias"), c.q_dim()), (n("attn_k.bias"), c.kv_dim()), (n("attn_v.bias"), c.kv_dim())]);
+    }
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let names: Vec<(&str, u32)> = v.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+    u.vectors(&names).map(Some)
+}
+
 fn walk(u: &mut Uploader, g: &Gguf, c: &ModelConfig) -> Result<Weights> {
-    let (d, qd, kv, ff, v, hd) = (c.n_embd, c.q_dim(), c.kv_dim(), c.n_ff, c.vocab, c.head_dim);
+    let (d, qd, kv, ff, v) = (c.n_embd, c.q_dim(), c.kv_dim(), c.n_ff, c.vocab);
     let embd = u.matrix("token_embd.weight", d, v)?;
     let out_norm = u.vector("output_norm.weight", d)?;
     let output = if c.tied { None } else { Some(u.matrix("output.weight", d, v)?) };
@@ -306,7 +324,7 @@ fn walk(u: &mut Uploader, g: &Gguf, c: &ModelConfig) -> Result<Weights> {
         layers.push(LayerWeights {
             attn_norm: u.vector(&n("attn_norm"), d)?,
             qkv: u.qkv([&n("attn_q"), &n("attn_k"), &n("attn_v")], d, [qd, kv, kv])?,
-            qk_norm: if c.qk_norm { Some(u.vectors(&[&n("attn_q_norm"), &n("attn_k_norm")], hd)?) } else { None },
+            rope_params: rope_params(u, c, i)?,
             wo: u.matrix(&n("attn_output"), qd, d)?,
             post_attn_norm: post(u, "post_attention_norm")?,
             ffn_norm: u.vector(&n("ffn_norm"), d)?,
@@ -326,6 +344,9 @@ pub fn expected_tensors(c: &ModelConfig) -> Vec<String> {
     if !c.tied {
         names.push("output.weight".into());
     }
+    if c.rope_freqs.is_some() {
+        names.push("rope_freqs.weight".into()); // read by ModelConfig
+    }
     let mut per_layer = vec!["attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "ffn_norm"];
     per_layer.extend(["ffn_gate", "ffn_up", "ffn_down"]);
     if c.qk_norm {
@@ -334,8 +355,12 @@ pub fn expected_tensors(c: &ModelConfig) -> Vec<String> {
     if c.post_norms {
         per_layer.extend(["post_attention_norm", "post_ffw_norm"]);
     }
+    let mut per_layer: Vec<String> = per_layer.iter().map(|s| format!("{s}.weight")).collect();
+    if c.qkv_bias {
+        per_layer.extend(["attn_q.bias", "attn_k.bias", "attn_v.bias"].map(String::from));
+    }
     for i in 0..c.n_layer {
-        names.extend(per_layer.iter().map(|s| format!("blk.{i}.{s}.weight")));
+        names.extend(per_layer.iter().map(|s| format!("blk.{i}.{s}")));
     }
     names
 }

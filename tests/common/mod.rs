@@ -38,3 +38,25 @@ pub fn try_step(model: &mut samplescope::model::Model, ids: &[u32], pos0: u32) -
 pub fn step(model: &mut samplescope::model::Model, ids: &[u32], pos0: u32) -> u32 {
     try_step(model, ids, pos0).unwrap()
 }
+
+/// tests/llamacpp/NAME.json (llama.cpp's ids and logits on a synthetic fixture model) and
+/// the model's bytes, regenerated here: they must be the bytes llama.cpp ran on.
+pub fn llamacpp_fixture(name: &str) -> (serde_json::Value, Vec<u8>) {
+    use sha2::{Digest, Sha256};
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/llamacpp/{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let fx: serde_json::Value = serde_json::from_str(&text).expect("fixture JSON parses");
+    let bytes = samplescope::synth::synthetic_model(&samplescope::synth::fixture(name).unwrap()).unwrap();
+    let sha: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        sha,
+        fx["gguf_sha256"].as_str().unwrap(),
+        "fixture {name}: the model made here is not the one llama.cpp ran; rerun tests/llamacpp/make_fixtures.py"
+    );
+    (fx, bytes)
+}
+
+/// A JSON array of token ids.
+pub fn json_ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+}

@@ -66,7 +66,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let bytes = match &a.synthetic {
         Some(shape) => {
             let t = web_time::Instant::now();
-            let bytes = samplescope::synth::synthetic_llama(&samplescope::synth::SynthSpec::shape(shape)?)?;
+            let bytes = samplescope::synth::synthetic_model(&samplescope::synth::SynthSpec::shape(shape)?)?;
             eprintln!(
                 "  synthetic {shape}: {:.1} MB of GGUF made in {:.1} s",
                 bytes.len() as f64 / 1e6,

@@ -39,6 +39,38 @@ enum Cmd {
     Eval(eval::EvalArgs),
     /// The GPU adapter wgpu picks here, the kernel variant it gets and its limits.
     Adapter,
+    /// Write a synthetic GGUF model: a llama.cpp fixture model (tests/llamacpp) or a released
+    /// model's full shape with random weights.
+    Synth(SynthArgs),
+}
+
+#[derive(Args)]
+struct SynthArgs {
+    /// A fixture (llama3, qwen2, qwen3, smollm, gpt2, default) or a shape (smollm2-135m,
+    /// llama-3.2-1b, qwen3-0.6b)
+    name: String,
+    /// Where to write the GGUF
+    out: PathBuf,
+    /// Store every tensor dequantized to F32 (llama.cpp then multiplies without rounding
+    /// activations to 8 bits)
+    #[arg(long)]
+    dequantized: bool,
+}
+
+fn synth(a: SynthArgs) -> Result<()> {
+    use samplescope::synth;
+    let spec = if synth::FIXTURES.contains(&a.name.as_str()) {
+        synth::fixture(&a.name)?
+    } else {
+        synth::SynthSpec::shape(&a.name)?
+    };
+    let mut bytes = synth::synthetic_model(&spec)?;
+    if a.dequantized {
+        bytes = synth::dequantized(&bytes)?;
+    }
+    std::fs::write(&a.out, &bytes).map_err(|e| Error::Param(format!("cannot write {}: {e}", a.out.display())))?;
+    println!("{}: {} ({} bytes)", a.name, a.out.display(), bytes.len());
+    Ok(())
 }
 
 #[derive(Args)]
@@ -92,6 +124,7 @@ fn main() -> ExitCode {
         Cmd::Bench(a) => bench::bench(a),
         Cmd::Eval(a) => eval::eval(a),
         Cmd::Adapter => adapter(),
+        Cmd::Synth(a) => synth(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

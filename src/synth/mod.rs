@@ -1,5 +1,6 @@
-//! A tiny synthetic Llama GGUF for tests, benches and browser tests: the real model's
-//! layout, metadata keys and tokenizer kind at a size where a CPU reference is instant.
+//! Synthetic GGUF models for tests, benches and browser tests: a real family's layout,
+//! metadata keys and tokenizer kind (llama, qwen2, qwen3) at a size where a CPU reference
+//! is instant, or at a released model's full shape for benchmarks.
 //!
 //! Weights are deterministic from `seed` *and the tensor name*, independent of the storage
 //! type, so two specs that differ only in types hold the same underlying values and their
@@ -8,11 +9,33 @@
 use crate::error::{Error, Result};
 use crate::gguf::{Array, GgmlType, Value};
 use crate::gguf_write::GgufWriter;
-use crate::kernels::weights::random_blocks;
+use crate::kernels::weights::{random_blocks, scale_blocks};
 use crate::quant;
+
+mod fixtures;
+mod vocab;
+pub use fixtures::{dequantized, fixture, FIXTURES};
+#[cfg(test)]
+use vocab::MERGES;
+pub use vocab::{gpt2_byte_chars, trained_vocabulary, BOS_ID, CORPUS, EOS_ID, MIN_VOCAB, SPECIAL_TOKENS};
+use vocab::{vocabulary, CHAT_TEMPLATE};
+
+/// The architectures a synthetic model can have (`general.architecture`).
+pub const ARCHS: [&str; 3] = ["llama", "qwen2", "qwen3"];
 
 #[derive(Clone, Debug)]
 pub struct SynthSpec {
+    /// One of `ARCHS`: qwen2 adds q/k/v biases, qwen3 per-head q/k norms.
+    pub arch: &'static str,
+    /// Llama 3's `rope_freqs.weight` (llama only).
+    pub rope_freqs: bool,
+    /// Head size when it is not n_embd / n_head (written as attention.key_length).
+    pub head_dim: Option<usize>,
+    /// `tokenizer.ggml.pre`.
+    pub pre: &'static str,
+    /// Merges trained on `CORPUS` (the vocabulary is then as large as they make it and
+    /// `vocab` is ignored) instead of the small fixed list.
+    pub trained_vocab: Option<usize>,
     pub n_layer: usize,
     pub n_embd: usize,
     pub n_ff: usize,
@@ -38,6 +61,11 @@ impl Default for SynthSpec {
     /// model's types (Q4_1 matrices, tied Q8_0 embedding).
     fn default() -> Self {
         SynthSpec {
+            arch: "llama",
+            rope_freqs: false,
+            head_dim: None,
+            pre: "smollm",
+            trained_vocab: None,
             n_layer: 2,
             n_embd: 64,
             n_ff: 128,
@@ -110,7 +138,12 @@ impl SynthSpec {
     }
 
     pub fn head_dim(&self) -> usize {
-        self.n_embd / self.n_head.max(1)
+        self.head_dim.unwrap_or(self.n_embd / self.n_head.max(1))
+    }
+
+    /// Width of q and of the attention output: heads × head size.
+    pub fn q_dim(&self) -> usize {
+        self.n_head * self.head_dim()
     }
 
     fn validate(&self) -> Result<()> {
@@ -119,7 +152,15 @@ impl SynthSpec {
         if [s.n_layer, s.n_embd, s.n_ff, s.n_head, s.n_head_kv, s.n_ctx].contains(&0) {
             return err(format!("every size must be positive: {s:?}"));
         }
-        if !s.n_embd.is_multiple_of(s.n_head) || !s.head_dim().is_multiple_of(2) {
+        if !ARCHS.contains(&s.arch) || (s.rope_freqs && s.arch != "llama") {
+            return err(format!(
+                "architecture {:?} (rope_freqs {}); known: {}",
+                s.arch,
+                s.rope_freqs,
+                ARCHS.join(", ")
+            ));
+        }
+        if (s.head_dim.is_none() && !s.n_embd.is_multiple_of(s.n_head)) || !s.head_dim().is_multiple_of(2) {
             return err(format!("n_embd {} / n_head {} must be an even head size", s.n_embd, s.n_head));
         }
         if !s.n_head.is_multiple_of(s.n_head_kv) {
@@ -137,52 +178,6 @@ impl SynthSpec {
         }
         Ok(())
     }
-}
-
-/// SmolLM2's first three special tokens, at the same ids.
-pub const SPECIAL_TOKENS: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
-pub const BOS_ID: u32 = 1;
-pub const EOS_ID: u32 = 2;
-pub const MIN_VOCAB: usize = SPECIAL_TOKENS.len() + 256;
-
-/// SmolLM2's first merges, in rank order: each one's parts are bytes or earlier merges,
-/// so any prefix is a valid merge list.
-#[rustfmt::skip]
-const MERGES: [&str; 48] = [
-    "Ġ t", "Ġ a", "i n", "h e", "Ġ Ġ", "r e", "o n", "e r", "Ġt he", "a t", "Ġ s", "Ġ o",
-    "e n", "Ġ c", "e s", "Ġ w", "n d", "i t", "o r", "i s", "a l", "Ġ p", "in g", "Ġ f",
-    "a n", "e d", "Ġ b", "o u", "a r", "Ġ in", "Ġo f", "Ġ m", "Ġa nd", "i on", "i c", "Ġ d",
-    "Ġt o", "ĠĠ ĠĠ", "l e", "r o", "a s", "en t", "Ġ h", "Ġt h", "c t", "Ġ e", "Ġ re", "e l",
-];
-
-const CHAT_TEMPLATE: &str = "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + \
-message['content'] + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
-
-/// GPT-2's `bytes_to_unicode`, in its order: the printable bytes map to themselves, the
-/// rest to U+0100 upwards. Returns (byte, char) pairs in vocabulary order.
-pub fn gpt2_byte_chars() -> Vec<(u8, char)> {
-    let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xa1..=0xac | 0xae..=0xff);
-    let mut out: Vec<(u8, char)> = (0..=255u8).filter(|&b| printable(b)).map(|b| (b, b as char)).collect();
-    let rest = (0..=255u8).filter(|&b| !printable(b));
-    out.extend(rest.enumerate().map(|(n, b)| (b, char::from_u32(256 + n as u32).unwrap_or('?'))));
-    out
-}
-
-/// (tokens, token types, merges): specials (type 3), bytes and merges (type 1), then
-/// `<|reserved_N|>` controls up to `vocab`. Merges beyond what fits are dropped.
-fn vocabulary(vocab: usize) -> (Vec<String>, Vec<i32>, Vec<String>) {
-    let mut tokens: Vec<String> = SPECIAL_TOKENS.iter().map(|s| s.to_string()).collect();
-    let mut types = vec![3; tokens.len()];
-    tokens.extend(gpt2_byte_chars().into_iter().map(|(_, c)| c.to_string()));
-    let n_merges = MERGES.len().min(vocab - tokens.len());
-    let merges: Vec<String> = MERGES[..n_merges].iter().map(|m| m.to_string()).collect();
-    tokens.extend(merges.iter().map(|m| m.replace(' ', "")));
-    types.resize(tokens.len(), 1);
-    for i in 0..vocab - tokens.len() {
-        tokens.push(format!("<|reserved_{i}|>"));
-        types.push(3);
-    }
-    (tokens, types, merges)
 }
 
 /// llama.cpp's `general.file_type` for a model whose matrices are `ty`.
@@ -225,8 +220,9 @@ struct Plan {
     center: f32,
 }
 
-fn plan(s: &SynthSpec) -> Vec<Plan> {
-    let (e, f, v, kv) = (s.n_embd as u64, s.n_ff as u64, s.vocab as u64, (s.n_head_kv * s.head_dim()) as u64);
+fn plan(s: &SynthSpec, v: u64) -> Vec<Plan> {
+    let (e, f, kv, q, hd) =
+        (s.n_embd as u64, s.n_ff as u64, (s.n_head_kv * s.head_dim()) as u64, s.q_dim() as u64, s.head_dim() as u64);
     // Uniform(-a, a) has std a/sqrt(3): matrices get std 1/sqrt(fan_in) so each layer keeps
     // activations O(1); the embedding and output get std 3/sqrt(n_embd) so logits have
     // std ~3, a distribution with a clear head and a long tail for the samplers.
@@ -238,20 +234,36 @@ fn plan(s: &SynthSpec) -> Vec<Plan> {
         center: 0.0,
     };
     let norm = |name: String| Plan { name, dims: vec![e], ty: GgmlType::F32, amp: 0.1, center: 1.0 };
+    let vector =
+        |name: String, n: u64, amp: f32, center: f32| Plan { name, dims: vec![n], ty: GgmlType::F32, amp, center };
     let logit_amp = 3.0 * (3.0 / e as f32).sqrt();
     let mut p =
         vec![Plan { name: "token_embd.weight".into(), dims: vec![e, v], ty: s.embd_type, amp: logit_amp, center: 0.0 }];
     p.push(norm("output_norm.weight".into()));
+    if s.rope_freqs {
+        p.push(Plan { name: "rope_freqs.weight".into(), dims: vec![hd / 2], ty: GgmlType::F32, amp: 0.0, center: 1.0 });
+    }
     if !s.tied {
         p.push(Plan { amp: logit_amp, ..mat("output.weight".into(), [e, v]) });
     }
     for i in 0..s.n_layer {
         let b = |t: &str| format!("blk.{i}.{t}.weight");
         p.push(norm(b("attn_norm")));
-        p.push(mat(b("attn_q"), [e, e]));
+        p.push(mat(b("attn_q"), [e, q]));
         p.push(mat(b("attn_k"), [e, kv]));
         p.push(mat(b("attn_v"), [e, kv]));
-        p.push(mat(b("attn_output"), [e, e]));
+        if s.arch == "qwen2" {
+            // Biases of the size of the projections' outputs, so that leaving them out shows.
+            let bias = |t: &str| format!("blk.{i}.{t}.bias");
+            p.push(vector(bias("attn_q"), q, 1.0, 0.0));
+            p.push(vector(bias("attn_k"), kv, 1.0, 0.0));
+            p.push(vector(bias("attn_v"), kv, 1.0, 0.0));
+        }
+        if s.arch == "qwen3" {
+            p.push(vector(b("attn_q_norm"), hd, 0.5, 1.0));
+            p.push(vector(b("attn_k_norm"), hd, 0.5, 1.0));
+        }
+        p.push(mat(b("attn_output"), [q, e]));
         p.push(norm(b("ffn_norm")));
         p.push(mat(b("ffn_gate"), [e, f]));
         p.push(mat(b("ffn_up"), [e, f]));
@@ -260,36 +272,70 @@ fn plan(s: &SynthSpec) -> Vec<Plan> {
     p
 }
 
-/// A complete llama-architecture GGUF file for `spec`.
-pub fn synthetic_llama(spec: &SynthSpec) -> Result<Vec<u8>> {
+/// Llama 3's RoPE frequency factors (the "llama3" rope scaling of its config, as the GGUF
+/// converter turns it into `rope_freqs.weight`): factor 32, low/high frequency factors 1
+/// and 4, over an original context of `old_ctx`.
+pub fn llama3_rope_factors(head_dim: usize, base: f32, old_ctx: f32) -> Vec<f32> {
+    let (factor, low, high) = (32.0f64, 1.0f64, 4.0f64);
+    let (low_wavelen, high_wavelen) = (old_ctx as f64 / low, old_ctx as f64 / high);
+    (0..head_dim / 2)
+        .map(|i| {
+            let freq = (base as f64).powf(-2.0 * i as f64 / head_dim as f64);
+            let wavelen = 2.0 * std::f64::consts::PI / freq;
+            let f = if wavelen < high_wavelen {
+                1.0
+            } else if wavelen > low_wavelen {
+                factor
+            } else {
+                let smooth = (old_ctx as f64 / wavelen - low) / (high - low);
+                1.0 / ((1.0 - smooth) / factor + smooth)
+            };
+            f as f32
+        })
+        .collect()
+}
+
+/// A complete GGUF file for `spec`.
+pub fn synthetic_model(spec: &SynthSpec) -> Result<Vec<u8>> {
     spec.validate()?;
-    let mut tensors = plan(spec);
+    let (tokens, types, merges) = match spec.trained_vocab {
+        Some(n) => trained_vocabulary(n)?,
+        None => vocabulary(spec.vocab),
+    };
+    let mut tensors = plan(spec, tokens.len() as u64);
     for (name, ty) in &spec.per_tensor {
         let t = tensors.iter_mut().find(|t| &t.name == name);
         let t = t.ok_or_else(|| Error::Param(format!("synthetic model: override for unknown tensor {name:?}")))?;
         t.ty = *ty;
     }
 
-    let (tokens, types, merges) = vocabulary(spec.vocab);
     let u = |n: usize| Value::U32(n as u32);
     let strings = |v: Vec<String>| Value::Array(Array::from(v));
+    let a = spec.arch;
+    let k = |key: &str| format!("{a}.{key}");
     let mut w = GgufWriter::new()
-        .metadata("general.architecture", Value::String("llama".into()))
-        .metadata("general.name", Value::String("samplescope synthetic llama".into()))
+        .metadata("general.architecture", Value::String(a.into()))
+        .metadata("general.name", Value::String(format!("samplescope synthetic {a}")))
         .metadata("general.file_type", Value::U32(file_type(spec.weight_type)))
         .metadata("general.quantization_version", Value::U32(2))
-        .metadata("llama.block_count", u(spec.n_layer))
-        .metadata("llama.context_length", u(spec.n_ctx))
-        .metadata("llama.embedding_length", u(spec.n_embd))
-        .metadata("llama.feed_forward_length", u(spec.n_ff))
-        .metadata("llama.attention.head_count", u(spec.n_head))
-        .metadata("llama.attention.head_count_kv", u(spec.n_head_kv))
-        .metadata("llama.rope.freq_base", Value::F32(spec.rope_base))
-        .metadata("llama.attention.layer_norm_rms_epsilon", Value::F32(spec.eps))
-        .metadata("llama.rope.dimension_count", u(spec.head_dim()))
-        .metadata("llama.vocab_size", u(spec.vocab))
+        .metadata(k("block_count"), u(spec.n_layer))
+        .metadata(k("context_length"), u(spec.n_ctx))
+        .metadata(k("embedding_length"), u(spec.n_embd))
+        .metadata(k("feed_forward_length"), u(spec.n_ff))
+        .metadata(k("attention.head_count"), u(spec.n_head))
+        .metadata(k("attention.head_count_kv"), u(spec.n_head_kv))
+        .metadata(k("rope.freq_base"), Value::F32(spec.rope_base))
+        .metadata(k("attention.layer_norm_rms_epsilon"), Value::F32(spec.eps))
+        .metadata(k("rope.dimension_count"), u(spec.head_dim()))
+        .metadata(k("vocab_size"), u(tokens.len()));
+    if spec.head_dim.is_some() {
+        w = w
+            .metadata(k("attention.key_length"), u(spec.head_dim()))
+            .metadata(k("attention.value_length"), u(spec.head_dim()));
+    }
+    w = w
         .metadata("tokenizer.ggml.model", Value::String("gpt2".into()))
-        .metadata("tokenizer.ggml.pre", Value::String("smollm".into()))
+        .metadata("tokenizer.ggml.pre", Value::String(spec.pre.into()))
         .metadata("tokenizer.ggml.tokens", strings(tokens))
         .metadata("tokenizer.ggml.token_type", Value::Array(Array::I32(types)))
         .metadata("tokenizer.ggml.merges", strings(merges))
@@ -310,15 +356,28 @@ pub fn synthetic_llama(spec: &SynthSpec) -> Result<Vec<u8>> {
             )));
         }
         let n = t.dims.iter().product::<u64>() as usize;
-        let data = if quant::QUANTIZABLE_TYPES.contains(&t.ty) {
+        let data = if t.name == "rope_freqs.weight" {
+            let old_ctx = (spec.n_ctx as f32).min(8192.0);
+            llama3_rope_factors(spec.head_dim(), spec.rope_base, old_ctx).iter().flat_map(|f| f.to_le_bytes()).collect()
+        } else if quant::QUANTIZABLE_TYPES.contains(&t.ty) {
             let mut x = uniform(spec.seed, &t.name, n, t.amp);
             x.iter_mut().for_each(|v| *v += t.center);
             quant::quantize(t.ty, &x)
                 .map_err(|e| Error::Param(format!("synthetic model: tensor {} as {}: {e}", t.name, t.ty)))?
         } else {
-            // No quantizer for this type here: random blocks (a benchmark's weights).
+            // No quantizer for this type here: random blocks, their scales set so the values
+            // have the plan's RMS (amp/√3, as the uniform values would), measured on up to
+            // 64 blocks.
             let mut state = spec.seed ^ name_hash(&t.name);
-            random_blocks(t.ty, n, &mut || splitmix64(&mut state))
+            let mut data = random_blocks(t.ty, n, &mut || splitmix64(&mut state));
+            let (be, bb) = t.ty.block();
+            let blocks = (n / be as usize).min(64);
+            let head = quant::dequantize(t.ty, &data[..blocks * bb as usize], blocks * be as usize)?;
+            let rms = (head.iter().map(|x| (*x as f64).powi(2)).sum::<f64>() / head.len().max(1) as f64).sqrt();
+            if rms > 0.0 {
+                scale_blocks(t.ty, &mut data, (t.amp as f64 / 3f64.sqrt() / rms) as f32);
+            }
+            data
         };
         w = w.tensor(t.name, &t.dims, t.ty, data);
     }
@@ -335,7 +394,7 @@ mod tests {
     /// the default model's tensor table: every name, dims and type.
     #[test]
     fn shapes_are_their_models() {
-        let count = |s: &SynthSpec| plan(s).iter().map(|t| t.dims.iter().product::<u64>()).sum::<u64>();
+        let count = |s: &SynthSpec| plan(s, s.vocab as u64).iter().map(|t| t.dims.iter().product::<u64>()).sum::<u64>();
         let smol = SynthSpec::shape("smollm2-135m").unwrap();
         let llama = SynthSpec::shape("llama-3.2-1b").unwrap();
         assert_eq!(count(&smol), 134_515_008);
@@ -351,7 +410,7 @@ mod tests {
         let real = Gguf::parse(&bytes).unwrap();
         let mut want: Vec<(String, Vec<u64>, GgmlType)> =
             real.tensors.iter().map(|t| (t.name.clone(), t.dims.clone(), t.ty)).collect();
-        let mut got: Vec<(String, Vec<u64>, GgmlType)> = plan(&smol)
+        let mut got: Vec<(String, Vec<u64>, GgmlType)> = plan(&smol, smol.vocab as u64)
             .into_iter()
             .map(|t| {
                 let ty = smol.per_tensor.iter().find(|(n, _)| n == &t.name).map_or(t.ty, |o| o.1);
@@ -386,7 +445,7 @@ mod tests {
     #[test]
     fn tokenizer_and_chat_template_work() {
         use crate::tokenizer::{ChatMessage, Tokenizer};
-        let bytes = synthetic_llama(&SynthSpec::default()).unwrap();
+        let bytes = synthetic_model(&SynthSpec::default()).unwrap();
         let tok = Tokenizer::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
         let text = "the cat\nsat on the mat, 12 ✓";
         let ids = tok.encode(text).unwrap();
@@ -404,7 +463,7 @@ mod tests {
     fn every_type_builds_and_parses() {
         for ty in [GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0] {
             let spec = SynthSpec { weight_type: ty, embd_type: ty, tied: false, ..Default::default() };
-            let bytes = synthetic_llama(&spec).unwrap();
+            let bytes = synthetic_model(&spec).unwrap();
             let g = Gguf::parse(&bytes).unwrap();
             assert_eq!(g.tensors.len(), 3 + 9 * spec.n_layer);
             assert_eq!(g.tensor("blk.1.ffn_down.weight").unwrap().ty, ty);
@@ -416,12 +475,12 @@ mod tests {
     fn values_depend_on_seed_and_name_only() {
         let a = SynthSpec { weight_type: GgmlType::F32, ..Default::default() };
         let b = SynthSpec { per_tensor: vec![("blk.0.attn_q.weight".into(), GgmlType::Q8_0)], ..a.clone() };
-        let (ba, bb) = (synthetic_llama(&a).unwrap(), synthetic_llama(&b).unwrap());
+        let (ba, bb) = (synthetic_model(&a).unwrap(), synthetic_model(&b).unwrap());
         let (ga, gb) = (Gguf::parse(&ba).unwrap(), Gguf::parse(&bb).unwrap());
         let name = "blk.1.ffn_up.weight";
         assert_eq!(ga.tensor_data(ga.tensor(name).unwrap()), gb.tensor_data(gb.tensor(name).unwrap()));
-        assert_eq!(synthetic_llama(&a).unwrap(), ba, "deterministic");
-        let c = synthetic_llama(&SynthSpec { seed: 1, ..a }).unwrap();
+        assert_eq!(synthetic_model(&a).unwrap(), ba, "deterministic");
+        let c = synthetic_model(&SynthSpec { seed: 1, ..a }).unwrap();
         assert_ne!(c, ba);
     }
 
@@ -440,11 +499,11 @@ mod tests {
             SynthSpec { eps: 0.0, ..d.clone() },
         ];
         for s in bad {
-            let e = synthetic_llama(&s).unwrap_err().to_string();
+            let e = synthetic_model(&s).unwrap_err().to_string();
             assert!(e.contains("synthetic model"), "{e}");
         }
         // Non-multiple-of-32 rows are fine when nothing is quantized.
         let f = SynthSpec { n_embd: 48, n_head: 4, weight_type: GgmlType::F16, embd_type: GgmlType::F32, ..d };
-        Gguf::parse(&synthetic_llama(&f).unwrap()).unwrap();
+        Gguf::parse(&synthetic_model(&f).unwrap()).unwrap();
     }
 }
