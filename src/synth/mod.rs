@@ -86,7 +86,7 @@ impl Default for SynthSpec {
 
 /// The released models whose shapes `SynthSpec::shape` knows, for benchmarks: a step's speed
 /// depends on the sizes and tensor types, not on the weights' values.
-pub const SHAPES: [&str; 2] = ["smollm2-135m", "llama-3.2-1b"];
+pub const SHAPES: [&str; 3] = ["smollm2-135m", "llama-3.2-1b", "qwen3-0.6b"];
 
 impl SynthSpec {
     /// A released model's sizes and tensor types (as its GGUF says) with random weights:
@@ -94,8 +94,9 @@ impl SynthSpec {
     ///   tied Q8_0 embedding of 49,152 tokens);
     /// - `llama-3.2-1b`: Llama 3.2 1B as llama.cpp's Q4_K_M mix (Q4_K matrices; Q6_K for
     ///   attn_v and ffn_down in the layers llama.cpp gives more bits; a tied Q6_K embedding
-    ///   of 128,256 tokens). Without `rope_freqs`: the engine refuses Llama 3's RoPE factors
-    ///   until it implements them, and they cost nothing at run time.
+    ///   of 128,256 tokens), with Llama 3's RoPE factors;
+    /// - `qwen3-0.6b`: Qwen3 0.6B in Q8_0, as Qwen publishes it (head size 128 with D =
+    ///   1024, q/k norms, a tied embedding of 151,936 tokens).
     pub fn shape(name: &str) -> Result<SynthSpec> {
         let base = SynthSpec { eps: 1e-5, tied: true, ..SynthSpec::default() };
         match name {
@@ -119,12 +120,14 @@ impl SynthSpec {
                     .flat_map(|i| ["attn_v", "ffn_down"].map(|t| (format!("blk.{i}.{t}.weight"), GgmlType::Q6K)))
                     .collect();
                 Ok(SynthSpec {
+                    rope_freqs: true,
+                    pre: "llama-bpe",
                     n_layer,
                     n_embd: 2048,
                     n_ff: 8192,
                     n_head: 32,
                     n_head_kv: 8,
-                    n_ctx: 8192,
+                    n_ctx: 131_072,
                     vocab: 128_256,
                     rope_base: 500_000.0,
                     weight_type: GgmlType::Q4K,
@@ -133,6 +136,23 @@ impl SynthSpec {
                     ..base
                 })
             }
+            "qwen3-0.6b" => Ok(SynthSpec {
+                arch: "qwen3",
+                pre: "qwen2",
+                head_dim: Some(128),
+                n_layer: 28,
+                n_embd: 1024,
+                n_ff: 3072,
+                n_head: 16,
+                n_head_kv: 8,
+                n_ctx: 40_960,
+                vocab: 151_936,
+                rope_base: 1_000_000.0,
+                eps: 1e-6,
+                weight_type: GgmlType::Q8_0,
+                embd_type: GgmlType::Q8_0,
+                ..base
+            }),
             other => Err(Error::Param(format!("unknown model shape {other:?} (known: {})", SHAPES.join(", ")))),
         }
     }
@@ -394,15 +414,22 @@ mod tests {
     /// the default model's tensor table: every name, dims and type.
     #[test]
     fn shapes_are_their_models() {
-        let count = |s: &SynthSpec| plan(s, s.vocab as u64).iter().map(|t| t.dims.iter().product::<u64>()).sum::<u64>();
+        // Parameters as Hugging Face counts them: rope_freqs is a derived table.
+        let count = |s: &SynthSpec| {
+            let p = plan(s, s.vocab as u64);
+            p.iter().filter(|t| t.name != "rope_freqs.weight").map(|t| t.dims.iter().product::<u64>()).sum::<u64>()
+        };
         let smol = SynthSpec::shape("smollm2-135m").unwrap();
         let llama = SynthSpec::shape("llama-3.2-1b").unwrap();
         assert_eq!(count(&smol), 134_515_008);
         assert_eq!(count(&llama), 1_235_814_400);
+        // Qwen3-0.6B: 0.44B without the embedding, 0.6B with it.
+        let qwen = SynthSpec::shape("qwen3-0.6b").unwrap();
+        assert_eq!(count(&qwen) - 151_936 * 1024, 440_467_456);
         let q6: Vec<usize> =
             (0..16).filter(|i| llama.per_tensor.iter().any(|(n, _)| n == &format!("blk.{i}.attn_v.weight"))).collect();
         assert_eq!(q6, [0, 1, 4, 7, 10, 13, 14, 15], "llama.cpp's Q4_K_M gives these layers Q6_K");
-        assert!(SynthSpec::shape("gpt-5").unwrap_err().to_string().contains("smollm2-135m, llama-3.2-1b"));
+        assert!(SynthSpec::shape("gpt-5").unwrap_err().to_string().contains("smollm2-135m, llama-3.2-1b, qwen3-0.6b"));
 
         let path = crate::native::default_model_path().expect("HOME");
         let bytes =

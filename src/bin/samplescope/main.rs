@@ -55,6 +55,10 @@ struct SynthArgs {
     /// activations to 8 bits)
     #[arg(long)]
     dequantized: bool,
+    /// Keep only this many layers of a shape (full width, fewer layers: a model the page
+    /// loads quickly with the real tables)
+    #[arg(long)]
+    layers: Option<usize>,
 }
 
 fn synth(a: SynthArgs) -> Result<()> {
@@ -64,6 +68,10 @@ fn synth(a: SynthArgs) -> Result<()> {
     } else {
         synth::SynthSpec::shape(&a.name)?
     };
+    let mut spec = synth::SynthSpec { n_layer: a.layers.unwrap_or(spec.n_layer), ..spec };
+    let n_layer = spec.n_layer;
+    let layer_of = |name: &str| name.strip_prefix("blk.")?.split('.').next()?.parse::<usize>().ok();
+    spec.per_tensor.retain(|(name, _)| layer_of(name).is_none_or(|i| i < n_layer));
     let mut bytes = synth::synthetic_model(&spec)?;
     if a.dequantized {
         bytes = synth::dequantized(&bytes)?;
