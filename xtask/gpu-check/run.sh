@@ -60,7 +60,7 @@ else
     for t in sampling model_synthetic; do
         step "tests/$t.rs" record "$BIN/$t-test" --test-threads=1
     done
-    for shape in smollm2-135m llama-3.2-1b; do
+    for shape in smollm2-135m llama-3.2-1b qwen3-0.6b; do
         step "bench: synthetic $shape" record "$BIN/samplescope" bench --synthetic "$shape" \
             --lanes 1,4,16,64 --prompt-tokens 128 --tokens 128 --runs 3 --out "$OUT/bench-$shape.json"
     done
