@@ -33,10 +33,26 @@ const LANE_SPECS: &[&str] = &[
 const GEMMA_PROMPT: &str = "The capital of France is";
 const GEMMA_MAX_TOKENS: u32 = 16;
 
-/// `cargo xtask test-browser`: the browser steps of `cargo xtask test` alone.
-pub fn only() -> Res {
+/// `cargo xtask test-browser [NAME...]`: the browser steps of `cargo xtask test` alone; with
+/// names, only the test files they name (`families`, `gemma.test.mjs`, or a path).
+pub fn only(names: &[String]) -> Res {
     let ctx = Ctx::new(&[])?;
-    ensure_tools(&ctx).and_then(|()| build(&ctx)).and_then(|()| run_tests(&ctx))
+    let files = names.iter().map(|n| test_file(n)).collect::<Res<Vec<_>>>()?;
+    ensure_tools(&ctx).and_then(|()| build(&ctx)).and_then(|()| run_files(&files))
+}
+
+/// tests/browser/NAME.test.mjs for `NAME`, `NAME.test.mjs` or a path to it, relative to the
+/// workspace root.
+fn test_file(name: &str) -> Res<String> {
+    let base = Path::new(name).file_name().map_or(name.into(), |f| f.to_string_lossy().into_owned());
+    let stem = base.strip_suffix(".mjs").unwrap_or(&base);
+    let stem = stem.strip_suffix(".test").unwrap_or(stem);
+    let file = format!("tests/browser/{stem}.test.mjs");
+    if workspace_root().join(&file).is_file() {
+        Ok(file)
+    } else {
+        Err(format!("no browser test `{name}`: {file} does not exist"))
+    }
 }
 
 fn skipped() -> bool {
@@ -156,6 +172,11 @@ fn check_vendored() -> Res {
 /// Serves www/ on a free port and runs every test file in tests/browser/ with node's test
 /// runner (one file at a time: SwiftShader is slow, parallel browsers only fight for CPU).
 pub fn run_tests(_: &Ctx) -> Res {
+    run_files(&[])
+}
+
+/// `run_tests` on `files` (paths from the workspace root), or on every file when empty.
+fn run_files(files: &[String]) -> Res {
     if skipped() {
         return Ok(());
     }
@@ -168,8 +189,12 @@ pub fn run_tests(_: &Ctx) -> Res {
         // Older nodes run test files one at a time on two cores anyway, and lack the flag.
         cmd.arg("--test-concurrency=1");
     }
+    if files.is_empty() {
+        cmd.arg("tests/browser/");
+    } else {
+        cmd.args(files);
+    }
     run(cmd
-        .arg("tests/browser/")
         .current_dir(&root)
         .env("SAMPLESCOPE_URL", server.url())
         .env("SAMPLESCOPE_CHROMIUM", CHROMIUM)

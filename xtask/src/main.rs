@@ -62,7 +62,9 @@ commands:
                        SAMPLESCOPE_SKIP_BROWSER=1 skips the browser.
   lint                 only the checks of `test`, plus clippy on the wasm32 build of the
                        library (the only build with src/web.rs)
-  test-browser         only the browser steps of `test` (tools, build-web, node --test)
+  test-browser [NAME...]
+                       only the browser steps of `test` (tools, build-web, node --test);
+                       with names, only those files of tests/browser (e.g. `families`)
   bench [OPTIONS]      build what is needed, then run the native bench and the browser bench
                        page (our engine and wllama in one headless Chromium) one after the
                        other; print one table with the ratios ours / wllama and write JSON
@@ -100,8 +102,7 @@ fn main() -> ExitCode {
         Some("build-web") => Err(format!("build-web takes no arguments\n\n{USAGE}")),
         Some("demo") => web::demo(&args[1..]),
         Some("test") => test::test(&args[1..]),
-        Some("test-browser") if args.len() == 1 => browser::only(),
-        Some("test-browser") => Err(format!("test-browser takes no arguments\n\n{USAGE}")),
+        Some("test-browser") => browser::only(&args[1..]),
         Some("lint") if args.len() == 1 => test::lint(),
         Some("lint") => Err(format!("lint takes no arguments\n\n{USAGE}")),
         Some("bench") => bench::bench(&args[1..]),
