@@ -33,6 +33,21 @@ const LANE_SPECS: &[&str] = &[
 const GEMMA_PROMPT: &str = "The capital of France is";
 const GEMMA_MAX_TOKENS: u32 = 16;
 
+/// The model families of tests/browser/families.test.mjs: `samplescope synth SHAPE --layers
+/// 2` writes a released model's full shape (vocabulary, widths, head size, its own tensors
+/// such as Qwen 3's q/k norms or Llama 3's rope_freqs) with random weights and two layers,
+/// so the page loads the real tables in seconds. Generated, never committed: (shape, the
+/// file under www/models, the native reference in browser-artifacts).
+const SYNTH_LAYERS: u32 = 2;
+const SYNTH_MODELS: &[(&str, &str, &str)] = &[
+    ("qwen3-0.6b", "synth-qwen3-0.6b-2l.gguf", "native-lanes-qwen3.json"),
+    ("llama-3.2-1b", "synth-llama-3.2-1b-2l.gguf", "native-lanes-llama.json"),
+];
+/// Short: with random weights the synthetic vocabulary has no merges, so each letter is a
+/// prompt token, and SwiftShader is slow at a 128k–152k vocabulary.
+const SYNTH_PROMPT: &str = "Hello";
+const SYNTH_MAX_TOKENS: u32 = 8;
+
 /// `cargo xtask test-browser [NAME...]`: the browser steps of `cargo xtask test` alone; with
 /// names, only the test files they name (`families`, `gemma.test.mjs`, or a path).
 pub fn only(names: &[String]) -> Res {
@@ -108,9 +123,9 @@ pub fn ensure_node_packages(with_chromium: bool) -> Res<String> {
     Ok(version)
 }
 
-/// build-web, the model under www/models, and the native CLI's output for each lane of
+/// build-web, the models under www/models, and the native CLI's output for each lane of
 /// the lab test (target/browser-artifacts/native-lanes.json: one `generate --json` object
-/// per lane spec, in order).
+/// per lane spec, in order), of the Gemma test and of the families test (SYNTH_MODELS).
 pub fn build(ctx: &Ctx) -> Res {
     if skipped() {
         return Ok(());
@@ -128,7 +143,70 @@ pub fn build(ctx: &Ctx) -> Res {
     let dir = artifacts_dir();
     fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     native_lanes(ctx, &exe, None, PROMPT, MAX_TOKENS, &dir.join("native-lanes.json"))?;
-    native_lanes(ctx, &exe, Some(&gemma), GEMMA_PROMPT, GEMMA_MAX_TOKENS, &dir.join("native-lanes-gemma.json"))
+    native_lanes(ctx, &exe, Some(&gemma), GEMMA_PROMPT, GEMMA_MAX_TOKENS, &dir.join("native-lanes-gemma.json"))?;
+    synth_models(ctx, &exe, &dir)
+}
+
+/// The SYNTH_MODELS, written by the CLI into browser-artifacts/models and linked into
+/// www/models, and the native CLI's lanes on each. Both are kept while newer than the CLI
+/// (and the reference newer than this xtask, whose constants it follows): the CLI writes
+/// the same bytes and decodes the same tokens until it changes.
+fn synth_models(ctx: &Ctx, exe: &Path, dir: &Path) -> Res {
+    let models = dir.join("models");
+    fs::create_dir_all(&models).map_err(|e| format!("cannot create {}: {e}", models.display()))?;
+    let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    let xtask = env::current_exe().ok().and_then(|p| mtime(&p));
+    let mut paths = Vec::new();
+    for (shape, file, json) in SYNTH_MODELS {
+        let path = models.join(file);
+        if mtime(&path).is_none() || mtime(&path) < mtime(exe) {
+            // Into a temporary name first: an interrupted run leaves no fresh-looking file.
+            let tmp = models.join(format!("{file}.tmp"));
+            run(Command::new(exe).arg("synth").arg(shape).arg(&tmp).args(["--layers", &SYNTH_LAYERS.to_string()]))?;
+            fs::rename(&tmp, &path)
+                .map_err(|e| format!("cannot rename {} to {}: {e}", tmp.display(), path.display()))?;
+        } else {
+            println!("{} is newer than the CLI: kept", path.display());
+        }
+        let out = dir.join(json);
+        if mtime(&out).is_none() || mtime(&out) < mtime(&path) || mtime(&out) < xtask {
+            native_lanes_batched(ctx, exe, &path, SYNTH_PROMPT, SYNTH_MAX_TOKENS, &out)?;
+        } else {
+            println!("{} is newer than its model and xtask: kept", out.display());
+        }
+        paths.push(path);
+    }
+    web::link_models(&paths)
+}
+
+/// As `native_lanes`, from one `compare --json` run (one model load for the three lanes: a
+/// load takes the debug CLI half a minute at these vocabularies). `compare` shares the dice
+/// between lanes as the page does by default, so each lane is also what `generate` gives.
+fn native_lanes_batched(ctx: &Ctx, exe: &Path, model: &Path, prompt: &str, max_tokens: u32, out: &Path) -> Res {
+    let mut cmd = Command::new(exe);
+    cmd.args(["compare", "--json", "--prompt", prompt])
+        .arg("--max-tokens")
+        .arg(max_tokens.to_string())
+        .arg("--model")
+        .arg(model);
+    for spec in LANE_SPECS {
+        cmd.args(["--lane", spec]);
+    }
+    if let Some(dir) = &ctx.runtime_dir {
+        cmd.env("XDG_RUNTIME_DIR", dir);
+    }
+    let text = capture(&mut cmd)?;
+    let lanes: Vec<&str> = text.lines().map(str::trim).filter(|l| l.starts_with('{')).collect();
+    if lanes.len() != LANE_SPECS.len() {
+        return Err(format!("`samplescope compare` printed {} lanes, not {}: {text}", lanes.len(), LANE_SPECS.len()));
+    }
+    write_lanes(
+        model.file_name().map_or("".into(), |n| n.to_string_lossy().into_owned()),
+        prompt,
+        max_tokens,
+        &lanes,
+        out,
+    )
 }
 
 /// The native CLI's output for each of LANE_SPECS on `prompt` (`model`: the default when
@@ -149,6 +227,12 @@ fn native_lanes(ctx: &Ctx, exe: &Path, model: Option<&Path>, prompt: &str, max_t
         lanes.push(capture(&mut cmd)?.trim().to_string());
     }
     let name = model.and_then(|m| m.file_name()).map_or("default".into(), |n| n.to_string_lossy().into_owned());
+    write_lanes(name, prompt, max_tokens, &lanes, out)
+}
+
+/// `{model, prompt, maxTokens, lanes: [one JSON object a lane]}` to `out`.
+fn write_lanes(name: String, prompt: &str, max_tokens: u32, lanes: &[impl AsRef<str>], out: &Path) -> Res {
+    let lanes: Vec<&str> = lanes.iter().map(AsRef::as_ref).collect();
     let text = format!(
         "{{\"model\": {name:?}, \"prompt\": {prompt:?}, \"maxTokens\": {max_tokens}, \"lanes\": [\n{}\n]}}\n",
         lanes.join(",\n")
