@@ -1,9 +1,10 @@
 //! The tokenizer, built from a GGUF file's `tokenizer.ggml.*` metadata, for the two kinds of
 //! `tokenizer.ggml.model` llama.cpp calls BPE and SPM:
 //!
-//! - `"gpt2"`, byte-level BPE (SmolLM2, Llama 3, Qwen2): the `tokenizers` crate's BPE over the
-//!   GGUF vocabulary and merges, after a pre-tokenizer chosen from `tokenizer.ggml.pre` (the
-//!   same regexes llama.cpp uses);
+//! - `"gpt2"`, byte-level BPE (SmolLM2, Llama 3, Qwen2): the text split into words by the
+//!   pre-tokenizer `tokenizer.ggml.pre` names, a port of llama.cpp's own splitters and regex
+//!   sequence (pretok.rs, with llama.cpp's Unicode tables), each word byte-encoded, then the
+//!   `tokenizers` crate's BPE over the GGUF vocabulary and merges;
 //! - `"llama"`, SentencePiece (Llama 2, TinyLlama, Gemma 3): llama.cpp's score-ordered merge
 //!   with byte fallback (spm.rs), spaces as ▁ and an optional leading space.
 //!
@@ -17,9 +18,11 @@
 //! Nothing here touches the file system or spawns threads; it builds for wasm32.
 
 mod chat;
+mod pretok;
 mod special;
 mod spm;
 mod stream;
+mod unicode_data;
 mod vocab;
 
 #[cfg(test)]
@@ -28,13 +31,7 @@ mod tests;
 use std::collections::{BTreeMap, HashSet};
 
 use tokenizers::models::bpe::{Vocab as BpeVocab, BPE};
-use tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use tokenizers::pre_tokenizers::digits::Digits;
-use tokenizers::pre_tokenizers::sequence::Sequence;
-use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::{
-    Model, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer, PreTokenizerWrapper, SplitDelimiterBehavior,
-};
+use tokenizers::Model;
 
 use crate::error::{shown, Error, Result};
 use crate::gguf::{Array, StrArray, Value};
@@ -62,15 +59,6 @@ pub mod keys {
     pub const SCORES: &str = "tokenizer.ggml.scores";
     pub const CHAT_TEMPLATE: &str = "tokenizer.chat_template";
 }
-
-// The GPT-2 regex needs no constant here: `ByteLevel { use_regex: true }` applies
-// `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`, which is what
-// llama.cpp's hand-written GPT-2 splitter does (its trailing `\s+` included).
-
-/// llama.cpp's LLAMA_VOCAB_PRE_TYPE_LLAMA3 regex (Llama 3 / tiktoken cl100k style).
-const LLAMA3_REGEX: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-/// llama.cpp's LLAMA_VOCAB_PRE_TYPE_QWEN2 / STABLELM2 regex: like Llama 3, one digit at a time.
-const QWEN2_REGEX: &str = r"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// The kind of a vocabulary entry, as stored in `tokenizer.ggml.token_type` (llama.cpp's
 /// `llama_token_type`).
@@ -100,50 +88,101 @@ impl TokenType {
     }
 }
 
-/// Which pre-tokenizer a `tokenizer.ggml.pre` name selects.
+/// Which pre-tokenizer a `tokenizer.ggml.pre` name selects: one of llama.cpp's
+/// `regex_exprs` lists, split as its `unicode_regex_split` does (pretok.rs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PreTokenizerKind {
-    /// ByteLevel with the GPT-2 regex ("default", "gpt2", "gpt-2", "phi-2", "mpt", "olmo", … or
-    /// no `tokenizer.ggml.pre` at all).
+    /// llama.cpp's `default` (also no `tokenizer.ggml.pre` at all): runs of punctuation and
+    /// `$+<=>^~|` split off first, then the GPT-2 splitter, then numbers, then ASCII digits
+    /// in threes. Not the plain GPT-2 regex.
+    Default,
+    /// The GPT-2 regex ("gpt-2", "phi-2", "mpt", "olmo", "jais", "trillion").
     Gpt2,
-    /// Every digit isolated, then the GPT-2 regex ("smollm", "starcoder", "refact",
+    /// Every number isolated, then the GPT-2 regex ("smollm", "starcoder", "refact",
     /// "command-r", "codeshell", "exaone", "minerva-7b").
     DigitsGpt2,
-    /// The Llama 3 regex ("llama3", "llama-bpe", "dbrx", …).
+    /// The Llama 3 regex, numbers in threes ("llama3", "llama-v3", "llama-bpe", "falcon3",
+    /// "pixtral", "dbrx", "smaug-bpe").
     Llama3,
-    /// The Qwen2 regex ("qwen2", "deepseek-r1-qwen", "megrez", "stablelm2", "hunyuan").
+    /// The Qwen2 regex, one digit at a time ("qwen2", "deepseek-r1-qwen", "megrez",
+    /// "stablelm2", "hunyuan").
     Qwen2,
     /// None: a SentencePiece vocabulary takes each text whole, spaces as ▁ (llama.cpp ignores
     /// `tokenizer.ggml.pre` for these).
     SentencePiece,
 }
 
+/// What llama.cpp's `llama_vocab::impl::load` derives from a `tokenizer.ggml.pre` name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PreSpec {
+    kind: PreTokenizerKind,
+    /// Take a pre-token whole when the vocabulary has it, before any merge.
+    ignore_merges: bool,
+    /// `add_bos` when `tokenizer.ggml.add_bos_token` is absent.
+    add_bos: bool,
+}
+
 impl PreTokenizerKind {
-    /// Maps a llama.cpp pre-tokenizer name; `None` for names this engine does not implement.
+    /// Maps a llama.cpp pre-tokenizer name; `None` for names this engine does not implement
+    /// (llama.cpp itself refuses "gpt2": GPT-2's is "gpt-2").
     pub fn from_name(name: &str) -> Option<Self> {
-        Some(match name {
-            "default" | "gpt2" | "gpt-2" | "phi-2" | "mpt" | "olmo" | "jais" | "roberta-bpe" | "trillion" => Self::Gpt2,
-            "smollm" | "starcoder" | "refact" | "command-r" | "codeshell" | "exaone" | "minerva-7b" => Self::DigitsGpt2,
-            "llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral" | "dbrx" | "smaug-bpe" => Self::Llama3,
-            "qwen2" | "deepseek-r1-qwen" | "megrez" | "stablelm2" | "hunyuan" => Self::Qwen2,
-            _ => return None,
-        })
+        PreSpec::from_name(name).map(|p| p.kind)
     }
 
-    fn build(self) -> Result<PreTokenizerWrapper> {
-        let split = |re: &str| -> Result<PreTokenizerWrapper> {
-            Split::new(SplitPattern::Regex(re.to_owned()), SplitDelimiterBehavior::Isolated, false)
-                .map(Into::into)
-                .map_err(|e| Error::Tokenizer(format!("pre-tokenizer regex: {e}")))
-        };
-        let byte_level = |use_regex: bool| -> PreTokenizerWrapper { ByteLevel::new(false, false, use_regex).into() };
-        Ok(match self {
-            Self::Gpt2 => byte_level(true),
-            Self::DigitsGpt2 => Sequence::new(vec![Digits::new(true).into(), byte_level(true)]).into(),
-            Self::Llama3 => Sequence::new(vec![split(LLAMA3_REGEX)?, byte_level(false)]).into(),
-            Self::Qwen2 => Sequence::new(vec![split(QWEN2_REGEX)?, byte_level(false)]).into(),
-            Self::SentencePiece => return Err(Error::Tokenizer("SentencePiece has no BPE pre-tokenizer".into())),
-        })
+    fn steps(self) -> &'static [pretok::Step] {
+        match self {
+            Self::Default => pretok::DEFAULT,
+            Self::Gpt2 => pretok::GPT2,
+            Self::DigitsGpt2 => pretok::DIGITS_GPT2,
+            Self::Llama3 => pretok::LLAMA3,
+            Self::Qwen2 => pretok::QWEN2,
+            Self::SentencePiece => &[],
+        }
+    }
+}
+
+/// The `tokenizer.ggml.pre` names llama.cpp 0.3.36 (llama-cpp-python) maps to these regex
+/// lists, with the flags its `llama_vocab::impl::load` sets for them: (name, kind,
+/// ignore_merges, add_bos). Names that also set `add_sep` ("roberta-bpe") or another flag that
+/// changes the ids are left out. llama.cpp refuses "gpt2" (GPT-2's name is "gpt-2").
+const PRE_NAMES: &[(&str, PreTokenizerKind, bool, bool)] = {
+    use PreTokenizerKind::{DigitsGpt2, Gpt2, Llama3, Qwen2};
+    &[
+        ("default", PreTokenizerKind::Default, false, false),
+        ("gpt-2", Gpt2, false, false),
+        ("phi-2", Gpt2, false, false),
+        ("mpt", Gpt2, false, false),
+        ("olmo", Gpt2, false, false),
+        ("jais", Gpt2, false, false),
+        ("trillion", Gpt2, false, false),
+        ("smollm", DigitsGpt2, false, false),
+        ("starcoder", DigitsGpt2, false, false),
+        ("refact", DigitsGpt2, false, false),
+        ("command-r", DigitsGpt2, false, false),
+        ("codeshell", DigitsGpt2, false, false),
+        ("exaone", DigitsGpt2, false, false),
+        ("minerva-7b", DigitsGpt2, false, false),
+        ("llama3", Llama3, true, true),
+        ("llama-v3", Llama3, true, true),
+        ("llama-bpe", Llama3, true, true),
+        ("falcon3", Llama3, true, true),
+        ("pixtral", Llama3, true, true),
+        ("dbrx", Llama3, false, false),
+        ("smaug-bpe", Llama3, false, false),
+        ("qwen2", Qwen2, false, false),
+        ("deepseek-r1-qwen", Qwen2, false, false),
+        ("megrez", Qwen2, false, false),
+        ("stablelm2", Qwen2, false, false),
+        ("hunyuan", Qwen2, false, false),
+    ]
+};
+
+impl PreSpec {
+    const DEFAULT: Self = Self { kind: PreTokenizerKind::Default, ignore_merges: false, add_bos: false };
+
+    fn from_name(name: &str) -> Option<Self> {
+        let &(_, kind, ignore_merges, add_bos) = PRE_NAMES.iter().find(|p| p.0 == name)?;
+        Some(Self { kind, ignore_merges, add_bos })
     }
 }
 
@@ -186,7 +225,13 @@ const EOG_TEXTS: &[&str] = &[
 
 /// How the text between special tokens becomes ids.
 enum Encoder {
-    Bpe { model: Box<BPE>, pre_tokenizer: PreTokenizerWrapper },
+    /// llama.cpp's pre-tokenizer and byte encoding (pretok.rs), then the `tokenizers` BPE
+    /// (llama.cpp's merge order: lowest rank, then leftmost).
+    Bpe {
+        model: Box<BPE>,
+        steps: &'static [pretok::Step],
+        byte_chars: Box<[char; 256]>,
+    },
     Spm(Spm),
 }
 
@@ -331,13 +376,8 @@ fn scores(m: &BTreeMap<String, Value>, n_vocab: usize) -> Result<Vec<f32>> {
     Ok(scores)
 }
 
-/// The `tokenizers` BPE over the vocabulary and `tokenizer.ggml.merges`, and its pre-tokenizer.
-fn bpe_model(
-    m: &BTreeMap<String, Value>,
-    vocab: &Vocab,
-    pre_name: Option<&str>,
-    pre_kind: PreTokenizerKind,
-) -> Result<(BPE, PreTokenizerWrapper)> {
+/// The `tokenizers` BPE over the vocabulary and `tokenizer.ggml.merges`.
+fn bpe_model(m: &BTreeMap<String, Value>, vocab: &Vocab, ignore_merges: bool) -> Result<BPE> {
     // On duplicate strings the last id wins, as in llama.cpp.
     let mut bpe_vocab = BpeVocab::with_capacity(vocab.len());
     for (i, t) in vocab.iter().enumerate() {
@@ -385,13 +425,11 @@ fn bpe_model(
     }
     drop(seen);
 
-    let ignore_merges = matches!(pre_name, Some("llama3" | "llama-v3" | "llama-bpe" | "falcon3" | "pixtral"));
-    let model = BPE::builder()
+    BPE::builder()
         .vocab_and_merges(bpe_vocab, merges)
         .ignore_merges(ignore_merges)
         .build()
-        .map_err(|e| tok_err(format!("building the BPE model: {e}")))?;
-    Ok((model, pre_kind.build()?))
+        .map_err(|e| tok_err(format!("building the BPE model: {e}")))
 }
 
 impl Tokenizer {
@@ -432,18 +470,22 @@ impl Tokenizer {
                 v.as_str().ok_or_else(|| tok_err(format!("{} is not a string: {}", keys::PRE, shown(v))))?.to_owned(),
             ),
         };
-        let pre_kind = match (spm, pre_name.as_deref()) {
-            (true, _) => PreTokenizerKind::SentencePiece,
-            (false, None) => PreTokenizerKind::Gpt2,
-            (false, Some(name)) => PreTokenizerKind::from_name(name).ok_or_else(|| {
+        let pre = match (spm, pre_name.as_deref()) {
+            (true, _) => PreSpec { kind: PreTokenizerKind::SentencePiece, ignore_merges: false, add_bos: true },
+            // llama.cpp warns and takes "default".
+            (false, None) => PreSpec::DEFAULT,
+            (false, Some(name)) => PreSpec::from_name(name).ok_or_else(|| {
+                let hint = if name == "gpt2" { " (llama.cpp refuses it too: GPT-2's is \"gpt-2\")" } else { "" };
+                let names: Vec<&str> = PRE_NAMES.iter().map(|p| p.0).collect();
                 Error::Unsupported(format!(
-                    "pre-tokenizer {} ({}) is not implemented; supported: default, gpt2, smollm, starcoder, \
-                     refact, command-r, llama-bpe/llama3, dbrx, qwen2, stablelm2 and aliases",
+                    "pre-tokenizer {} ({}) is not implemented{hint}; supported: {}",
                     shown(name),
-                    keys::PRE
+                    keys::PRE,
+                    names.join(", ")
                 ))
             })?,
         };
+        let pre_kind = pre.kind;
 
         // Vocabulary and token types.
         let tokens: StrArray = {
@@ -487,15 +529,17 @@ impl Tokenizer {
             }
         };
 
-        // Special ids. Without the keys llama.cpp takes 1 and 2 for SentencePiece's BOS and EOS.
-        let default_id = |id: u32| (spm && (id as usize) < n_vocab).then_some(id);
-        let bos = optional_id(m, keys::BOS_ID, n_vocab)?.or_else(|| default_id(1));
-        let eos = optional_id(m, keys::EOS_ID, n_vocab)?.or_else(|| default_id(2));
+        // Special ids. Without the keys llama.cpp takes 1 and 2 for SentencePiece's BOS and EOS,
+        // and 11 for both in a BPE vocabulary (Falcon's `<|endoftext|>`), if in range.
+        let (bos_default, eos_default) = if spm { (1, 2) } else { (11, 11) };
+        let default_id = |id: u32| ((id as usize) < n_vocab).then_some(id);
+        let bos = optional_id(m, keys::BOS_ID, n_vocab)?.or_else(|| default_id(bos_default));
+        let eos = optional_id(m, keys::EOS_ID, n_vocab)?.or_else(|| default_id(eos_default));
         let mut eot = optional_id(m, keys::EOT_ID, n_vocab)?;
         let eom = optional_id(m, keys::EOM_ID, n_vocab)?;
-        // llama.cpp's defaults: BOS for SentencePiece and the Llama 3 pre-tokenizer; a leading
-        // space for SentencePiece (Gemma 3's file turns it off).
-        let add_bos = optional_bool(m, keys::ADD_BOS)?.unwrap_or(spm || pre_kind == PreTokenizerKind::Llama3);
+        // llama.cpp's defaults: BOS for SentencePiece and the Llama 3 names (not dbrx or
+        // smaug-bpe); a leading space for SentencePiece (Gemma 3's file turns it off).
+        let add_bos = optional_bool(m, keys::ADD_BOS)?.unwrap_or(pre.add_bos);
         let add_eos = optional_bool(m, keys::ADD_EOS)?.unwrap_or(false);
         let add_space_prefix = optional_bool(m, keys::ADD_SPACE_PREFIX)?.unwrap_or(spm);
         if add_bos && bos.is_none() {
@@ -528,8 +572,8 @@ impl Tokenizer {
         let encoder = if spm {
             Encoder::Spm(Spm::new(&vocab, scores(m, n_vocab)?))
         } else {
-            let (model, pre_tokenizer) = bpe_model(m, &vocab, pre_name.as_deref(), pre_kind)?;
-            Encoder::Bpe { model: Box::new(model), pre_tokenizer }
+            let model = Box::new(bpe_model(m, &vocab, pre.ignore_merges)?);
+            Encoder::Bpe { model, steps: pre_kind.steps(), byte_chars: Box::new(byte_to_char_table()) }
         };
         let specials = Specials::new(&vocab, &types)?;
 
@@ -610,7 +654,8 @@ impl Tokenizer {
         }
         let pieces = if text.is_empty() { Vec::new() } else { self.specials.split(text, parse_special) };
         match &self.encoder {
-            Encoder::Bpe { model, pre_tokenizer } => {
+            Encoder::Bpe { model, steps, byte_chars } => {
+                let mut word = String::new();
                 for piece in pieces {
                     let range = match piece {
                         Piece::Token(id) => {
@@ -619,13 +664,11 @@ impl Tokenizer {
                         }
                         Piece::Text(range) => range,
                     };
-                    let mut pretok = PreTokenizedString::from(&text[range]);
-                    pre_tokenizer.pre_tokenize(&mut pretok).map_err(|e| tok_err(format!("pre-tokenizing: {e}")))?;
-                    pretok
-                        .tokenize(|normalized| model.tokenize(normalized.get()))
-                        .map_err(|e| tok_err(format!("tokenizing: {e}")))?;
-                    for (_, _, toks) in pretok.get_splits(OffsetReferential::Original, OffsetType::None) {
-                        ids.extend(toks.iter().flatten().map(|t| t.id));
+                    for w in pretok::split(&text[range], steps) {
+                        word.clear();
+                        word.extend(w.bytes().map(|b| byte_chars[b as usize]));
+                        let toks = model.tokenize(&word).map_err(|e| tok_err(format!("tokenizing: {e}")))?;
+                        ids.extend(toks.iter().map(|t| t.id));
                     }
                 }
             }

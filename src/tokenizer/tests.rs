@@ -118,23 +118,29 @@ fn encodes_with_merges_and_specials() {
 }
 
 #[test]
-fn gpt2_pre_tokenizer_merges_digits() {
+fn a_missing_pre_is_llama_cpps_default() {
     let mut m = tiny_meta();
-    m.remove(keys::PRE); // missing -> GPT-2 regex
+    m.remove(keys::PRE); // llama.cpp warns and takes "default"
     let t = Tokenizer::from_metadata(&m).unwrap();
-    assert_eq!(t.pre_kind(), PreTokenizerKind::Gpt2);
-    assert_eq!(t.encode("123").unwrap(), vec![merged_id(4)]);
-    // The regex keeps " t" + "he" inside one pre-token.
+    assert_eq!(t.pre_kind(), PreTokenizerKind::Default);
+    assert_eq!(t.pre_name(), None);
+    // Digits in threes: "123" merges, the fourth digit stands alone.
+    assert_eq!(t.encode("1234").unwrap(), vec![merged_id(4), byte_id(b'4')]);
+    // The GPT-2 splitter keeps " t" + "he" inside one pre-token.
     assert_eq!(t.encode("a the").unwrap(), vec![byte_id(b'a'), merged_id(2)]);
+    // Punctuation runs are cut out first, so the space before "(" stands alone.
+    assert_eq!(pretok::split("a (the)", pretok::DEFAULT), ["a", " ", "(", "the", ")"]);
+    assert_eq!(pretok::split("a (the)", pretok::GPT2), ["a", " (", "the", ")"]);
 }
 
 #[test]
 fn every_pre_tokenizer_kind_builds_and_encodes() {
     for (name, kind, digits) in [
-        ("default", PreTokenizerKind::Gpt2, vec![merged_id(4)]),
-        ("gpt2", PreTokenizerKind::Gpt2, vec![merged_id(4)]),
+        ("default", PreTokenizerKind::Default, vec![merged_id(4)]),
+        ("gpt-2", PreTokenizerKind::Gpt2, vec![merged_id(4)]),
         ("starcoder", PreTokenizerKind::DigitsGpt2, vec![byte_id(b'1'), byte_id(b'2'), byte_id(b'3')]),
         ("llama-bpe", PreTokenizerKind::Llama3, vec![merged_id(4)]),
+        ("dbrx", PreTokenizerKind::Llama3, vec![merged_id(4)]),
         ("qwen2", PreTokenizerKind::Qwen2, vec![byte_id(b'1'), byte_id(b'2'), byte_id(b'3')]),
     ] {
         let mut m = tiny_meta();
@@ -156,6 +162,41 @@ fn llama3_defaults_to_bos() {
     assert!(t.add_bos());
     assert_eq!(t.encode("a").unwrap(), vec![1, byte_id(b'a')]);
     assert_eq!(t.encode_with("a", false, true).unwrap(), vec![byte_id(b'a')]);
+    // dbrx and smaug-bpe share the regex but not the BOS default (nor ignore_merges).
+    for name in ["dbrx", "smaug-bpe", "qwen2", "smollm", "gpt-2", "default"] {
+        m.insert(keys::PRE.into(), Value::String(name.into()));
+        assert!(!Tokenizer::from_metadata(&m).unwrap().add_bos(), "{name}");
+    }
+}
+
+#[test]
+fn llama3_names_ignore_merges() {
+    // A vocabulary with "abc" whole, but merges that make "a" + "bc" first.
+    let mut m = tiny_meta();
+    edit_strings(&mut m, keys::TOKENS, |t| t.extend(["bc".into(), "abc".into()]));
+    edit_types(&mut m, |t| t.extend([1, 1]));
+    edit_strings(&mut m, keys::MERGES, |v| v.insert(0, "b c".into()));
+    let abc = TOOL_ID + 2;
+    for (name, want) in [
+        ("llama-bpe", vec![abc]),
+        ("dbrx", vec![byte_id(b'a'), TOOL_ID + 1]),
+        ("qwen2", vec![byte_id(b'a'), TOOL_ID + 1]),
+    ] {
+        m.insert(keys::PRE.into(), Value::String(name.into()));
+        let t = Tokenizer::from_metadata(&m).unwrap();
+        assert_eq!(t.encode_with("abc", false, true).unwrap(), want, "{name}");
+    }
+}
+
+#[test]
+fn gpt2_is_not_a_pre_name() {
+    // llama.cpp refuses "gpt2" ("unknown pre-tokenizer type"); GPT-2's is "gpt-2".
+    let mut m = tiny_meta();
+    m.insert(keys::PRE.into(), Value::String("gpt2".into()));
+    let e = err_text(Tokenizer::from_metadata(&m));
+    assert!(e.contains("\"gpt2\"") && e.contains("\"gpt-2\""), "{e}");
+    m.insert(keys::PRE.into(), Value::String("roberta-bpe".into()));
+    assert!(err_text(Tokenizer::from_metadata(&m)).contains("roberta-bpe"));
 }
 
 #[test]
@@ -165,8 +206,19 @@ fn bos_and_eos_added_when_asked() {
     m.insert(keys::ADD_EOS.into(), Value::Bool(true));
     let t = Tokenizer::from_metadata(&m).unwrap();
     assert_eq!(t.encode("a").unwrap(), vec![1, byte_id(b'a'), 2]);
+    // Without the keys llama.cpp takes id 11 for a BPE vocabulary's BOS and EOS (if in range).
     m.remove(keys::BOS_ID);
-    let e = err_text(Tokenizer::from_metadata(&m));
+    m.remove(keys::EOS_ID);
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert_eq!((t.bos_id(), t.eos_id()), (Some(11), Some(11)));
+    assert_eq!(t.encode("a").unwrap(), vec![11, byte_id(b'a'), 11]);
+    assert!(t.is_eog(11));
+    // A vocabulary too small for id 11 has none, and then asking for BOS is an error.
+    let mut small = BTreeMap::new();
+    small.insert(keys::MODEL.into(), Value::String("gpt2".into()));
+    small.insert(keys::TOKENS.into(), Value::Array(Array::from(vec!["a".to_string(), "b".into()])));
+    small.insert(keys::ADD_BOS.into(), Value::Bool(true));
+    let e = err_text(Tokenizer::from_metadata(&small));
     assert!(e.contains("add_bos_token"), "{e}");
 }
 
