@@ -3,8 +3,8 @@
 //!
 //! - `"gpt2"`, byte-level BPE (SmolLM2, Llama 3, Qwen2): the text split into words by the
 //!   pre-tokenizer `tokenizer.ggml.pre` names, a port of llama.cpp's own splitters and regex
-//!   sequence (pretok.rs, with llama.cpp's Unicode tables), each word byte-encoded, then the
-//!   `tokenizers` crate's BPE over the GGUF vocabulary and merges;
+//!   sequence (pretok.rs, with llama.cpp's Unicode tables), each word byte-encoded and
+//!   merged by llama.cpp's BPE loop (bpe.rs) over the GGUF vocabulary and merges;
 //! - `"llama"`, SentencePiece (Llama 2, TinyLlama, Gemma 3): llama.cpp's score-ordered merge
 //!   with byte fallback (spm.rs), spaces as ▁ and an optional leading space.
 //!
@@ -17,6 +17,7 @@
 //!
 //! Nothing here touches the file system or spawns threads; it builds for wasm32.
 
+mod bpe;
 mod chat;
 mod pretok;
 mod special;
@@ -28,10 +29,7 @@ mod vocab;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashSet};
-
-use tokenizers::models::bpe::{Vocab as BpeVocab, BPE};
-use tokenizers::Model;
+use std::collections::BTreeMap;
 
 use crate::error::{shown, Error, Result};
 use crate::gguf::{Array, StrArray, Value};
@@ -225,10 +223,9 @@ const EOG_TEXTS: &[&str] = &[
 
 /// How the text between special tokens becomes ids.
 enum Encoder {
-    /// llama.cpp's pre-tokenizer and byte encoding (pretok.rs), then the `tokenizers` BPE
-    /// (llama.cpp's merge order: lowest rank, then leftmost).
+    /// llama.cpp's pre-tokenizer, byte encoding and merges (pretok.rs, bpe.rs).
     Bpe {
-        model: Box<BPE>,
+        merges: bpe::Merges,
         steps: &'static [pretok::Step],
         byte_chars: Box<[char; 256]>,
     },
@@ -376,22 +373,16 @@ fn scores(m: &BTreeMap<String, Value>, n_vocab: usize) -> Result<Vec<f32>> {
     Ok(scores)
 }
 
-/// The `tokenizers` BPE over the vocabulary and `tokenizer.ggml.merges`.
-fn bpe_model(m: &BTreeMap<String, Value>, vocab: &Vocab, ignore_merges: bool) -> Result<BPE> {
-    // On duplicate strings the last id wins, as in llama.cpp.
-    let mut bpe_vocab = BpeVocab::with_capacity(vocab.len());
-    for (i, t) in vocab.iter().enumerate() {
-        bpe_vocab.insert(t.to_owned(), i as u32);
-    }
-
+/// The merges of `tokenizer.ggml.merges`, as vocabulary ids.
+fn bpe_merges(m: &BTreeMap<String, Value>, vocab: &Vocab, ignore_merges: bool) -> Result<bpe::Merges> {
     // Merges: "a b", split at the first space after the first byte (llama.cpp's rule).
     // Duplicate pairs keep their first (highest-priority) rank, as in llama.cpp.
     let merge_strs = match m.get(keys::MERGES) {
         None => Vec::new(),
         Some(_) => string_array(m, keys::MERGES)?,
     };
-    let mut merges: Vec<(String, String)> = Vec::with_capacity(merge_strs.len());
-    let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(merge_strs.len());
+    let mut pairs = Vec::with_capacity(merge_strs.len());
+    let mut merged = String::new();
     for (i, s) in merge_strs.iter().enumerate() {
         let pos = s.char_indices().skip(1).find(|&(_, c)| c == ' ').map(|(p, _)| p).ok_or_else(|| {
             tok_err(format!("{}[{i}] = {} is not two tokens separated by a space", keys::MERGES, shown(s)))
@@ -400,36 +391,26 @@ fn bpe_model(m: &BTreeMap<String, Value>, vocab: &Vocab, ignore_merges: bool) ->
         if b.is_empty() {
             return Err(tok_err(format!("{}[{i}] = {} has an empty second token", keys::MERGES, shown(s))));
         }
-        for part in [a, b] {
-            if !bpe_vocab.contains_key(part) {
-                return Err(tok_err(format!(
-                    "{}[{i}] = {}: {} is not in the vocabulary",
-                    keys::MERGES,
-                    shown(s),
-                    shown(part)
-                )));
-            }
-        }
-        let merged = format!("{a}{b}");
-        if !bpe_vocab.contains_key(&merged) {
-            return Err(tok_err(format!(
+        let id = |part: &str| {
+            vocab.get(part.as_bytes()).ok_or_else(|| {
+                tok_err(format!("{}[{i}] = {}: {} is not in the vocabulary", keys::MERGES, shown(s), shown(part)))
+            })
+        };
+        let (ia, ib) = (id(a)?, id(b)?);
+        merged.clear();
+        merged.push_str(a);
+        merged.push_str(b);
+        let im = vocab.get(merged.as_bytes()).ok_or_else(|| {
+            tok_err(format!(
                 "{}[{i}] = {}: the merged token {} is not in the vocabulary",
                 keys::MERGES,
                 shown(s),
                 shown(&merged)
-            )));
-        }
-        if seen.insert((a, b)) {
-            merges.push((a.to_owned(), b.to_owned()));
-        }
+            ))
+        })?;
+        pairs.push((ia, ib, im));
     }
-    drop(seen);
-
-    BPE::builder()
-        .vocab_and_merges(bpe_vocab, merges)
-        .ignore_merges(ignore_merges)
-        .build()
-        .map_err(|e| tok_err(format!("building the BPE model: {e}")))
+    Ok(bpe::Merges::new(pairs, ignore_merges))
 }
 
 impl Tokenizer {
@@ -572,8 +553,8 @@ impl Tokenizer {
         let encoder = if spm {
             Encoder::Spm(Spm::new(&vocab, scores(m, n_vocab)?))
         } else {
-            let model = Box::new(bpe_model(m, &vocab, pre.ignore_merges)?);
-            Encoder::Bpe { model, steps: pre_kind.steps(), byte_chars: Box::new(byte_to_char_table()) }
+            let merges = bpe_merges(m, &vocab, pre.ignore_merges)?;
+            Encoder::Bpe { merges, steps: pre_kind.steps(), byte_chars: Box::new(byte_to_char_table()) }
         };
         let specials = Specials::new(&vocab, &types)?;
 
@@ -654,7 +635,7 @@ impl Tokenizer {
         }
         let pieces = if text.is_empty() { Vec::new() } else { self.specials.split(text, parse_special) };
         match &self.encoder {
-            Encoder::Bpe { model, steps, byte_chars } => {
+            Encoder::Bpe { merges, steps, byte_chars } => {
                 let mut word = String::new();
                 for piece in pieces {
                     let range = match piece {
@@ -667,8 +648,7 @@ impl Tokenizer {
                     for w in pretok::split(&text[range], steps) {
                         word.clear();
                         word.extend(w.bytes().map(|b| byte_chars[b as usize]));
-                        let toks = model.tokenize(&word).map_err(|e| tok_err(format!("tokenizing: {e}")))?;
-                        ids.extend(toks.iter().map(|t| t.id));
+                        merges.encode_word(&self.vocab, &word, &mut ids);
                     }
                 }
             }

@@ -189,6 +189,16 @@ fn llama3_names_ignore_merges() {
 }
 
 #[test]
+fn a_character_outside_the_vocabulary_keeps_its_neighbours_apart() {
+    // llama.cpp merges around it and then drops it; "h" + "e" must not merge across "x".
+    let mut m = tiny_meta();
+    edit_strings(&mut m, keys::TOKENS, |t| t[byte_id(b'x') as usize] = "<renamed>".into());
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert_eq!(t.encode("hxe").unwrap(), vec![byte_id(b'h'), byte_id(b'e')]);
+    assert_eq!(t.encode("he").unwrap(), vec![merged_id(1)]);
+}
+
+#[test]
 fn gpt2_is_not_a_pre_name() {
     // llama.cpp refuses "gpt2" ("unknown pre-tokenizer type"); GPT-2's is "gpt-2".
     let mut m = tiny_meta();
