@@ -425,6 +425,65 @@ fn chat_template_renders_with_python_methods() {
     assert!(matches!(e, Error::ChatTemplate(_)) && e.to_string().contains("bad role assistant"), "{e}");
 }
 
+/// A Qwen 2.5-style ChatML template (written for this test, not Qwen's text): a default
+/// system message, consecutive tool results folded into one user turn.
+const QWEN25_STYLE: &str = r#"{%- if messages[0].role == 'system' %}
+    {{- '<|im_start|>system\n' + messages[0].content + '<|im_end|>\n' }}
+{%- else %}
+    {{- '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}
+{%- endif %}
+{%- for message in messages %}
+    {%- if message.role == 'user' or message.role == 'assistant' or (message.role == 'system' and not loop.first) %}
+        {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' }}
+    {%- elif message.role == 'tool' %}
+        {%- if loop.first or messages[loop.index0 - 1].role != 'tool' %}
+            {{- '<|im_start|>user' }}
+        {%- endif %}
+        {{- '\n<tool_response>\n' + message.content + '\n</tool_response>' }}
+        {%- if loop.last or messages[loop.index0 + 1].role != 'tool' %}
+            {{- '<|im_end|>\n' }}
+        {%- endif %}
+    {%- endif %}
+{%- endfor %}
+{%- if add_generation_prompt %}
+    {{- '<|im_start|>assistant\n' }}
+{%- endif %}
+"#;
+
+#[test]
+fn a_qwen25_style_template_renders_exactly() {
+    let mut m = tiny_meta();
+    m.insert(keys::CHAT_TEMPLATE.into(), Value::String(QWEN25_STYLE.into()));
+    let t = Tokenizer::from_metadata(&m).unwrap();
+    assert_eq!(
+        t.chat_prompt("the 123").unwrap(),
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nthe 123<|im_end|>\n\
+         <|im_start|>assistant\n"
+    );
+    let msgs = [
+        ChatMessage::system("Be terse."),
+        ChatMessage::user("Weather?"),
+        ChatMessage::assistant("<tool_call>{}</tool_call>"),
+        ChatMessage::new("tool", "sunny"),
+        ChatMessage::new("tool", "22C"),
+        ChatMessage::assistant("Sunny, 22C."),
+    ];
+    assert_eq!(
+        t.apply_chat_template(&msgs, false).unwrap(),
+        "<|im_start|>system\nBe terse.<|im_end|>\n<|im_start|>user\nWeather?<|im_end|>\n\
+         <|im_start|>assistant\n<tool_call>{}</tool_call><|im_end|>\n\
+         <|im_start|>user\n<tool_response>\nsunny\n</tool_response>\n<tool_response>\n22C\n</tool_response><|im_end|>\n\
+         <|im_start|>assistant\nSunny, 22C.<|im_end|>\n"
+    );
+    // The control tokens come out whole; the text between them is BPE.
+    let ids = t.encode_chat_prompt("the").unwrap();
+    let b = |s: &str| s.bytes().map(byte_id).collect::<Vec<_>>();
+    let user_turn = [vec![1], b("user\n"), vec![byte_id(b't'), merged_id(1), 2], b("\n")].concat();
+    assert!(ids.windows(user_turn.len()).any(|w| w == user_turn), "{ids:?}");
+    assert!(ids.ends_with(&[vec![1], b("assistant\n")].concat()), "{ids:?}");
+    assert_eq!(ids.iter().filter(|&&id| id == 1).count(), 3);
+}
+
 #[test]
 fn chat_template_errors() {
     let t = tiny();
