@@ -14,13 +14,20 @@ pub enum Arch {
     Qwen2,
     /// Qwen 3: a per-head RMSNorm of q and k; NEOX RoPE; no biases.
     Qwen3,
+    /// SmolLM3: llama, with RoPE left out of every fourth layer.
+    SmolLM3,
     /// Gemma 3: √D embedding scale, q/k norms, post-norms, GELU, sliding-window layers.
     Gemma3,
 }
 
 /// Architectures by their `general.architecture` name.
-const ARCHS: &[(&str, Arch)] =
-    &[("llama", Arch::Llama), ("qwen2", Arch::Qwen2), ("qwen3", Arch::Qwen3), ("gemma3", Arch::Gemma3)];
+const ARCHS: &[(&str, Arch)] = &[
+    ("llama", Arch::Llama),
+    ("qwen2", Arch::Qwen2),
+    ("qwen3", Arch::Qwen3),
+    ("smollm3", Arch::SmolLM3),
+    ("gemma3", Arch::Gemma3),
+];
 
 /// The architectures this engine runs, by name (for messages and the README).
 pub fn arch_names() -> Vec<&'static str> {
@@ -46,7 +53,8 @@ pub enum Activation {
 pub struct LayerAttention {
     /// Keys visible to a query: positions pos − window + 1 ..= pos; None: the whole prefix.
     pub window: Option<u32>,
-    pub rope_base: f32,
+    /// RoPE base; None: the layer does not rotate q and k (SmolLM3's every fourth).
+    pub rope_base: Option<f32>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +89,9 @@ pub struct ModelConfig {
     /// (post_attention_norm, post_ffw_norm).
     pub post_norms: bool,
     pub act: Activation,
+    /// Layers il with (il + 1) % n == 0 skip RoPE (SmolLM3: n = 4, llama.cpp's
+    /// n_no_rope_layer_step).
+    pub no_rope_every: Option<u32>,
     /// Sliding-window attention: the window, the layers that use it (il % pattern <
     /// pattern − 1) and their RoPE base; the other layers attend to everything.
     pub swa: Option<Swa>,
@@ -123,8 +134,8 @@ impl ModelConfig {
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
         let name = g.get_str("general.architecture").ok_or_else(|| Error::Model("no general.architecture".into()))?;
         let Some(&(arch_name, arch)) = ARCHS.iter().find(|(n, _)| *n == name) else {
-            let names: Vec<&str> = ARCHS.iter().map(|(n, _)| *n).collect();
-            return Err(Error::Unsupported(format!("architecture {} (supported: {})", shown(name), names.join(", "))));
+            let names = arch_names().join(", ");
+            return Err(Error::Unsupported(format!("architecture {} (supported: {names})", shown(name))));
         };
         let key = |k: &str| format!("{arch_name}.{k}");
         // An optional key that is present must be a u32: a wrong type or range is an error,
@@ -217,6 +228,7 @@ impl ModelConfig {
             },
             qk_norm: matches!(arch, Arch::Gemma3 | Arch::Qwen3),
             qkv_bias: arch == Arch::Qwen2,
+            no_rope_every: (arch == Arch::SmolLM3).then_some(4),
             rope_freqs,
             post_norms: gemma,
             act: if gemma { Activation::GeluTanh } else { Activation::Silu },
@@ -261,11 +273,15 @@ impl ModelConfig {
 
     /// Layer `il`'s attention: sliding window and RoPE base.
     pub fn layer_attention(&self, il: u32) -> LayerAttention {
-        match self.swa {
+        let la = match self.swa {
             Some(s) if il % s.pattern < s.pattern - 1 => {
-                LayerAttention { window: Some(s.window), rope_base: s.rope_base }
+                LayerAttention { window: Some(s.window), rope_base: Some(s.rope_base) }
             }
-            _ => LayerAttention { window: None, rope_base: self.rope_base },
+            _ => LayerAttention { window: None, rope_base: Some(self.rope_base) },
+        };
+        match self.no_rope_every {
+            Some(n) if (il + 1).is_multiple_of(n) => LayerAttention { rope_base: None, ..la },
+            _ => la,
         }
     }
 

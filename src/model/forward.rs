@@ -10,7 +10,8 @@
 //!     q, k, v = q + bq, k + bk, v + bv                                   (Qwen2)
 //!     q, k = rmsnorm_head(q) · gq, rmsnorm_head(k) · gk                  (Gemma, Qwen3)
 //!     q, k = rope(q, pos), rope(k, pos); K, V cache ← k, v   (NEOX pairs: Gemma, Qwen;
-//!                                        Llama 3: angles ÷ rope_freqs)
+//!                                        Llama 3: angles ÷ rope_freqs; SmolLM3: none in
+//!                                        every fourth layer)
 //!     att = softmax(q·Kᵀ · scale) · V   (causal, grouped-query; Gemma's local layers
 //!                                        see only the last `window` positions)     [M, H·hd]
 //!     x += Wo·att                       Gemma: x += rmsnorm(Wo·att) · g_post
@@ -58,8 +59,8 @@ pub(super) struct Buffers {
     pub out: wgpu::Buffer,
     pub scores: wgpu::Buffer, // [M, H, n_ctx] attention scores
     pub logits: wgpu::Buffer, // [L, V]
-    /// [n_ctx, n_rot / 2] (cos, sin) per RoPE base the layers use.
-    pub rope: Vec<(f32, wgpu::Buffer)>,
+    /// [n_ctx, n_rot / 2] (cos, sin) per RoPE base the layers use (None: no rotation).
+    pub rope: Vec<(Option<f32>, wgpu::Buffer)>,
 }
 
 /// One matmul as it runs: a dispatch per part of its weight matrix (one unless the matrix
@@ -127,7 +128,7 @@ impl Forward {
         let lanes = max_rows.min(MAX_LANES);
         // One attention and RoPE table per kind of layer (Gemma: local and global).
         let mut kinds: Vec<AttnSpec> = Vec::new();
-        let mut bases: Vec<f32> = Vec::new();
+        let mut bases: Vec<Option<f32>> = Vec::new();
         let mut layer_kind = Vec::with_capacity(cfg.n_layer as usize);
         for il in 0..cfg.n_layer {
             let la = cfg.layer_attention(il);
@@ -147,7 +148,11 @@ impl Forward {
             .iter()
             .map(|&base| {
                 let factors = cfg.rope_freqs.as_deref();
-                let table: Vec<f32> = rope_table(n_ctx, cfg.n_rot, base, factors).into_iter().flatten().collect();
+                // No RoPE: the identity rotation (cos 1, sin 0) through the same kernel.
+                let table: Vec<f32> = match base {
+                    Some(base) => rope_table(n_ctx, cfg.n_rot, base, factors).into_iter().flatten().collect(),
+                    None => [1.0, 0.0].repeat((n_ctx * cfg.n_rot / 2) as usize),
+                };
                 Ok((base, gpu.storage_init("rope_table", bytemuck::cast_slice(&table))?))
             })
             .collect::<Result<Vec<_>>>()?;

@@ -11,7 +11,7 @@ use crate::gguf_write::GgufWriter;
 use crate::quant;
 
 /// The fixtures by name.
-pub const FIXTURES: [&str; 6] = ["llama3", "qwen2", "qwen3", "smollm", "gpt2", "default"];
+pub const FIXTURES: [&str; 7] = ["llama3", "qwen2", "qwen3", "smollm3", "smollm", "gpt2", "default"];
 
 /// Merges in each fixture's trained vocabulary.
 const MERGES: usize = 400;
@@ -76,6 +76,18 @@ pub fn fixture(name: &str) -> Result<SynthSpec> {
             embd_type: GgmlType::Q8_0,
             per_tensor: Vec::new(),
             seed: 3,
+            ..k_quant
+        },
+        // SmolLM3: four layers, so that the last one runs without RoPE; Llama 3's tokenizer.
+        // RoPE base 10⁴ rather than the release's 5·10⁶, so that rotating that layer or not
+        // shows in the logits at a few dozen positions.
+        "smollm3" => SynthSpec {
+            arch: "smollm3",
+            pre: "llama-bpe",
+            n_layer: 4,
+            per_tensor: q4_k_m(4),
+            rope_base: 10_000.0,
+            seed: 4,
             ..k_quant
         },
         "smollm" => small("smollm"),

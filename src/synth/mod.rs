@@ -21,11 +21,12 @@ pub use vocab::{gpt2_byte_chars, trained_vocabulary, BOS_ID, CORPUS, EOS_ID, MIN
 use vocab::{vocabulary, CHAT_TEMPLATE};
 
 /// The architectures a synthetic model can have (`general.architecture`).
-pub const ARCHS: [&str; 3] = ["llama", "qwen2", "qwen3"];
+pub const ARCHS: [&str; 4] = ["llama", "qwen2", "qwen3", "smollm3"];
 
 #[derive(Clone, Debug)]
 pub struct SynthSpec {
-    /// One of `ARCHS`: qwen2 adds q/k/v biases, qwen3 per-head q/k norms.
+    /// One of `ARCHS`: qwen2 adds q/k/v biases, qwen3 per-head q/k norms; smollm3 has
+    /// llama's tensors (its difference, no RoPE in every fourth layer, is in the graph).
     pub arch: &'static str,
     /// Llama 3's `rope_freqs.weight` (llama only).
     pub rope_freqs: bool,

@@ -39,7 +39,7 @@ from llama_cpp import Llama
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-FIXTURES = ["llama3", "qwen2", "qwen3", "smollm", "gpt2", "default"]
+FIXTURES = ["llama3", "qwen2", "qwen3", "smollm3", "smollm", "gpt2", "default"]
 STEPS = 8
 TOP = 20
 GGML_TYPE_F32 = 0

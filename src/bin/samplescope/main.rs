@@ -46,7 +46,7 @@ enum Cmd {
 
 #[derive(Args)]
 struct SynthArgs {
-    /// A fixture (llama3, qwen2, qwen3, smollm, gpt2, default) or a shape (smollm2-135m,
+    /// A fixture (llama3, qwen2, qwen3, smollm3, smollm, gpt2, default) or a shape (smollm2-135m,
     /// llama-3.2-1b, qwen3-0.6b)
     name: String,
     /// Where to write the GGUF
