@@ -144,6 +144,40 @@ pub fn bench(a: BenchArgs) -> Result<()> {
             100.0 * bw.fraction
         );
     }
+    let f = &report.floors;
+    let against = |ms: f64| {
+        format!(
+            "{:.1}× the bandwidth floor, {:.1}× the dispatch floor",
+            ms / f.bandwidth_floor_ms,
+            ms / f.dispatch_floor_ms
+        )
+    };
+    println!("\nFloors of a B=1 decode step (it can beat neither):");
+    println!(
+        "  bandwidth floor: {:.1} MB (weights + KV) at the adapter's copy bandwidth of {:.1} GB/s = {:.2} ms",
+        f.step_bytes as f64 / 1e6,
+        f.copy_gb_s,
+        f.bandwidth_floor_ms
+    );
+    println!(
+        "  dispatch floor: {} {} × {:.2} µs = {:.2} ms (an empty dispatch, {} of {} in one pass{})",
+        if f.counted { f.dispatches } else { f.ops },
+        if f.counted { "dispatches" } else { "ops (dispatches not counted: a lower bound)" },
+        f.dispatch_cost.us,
+        f.dispatch_floor_ms,
+        f.dispatch_cost.timed_by,
+        f.dispatch_cost.per_pass,
+        f.dispatch_cost
+            .timestamp_us
+            .map(|_| format!("; wall clock {:.2} µs", f.dispatch_cost.wall_us))
+            .unwrap_or_default()
+    );
+    if let Some(ms) = f.decode_step_ms {
+        println!("  decode B=1 (wall): {ms:.2} ms a step = {}", against(ms));
+    }
+    if let Some(ms) = f.gpu_step_ms {
+        println!("  GPU time of a step (kernel table, a pass per op): {ms:.2} ms = {}", against(ms));
+    }
     if !report.sampler_share.is_empty() {
         let n = report.sampler_share[0].profiled_steps;
         println!(
