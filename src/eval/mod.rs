@@ -6,6 +6,7 @@
 //! Everything here is platform-neutral (no files, no threads, no blocking), so the CLI and
 //! the page run the same code and get the same numbers for the same seed.
 
+pub mod export;
 pub mod metrics;
 pub mod report;
 mod rng;
@@ -14,6 +15,7 @@ pub mod spec;
 pub mod tasks;
 pub mod verify;
 
+pub use export::{export, ExportFormat, LaneRef};
 pub use metrics::{pass_at_k, pass_at_k_curve, power_law_fit, PowerLawFit};
 pub use report::{ConfigSummary, EvalReport, Sample, SweepSeries, TaskResult};
 pub use run::{run_eval, sweep_configs, validate, EvalOptions, EvalPlan, Progress};

@@ -241,7 +241,7 @@ pub async fn run_eval(
 }
 
 /// The configurations a plan runs: its own, or each at every sweep temperature.
-fn run_configs(plan: &EvalPlan) -> Vec<SamplerConfig> {
+pub(crate) fn run_configs(plan: &EvalPlan) -> Vec<SamplerConfig> {
     if plan.sweep.is_empty() {
         plan.configs.clone()
     } else {

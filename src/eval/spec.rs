@@ -58,6 +58,9 @@ pub struct EvalSpec {
     /// The most lanes in one batch (0: as many as fit).
     #[serde(default)]
     pub max_lanes: u32,
+    /// Strings that end a sample (besides the model's end-of-generation tokens).
+    #[serde(default)]
+    pub stop: Vec<String>,
 }
 
 fn default_samples() -> u32 {
@@ -87,6 +90,7 @@ impl EvalSpec {
             verifier: default_verifier(),
             greedy: default_greedy(),
             max_lanes: 0,
+            stop: Vec::new(),
         }
     }
 
@@ -124,6 +128,7 @@ impl EvalSpec {
             seed: self.seed,
             greedy: self.greedy,
             max_lanes: self.max_lanes,
+            stop_strings: self.stop.clone(),
             ..EvalOptions::default()
         };
         validate(&plan, &opts)?;
