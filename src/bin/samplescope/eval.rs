@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use samplescope::eval::export::chat_prompt_text;
 use samplescope::eval::tasks::ArithmeticSpec;
-use samplescope::eval::{run_eval, EvalSpec, TaskSource};
+use samplescope::eval::{run_eval, EvalOptions, EvalPlan, EvalSpec, ExportFormat, TaskSource};
+use samplescope::gguf::Gguf;
+use samplescope::tokenizer::Tokenizer;
 use samplescope::{Engine, Error, Gpu, GpuOptions, LoadOptions, Result};
 
 use crate::{read_model, ModelArg};
@@ -60,6 +63,18 @@ pub struct EvalArgs {
     /// Context length to allocate.
     #[arg(long, default_value_t = 1024)]
     ctx: u32,
+    /// A string that ends a sample (repeat); the model's end-of-generation tokens always do.
+    #[arg(long = "stop")]
+    stop: Vec<String>,
+    /// Write the study for another engine instead of running it: `vllm` (batch JSONL for
+    /// `vllm run-batch`), `sglang` (a list of /generate requests) or `llamacpp` (sampler flags,
+    /// a line per lane). Needs the model file only for its chat template; no GPU.
+    #[arg(long, num_args = 2, value_names = ["FORMAT", "PATH"])]
+    export: Vec<String>,
+    /// With --export vllm or sglang: the name the engine serves the model under (a Hugging
+    /// Face id such as meta-llama/Llama-3.1-8B-Instruct).
+    #[arg(long)]
+    served_model: Option<String>,
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
@@ -73,9 +88,15 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         verifier: a.verifier.clone(),
         greedy: !a.no_greedy,
         max_lanes: a.max_lanes,
+        stop: a.stop.clone(),
         ..EvalSpec::new(task_source(&a.tasks)?)
     };
     let (plan, opts) = spec.plan()?;
+    match a.export.as_slice() {
+        [] => {}
+        [format, path] => return export(&a, &plan, &opts, format, Path::new(path)),
+        _ => return Err(Error::Param("--export FORMAT PATH: give it once".into())),
+    }
     let bytes = read_model(&a.model)?;
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
     let adapter = gpu.facts.name.clone();
@@ -113,6 +134,46 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             write(&sweep_path, &report.sweep_csv())?;
             eprintln!("sweep CSV written to {}", sweep_path.display());
         }
+    }
+    Ok(())
+}
+
+/// `--export FORMAT PATH`: the prompts as the run would feed them (the model's chat
+/// template, so the model file is read but no GPU is opened), written for another engine.
+fn export(a: &EvalArgs, plan: &EvalPlan, opts: &EvalOptions, format: &str, path: &Path) -> Result<()> {
+    let format = ExportFormat::parse(format)?;
+    let model = match (format, &a.served_model) {
+        (ExportFormat::Llamacpp, _) => a
+            .model
+            .model
+            .clone()
+            .or_else(samplescope::native::default_model_path)
+            .map_or("MODEL.gguf".into(), |p| p.display().to_string()),
+        (_, Some(name)) => name.clone(),
+        (_, None) => {
+            return Err(Error::Param(format!(
+                "--export {}: name the model the engine serves with --served-model (e.g. a Hugging Face id)",
+                format.name()
+            )))
+        }
+    };
+    let bytes = read_model(&a.model)?;
+    let tok = Tokenizer::from_gguf(&Gguf::parse(&bytes)?)?;
+    drop(bytes);
+    let prompts = plan
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| chat_prompt_text(&tok, &t.prompt).map_err(|e| Error::Param(format!("task {i}: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    let out = samplescope::eval::export(plan, opts, &prompts, format, &model, &path.display().to_string())?;
+    write(path, &out.text)?;
+    let what = if format == ExportFormat::Llamacpp { "lanes" } else { "requests" };
+    println!("{} {what} for {} written to {}", out.requests, format.name(), path.display());
+    println!("run it:\n{}", out.run);
+    println!("what does not carry over:");
+    for n in &out.notes {
+        println!("  - {n}");
     }
     Ok(())
 }
