@@ -21,12 +21,14 @@ pub use vocab::{gpt2_byte_chars, trained_vocabulary, BOS_ID, CORPUS, EOS_ID, MIN
 use vocab::{vocabulary, CHAT_TEMPLATE};
 
 /// The architectures a synthetic model can have (`general.architecture`).
-pub const ARCHS: [&str; 4] = ["llama", "qwen2", "qwen3", "smollm3"];
+pub const ARCHS: [&str; 5] = ["llama", "qwen2", "qwen3", "smollm3", "gemma3"];
 
 #[derive(Clone, Debug)]
 pub struct SynthSpec {
     /// One of `ARCHS`: qwen2 adds q/k/v biases, qwen3 per-head q/k norms; smollm3 has
-    /// llama's tensors (its difference, no RoPE in every fourth layer, is in the graph).
+    /// llama's tensors (its difference, no RoPE in every fourth layer, is in the graph);
+    /// gemma3 has qwen3's q/k norms, a norm after attention and after the FFN, and
+    /// Gemma 3's sliding window of `GEMMA3_WINDOW` in its metadata.
     pub arch: &'static str,
     /// Llama 3's `rope_freqs.weight` (llama only).
     pub rope_freqs: bool,
@@ -87,7 +89,10 @@ impl Default for SynthSpec {
 
 /// The released models whose shapes `SynthSpec::shape` knows, for benchmarks: a step's speed
 /// depends on the sizes and tensor types, not on the weights' values.
-pub const SHAPES: [&str; 3] = ["smollm2-135m", "llama-3.2-1b", "qwen3-0.6b"];
+pub const SHAPES: [&str; 4] = ["smollm2-135m", "llama-3.2-1b", "qwen3-0.6b", "gemma-3-270m"];
+
+/// `gemma3.attention.sliding_window` of a synthetic gemma3 (Gemma 3 270M's).
+pub const GEMMA3_WINDOW: u32 = 512;
 
 impl SynthSpec {
     /// A released model's sizes and tensor types (as its GGUF says) with random weights:
@@ -97,7 +102,11 @@ impl SynthSpec {
     ///   attn_v and ffn_down in the layers llama.cpp gives more bits; a tied Q6_K embedding
     ///   of 128,256 tokens), with Llama 3's RoPE factors;
     /// - `qwen3-0.6b`: Qwen3 0.6B in Q8_0, as Qwen publishes it (head size 128 with D =
-    ///   1024, q/k norms, a tied embedding of 151,936 tokens).
+    ///   1024, q/k norms, a tied embedding of 151,936 tokens);
+    /// - `gemma-3-270m`: Gemma 3 270M as llama.cpp's Q4_K_M mix (Q5_0 for the 640-wide
+    ///   rows no K-quant fits, Q4_K attn_output, Q4_K ffn_down, and in the layers llama.cpp
+    ///   gives more bits Q6_K ffn_down and Q8_0 attn_v; a tied Q8_0 embedding of 262,144
+    ///   tokens; head size 256 with D = 640, one KV head).
     pub fn shape(name: &str) -> Result<SynthSpec> {
         let base = SynthSpec { eps: 1e-5, tied: true, ..SynthSpec::default() };
         match name {
@@ -154,6 +163,35 @@ impl SynthSpec {
                 embd_type: GgmlType::Q8_0,
                 ..base
             }),
+            "gemma-3-270m" => {
+                let n_layer = 18;
+                let more = |i: usize| i < n_layer / 8 || i >= 7 * n_layer / 8 || (i - n_layer / 8) % 3 == 2;
+                let per_tensor = (0..n_layer)
+                    .flat_map(|i| {
+                        let t = |t: &str| format!("blk.{i}.{t}.weight");
+                        let down = if more(i) { GgmlType::Q6K } else { GgmlType::Q4K };
+                        let v = more(i).then(|| (t("attn_v"), GgmlType::Q8_0));
+                        [(t("attn_output"), GgmlType::Q4K), (t("ffn_down"), down)].into_iter().chain(v)
+                    })
+                    .collect();
+                Ok(SynthSpec {
+                    arch: "gemma3",
+                    head_dim: Some(256),
+                    n_layer,
+                    n_embd: 640,
+                    n_ff: 2048,
+                    n_head: 4,
+                    n_head_kv: 1,
+                    n_ctx: 32_768,
+                    vocab: 262_144,
+                    rope_base: 1_000_000.0,
+                    eps: 1e-6,
+                    weight_type: GgmlType::Q5_0,
+                    embd_type: GgmlType::Q8_0,
+                    per_tensor,
+                    ..base
+                })
+            }
             other => Err(Error::Param(format!("unknown model shape {other:?} (known: {})", SHAPES.join(", ")))),
         }
     }
@@ -280,7 +318,7 @@ fn plan(s: &SynthSpec, v: u64) -> Vec<Plan> {
             p.push(vector(bias("attn_k"), kv, 1.0, 0.0));
             p.push(vector(bias("attn_v"), kv, 1.0, 0.0));
         }
-        if s.arch == "qwen3" {
+        if s.arch == "qwen3" || s.arch == "gemma3" {
             p.push(vector(b("attn_q_norm"), hd, 0.5, 1.0));
             p.push(vector(b("attn_k_norm"), hd, 0.5, 1.0));
         }
@@ -289,6 +327,10 @@ fn plan(s: &SynthSpec, v: u64) -> Vec<Plan> {
         p.push(mat(b("ffn_gate"), [e, f]));
         p.push(mat(b("ffn_up"), [e, f]));
         p.push(mat(b("ffn_down"), [f, e]));
+        if s.arch == "gemma3" {
+            p.push(norm(b("post_attention_norm")));
+            p.push(norm(b("post_ffw_norm")));
+        }
     }
     p
 }
@@ -349,6 +391,9 @@ pub fn synthetic_model(spec: &SynthSpec) -> Result<Vec<u8>> {
         .metadata(k("attention.layer_norm_rms_epsilon"), Value::F32(spec.eps))
         .metadata(k("rope.dimension_count"), u(spec.head_dim()))
         .metadata(k("vocab_size"), u(tokens.len()));
+    if a == "gemma3" {
+        w = w.metadata(k("attention.sliding_window"), Value::U32(GEMMA3_WINDOW));
+    }
     if spec.head_dim.is_some() {
         w = w
             .metadata(k("attention.key_length"), u(spec.head_dim()))
@@ -430,24 +475,35 @@ mod tests {
         let q6: Vec<usize> =
             (0..16).filter(|i| llama.per_tensor.iter().any(|(n, _)| n == &format!("blk.{i}.attn_v.weight"))).collect();
         assert_eq!(q6, [0, 1, 4, 7, 10, 13, 14, 15], "llama.cpp's Q4_K_M gives these layers Q6_K");
-        assert!(SynthSpec::shape("gpt-5").unwrap_err().to_string().contains("smollm2-135m, llama-3.2-1b, qwen3-0.6b"));
+        assert!(SynthSpec::shape("gpt-5")
+            .unwrap_err()
+            .to_string()
+            .contains("smollm2-135m, llama-3.2-1b, qwen3-0.6b, gemma-3-270m"));
+        // Gemma 3 270M: 268,098,176 parameters.
+        let gemma = SynthSpec::shape("gemma-3-270m").unwrap();
+        assert_eq!(count(&gemma), 268_098_176);
 
-        let path = crate::native::default_model_path().expect("HOME");
-        let bytes =
-            std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (cargo xtask fetch-model)", path.display()));
-        let real = Gguf::parse(&bytes).unwrap();
-        let mut want: Vec<(String, Vec<u64>, GgmlType)> =
-            real.tensors.iter().map(|t| (t.name.clone(), t.dims.clone(), t.ty)).collect();
-        let mut got: Vec<(String, Vec<u64>, GgmlType)> = plan(&smol, smol.vocab as u64)
-            .into_iter()
-            .map(|t| {
-                let ty = smol.per_tensor.iter().find(|(n, _)| n == &t.name).map_or(t.ty, |o| o.1);
-                (t.name, t.dims, ty)
-            })
-            .collect();
-        want.sort_by(|a, b| a.0.cmp(&b.0));
-        got.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(got, want);
+        // SmolLM2's and Gemma's tensor tables are their files': every name, dims and type.
+        let table = |path: std::path::PathBuf, s: &SynthSpec| {
+            let bytes =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (cargo xtask fetch-model)", path.display()));
+            let real = Gguf::parse(&bytes).unwrap();
+            let mut want: Vec<(String, Vec<u64>, GgmlType)> =
+                real.tensors.iter().map(|t| (t.name.clone(), t.dims.clone(), t.ty)).collect();
+            let mut got: Vec<(String, Vec<u64>, GgmlType)> = plan(s, s.vocab as u64)
+                .into_iter()
+                .map(|t| {
+                    let ty = s.per_tensor.iter().find(|(n, _)| n == &t.name).map_or(t.ty, |o| o.1);
+                    (t.name, t.dims, ty)
+                })
+                .collect();
+            want.sort_by(|a, b| a.0.cmp(&b.0));
+            got.sort_by(|a, b| a.0.cmp(&b.0));
+            assert_eq!(got, want, "{}", path.display());
+        };
+        table(crate::native::default_model_path().expect("HOME"), &smol);
+        let cache = crate::native::cache_dir().expect("HOME");
+        table(cache.join(crate::native::GEMMA_MODEL_FILE), &gemma);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 #   2. the kernel and sampler tests, and the forward pass on synthetic models, against that
 #      adapter (the tests run both kernel variants themselves);
 #   3. `samplescope bench` on synthetic models of released models' shapes and formats
-#      (random weights: a step's cost does not depend on their values).
+#      (SmolLM2-135M Q4_1, Gemma 3 270M Q4_K_M, Llama 3.2 1B Q4_K_M, Qwen3 0.6B Q8_0; random
+#      weights: a step's cost does not depend on their values).
 # Everything it prints also goes to OUT/check.txt, the bench JSON to OUT/bench-*.json.
 # --short (CI, on lavapipe): the kernel tests and one small bench only.
 # Exit status: 0 when every part passed.
@@ -60,7 +61,7 @@ else
     for t in sampling model_synthetic; do
         step "tests/$t.rs" record "$BIN/$t-test" --test-threads=1
     done
-    for shape in smollm2-135m llama-3.2-1b qwen3-0.6b; do
+    for shape in smollm2-135m gemma-3-270m llama-3.2-1b qwen3-0.6b; do
         step "bench: synthetic $shape" record "$BIN/samplescope" bench --synthetic "$shape" \
             --lanes 1,4,16,64 --prompt-tokens 128 --tokens 128 --runs 3 --out "$OUT/bench-$shape.json"
     done

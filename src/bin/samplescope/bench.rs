@@ -12,7 +12,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     model: ModelArg,
     /// Instead of a file, a released model's shape with random weights, made in memory
-    /// (smollm2-135m, llama-3.2-1b): speed depends on sizes and formats, not values.
+    /// (smollm2-135m, gemma-3-270m, llama-3.2-1b, qwen3-0.6b): speed depends on sizes and
+    /// formats, not values.
     #[arg(long, conflicts_with = "model")]
     synthetic: Option<String>,
     /// Lane counts to measure decode at.
