@@ -459,10 +459,7 @@ mod tests {
             let n_layer = spec.n_layer as u32;
             assert_eq!(c.ops, 1 + 8 * n_layer + 3, "{variant:?}: ops");
             let chain = if variant == Variant::Row { 3 } else { 2 };
-            // No kernel records through profile::Pass yet, so none is counted; once they
-            // all do, this is 1 + 9 × n_layer + 2 + chain.
-            let _dispatches = 1 + 9 * n_layer + 2 + chain;
-            assert_eq!(c.dispatches, 0, "{variant:?}: dispatches");
+            assert_eq!(c.dispatches, 1 + 9 * n_layer + 2 + chain, "{variant:?}: dispatches");
         }
     }
 }

@@ -4,6 +4,7 @@
 use super::rope::Heads;
 use super::{groups, Kernels, RowInfo, COMMON};
 use crate::error::{Error, Result};
+use crate::gpu::profile::Dispatch;
 use crate::gpu::shader::{Defines, Slot};
 
 const SRC: &str = include_str!("../../shaders/attention.wgsl");
@@ -70,7 +71,7 @@ impl Attention {
 
     /// Records `m` rows whose positions are all below `t_end` (the CPU knows them: it wrote
     /// the row infos), so the scores pass covers positions 0..t_end.
-    pub fn record(&self, pass: &mut wgpu::ComputePass, bg: &wgpu::BindGroup, m: u32, t_end: u32) {
+    pub fn record(&self, pass: &mut impl Dispatch, bg: &wgpu::BindGroup, m: u32, t_end: u32) {
         let h = self.heads;
         pass.set_bind_group(0, bg, &[]);
         pass.set_pipeline(&self.scores);

@@ -3,6 +3,7 @@
 use super::weights::WeightFormat;
 use super::{groups, Kernels, COMMON};
 use crate::error::Result;
+use crate::gpu::profile::Dispatch;
 use crate::gpu::shader::{Defines, Slot};
 
 const SRC: &str = include_str!("../../shaders/embed.wgsl");
@@ -71,7 +72,7 @@ impl Embed {
         kern.bind_with(if self.texture { SIG_TEX } else { SIG }, "embed", &[rows, tokens, table, x], quants)
     }
 
-    pub fn record(&self, pass: &mut wgpu::ComputePass, bg: &wgpu::BindGroup, m: u32) {
+    pub fn record(&self, pass: &mut impl Dispatch, bg: &wgpu::BindGroup, m: u32) {
         pass.set_pipeline(&self.pipe);
         pass.set_bind_group(0, bg, &[]);
         pass.dispatch_workgroups(groups(self.d / 32, 64), m, 1);

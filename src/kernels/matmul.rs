@@ -5,6 +5,7 @@
 use super::weights::WeightFormat;
 use super::{groups, Kernels, COMMON};
 use crate::error::Result;
+use crate::gpu::profile::Dispatch;
 use crate::gpu::shader::{Defines, Slot};
 use crate::gpu::Variant;
 
@@ -196,7 +197,7 @@ impl Matmul {
     }
 
     /// Records the dispatch for `m` activation rows (the `rows` uniform must say the same).
-    pub fn record(&self, pass: &mut wgpu::ComputePass, bg: &wgpu::BindGroup, m: u32) {
+    pub fn record(&self, pass: &mut impl Dispatch, bg: &wgpu::BindGroup, m: u32) {
         let (pipe, r, nr) = if m == 1 {
             (&self.one_row, 1, self.shape.nr)
         } else {

@@ -2,6 +2,7 @@
 
 use super::{groups, Kernels, COMMON};
 use crate::error::Result;
+use crate::gpu::profile::Dispatch;
 use crate::gpu::shader::{Defines, Slot};
 
 const SRC: &str = include_str!("../../shaders/rope.wgsl");
@@ -121,7 +122,7 @@ impl Rope {
         kern.bind(self.sig, "rope", &all)
     }
 
-    pub fn record(&self, pass: &mut wgpu::ComputePass, bg: &wgpu::BindGroup, m: u32) {
+    pub fn record(&self, pass: &mut impl Dispatch, bg: &wgpu::BindGroup, m: u32) {
         pass.set_pipeline(&self.pipe);
         pass.set_bind_group(0, bg, &[]);
         pass.dispatch_workgroups(groups(self.heads.n_head + self.heads.n_head_kv, 64), m, 1);

@@ -32,7 +32,7 @@ use super::weights::{upload, Matrix, Qkv, Weights};
 use super::ModelConfig;
 use crate::error::Result;
 use crate::gguf::Gguf;
-use crate::gpu::profile::Recorder;
+use crate::gpu::profile::{Dispatch, Recorder};
 use crate::kernels::attention::{Attention, AttnSpec};
 use crate::kernels::embed::Embed;
 use crate::kernels::matmul::{Epilogue, Matmul};
@@ -67,7 +67,7 @@ pub(super) struct Buffers {
 /// is larger than a storage binding; see weights.rs).
 type Op = Vec<(Matmul, wgpu::BindGroup)>;
 
-fn record_op(p: &mut wgpu::ComputePass, op: &Op, m: u32) {
+fn record_op(p: &mut impl Dispatch, op: &Op, m: u32) {
     op.iter().for_each(|(mm, bg)| mm.record(p, bg, m));
 }
 

@@ -12,6 +12,7 @@ use super::config::MAX_PENALTY_WINDOW;
 use super::inspect::{inspect_row, Inspection};
 use super::lane::{flags, LaneParams, LaneRecord};
 use crate::error::{Error, Result};
+use crate::gpu::profile::Dispatch;
 use crate::gpu::shader::{Defines, Slot};
 use crate::gpu::{Gpu, Variant};
 use crate::kernels::{groups, Kernels};
@@ -208,7 +209,7 @@ impl SamplerChain {
 
     /// Records one step of the chain for the lanes of the last `set_params`. Stages no lane
     /// uses are not recorded at all.
-    pub fn record(&self, pass: &mut wgpu::ComputePass, b: &ChainBinding) {
+    pub fn record<P: Dispatch>(&self, pass: &mut P, b: &ChainBinding) {
         let n = b.params.len() as u32;
         if n == 0 {
             return;
@@ -223,11 +224,11 @@ impl SamplerChain {
         }
         match &self.passes {
             Passes::Row { stats, k, p, pick } => {
-                let slices = |pass: &mut wgpu::ComputePass, pl: &wgpu::ComputePipeline| {
+                let slices = |pass: &mut P, pl: &wgpu::ComputePipeline| {
                     pass.set_pipeline(pl);
                     pass.dispatch_workgroups(groups(self.nt * n, 64), 1, 1);
                 };
-                let lanes = |pass: &mut wgpu::ComputePass, pl: &wgpu::ComputePipeline| {
+                let lanes = |pass: &mut P, pl: &wgpu::ComputePipeline| {
                     pass.set_pipeline(pl);
                     pass.dispatch_workgroups(groups(n, 64), 1, 1);
                 };
@@ -252,7 +253,7 @@ impl SamplerChain {
                 lanes(pass, &pick[1]);
             }
             Passes::Cooperative { stats, k, p, pick } => {
-                let each = |pass: &mut wgpu::ComputePass, pl: &wgpu::ComputePipeline| {
+                let each = |pass: &mut P, pl: &wgpu::ComputePipeline| {
                     pass.set_pipeline(pl);
                     pass.dispatch_workgroups(n, 1, 1);
                 };
@@ -270,7 +271,7 @@ impl SamplerChain {
 
     /// Records the survivor bit sets of the last step into the binding's scratch (the
     /// logits must still be that step's).
-    pub fn record_masks(&self, pass: &mut wgpu::ComputePass, b: &ChainBinding) {
+    pub fn record_masks(&self, pass: &mut impl Dispatch, b: &ChainBinding) {
         let n = b.params.len() as u32;
         if n == 0 {
             return;
