@@ -3,6 +3,7 @@
 //! other on the same machine, and one table of both with the ratios ours / wllama and the
 //! issue's goals. Everything lands as JSON in results/ (git-ignored).
 
+use std::fmt::Write;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -366,8 +367,37 @@ fn stat_cells(v: &Value, unit: &str, digits: usize) -> String {
     format!("{:>9} {unit:<6} {:>9} – {:<9} ({})", f("median"), f("min"), f("max"), v["runs"].as_u64().unwrap_or(0))
 }
 
+/// The two floors a B = 1 step cannot beat (src/bench.rs `Floors`), and the step against them.
+fn floor_rows(t: &mut String, f: &Value) {
+    let (Some(bw), Some(disp)) = (f["bandwidth_floor_ms"].as_f64(), f["dispatch_floor_ms"].as_f64()) else {
+        return;
+    };
+    let counted = f["counted"].as_bool().unwrap_or(false);
+    let n = if counted { &f["dispatches"] } else { &f["ops"] };
+    let _ = writeln!(t, "  floors of a decode step at B = 1 (it can beat neither):");
+    let _ = writeln!(
+        t,
+        "    {:<30} {bw:>9.2} ms ({:.1} MB at {:.1} GB/s)",
+        "bandwidth floor",
+        f["step_bytes"].as_f64().unwrap_or(f64::NAN) / 1e6,
+        f["copy_gb_s"].as_f64().unwrap_or(f64::NAN)
+    );
+    let _ = writeln!(
+        t,
+        "    {:<30} {disp:>9.2} ms ({} {} × {:.2} µs)",
+        "dispatch floor",
+        n,
+        if counted { "dispatches" } else { "ops, a lower bound" },
+        f["dispatch_cost"]["us"].as_f64().unwrap_or(f64::NAN)
+    );
+    for (label, key) in [("step, wall clock", "decode_step_ms"), ("step, GPU time", "gpu_step_ms")] {
+        if let Some(ms) = f[key].as_f64() {
+            let _ = writeln!(t, "    {label:<30} {ms:>9.2} ms = {:.1}× bandwidth, {:.1}× dispatch", ms / bw, ms / disp);
+        }
+    }
+}
+
 fn table(all: &Value) -> String {
-    use std::fmt::Write as _;
     let mut t = String::new();
     let set = &all["settings"];
     let m = &all["machine"];
@@ -448,6 +478,7 @@ fn table(all: &Value) -> String {
                 ),
             );
         }
+        floor_rows(&mut t, &rep["floors"]);
         let kernels = rep["kernels"].as_array().cloned().unwrap_or_default();
         if !kernels.is_empty() {
             let total: f64 = kernels.iter().filter_map(|k| k["ms"].as_f64()).sum();
@@ -586,6 +617,11 @@ mod tests {
                 ],
                 "sampler_share": [{ "lanes": 1, "share": 0.04 }],
                 "bandwidth": { "step_bytes": 1.0e8, "step_ms": 50.0, "copy_gb_s": 10.0, "fraction": 0.2 },
+                "floors": {
+                    "step_bytes": 1.0e8, "copy_gb_s": 10.0, "bandwidth_floor_ms": 10.0, "dispatches": 200,
+                    "ops": 40, "counted": true, "dispatch_cost": { "us": 25.0 }, "dispatch_floor_ms": 5.0,
+                    "decode_step_ms": 200.0, "gpu_step_ms": null,
+                },
             } },
             "browser": {
                 "samplescope": {
@@ -610,6 +646,10 @@ mod tests {
         let text = table(&all);
         assert!(text.contains("missed: 1.50× short"), "{text}");
         assert!(text.contains("100.0 MB in 50.0 ms: 20.0% of the copy bandwidth"), "{text}");
+        assert!(text.contains("10.00 ms (100.0 MB at 10.0 GB/s)"), "{text}");
+        assert!(text.contains("5.00 ms (200 dispatches × 25.00 µs)"), "{text}");
+        assert!(text.contains("200.00 ms = 20.0× bandwidth, 40.0× dispatch"), "{text}");
+        assert!(!text.contains("step, GPU time"), "{text}");
     }
 
     #[test]
