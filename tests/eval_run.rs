@@ -22,7 +22,10 @@ fn engine() -> Engine {
 /// "contains a common letter" passes some samples and not others, which exercises the
 /// counts, the curves and the vote.
 fn plan() -> EvalPlan {
-    let tasks = ["e", "a", "o"].iter().map(|a| Task { prompt: format!("say {a}"), answer: a.to_string() }).collect();
+    let tasks = ["e", "a", "o"]
+        .iter()
+        .map(|a| Task { prompt: format!("say {a}"), answer: a.to_string(), ..Task::default() })
+        .collect();
     let configs = ["temperature=1.0", "top_p=0.9,temperature=1.5", "min_p=0.1,temperature=1.5"];
     EvalPlan {
         tasks,

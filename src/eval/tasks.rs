@@ -1,5 +1,7 @@
 //! Task sets: a built-in generator of short arithmetic word problems with exact integer
-//! answers, and user task sets as JSONL (`{"prompt": ..., "answer": ...}` per line).
+//! answers, and user task sets as JSONL (`{"prompt": ..., "answer": ...}` per line, or
+//! `{"prompt": ..., "tests": ..., "entry_point": ...}` for a code task checked by running
+//! its tests, see `eval::code`).
 //!
 //! The generator is a pure function of (level, index, seed), so the CLI and the page build
 //! the same problems, and task i of a set does not change when the set grows.
@@ -10,11 +12,37 @@ use super::rng::SplitMix;
 use crate::error::{shown, Error, Result};
 
 /// One problem: the user message (the runner wraps it in the chat template) and the
-/// expected answer as text (a number for the numeric verifier).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// expected answer as text (a number for the numeric verifier). A code task instead
+/// carries a Python test program (`tests`) and, when the tests call a function, its name
+/// (`entry_point`); its `answer` is usually empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
     pub prompt: String,
+    #[serde(default)]
     pub answer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_point: Option<String>,
+}
+
+/// The longest test program a code task may carry (HumanEval's longest is ~10 KB).
+pub const MAX_TESTS_BYTES: usize = 256 * 1024;
+
+/// The longest `entry_point`.
+const MAX_ENTRY_POINT: usize = 200;
+
+/// Whether `name` is an ASCII Python identifier (what `entry_point` must be: the harness
+/// writes it into the program as a name).
+pub fn is_identifier(name: &str) -> bool {
+    let mut c = name.chars();
+    c.next().is_some_and(|f| f.is_ascii_alphabetic() || f == '_') && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
+
+/// Whether a test program defines a top-level `check` function, HumanEval's convention:
+/// the harness then calls `check(ENTRY_POINT)` after the tests.
+pub fn defines_check(tests: &str) -> bool {
+    tests.lines().any(|l| l.starts_with("def check(") || l.starts_with("def check ("))
 }
 
 /// The levels `arithmetic` knows, easiest first.
@@ -148,12 +176,16 @@ pub fn arithmetic_task(level: u32, index: u32, seed: u64) -> Result<Task> {
         }
     };
     debug_assert!(answer >= 0, "level {level} made a negative answer");
-    Ok(Task { prompt: format!("{text}\n{INSTRUCTION}"), answer: answer.to_string() })
+    Ok(Task { prompt: format!("{text}\n{INSTRUCTION}"), answer: answer.to_string(), ..Task::default() })
 }
 
 /// Reads a JSONL task set: one object per line with a non-empty string `prompt` and an
 /// `answer` that is a number or a non-empty string; other fields are ignored, blank lines
 /// skipped. Every bad line is reported (the first ten), each naming its line number.
+///
+/// A code task has a non-empty string `tests` (HumanEval's name `test` is read too) and may
+/// have `entry_point` (an identifier; required when the tests define `check`); its
+/// `answer` may be absent.
 pub fn parse_jsonl(text: &str) -> Result<Vec<Task>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut tasks = Vec::new();
@@ -194,7 +226,39 @@ fn parse_line(line: &str) -> std::result::Result<Task, String> {
         Some(Value::String(s)) => s.clone(),
         Some(other) => return Err(format!("\"prompt\" must be a string, got {}", kind(other))),
     };
+    let tests = match (obj.get("tests"), obj.get("test")) {
+        (Some(_), Some(_)) => return Err("both \"tests\" and \"test\": give one".into()),
+        (None, None) => None,
+        (Some(v), None) => Some(("tests", v)),
+        (None, Some(v)) => Some(("test", v)),
+    };
+    let tests = match tests {
+        None => None,
+        Some((name, Value::String(s))) if s.trim().is_empty() => return Err(format!("\"{name}\" is empty")),
+        Some((name, Value::String(s))) if s.len() > MAX_TESTS_BYTES => {
+            return Err(format!("\"{name}\" is {} bytes: at most {MAX_TESTS_BYTES}", s.len()))
+        }
+        Some((_, Value::String(s))) => Some(s.clone()),
+        Some((name, other)) => {
+            return Err(format!("\"{name}\" must be a string (a Python program), got {}", kind(other)))
+        }
+    };
+    let entry_point = match obj.get("entry_point") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !is_identifier(s) || s.len() > MAX_ENTRY_POINT => {
+            return Err(format!("\"entry_point\" {} is not a Python identifier", shown(s)))
+        }
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => return Err(format!("\"entry_point\" must be a string, got {}", kind(other))),
+    };
+    if entry_point.is_some() && tests.is_none() {
+        return Err("\"entry_point\" without \"tests\": a code task needs a test program".into());
+    }
+    if entry_point.is_none() && tests.as_deref().is_some_and(defines_check) {
+        return Err("the tests define check(candidate) but there is no \"entry_point\" to pass it".into());
+    }
     let answer = match obj.get("answer") {
+        None if tests.is_some() => String::new(),
         None => return Err("missing field \"answer\"".into()),
         Some(Value::String(s)) if s.trim().is_empty() => return Err("\"answer\" is empty".into()),
         Some(Value::String(s)) => s.clone(),
@@ -202,7 +266,7 @@ fn parse_line(line: &str) -> std::result::Result<Task, String> {
         Some(Value::Number(n)) => n.to_string(),
         Some(other) => return Err(format!("\"answer\" must be a number or a string, got {}", kind(other))),
     };
-    Ok(Task { prompt, answer })
+    Ok(Task { prompt, answer, tests, entry_point })
 }
 
 fn kind(v: &serde_json::Value) -> &'static str {
@@ -241,5 +305,37 @@ mod tests {
             }
         }
         assert_ne!(arithmetic_task(1, 0, 0).unwrap(), arithmetic_task(2, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn code_tasks_parse_and_bad_fields_name_their_line() {
+        let text = concat!(
+            r#"{"prompt": "2+2?", "answer": 4}"#,
+            "\n",
+            r#"{"task_id": "HumanEval/0", "prompt": "def f(x):\n", "test": "def check(c):\n    assert c(1) == 2\n", "entry_point": "f"}"#,
+            "\n",
+            r#"{"prompt": "Print hi", "tests": "assert True\n"}"#,
+        );
+        let t = parse_jsonl(text).unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!((t[0].answer.as_str(), t[0].tests.as_deref()), ("4", None));
+        assert_eq!(t[1].entry_point.as_deref(), Some("f"));
+        assert!(t[1].tests.as_deref().unwrap().contains("def check(c)"));
+        assert_eq!(t[1].answer, "");
+        assert_eq!((t[2].tests.as_deref(), t[2].entry_point.as_deref()), (Some("assert True\n"), None));
+        let err =
+            |line: &str| parse_jsonl(&format!("{{\"prompt\": \"x\", \"answer\": 1}}\n{line}")).unwrap_err().to_string();
+        assert!(err(r#"{"prompt": "p", "tests": "", "entry_point": "f"}"#).contains("line 2: \"tests\" is empty"));
+        assert!(
+            err(r#"{"prompt": "p", "tests": "assert 1", "entry_point": "f(x)"}"#).contains("not a Python identifier")
+        );
+        assert!(err(r#"{"prompt": "p", "tests": 3}"#).contains("must be a string"));
+        assert!(err(r#"{"prompt": "p", "entry_point": "f"}"#).contains("without \"tests\""));
+        assert!(err(r#"{"prompt": "p", "tests": "def check(c):\n  pass"}"#).contains("no \"entry_point\""));
+        assert!(err(r#"{"prompt": "p", "tests": "a", "test": "b"}"#).contains("both"));
+        assert!(err(r#"{"prompt": "p"}"#).contains("missing field \"answer\""));
+        let big = format!(r#"{{"prompt": "p", "tests": "{}"}}"#, "#".repeat(MAX_TESTS_BYTES + 1));
+        assert!(err(&big).contains("at most"));
+        assert!(is_identifier("_f1") && !is_identifier("1f") && !is_identifier("") && !is_identifier("é"));
     }
 }
