@@ -29,11 +29,14 @@ pub struct LaneSpec {
 #[derive(Debug)]
 pub struct LaneEvent<'a> {
     pub lane: u32,
-    /// Index of this token in the lane's output.
+    /// Index of this token in the lane's output (forced tokens count: see `generate_forced`).
     pub index: u32,
     pub id: u32,
     /// Newly completed text (valid UTF-8; may be empty while a character is split).
     pub text: &'a str,
+    /// A token the caller forced (`generate_forced`): no sampler picked it, and its
+    /// record has only `token` and `step` set.
+    pub forced: bool,
     /// What the lane's sampler reported for this token.
     pub record: LaneRecord,
     /// With `GenerateOptions::inspect_top` > 0: the distribution behind this token.
@@ -52,6 +55,7 @@ pub struct Engine {
 #[derive(Clone, Debug, Default)]
 pub struct Generation {
     pub prompt_ids: Vec<u32>,
+    /// The lane's tokens: the forced ones first (`generate_forced`), then those it sampled.
     pub ids: Vec<u32>,
     pub text: String,
     /// Why it stopped: "max_tokens", "eog", "stop_string" or "cancelled".
@@ -214,6 +218,26 @@ impl Engine {
         prompt_ids: &[u32],
         lanes: &[LaneSpec],
         opts: &GenerateOptions,
+        on_event: impl FnMut(LaneEvent),
+    ) -> Result<Vec<Generation>> {
+        self.generate_forced(prompt_ids, &[], lanes, opts, on_event).await
+    }
+
+    /// `generate`, every lane starting with the tokens `forced` after the prompt (a fork:
+    /// "what if the lane had picked this?"). The rule (docs/DESIGN.md, "Forks"): a lane's
+    /// token i, forced or sampled, is token i of its output; the forced ones are reported
+    /// first (`LaneEvent::forced`) and kept in `Generation::ids`; the first sampled token is
+    /// token `forced.len()`, drawn with the dice of step `forced.len()` (Philox counter
+    /// (token, step, sample index, 0)) and the penalty window over prompt + forced, exactly
+    /// as the lane that had picked those tokens itself would draw it. `max_tokens` counts
+    /// the sampled tokens only. Ids outside the vocabulary and a prefix that leaves no room
+    /// in the context are errors.
+    pub async fn generate_forced(
+        &mut self,
+        prompt_ids: &[u32],
+        forced: &[u32],
+        lanes: &[LaneSpec],
+        opts: &GenerateOptions,
         mut on_event: impl FnMut(LaneEvent),
     ) -> Result<Vec<Generation>> {
         if lanes.is_empty() {
@@ -222,21 +246,48 @@ impl Engine {
         if opts.inspect_top > 64 {
             return Err(Error::Param(format!("inspect_top {} (at most 64)", opts.inspect_top)));
         }
+        self.check_forced(prompt_ids.len(), forced, opts.max_tokens)?;
         let params = lanes.iter().map(|l| LaneParams::new(&l.sampler, l.sample_index)).collect::<Result<Vec<_>>>()?;
         let n = lanes.len() as u32;
+        let m = forced.len() as u32;
         let blank = Generation { prompt_ids: prompt_ids.to_vec(), stop: "max_tokens", ..Default::default() };
-        if opts.max_tokens == 0 {
-            return Ok(vec![blank; lanes.len()]);
-        }
         let mut state: Vec<LaneState> = (0..n)
             .map(|_| LaneState { stream: self.tokenizer.stream_decoder(), out: blank.clone(), done: false })
             .collect();
+        // The forced tokens, as each lane's first tokens (no sampler ran: the record says
+        // only which token and which step).
+        for (i, st) in state.iter_mut().enumerate() {
+            for (j, &id) in forced.iter().enumerate() {
+                st.out.ids.push(id);
+                let mut delta = st.stream.push(id);
+                if opts.max_tokens == 0 && j + 1 == forced.len() {
+                    delta.push_str(&st.stream.finish());
+                }
+                st.out.text.push_str(&delta);
+                let record = LaneRecord { token: id, step: j as u32, ..LaneRecord::default() };
+                let stop = (opts.max_tokens == 0 && j + 1 == forced.len()).then_some("max_tokens");
+                on_event(LaneEvent {
+                    lane: i as u32,
+                    index: j as u32,
+                    id,
+                    text: &delta,
+                    forced: true,
+                    record,
+                    inspection: None,
+                    stop,
+                });
+            }
+        }
+        if opts.max_tokens == 0 {
+            return Ok(state.into_iter().map(|s| s.out).collect());
+        }
+        let history = [prompt_ids, forced].concat();
         // Inspecting reads step t's logits, which step t+1 would overwrite.
         let pipeline = opts.pipeline.one_ahead(&self.model.kern.gpu) && opts.inspect_top == 0;
-        self.model.set_lanes(&params, prompt_ids, 0)?;
+        self.model.set_lanes(&params, &history, m)?;
         let t0 = Instant::now();
         let result = async {
-            self.model.start_lanes(prompt_ids, n, opts.max_tokens).await?;
+            self.model.start_lanes(&history, n, opts.max_tokens).await?;
             // Steps 0..submitted are on the GPU; `step` is the one being read back.
             let mut submitted = 1u32;
             let (mut prefill_ms, mut t1) = (0.0, Instant::now());
@@ -278,7 +329,7 @@ impl Engine {
                     } else if let Some(cut) = find_stop(&st.out.text, &delta, &opts.stop_strings) {
                         delta.truncate(cut);
                         stop = Some("stop_string");
-                    } else if st.out.ids.len() as u32 >= opts.max_tokens {
+                    } else if st.out.ids.len() as u32 - m >= opts.max_tokens {
                         stop = Some("max_tokens");
                     } else if cancelled {
                         stop = Some("cancelled");
@@ -296,6 +347,7 @@ impl Engine {
                         index: st.out.ids.len() as u32 - 1,
                         id,
                         text: &delta,
+                        forced: false,
                         record,
                         inspection,
                         stop,
@@ -325,6 +377,77 @@ impl Engine {
         self.model.discard();
         result?;
         Ok(state.into_iter().map(|s| s.out).collect())
+    }
+}
+
+impl Engine {
+    /// Why `forced` cannot follow a prompt of `prompt_len` tokens in a run of `max_tokens`
+    /// new tokens: an id outside the model's vocabulary, or a fork past the context.
+    pub fn check_forced(&self, prompt_len: usize, forced: &[u32], max_tokens: u32) -> Result<()> {
+        let vocab = self.model.cfg.vocab;
+        if let Some((j, &id)) = forced.iter().enumerate().find(|(_, &id)| id >= vocab) {
+            return Err(Error::Param(format!(
+                "forced token {} of {} is id {id}, outside the vocabulary (ids 0 to {})",
+                j + 1,
+                forced.len(),
+                vocab - 1
+            )));
+        }
+        let n_ctx = self.model.n_ctx as usize;
+        if !forced.is_empty() && prompt_len + forced.len() + max_tokens as usize > n_ctx {
+            return Err(Error::Context(format!(
+                "a fork after token {} of its lane: {prompt_len} prompt tokens + {} forced + {max_tokens} new \
+                 tokens exceed the context of {n_ctx}",
+                forced.len(),
+                forced.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Lanes that may each start with their own forced tokens (`forced[i]` for lane i, empty
+    /// for none; see `generate_forced`): one batched run per distinct prefix, in the order
+    /// of first use, with events and generations numbered as the caller's lanes. Every
+    /// prefix is checked before anything runs.
+    pub async fn generate_forks(
+        &mut self,
+        prompt_ids: &[u32],
+        lanes: &[LaneSpec],
+        forced: &[Vec<u32>],
+        opts: &GenerateOptions,
+        mut on_event: impl FnMut(LaneEvent),
+    ) -> Result<Vec<Generation>> {
+        if forced.len() != lanes.len() {
+            return Err(Error::Param(format!("{} forced prefixes for {} lanes", forced.len(), lanes.len())));
+        }
+        for (i, f) in forced.iter().enumerate() {
+            self.check_forced(prompt_ids.len(), f, opts.max_tokens).map_err(|e| match e {
+                Error::Context(m) => Error::Context(format!("lane {}: {m}", i + 1)),
+                Error::Param(m) => Error::Param(format!("lane {}: {m}", i + 1)),
+                e => e,
+            })?;
+        }
+        let mut groups: Vec<(&[u32], Vec<usize>)> = Vec::new();
+        for (i, f) in forced.iter().enumerate() {
+            match groups.iter_mut().find(|g| g.0 == f.as_slice()) {
+                Some(g) => g.1.push(i),
+                None => groups.push((f, vec![i])),
+            }
+        }
+        let mut out = vec![Generation::default(); lanes.len()];
+        for (prefix, members) in groups {
+            let specs: Vec<LaneSpec> = members.iter().map(|&i| lanes[i].clone()).collect();
+            let gens = self
+                .generate_forced(prompt_ids, prefix, &specs, opts, |mut ev| {
+                    ev.lane = members[ev.lane as usize] as u32;
+                    on_event(ev)
+                })
+                .await?;
+            for (g, &i) in gens.into_iter().zip(&members) {
+                out[i] = g;
+            }
+        }
+        Ok(out)
     }
 }
 

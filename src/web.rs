@@ -15,6 +15,9 @@
 //!   `engine.modelFacts()`                    {name, architecture, parameters, quantTypes, contextLength, …}
 //!   `engine.generateLanes(prompt, chat, max, specs, sameDice, inspectTop, cb)`
 //!                                            all lanes in one batched run; cb(event) per lane and token
+//!   `engine.generateForks(prompt, chat, max, specs, sampleIndices, forced, inspectTop, cb)`
+//!                                            the same, each lane with its own sample index and
+//!                                            forced first tokens (`Engine::generate_forks`)
 //!   `engine.stop()`                          the running generation ends after the step in flight
 //!   `engine.deviceLost()`                    why the GPU device was lost, or null
 //!   `engine.debugLoseDevice()`               destroys the device (the device-loss tests)
@@ -33,7 +36,7 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::engine::{lane_specs, CancelFlag, LaneEvent, LaneSpec};
+use crate::engine::{CancelFlag, LaneEvent, LaneSpec};
 use crate::error::Error;
 use crate::gguf::Gguf;
 use crate::sampling::SamplerConfig;
@@ -251,9 +254,47 @@ impl WebEngine {
         inspect_top: u32,
         on_event: Function,
     ) -> js_sys::Promise {
-        let run = LaneRun { prompt, chat, max_tokens, specs, same_dice, inspect_top };
+        let sample_indices = (0..specs.len() as u32).map(|i| if same_dice { 0 } else { i }).collect();
+        let forced = vec![Vec::new(); specs.len()];
+        let run = LaneRun { prompt, chat, max_tokens, specs, sample_indices, forced, inspect_top };
         let handles = self.handles();
         future_to_promise(async move {
+            let gens = run_lanes(handles, run, |ev| on_event.call1(&JsValue::NULL, &event_js(ev)?).map(|_| ())).await?;
+            Ok(gens.iter().map(generation_js).collect::<Array>().into())
+        })
+    }
+
+    /// `generateLanes` with forks: lane i uses Philox sample index `sample_indices[i]` and
+    /// starts with the token ids `forced[i]` (an array of ids, empty for none) after the
+    /// prompt, as if it had picked them (`Engine::generate_forced`: its first sampled token
+    /// is token `forced[i].length`, drawn with that step's dice; `max_tokens` counts the
+    /// sampled tokens). Forced tokens come first as events with `forced: true`. Ids outside
+    /// the vocabulary and a fork past the context reject, naming the lane.
+    #[wasm_bindgen(js_name = generateForks)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate_forks(
+        &self,
+        prompt: String,
+        chat: bool,
+        max_tokens: u32,
+        specs: Vec<String>,
+        sample_indices: Vec<u32>,
+        forced: Array,
+        inspect_top: u32,
+        on_event: Function,
+    ) -> js_sys::Promise {
+        let handles = self.handles();
+        future_to_promise(async move {
+            if sample_indices.len() != specs.len() || forced.length() as usize != specs.len() {
+                return Err(js_msg(&format!(
+                    "{} lane specs, {} sample indices and {} forced prefixes: give one of each per lane",
+                    specs.len(),
+                    sample_indices.len(),
+                    forced.length()
+                )));
+            }
+            let forced = forced.iter().enumerate().map(|(i, v)| token_ids(&v, i)).collect::<Result<Vec<_>, _>>()?;
+            let run = LaneRun { prompt, chat, max_tokens, specs, sample_indices, forced, inspect_top };
             let gens = run_lanes(handles, run, |ev| on_event.call1(&JsValue::NULL, &event_js(ev)?).map(|_| ())).await?;
             Ok(gens.iter().map(generation_js).collect::<Array>().into())
         })
@@ -330,6 +371,24 @@ impl WebEngine {
     }
 }
 
+/// Lane `lane`'s forced ids: an array (or typed array) of whole numbers in u32's range.
+fn token_ids(v: &JsValue, lane: usize) -> Result<Vec<u32>, JsValue> {
+    let bad = |what: &str| js_msg(&format!("lane {}: forced tokens {what}", lane + 1));
+    if !Array::is_array(v) && !v.is_instance_of::<Uint32Array>() {
+        return Err(bad("must be an array of token ids"));
+    }
+    Array::from(v)
+        .iter()
+        .map(|x| match x.as_f64() {
+            Some(n) if n >= 0.0 && n <= u32::MAX as f64 && n.fract() == 0.0 => Ok(n as u32),
+            _ => Err(bad(&format!(
+                "must be token ids (whole numbers ≥ 0), not {}",
+                x.as_string().unwrap_or_else(|| format!("{x:?}"))
+            ))),
+        })
+        .collect()
+}
+
 /// `opts[key]` as a u32, if present.
 fn opt_u32(opts: &JsValue, key: &str) -> Result<Option<u32>, JsValue> {
     if opts.is_undefined() || opts.is_null() {
@@ -403,7 +462,9 @@ struct LaneRun {
     chat: bool,
     max_tokens: u32,
     specs: Vec<String>,
-    same_dice: bool,
+    /// Per lane: its Philox sample index and the tokens it starts with.
+    sample_indices: Vec<u32>,
+    forced: Vec<Vec<u32>>,
     inspect_top: u32,
 }
 
@@ -430,9 +491,14 @@ async fn run_lanes(
     };
     let engine = lease.get();
     let prompt_ids = engine.encode_prompt(&run.prompt, run.chat).map_err(js_err)?;
+    let lanes: Vec<LaneSpec> = samplers
+        .into_iter()
+        .zip(&run.sample_indices)
+        .map(|(sampler, &sample_index)| LaneSpec { sampler, sample_index })
+        .collect();
     let mut cb_error = None;
     let gens = engine
-        .generate(&prompt_ids, &lane_specs(&samplers, run.same_dice), &opts, |ev| {
+        .generate_forks(&prompt_ids, &lanes, &run.forced, &opts, |ev| {
             if cb_error.is_none() {
                 if let Err(e) = on_event(&ev) {
                     cb_error = Some(e);
@@ -466,6 +532,7 @@ fn event_js(ev: &LaneEvent) -> Result<JsValue, JsValue> {
     set(&o, "index", ev.index);
     set(&o, "tokenId", ev.id);
     set(&o, "text", ev.text);
+    set(&o, "forced", ev.forced);
     set(&o, "stop", ev.stop.map_or(JsValue::NULL, JsValue::from_str));
     set(&o, "record", to_js(&ev.record)?);
     set(&o, "inspection", ev.inspection.as_ref().map_or(Ok(JsValue::NULL), to_js)?);

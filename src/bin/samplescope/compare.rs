@@ -37,6 +37,10 @@ pub struct CompareArgs {
     /// One JSON object per lane (a line each) instead of columns.
     #[arg(long)]
     json: bool,
+    /// Token ids every lane starts with after the prompt, as if it had picked them (see
+    /// `generate --force`); --max-tokens counts the rest.
+    #[arg(long, value_name = "ID,ID,...", value_delimiter = ',')]
+    force: Vec<u32>,
 }
 
 pub fn compare(a: CompareArgs) -> Result<()> {
@@ -51,7 +55,7 @@ pub fn compare(a: CompareArgs) -> Result<()> {
     let gen_opts =
         GenerateOptions { max_tokens: a.max_tokens, stop_at_eog: !a.ignore_eos, ..GenerateOptions::default() };
     let labels = samplers.iter().map(SamplerConfig::to_spec).collect();
-    let r = run(&mut engine, &ids, &samplers, labels, a.same_dice, &gen_opts)?;
+    let r = run(&mut engine, &ids, &a.force, &samplers, labels, a.same_dice, &gen_opts)?;
     if a.json {
         for (i, (label, g)) in r.labels.iter().zip(&r.gens).enumerate() {
             let v = serde_json::json!({
@@ -59,6 +63,7 @@ pub fn compare(a: CompareArgs) -> Result<()> {
                 "sampler": label,
                 "same_dice": a.same_dice,
                 "prompt": a.prompt,
+                "forced": a.force,
                 "ids": g.ids,
                 "text": g.text,
                 "stop": g.stop,
@@ -118,6 +123,7 @@ struct CompareRun {
 fn run(
     engine: &mut Engine,
     prompt: &[u32],
+    forced: &[u32],
     samplers: &[SamplerConfig],
     labels: Vec<String>,
     same_dice: bool,
@@ -125,7 +131,7 @@ fn run(
 ) -> Result<CompareRun> {
     let lanes = lane_specs(samplers, same_dice);
     let mut n = 0usize;
-    let gens = pollster::block_on(engine.generate(prompt, &lanes, opts, |_| {
+    let gens = pollster::block_on(engine.generate_forced(prompt, forced, &lanes, opts, |_| {
         n += 1;
         if n.is_multiple_of(lanes.len()) {
             eprint!(".");

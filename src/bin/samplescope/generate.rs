@@ -31,6 +31,11 @@ pub struct GenerateArgs {
     /// Print one JSON object instead of streaming text.
     #[arg(long)]
     json: bool,
+    /// Token ids the lane starts with after the prompt, as if it had picked them (a fork, as
+    /// the lab's "continue from here"): the first sampled token is token N of the output,
+    /// drawn with step N's dice (docs/DESIGN.md, "Forks"). --max-tokens counts the rest.
+    #[arg(long, value_name = "ID,ID,...", value_delimiter = ',')]
+    force: Vec<u32>,
     #[command(flatten)]
     sampler: SamplerArgs,
 }
@@ -193,7 +198,7 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
     };
     let mut inspection = None;
     let lane = LaneSpec { sampler: sampler.clone(), sample_index: 0 };
-    let g: Generation = pollster::block_on(engine.generate(&ids, &[lane], &gen_opts, |ev| {
+    let g: Generation = pollster::block_on(engine.generate_forced(&ids, &a.force, &[lane], &gen_opts, |ev| {
         emit(ev.text);
         if Some(ev.index) == inspect_at {
             inspection = ev.inspection;
@@ -213,6 +218,7 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
             "inspect": inspection,
             "prompt": a.prompt,
             "prompt_ids": g.prompt_ids,
+            "forced": a.force,
             "ids": g.ids,
             "text": g.text,
             "stop": g.stop,
@@ -228,9 +234,10 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
         println!("{v}");
     } else {
         eprintln!(
-            "\n[{} prompt + {} generated tokens | load {:.0} ms | prefill {:.1} tok/s | decode {:.2} tok/s | {} ({}, {} kernels)]",
+            "\n[{} prompt + {}{} generated tokens | load {:.0} ms | prefill {:.1} tok/s | decode {:.2} tok/s | {} ({}, {} kernels)]",
             g.prompt_ids.len(),
-            g.ids.len(),
+            if a.force.is_empty() { String::new() } else { format!("{} forced + ", a.force.len()) },
+            g.ids.len() - a.force.len(),
             engine.load_ms,
             g.prefill_tok_s(),
             g.decode_tok_s(),
