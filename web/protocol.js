@@ -163,7 +163,8 @@ export const IMMEDIATE = ['memory', 'lose-device'];
  * @property {number} tokenId
  * @property {string} textDelta
  * @property {boolean} eog       the end-of-generation token (shown, not text)
- * @property {LaneRecord | null} record
+ * @property {LaneRecord | null} record  null for a forced token
+ * @property {boolean} [forced]  a fork's given token (config.js's LaneFork), not sampled
  */
 /**
  * @typedef {object} LaneEnd
