@@ -26,3 +26,6 @@ pub fn default_model_path() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| cache_dir().map(|d| d.join(DEFAULT_MODEL_FILE)))
 }
+
+/// The code verifier's local runner: sandboxed `python3` subprocesses.
+pub mod pyrun;

@@ -6,6 +6,7 @@
 //! Everything here is platform-neutral (no files, no threads, no blocking), so the CLI and
 //! the page run the same code and get the same numbers for the same seed.
 
+pub mod code;
 pub mod export;
 pub mod metrics;
 pub mod report;
@@ -15,10 +16,11 @@ pub mod spec;
 pub mod tasks;
 pub mod verify;
 
+pub use code::{CodeRunner, RunOutcome};
 pub use export::{export, ExportFormat, LaneRef};
 pub use metrics::{pass_at_k, pass_at_k_curve, power_law_fit, PowerLawFit};
 pub use report::{ConfigSummary, EvalReport, Sample, SweepSeries, TaskResult};
-pub use run::{run_eval, sweep_configs, validate, EvalOptions, EvalPlan, Progress};
+pub use run::{run_eval, run_eval_with, sweep_configs, validate, EvalOptions, EvalPlan, Progress};
 pub use spec::{lane_configs, EvalSpec, TaskSource};
 pub use tasks::{arithmetic, arithmetic_task, parse_jsonl, ArithmeticSpec, Task};
 pub use verify::{Verdict, Verifier};

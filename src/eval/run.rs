@@ -4,6 +4,7 @@
 
 use web_time::Instant;
 
+use super::code::{self, CodeRunner};
 use super::report::{summarize, EvalReport, Sample, SweepSeries, TaskConfig, TaskResult};
 use super::rng::SplitMix;
 use super::tasks::Task;
@@ -105,16 +106,38 @@ enum Slot {
 }
 
 /// Runs `plan` on `engine`. `on_progress` hears every finished sample. Returns the report;
-/// on cancel, the report of what finished (`cancelled` set).
+/// on cancel, the report of what finished (`cancelled` set). A plan with the code
+/// verifier needs `run_eval_with` and a runner.
 pub async fn run_eval(
     engine: &mut Engine,
     plan: &EvalPlan,
     opts: &EvalOptions,
+    on_progress: impl FnMut(Progress),
+) -> Result<EvalReport> {
+    run_eval_with(engine, plan, opts, None, on_progress).await
+}
+
+/// `run_eval` with a runner for code tasks: after each batch is decoded, its outputs'
+/// test programs run on `code_runner` (the text verifiers do not use it).
+pub async fn run_eval_with(
+    engine: &mut Engine,
+    plan: &EvalPlan,
+    opts: &EvalOptions,
+    code_runner: Option<&dyn CodeRunner>,
     mut on_progress: impl FnMut(Progress),
 ) -> Result<EvalReport> {
     check_size(plan, opts)?;
     let configs = run_configs(plan);
     check(plan, &configs, opts)?;
+    let code_runner = match (&plan.verifier, code_runner) {
+        (Verifier::Code, None) => {
+            return Err(Error::Param(
+                "the code verifier runs the tests with a code runner, and this front end gave none".into(),
+            ))
+        }
+        (Verifier::Code, Some(r)) => Some(r),
+        _ => None,
+    };
     let mut cap = engine.model.lane_capacity(opts.max_tokens);
     if opts.max_lanes > 0 {
         cap = cap.min(opts.max_lanes);
@@ -180,13 +203,26 @@ pub async fn run_eval(
                     }
                 })
                 .await?;
+            // Cut short: verifying a truncated output would count it wrong.
+            let kept = |g: &crate::engine::Generation| g.stop != "cancelled";
+            let mut code_verdicts = match code_runner {
+                Some(r) => {
+                    let outputs: Vec<&str> = gens.iter().filter(|g| kept(g)).map(|g| g.text.as_str()).collect();
+                    code::verify(r, task, &outputs).await?.into_iter()
+                }
+                None => Vec::new().into_iter(),
+            };
             for ((slot, spec), g) in chunk.iter().zip(gens) {
                 tokens += g.ids.len() as u64;
-                if g.stop == "cancelled" {
-                    // Cut short: verifying a truncated output would count it wrong.
+                if !kept(&g) {
                     continue;
                 }
-                let v = plan.verifier.check(&g.text, &task.answer);
+                let v = match code_runner {
+                    Some(_) => {
+                        code_verdicts.next().ok_or_else(|| Error::Param("code runner: a verdict is missing".into()))?
+                    }
+                    None => plan.verifier.check(&g.text, &task.answer),
+                };
                 let sample = Sample {
                     sample_index: spec.sample_index,
                     output: g.text,
@@ -298,7 +334,7 @@ fn check(plan: &EvalPlan, configs: &[SamplerConfig], opts: &EvalOptions) -> Resu
         c.validate()?;
     }
     for (i, t) in plan.tasks.iter().enumerate() {
-        plan.verifier.check_answer(&t.answer).map_err(|e| Error::Param(format!("task {i}: {e}")))?;
+        plan.verifier.check_task(t).map_err(|e| Error::Param(format!("task {i}: {e}")))?;
     }
     Ok(())
 }

@@ -1,8 +1,11 @@
 //! Verifiers: map a model output and a task's answer to pass/fail, and say what they
 //! extracted from the output (shown per sample, and the key of the majority vote).
+//! The `code` verifier runs a task's tests instead, through a front end's runner
+//! (`eval::code`); the text verifiers here need nothing but the text.
 
 use serde::{Serialize, Serializer};
 
+use super::tasks::Task;
 use crate::error::{shown, shown_text, Error, Result};
 
 /// How an output is checked against a task's answer.
@@ -18,6 +21,9 @@ pub enum Verifier {
     /// The pattern's last match in the output (its first capture group if it has one)
     /// trimmed equals the trimmed answer. `(?i)` in the pattern ignores case.
     Regex(regex::Regex),
+    /// Runs the task's `tests` against the program in the output (`eval::code`); passes
+    /// when they all pass. Needs a `CodeRunner` from the front end, so `check` cannot do it.
+    Code,
 }
 
 /// One output checked: what the verifier took from it (None: nothing to take) and whether
@@ -29,9 +35,10 @@ pub struct Verdict {
 }
 
 impl Verifier {
-    /// `numeric`, `exact`, `contains` or `regex:PATTERN`.
+    /// `numeric`, `exact`, `contains`, `regex:PATTERN` or `code`.
     pub fn parse(spec: &str) -> Result<Verifier> {
         match spec.trim() {
+            "code" => Ok(Verifier::Code),
             "numeric" => Ok(Verifier::Numeric),
             "exact" => Ok(Verifier::Exact),
             "contains" => Ok(Verifier::Contains),
@@ -40,7 +47,7 @@ impl Verifier {
                     .map(Verifier::Regex)
                     .map_err(|e| Error::Param(format!("verifier regex {}: {}", shown(p), shown_text(&e.to_string())))),
                 None => Err(Error::Param(format!(
-                    "verifier {}: expected numeric, exact, contains or regex:PATTERN",
+                    "verifier {}: expected numeric, exact, contains, regex:PATTERN or code",
                     shown(s)
                 ))),
             },
@@ -54,6 +61,21 @@ impl Verifier {
             Verifier::Exact => "exact".into(),
             Verifier::Contains => "contains".into(),
             Verifier::Regex(r) => format!("regex:{}", r.as_str()),
+            Verifier::Code => "code".into(),
+        }
+    }
+
+    /// Checks that `task` can ever pass: the code verifier needs its tests, a text
+    /// verifier an answer it can match (`check_answer`) and no tests it would ignore.
+    pub fn check_task(&self, task: &Task) -> Result<(), String> {
+        match (self, &task.tests) {
+            (Verifier::Code, None) => Err("it has no \"tests\" (the code verifier runs them)".into()),
+            (Verifier::Code, Some(_)) => Ok(()),
+            (_, Some(_)) => Err(format!(
+                "it carries \"tests\", which the {} verifier would ignore: use --verifier code",
+                self.to_spec()
+            )),
+            (_, None) => self.check_answer(&task.answer),
         }
     }
 
@@ -75,9 +97,12 @@ impl Verifier {
         Ok(())
     }
 
+    /// Checks one output. The code verifier cannot run tests here: it fails every output
+    /// with "needs a code runner" (callers use `eval::code::verify`).
     pub fn check(&self, output: &str, answer: &str) -> Verdict {
         let answer = answer.trim();
         let extracted = match self {
+            Verifier::Code => return Verdict { extracted: Some("needs a code runner".into()), pass: false },
             Verifier::Numeric => {
                 let got = numbers(output).pop();
                 let want = numbers(answer).pop();
