@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use samplescope::eval::export::chat_prompt_text;
 use samplescope::eval::tasks::ArithmeticSpec;
-use samplescope::eval::{run_eval, EvalOptions, EvalPlan, EvalSpec, ExportFormat, TaskSource};
+use samplescope::eval::{
+    run_eval_with, CodeRunner, EvalOptions, EvalPlan, EvalSpec, ExportFormat, TaskSource, Verifier,
+};
 use samplescope::gguf::Gguf;
+use samplescope::native::pyrun::{Limits, PyRunner};
 use samplescope::tokenizer::Tokenizer;
 use samplescope::{Engine, Error, Gpu, GpuOptions, LoadOptions, Result};
 
@@ -40,9 +43,16 @@ pub struct EvalArgs {
     seed: u64,
     #[arg(long, default_value_t = 48)]
     max_tokens: u32,
-    /// numeric | exact | contains | regex:PATTERN
+    /// numeric | exact | contains | regex:PATTERN | code (runs each task's `tests` on the
+    /// sample with python3, in a sandbox that is not a security boundary: see the README)
     #[arg(long, default_value = "numeric")]
     verifier: String,
+    /// With --verifier code: seconds of wall-clock and of CPU time per sample's tests.
+    #[arg(long, default_value_t = 10)]
+    code_timeout: u64,
+    /// With --verifier code: MiB of address space per sample's tests.
+    #[arg(long, default_value_t = 512)]
+    code_memory: u64,
     /// The most lanes in one batch [default: as many as fit]
     #[arg(long, default_value_t = 0)]
     max_lanes: u32,
@@ -97,6 +107,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         [format, path] => return export(&a, &plan, &opts, format, Path::new(path)),
         _ => return Err(Error::Param("--export FORMAT PATH: give it once".into())),
     }
+    let code_runner = code_runner(&a, &plan)?;
     let bytes = read_model(&a.model)?;
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
     let adapter = gpu.facts.name.clone();
@@ -111,7 +122,8 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         if opts.greedy { " + greedy" } else { "" },
         engine.model.lane_capacity(a.max_tokens).min(if a.max_lanes > 0 { a.max_lanes } else { u32::MAX })
     );
-    let report = pollster::block_on(run_eval(&mut engine, &plan, &opts, |p| {
+    let runner = code_runner.as_ref().map(|r| r as &dyn CodeRunner);
+    let report = pollster::block_on(run_eval_with(&mut engine, &plan, &opts, runner, |p| {
         let eta = if p.done > 0 { p.elapsed_ms / p.done as f64 * (p.total - p.done) as f64 / 1e3 } else { 0.0 };
         eprint!("\r  {}/{} samples, task {}, {:.0} s, ETA {eta:.0} s   ", p.done, p.total, p.task, p.elapsed_ms / 1e3);
     }))?;
@@ -176,6 +188,32 @@ fn export(a: &EvalArgs, plan: &EvalPlan, opts: &EvalOptions, format: &str, path:
         println!("  - {n}");
     }
     Ok(())
+}
+
+/// With the code verifier, the python3 runner (an error before the model loads when there
+/// is no python3), and a line saying what its sandbox is.
+fn code_runner(a: &EvalArgs, plan: &EvalPlan) -> Result<Option<PyRunner>> {
+    if !matches!(plan.verifier, Verifier::Code) {
+        return Ok(None);
+    }
+    if a.code_timeout == 0 || a.code_memory == 0 {
+        return Err(Error::Param("--code-timeout and --code-memory must be at least 1".into()));
+    }
+    let limits = Limits {
+        wall: std::time::Duration::from_secs(a.code_timeout),
+        cpu_secs: a.code_timeout,
+        memory_bytes: a.code_memory.saturating_mul(1 << 20),
+        ..Limits::default()
+    };
+    let r = PyRunner::new(limits)?;
+    eprintln!(
+        "code verifier: running model-written code with {} ({} s, {} MiB, {}; see the README for what this does not prevent)",
+        r.python().display(),
+        a.code_timeout,
+        a.code_memory,
+        if r.network_isolated() { "a network namespace of its own" } else { "sockets refused by an audit hook only" }
+    );
+    Ok(Some(r))
 }
 
 /// A task spec: the arithmetic generator, or a JSONL file (read here; the core parses it).
