@@ -6,7 +6,9 @@
 //!
 //! Which program a sample is:
 //! - the code is the first ```python (or ```py, or bare ```) fenced block of the output,
-//!   preferring one that defines the entry point; with no fence, the whole output;
+//!   preferring one that defines the entry point, then the text before the first fence if
+//!   that defines it (code followed by a lone closing fence); with no fence, the whole
+//!   output;
 //! - if the prompt defines the task's `entry_point` at top level (`def NAME(` at the
 //!   start of a line: HumanEval's format, the prompt is the signature and docstring) and
 //!   the code does not, the output *continues the prompt*: the program is prompt + code;
@@ -78,13 +80,26 @@ pub enum Mode {
 /// The code in a model output: the first fenced block tagged python/py/python3 or
 /// untagged (the first that defines `entry_point` when one does), else the whole output.
 /// A fence left open (the sample hit its token limit) runs to the end of the output.
+///
+/// Small chat models often write the code first and only a closing fence after it; so
+/// when no block defines `entry_point` but the text before the first fence does, that
+/// text is the code.
 pub fn extract_code(output: &str, entry_point: Option<&str>) -> String {
     let blocks = fenced_blocks(output);
     if blocks.is_empty() {
         return output.to_string();
     }
-    let defining = entry_point.and_then(|e| blocks.iter().find(|b| defines(b, e)));
-    defining.unwrap_or(&blocks[0]).clone()
+    if let Some(e) = entry_point {
+        if let Some(b) = blocks.iter().find(|b| defines(b, e)) {
+            return b.clone();
+        }
+        let before =
+            output.split_inclusive('\n').take_while(|l| !l.trim_start().starts_with("```")).collect::<String>();
+        if defines(&before, e) {
+            return before;
+        }
+    }
+    blocks[0].clone()
 }
 
 /// Fenced blocks whose tag is empty or names Python.
@@ -273,6 +288,10 @@ mod tests {
         assert_eq!(extract_code(out, None), "print(1)\n");
         // A fence left open runs to the end.
         assert_eq!(extract_code("```python\ndef f():\n    return 2", None), "def f():\n    return 2");
+        // Code, then only a closing fence: the text before it, when that defines the function.
+        let out = "def f(x):\n    return x\n\nprint(f(1))\n```\n\nThis uses `f`.";
+        assert_eq!(extract_code(out, Some("f")), "def f(x):\n    return x\n\nprint(f(1))\n");
+        assert_eq!(extract_code(out, Some("g")), "\nThis uses `f`.");
         // Only python-looking fences count: a shell fence alone means the whole text.
         assert_eq!(extract_code("```bash\nls\n```", None), "```bash\nls\n```");
     }
