@@ -3,11 +3,14 @@
 //! text-table forms. The summaries are recomputed from the samples by `summarize`, so a
 //! cancelled run or a re-verified one summarizes the same way.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-use super::metrics::{fit_curve, majority_vote_curve, pass_at_k_curve, PowerLawFit, Vote};
+use super::metrics::{
+    encode_votes, fit_curve, majority_vote_curve_coded, pass_at_k_curve, PowerLawFit, Vote, VoteCode,
+};
 use crate::sampling::config::SamplerConfig;
 
 /// One generated output and what the verifier made of it.
@@ -23,11 +26,104 @@ pub struct Sample {
     pub stop: String,
 }
 
-/// The samples of one task under one configuration, in sample-index order.
+/// The samples of one task under one configuration, in sample-index order. A local run
+/// keeps every sample whole in `samples` and leaves `votes` empty; an import keeps every
+/// sample's vote in `votes` and only the first few whole (`import::ImportOptions::keep_texts`),
+/// so that 10,000 samples a task cost 4 bytes each, not their text.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct TaskConfig {
     pub samples: Vec<Sample>,
     pub correct: u32,
+    #[serde(skip_serializing_if = "Votes::is_empty")]
+    pub votes: Votes,
+}
+
+impl TaskConfig {
+    /// How many samples there are (kept whole or not).
+    pub fn count(&self) -> usize {
+        if self.votes.is_empty() {
+            self.samples.len()
+        } else {
+            self.votes.codes.len()
+        }
+    }
+
+    /// Every sample's vote, in sample order.
+    pub fn codes(&self) -> Cow<'_, [VoteCode]> {
+        if self.votes.is_empty() {
+            let votes: Vec<Vote> = self.samples.iter().map(|s| (s.extracted.as_deref(), s.pass)).collect();
+            Cow::Owned(encode_votes(&votes))
+        } else {
+            Cow::Borrowed(&self.votes.codes)
+        }
+    }
+
+    /// Every sample's extracted answer, in sample order.
+    pub fn extracted(&self) -> Vec<Option<&str>> {
+        if self.votes.is_empty() {
+            self.samples.iter().map(|s| s.extracted.as_deref()).collect()
+        } else {
+            self.votes.codes.iter().map(|&c| self.votes.answer(c)).collect()
+        }
+    }
+}
+
+/// Every sample's vote of one task and configuration in 4 bytes (see `metrics::VoteCode`),
+/// with the distinct answers once. Serialized as a tally: `{"samples": n, "tally":
+/// [{"answer", "pass", "count"}, …]}`, most frequent first.
+#[derive(Clone, Debug, Default)]
+pub struct Votes {
+    /// The distinct extracted answers, in order of first appearance.
+    pub answers: Vec<String>,
+    /// Every sample's vote, in sample order.
+    pub codes: Vec<VoteCode>,
+}
+
+impl Votes {
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// The answer a code stands for (None: nothing extracted).
+    pub fn answer(&self, code: VoteCode) -> Option<&str> {
+        let id = (code >> 1) as usize;
+        (id > 0).then(|| self.answers.get(id - 1).map(String::as_str)).flatten()
+    }
+
+    /// (answer, pass, count) for each distinct (answer, pass), most frequent first, ties in
+    /// order of first appearance.
+    pub fn tally(&self) -> Vec<(Option<&str>, bool, u32)> {
+        let mut count: Vec<(VoteCode, u32)> = Vec::new();
+        let mut slot = vec![usize::MAX; 2 * (self.answers.len() + 1)];
+        for &c in &self.codes {
+            let i = &mut slot[c as usize];
+            if *i == usize::MAX {
+                *i = count.len();
+                count.push((c, 0));
+            }
+            count[*i].1 += 1;
+        }
+        count.sort_by_key(|t| std::cmp::Reverse(t.1));
+        count.into_iter().map(|(c, n)| (self.answer(c), c & 1 == 1, n)).collect()
+    }
+}
+
+impl Serialize for Votes {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Entry<'a> {
+            answer: Option<&'a str>,
+            pass: bool,
+            count: u32,
+        }
+        #[derive(Serialize)]
+        struct Tally<'a> {
+            samples: usize,
+            tally: Vec<Entry<'a>>,
+        }
+        let tally = self.tally().into_iter().map(|(answer, pass, count)| Entry { answer, pass, count }).collect();
+        Tally { samples: self.codes.len(), tally }.serialize(s)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -46,10 +142,14 @@ pub struct TaskResult {
 
 /// One configuration over the complete tasks (a cancelled run leaves the rest out of these
 /// numbers, though their samples stay in `tasks`).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ConfigSummary {
     pub spec: String,
+    /// The sampler. Only meaningful when `settings_known`: an imported configuration whose
+    /// settings the file does not give has the defaults here, `null` in the JSON, and a
+    /// spec that says "imported".
     pub config: SamplerConfig,
+    pub settings_known: bool,
     /// Tasks counted (the complete ones).
     pub tasks: usize,
     /// pass@1: the mean accuracy of one sample.
@@ -60,6 +160,31 @@ pub struct ConfigSummary {
     pub majority_vote: Vec<f64>,
     /// exp(a·k^b) fitted to `pass_at_k`; None where the curve gives too few usable points.
     pub fit: Option<PowerLawFit>,
+}
+
+impl Serialize for ConfigSummary {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Json<'a> {
+            spec: &'a str,
+            config: Option<&'a SamplerConfig>,
+            tasks: usize,
+            mean_accuracy: Option<f64>,
+            pass_at_k: &'a [f64],
+            majority_vote: &'a [f64],
+            fit: Option<PowerLawFit>,
+        }
+        Json {
+            spec: &self.spec,
+            config: self.settings_known.then_some(&self.config),
+            tasks: self.tasks,
+            mean_accuracy: self.mean_accuracy,
+            pass_at_k: &self.pass_at_k,
+            majority_vote: &self.majority_vote,
+            fit: self.fit,
+        }
+        .serialize(s)
+    }
 }
 
 /// pass@1 against temperature for one base configuration.
@@ -91,37 +216,71 @@ pub struct EvalReport {
     pub tasks: Vec<TaskResult>,
 }
 
-/// Summaries of the complete `tasks` for `configs`; `samples` is the count per task and
-/// configuration.
+/// Summaries of the complete `tasks` for `configs` (each task's own sample count is its n;
+/// `_samples`, the count a run asked for, is no longer needed).
 pub fn summarize(
     tasks: &[TaskResult],
     configs: &[SamplerConfig],
-    samples: u32,
+    _samples: u32,
+    vote_subsets: u32,
+    seed: u64,
+) -> Vec<ConfigSummary> {
+    let labels: Vec<(String, Option<SamplerConfig>)> = configs.iter().map(|c| (c.to_spec(), Some(c.clone()))).collect();
+    summarize_labeled(tasks, &labels, vote_subsets, seed)
+}
+
+/// `summarize` for configurations given as (spec, settings if known): an import's may be
+/// known only by a label. pass@k uses each task's own n (tasks may differ in their counts;
+/// the curves go to the smallest n), majority vote every sample's vote.
+pub fn summarize_labeled(
+    tasks: &[TaskResult],
+    configs: &[(String, Option<SamplerConfig>)],
     vote_subsets: u32,
     seed: u64,
 ) -> Vec<ConfigSummary> {
     configs
         .iter()
         .enumerate()
-        .map(|(ci, config)| {
+        .map(|(ci, (spec, config))| {
             let done: Vec<&TaskConfig> =
                 tasks.iter().filter(|t| t.complete).filter_map(|t| t.configs.get(ci)).collect();
-            let counts: Vec<(u32, u32)> = done.iter().map(|tc| (samples, tc.correct)).collect();
-            let votes: Vec<Vec<Vote>> =
-                done.iter().map(|tc| tc.samples.iter().map(|s| (s.extracted.as_deref(), s.pass)).collect()).collect();
+            let counts: Vec<(u32, u32)> = done.iter().map(|tc| (tc.count() as u32, tc.correct)).collect();
+            let codes: Vec<Cow<[VoteCode]>> = done.iter().map(|tc| tc.codes()).collect();
+            let refs: Vec<&[VoteCode]> = codes.iter().map(|c| c.as_ref()).collect();
             let pass_at_k = pass_at_k_curve(&counts);
             // The vote seed also depends on the configuration, so that configurations do not
             // share subsets by accident (they share dice only where the user asked).
-            let majority_vote = majority_vote_curve(&votes, vote_subsets, seed ^ (ci as u64).wrapping_mul(0x9e37_79b9));
+            let majority_vote =
+                majority_vote_curve_coded(&refs, vote_subsets, seed ^ (ci as u64).wrapping_mul(0x9e37_79b9));
             ConfigSummary {
-                spec: config.to_spec(),
-                config: config.clone(),
+                spec: spec.clone(),
+                config: config.clone().unwrap_or_default(),
+                settings_known: config.is_some(),
                 tasks: done.len(),
                 mean_accuracy: pass_at_k.first().copied(),
                 fit: fit_curve(&pass_at_k),
                 pass_at_k,
                 majority_vote,
             }
+        })
+        .collect()
+}
+
+/// pass@1 against temperature per base configuration, from the summaries of a sweep's
+/// configurations (base-major, as `run::sweep_configs` orders them).
+pub fn sweep_series(bases: &[SamplerConfig], temperatures: &[f32], summaries: &[ConfigSummary]) -> Vec<SweepSeries> {
+    if temperatures.is_empty() {
+        return Vec::new();
+    }
+    bases
+        .iter()
+        .enumerate()
+        .map(|(bi, base)| SweepSeries {
+            spec: SamplerConfig { temperature: 1.0, ..base.clone() }.to_spec(),
+            temperatures: temperatures.to_vec(),
+            pass_at_1: (0..temperatures.len())
+                .map(|ti| summaries.get(bi * temperatures.len() + ti).and_then(|s| s.mean_accuracy))
+                .collect(),
         })
         .collect()
 }
@@ -240,7 +399,7 @@ impl EvalReport {
                 let _ = write!(
                     s,
                     " | {:<28}",
-                    format!("{}/{}: {}", tc.correct, tc.samples.len(), top_answers(&tc.samples, 3))
+                    format!("{}/{}: {}", tc.correct, tc.count(), top_answers(&tc.extracted(), 3))
                 );
             }
             let _ = writeln!(s);
@@ -280,13 +439,13 @@ impl EvalReport {
             });
             for (ci, tc) in t.configs.iter().enumerate() {
                 let spec = self.configs.get(ci).map_or("", |c| c.spec.as_str());
-                let ex: Vec<&str> = tc.samples.iter().map(|x| x.extracted.as_deref().unwrap_or("")).collect();
+                let ex: Vec<&str> = tc.extracted().into_iter().map(|x| x.unwrap_or("")).collect();
                 let _ = writeln!(
                     s,
                     "{},{},{},{},{},{},{gp},{}",
                     t.index,
                     csv_field(spec),
-                    tc.samples.len(),
+                    tc.count(),
                     tc.correct,
                     csv_field(&t.answer),
                     csv_field(&ga),
@@ -310,10 +469,10 @@ impl EvalReport {
 }
 
 /// The `n` most frequent extracted answers as "15×3 12×2 ∅×1" (∅: nothing extracted).
-fn top_answers(samples: &[Sample], n: usize) -> String {
+fn top_answers(extracted: &[Option<&str>], n: usize) -> String {
     let mut tally: Vec<(&str, u32)> = Vec::new();
-    for x in samples {
-        let a = x.extracted.as_deref().unwrap_or("∅");
+    for x in extracted {
+        let a = x.unwrap_or("∅");
         match tally.iter_mut().find(|t| t.0 == a) {
             Some(t) => t.1 += 1,
             None => tally.push((a, 1)),
