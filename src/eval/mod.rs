@@ -8,6 +8,7 @@
 
 pub mod code;
 pub mod export;
+pub mod import;
 pub mod metrics;
 pub mod report;
 mod rng;
@@ -18,6 +19,7 @@ pub mod verify;
 
 pub use code::{CodeRunner, RunOutcome};
 pub use export::{export, ExportFormat, LaneRef};
+pub use import::{import, ImportFormat, ImportOptions, Imported, Importer};
 pub use metrics::{pass_at_k, pass_at_k_curve, power_law_fit, PowerLawFit};
 pub use report::{ConfigSummary, EvalReport, Sample, SweepSeries, TaskResult};
 pub use run::{run_eval, run_eval_with, sweep_configs, validate, EvalOptions, EvalPlan, Progress};
