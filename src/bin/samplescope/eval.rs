@@ -2,13 +2,16 @@
 //! pass@k, majority vote, the power-law fit, temperature sweeps. The numbers come from
 //! `samplescope::eval`, the same code the page runs.
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use samplescope::eval::export::chat_prompt_text;
+use samplescope::eval::import::MAX_LINE_BYTES;
 use samplescope::eval::tasks::ArithmeticSpec;
 use samplescope::eval::{
-    run_eval_with, CodeRunner, EvalOptions, EvalPlan, EvalSpec, ExportFormat, TaskSource, Verifier,
+    lane_configs, run_eval_with, CodeRunner, EvalOptions, EvalPlan, EvalSpec, ExportFormat, ImportFormat,
+    ImportOptions, Imported, Importer, TaskSource, Verifier,
 };
 use samplescope::gguf::Gguf;
 use samplescope::native::pyrun::{Limits, PyRunner};
@@ -22,8 +25,9 @@ pub struct EvalArgs {
     #[command(flatten)]
     model: ModelArg,
     /// `arithmetic:LEVEL:COUNT` (levels 1–4) or a JSONL file of {"prompt": ..., "answer": ...}.
+    /// Needed, except for --import of a plain file whose lines carry prompt and answer.
     #[arg(long)]
-    tasks: String,
+    tasks: Option<String>,
     /// Samples per task and sampler (N, at most 1024); pass@k is reported for k = 1..N. 0: greedy
     /// only. A run holds at most 262,144 samples (tasks × (greedy + samplers × N)).
     #[arg(long, default_value_t = 8)]
@@ -41,8 +45,9 @@ pub struct EvalArgs {
     /// Seeds the arithmetic tasks, every lane's dice and the majority-vote subsets.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    #[arg(long, default_value_t = 48)]
-    max_tokens: u32,
+    /// [default: 48]
+    #[arg(long)]
+    max_tokens: Option<u32>,
     /// numeric | exact | contains | regex:PATTERN | code (runs each task's `tests` on the
     /// sample with python3, in a sandbox that is not a security boundary: see the README)
     #[arg(long, default_value = "numeric")]
@@ -85,21 +90,41 @@ pub struct EvalArgs {
     /// Face id such as meta-llama/Llama-3.1-8B-Instruct).
     #[arg(long)]
     served_model: Option<String>,
+    /// Verify and summarize samples drawn elsewhere instead of running: vLLM run-batch
+    /// output, OpenAI-style completion responses, SGLang /generate responses, or plain JSONL
+    /// {"task"|"prompt", "answer"?, "config"?, "samples": [...]}. Give the export's --tasks
+    /// and --lane flags so that custom ids t{task}-c{config} name the same tasks and lanes.
+    /// No GPU; the model file (when there is one) only renders prompts to match them.
+    #[arg(long, value_name = "PATH")]
+    import: Option<PathBuf>,
+    /// With --import: vllm | openai | sglang | plain [default: detected from the first record]
+    #[arg(long, value_name = "FORMAT")]
+    import_format: Option<String>,
+    /// With --import: samples per task and lane that keep their text in the report (every
+    /// sample keeps its extracted answer and verdict).
+    #[arg(long, default_value_t = 32)]
+    keep_texts: usize,
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
+    if let Some(path) = a.import.clone() {
+        return import(&a, &path);
+    }
+    let Some(tasks) = &a.tasks else {
+        return Err(Error::Param("--tasks: give the task set (arithmetic:LEVEL:COUNT or a JSONL file)".into()));
+    };
     let spec = EvalSpec {
         lanes: a.lanes.clone(),
         temperature: a.temperature,
         sweep: a.sweep.clone(),
         seed: a.seed,
         samples: a.samples,
-        max_tokens: a.max_tokens,
+        max_tokens: a.max_tokens.unwrap_or(48),
         verifier: a.verifier.clone(),
         greedy: !a.no_greedy,
         max_lanes: a.max_lanes,
         stop: a.stop.clone(),
-        ..EvalSpec::new(task_source(&a.tasks)?)
+        ..EvalSpec::new(task_source(tasks)?)
     };
     let (plan, opts) = spec.plan()?;
     match a.export.as_slice() {
@@ -120,7 +145,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         a.samples,
         if plan.sweep.is_empty() { plan.configs.len() } else { plan.configs.len() * plan.sweep.len() },
         if opts.greedy { " + greedy" } else { "" },
-        engine.model.lane_capacity(a.max_tokens).min(if a.max_lanes > 0 { a.max_lanes } else { u32::MAX })
+        engine.model.lane_capacity(opts.max_tokens).min(if a.max_lanes > 0 { a.max_lanes } else { u32::MAX })
     );
     let runner = code_runner.as_ref().map(|r| r as &dyn CodeRunner);
     let report = pollster::block_on(run_eval_with(&mut engine, &plan, &opts, runner, |p| {
@@ -128,12 +153,17 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         eprint!("\r  {}/{} samples, task {}, {:.0} s, ETA {eta:.0} s   ", p.done, p.total, p.task, p.elapsed_ms / 1e3);
     }))?;
     eprintln!();
+    print_report(&a, &report, &report.to_json())
+}
+
+/// The tables, and the JSON and CSV files asked for: the same for a run and an import.
+fn print_report(a: &EvalArgs, report: &samplescope::eval::EvalReport, json: &str) -> Result<()> {
     println!("{}", report.tables());
     if a.per_task {
         println!("{}", report.task_table());
     }
     if let Some(path) = &a.json {
-        write(path, &report.to_json())?;
+        write(path, json)?;
         eprintln!("JSON written to {}", path.display());
     }
     if let Some(path) = &a.csv {
@@ -214,6 +244,124 @@ fn code_runner(a: &EvalArgs, plan: &EvalPlan) -> Result<Option<PyRunner>> {
         if r.network_isolated() { "a network namespace of its own" } else { "sockets refused by an audit hook only" }
     );
     Ok(Some(r))
+}
+
+/// `--import PATH`: the task set and lanes from the flags (as the export had them), the
+/// samples from the file, the report as a run's.
+fn import(a: &EvalArgs, path: &Path) -> Result<()> {
+    let opts = import_options(a)?;
+    let imported = import_file(path, opts)?;
+    println!("{}: {}", path.display(), imported.summary().trim_end());
+    print_report(a, &imported.report, &imported.to_json())
+}
+
+fn import_options(a: &EvalArgs) -> Result<ImportOptions> {
+    let verifier = Verifier::parse(&a.verifier)?;
+    let (tasks, prompts) = match &a.tasks {
+        Some(spec) => {
+            let tasks = EvalSpec { seed: a.seed, ..EvalSpec::new(task_source(spec)?) }.load_tasks()?;
+            (tasks.clone(), rendered_prompts(a, &tasks)?)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let lanes = if a.lanes.is_empty() { Vec::new() } else { lane_configs(&a.lanes, a.temperature)? };
+    if !a.sweep.is_empty() && lanes.is_empty() {
+        return Err(Error::Param("--sweep with --import: give the export's --lane flags too".into()));
+    }
+    Ok(ImportOptions {
+        rendered_prompts: prompts,
+        lanes,
+        sweep: a.sweep.clone(),
+        format: a.import_format.as_deref().map(ImportFormat::parse).transpose()?,
+        keep_texts: a.keep_texts,
+        seed: a.seed,
+        max_tokens: a.max_tokens.unwrap_or(0),
+        ..ImportOptions::new(tasks, verifier)
+    })
+}
+
+/// The prompts as the export sent them (the model's chat template), when a model file is
+/// there to render them; the tasks' own prompts are matched either way.
+fn rendered_prompts(a: &EvalArgs, tasks: &[samplescope::eval::Task]) -> Result<Vec<String>> {
+    let path = a.model.model.clone().or_else(samplescope::native::default_model_path);
+    let bytes = match path.as_ref().map(std::fs::read) {
+        Some(Ok(b)) => b,
+        Some(Err(e)) if a.model.model.is_some() => {
+            return Err(Error::Param(format!("--model {}: {e}", a.model.model.as_ref().unwrap().display())))
+        }
+        _ => {
+            eprintln!("no model file: prompts are matched as the task set writes them, not chat-rendered");
+            return Ok(Vec::new());
+        }
+    };
+    let tok = Tokenizer::from_gguf(&Gguf::parse(&bytes)?)?;
+    tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| chat_prompt_text(&tok, &t.prompt).map_err(|e| Error::Param(format!("task {i}: {e}"))))
+        .collect()
+}
+
+/// Streams a sample file into the importer a line at a time, so that the file's text is
+/// never held whole (lines over `MAX_LINE_BYTES` are skipped without being kept). A file
+/// whose first line is not a complete JSON value is one JSON document, read whole.
+pub fn import_file(path: &Path, opts: ImportOptions) -> Result<Imported> {
+    let cannot = |e: std::io::Error| Error::Param(format!("--import {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    let mut im = Importer::new(opts)?;
+    let mut buf = Vec::new();
+    let mut first = true;
+    loop {
+        buf.clear();
+        let n = r.by_ref().take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buf).map_err(cannot)?;
+        if n == 0 {
+            break;
+        }
+        if buf.len() > MAX_LINE_BYTES && buf.last() != Some(&b'\n') {
+            let rest = skip_line(&mut r).map_err(cannot)?;
+            im.skip_line(&format!("{} bytes, longer than {MAX_LINE_BYTES}", buf.len() + rest));
+            continue;
+        }
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            im.skip_line("not UTF-8 text");
+            continue;
+        };
+        let line = if first { line.trim_start_matches('\u{feff}') } else { line };
+        if first && !line.trim().is_empty() {
+            first = false;
+            if serde_json::from_str::<serde::de::IgnoredAny>(line).is_err() {
+                let mut text = line.to_string();
+                r.by_ref().take(MAX_LINE_BYTES as u64).read_to_string(&mut text).map_err(cannot)?;
+                im.push_document(&text)?;
+                break;
+            }
+        }
+        im.push_line(line)?;
+    }
+    im.finish()
+}
+
+/// Reads past the rest of a line without keeping it; returns its bytes.
+fn skip_line(r: &mut impl BufRead) -> std::io::Result<usize> {
+    let mut skipped = 0;
+    loop {
+        let chunk = r.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(skipped);
+        }
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                r.consume(i + 1);
+                return Ok(skipped + i);
+            }
+            None => {
+                let len = chunk.len();
+                r.consume(len);
+                skipped += len;
+            }
+        }
+    }
 }
 
 /// A task spec: the arithmetic generator, or a JSONL file (read here; the core parses it).
