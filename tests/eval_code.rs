@@ -195,3 +195,20 @@ fn eval_runs_code_tasks_end_to_end() {
     let e = pollster::block_on(run_eval(&mut engine, &text, &opts, |_| {})).unwrap_err().to_string();
     assert!(e.contains("task 0") && e.contains("--verifier code"), "{e}");
 }
+
+/// The example task file (README) parses, and each task's `canonical_solution` passes its
+/// tests while an empty answer does not.
+#[test]
+fn the_example_task_file_is_sound() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/code_tasks.jsonl")).unwrap();
+    let tasks = samplescope::eval::parse_jsonl(&text).unwrap();
+    assert_eq!(tasks.len(), 3);
+    let r = runner();
+    for (line, t) in text.lines().zip(&tasks) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let solution = v["canonical_solution"].as_str().unwrap();
+        let got = pollster::block_on(code::verify(&r, t, &[solution, "    pass\n"])).unwrap();
+        assert!(got[0].pass, "{}: {:?}", v["task_id"], got[0]);
+        assert!(!got[1].pass, "{}: {:?}", v["task_id"], got[1]);
+    }
+}
