@@ -140,7 +140,7 @@ pub fn majority_vote_curve_coded(tasks: &[&[VoteCode]], subsets: u32, seed: u64)
 /// One task's vote accuracy for k = 1..=kmax (see `majority_vote_curve_coded`).
 fn task_vote_curve(codes: &[VoteCode], kmax: usize, subsets: u32, orders: u32, seed: u64, t: usize) -> Vec<f64> {
     let len = codes.len();
-    let exact = |k: usize| binomial(len, k) <= subsets as f64;
+    let exact = |k: usize| binomial_at_most(len, k, subsets as f64);
     let mut wins = vec![0u32; kmax];
     if (2..=kmax).any(|k| !exact(k)) {
         random_orders(codes, kmax, orders, &mut SplitMix::keyed(&[seed, t as u64, u64::MAX]), &mut wins);
@@ -211,9 +211,24 @@ fn below(rng: &mut SplitMix, n: u64) -> u64 {
     ((rng.next_u64() as u128 * n as u128) >> 64) as u64
 }
 
-/// C(n, k) as a float (only compared against a small bound, so rounding does not matter).
+/// C(n, k) as a float (the tests' reference for `binomial_at_most`).
+#[cfg(test)]
 fn binomial(n: usize, k: usize) -> f64 {
     (0..k).map(|i| (n - i) as f64 / (i + 1) as f64).product()
+}
+
+/// Whether C(n, k) ≤ bound, in O(1) steps for a small bound: the partial products of
+/// C(n, min(k, n − k)) only grow, so the first one past the bound decides.
+fn binomial_at_most(n: usize, k: usize, bound: f64) -> bool {
+    let k = k.min(n - k);
+    let mut c = 1.0;
+    for i in 0..k {
+        c = c * (n - i) as f64 / (i + 1) as f64;
+        if c > bound {
+            return false;
+        }
+    }
+    true
 }
 
 /// Calls `f` with every k-subset of 0..n in lexicographic order.
@@ -305,6 +320,9 @@ mod tests {
         for_each_combination(4, 4, &mut |_| one += 1);
         assert_eq!(one, 1);
         assert_eq!(binomial(32, 2), 496.0);
+        for (n, k) in [(32, 2), (10, 5), (12, 11), (7, 0), (100, 3)] {
+            assert_eq!(binomial_at_most(n, k, 500.0), binomial(n, k) <= 500.0, "C({n},{k})");
+        }
     }
 
     #[test]
