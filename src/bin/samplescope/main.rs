@@ -4,6 +4,7 @@
 mod bench;
 mod compare;
 mod eval;
+mod eval_scale;
 mod generate;
 
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ enum Cmd {
     /// Repeated sampling with a verifier: N samples per task and sampler, pass@k, majority
     /// vote, the power-law fit, temperature sweeps; prints tables and writes JSON/CSV.
     Eval(eval::EvalArgs),
+    /// The import at scale: writes a 500 tasks × 10,000 samples file, imports it as `eval
+    /// --import` does, and reports the time to parse, verify and summarize, and peak memory.
+    EvalScale(eval_scale::EvalScaleArgs),
     /// The GPU adapter wgpu picks here, the kernel variant it gets and its limits.
     Adapter,
     /// Write a synthetic GGUF model: a llama.cpp fixture model (tests/llamacpp) or a released
@@ -131,6 +135,7 @@ fn main() -> ExitCode {
         Cmd::Tokenize(a) => generate::tokenize(a),
         Cmd::Bench(a) => bench::bench(a),
         Cmd::Eval(a) => eval::eval(a),
+        Cmd::EvalScale(a) => eval_scale::eval_scale(a),
         Cmd::Adapter => adapter(),
         Cmd::Synth(a) => synth(a),
     };
