@@ -212,3 +212,26 @@ fn the_example_task_file_is_sound() {
         assert!(!got[1].pass, "{}: {:?}", v["task_id"], got[1]);
     }
 }
+
+/// Imported samples of code tasks (here the plain JSONL format) are verified by running
+/// their tests, a record's distinct outputs as one batch; without a runner the import is
+/// refused.
+#[test]
+fn imported_code_samples_are_verified() {
+    use samplescope::eval::code::SharedRunner;
+    use samplescope::eval::import::{import, ImportOptions};
+    let samples = ["    return a + b\n", "    return a - b\n", "    while True:\n        pass\n", "    return a + b\n"];
+    let line = serde_json::json!({"task": 0, "samples": samples, "greedy": "    return b + a\n"}).to_string();
+    let opts = ImportOptions::new(vec![add_task()], Verifier::Code);
+    let e = import(&line, opts.clone()).err().unwrap().to_string();
+    assert!(e.contains("code runner"), "{e}");
+    let opts = ImportOptions { code_runner: Some(SharedRunner(std::rc::Rc::new(runner()))), ..opts };
+    let imported = import(&line, opts).unwrap();
+    let t = &imported.report.tasks[0];
+    let got: Vec<&str> = t.configs[0].samples.iter().map(|s| s.extracted.as_deref().unwrap()).collect();
+    assert_eq!(got, ["pass", "AssertionError", "timeout", "pass"]);
+    assert_eq!(t.configs[0].correct, 2);
+    assert!(t.greedy.as_ref().unwrap().pass);
+    assert_eq!(imported.report.verifier, "code");
+    assert_eq!(imported.import.verified, 3 + 1, "identical outputs run once");
+}

@@ -68,6 +68,32 @@ pub trait CodeRunner {
     fn run<'a>(&'a self, programs: &'a [String]) -> RunFuture<'a>;
 }
 
+/// A runner in a front end's options: `Clone`, and `Debug` by name only.
+#[derive(Clone)]
+pub struct SharedRunner(pub std::rc::Rc<dyn CodeRunner>);
+
+impl std::fmt::Debug for SharedRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeRunner")
+    }
+}
+
+/// `verify` for a caller that cannot wait (the importer reads a file a line at a time):
+/// the runner's future must be ready when first polled, as the native runner's is (it
+/// blocks while the programs run). An asynchronous runner (the page's) is an error here.
+pub fn verify_now(runner: &dyn CodeRunner, task: &Task, outputs: &[&str]) -> Result<Vec<Verdict>> {
+    let mut fut = std::pin::pin!(verify(runner, task, outputs));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(r) => r,
+        std::task::Poll::Pending => Err(crate::error::Error::Param(
+            "the code verifier's runner here is asynchronous; verifying imported samples needs one that \
+             finishes at once (the CLI's python3 runner)"
+                .into(),
+        )),
+    }
+}
+
 /// How a sample's code became a program (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {

@@ -43,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use web_time::Instant;
 
+use super::code::{self, SharedRunner};
 use super::export::{parse_custom_id, LaneRef};
 use super::metrics::VoteCode;
 use super::report::{summarize_labeled, sweep_series, EvalReport, Sample, TaskConfig, TaskResult, Votes};
@@ -146,6 +147,9 @@ pub struct ImportOptions {
     pub seed: u64,
     /// The max_tokens the samples were drawn with, when known (0: not known).
     pub max_tokens: u32,
+    /// Runs the tests of code tasks (`--verifier code`); it must finish at once
+    /// (`code::verify_now`).
+    pub code_runner: Option<SharedRunner>,
 }
 
 impl ImportOptions {
@@ -161,6 +165,7 @@ impl ImportOptions {
             vote_subsets: 100,
             seed: 0,
             max_tokens: 0,
+            code_runner: None,
         }
     }
 }
@@ -342,9 +347,8 @@ pub struct Importer {
 impl Importer {
     pub fn new(opts: ImportOptions) -> Result<Importer> {
         let file_tasks = opts.tasks.is_empty();
-        if let Verifier::Code = opts.verifier {
-            // `verify_sample` has no code runner to hand yet.
-            return Err(Error::Param("--verifier code: import cannot run code tests yet".into()));
+        if let (Verifier::Code, None) = (&opts.verifier, &opts.code_runner) {
+            return Err(Error::Param("--verifier code: no code runner to run the tests with".into()));
         }
         for (i, t) in opts.tasks.iter().enumerate() {
             opts.verifier.check_task(t).map_err(|e| Error::Param(format!("task {i}: {e}")))?;
@@ -852,11 +856,24 @@ impl Importer {
         let verifier = &self.opts.verifier;
         let task_def = &self.opts.tasks[task];
         let state = &mut self.tasks[task];
+        // The code verifier runs a record's distinct outputs as one batch (in parallel);
+        // every verdict below is then looked up.
+        let code: HashMap<String, Verdict> = match (verifier, &self.opts.code_runner) {
+            (Verifier::Code, Some(r)) => {
+                let mut texts: Vec<&str> = raws.iter().map(|r| r.text.as_ref()).collect();
+                texts.sort_unstable();
+                texts.dedup();
+                let verdicts = code::verify_now(&*r.0, task_def, &texts)?;
+                texts.into_iter().map(String::from).zip(verdicts).collect()
+            }
+            _ => HashMap::new(),
+        };
+        let check = |text: &str| code.get(text).cloned().unwrap_or_else(|| verify_sample(verifier, task_def, text));
         let mut memo: HashMap<&str, Verdict> = HashMap::new();
         let mut verified = 0u64;
         let mut verdict = |text: &str| -> Verdict {
             verified += 1;
-            verify_sample(verifier, task_def, text)
+            check(text)
         };
         match slot {
             Slot::Greedy => {
@@ -903,7 +920,7 @@ impl Importer {
                 }
                 drop(memo);
                 for r in raws.into_iter().take(keep.saturating_sub(cs.samples.len())) {
-                    let v = verify_sample(verifier, task_def, &r.text);
+                    let v = check(&r.text);
                     cs.samples.push(sample(r, v));
                 }
             }

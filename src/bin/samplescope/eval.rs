@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use samplescope::eval::code::SharedRunner;
 use samplescope::eval::export::chat_prompt_text;
 use samplescope::eval::import::MAX_LINE_BYTES;
 use samplescope::eval::tasks::ArithmeticSpec;
@@ -132,7 +133,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         [format, path] => return export(&a, &plan, &opts, format, Path::new(path)),
         _ => return Err(Error::Param("--export FORMAT PATH: give it once".into())),
     }
-    let code_runner = code_runner(&a, &plan)?;
+    let code_runner = code_runner(&a, &plan.verifier)?;
     let bytes = read_model(&a.model)?;
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
     let adapter = gpu.facts.name.clone();
@@ -222,8 +223,8 @@ fn export(a: &EvalArgs, plan: &EvalPlan, opts: &EvalOptions, format: &str, path:
 
 /// With the code verifier, the python3 runner (an error before the model loads when there
 /// is no python3), and a line saying what its sandbox is.
-fn code_runner(a: &EvalArgs, plan: &EvalPlan) -> Result<Option<PyRunner>> {
-    if !matches!(plan.verifier, Verifier::Code) {
+fn code_runner(a: &EvalArgs, verifier: &Verifier) -> Result<Option<PyRunner>> {
+    if !matches!(verifier, Verifier::Code) {
         return Ok(None);
     }
     if a.code_timeout == 0 || a.code_memory == 0 {
@@ -276,6 +277,7 @@ fn import_options(a: &EvalArgs) -> Result<ImportOptions> {
         keep_texts: a.keep_texts,
         seed: a.seed,
         max_tokens: a.max_tokens.unwrap_or(0),
+        code_runner: code_runner(a, &verifier)?.map(|r| SharedRunner(std::rc::Rc::new(r))),
         ..ImportOptions::new(tasks, verifier)
     })
 }
