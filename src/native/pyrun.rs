@@ -16,7 +16,8 @@
 //! - stdout and stderr captured up to a cap (stdout keeps its end too, for the status).
 //!
 //! What it does not prevent: reading any file the user can read, using CPU and memory up
-//! to the limits, and a determined program getting past the audit hook (it is a guard
+//! to the limits, starting processes as root (the kernel exempts root from
+//! `RLIMIT_NPROC`; the audit hook still refuses fork and subprocess), and a determined program getting past the audit hook (it is a guard
 //! against accidents, not a security boundary; the rlimits and the namespace are the
 //! kernel's). The README says so where it documents the code verifier.
 
