@@ -223,7 +223,8 @@ fn wait(child: &mut Child, limit: Duration) -> Result<Exit> {
 
 /// SIGKILL to the child's process group (its id, as `process_group(0)` made it), through
 /// kill(1) since std has no killpg; then to the child itself in case that failed. With
-/// RLIMIT_NPROC at 0 the sample cannot have started others, so this is a second guard.
+/// RLIMIT_NPROC at 0 and the audit hook refusing fork the sample should have started no
+/// others, so this is a second guard.
 fn kill_group(child: &mut Child) {
     let _ = Command::new("kill")
         .args(["-KILL", "--", &format!("-{}", child.id())])
