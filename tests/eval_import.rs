@@ -303,3 +303,21 @@ fn nothing_usable_and_too_many_samples_are_errors() {
     let e = import(&jsonl(&[json!({"task": 0, "samples": ["5"]})]), o).unwrap_err().to_string();
     assert!(e.contains("name no configuration"), "{e}");
 }
+
+#[test]
+fn a_file_cut_anywhere_never_panics() {
+    // Every prefix of a file mixing formats' shapes: an import or an error, never a panic.
+    let text = [
+        jsonl(&[vllm_line("t0-c0", completion(&outputs(0), 0)), vllm_line("t1-greedy", completion(&["8"], 0))]),
+        jsonl(&[json!({"custom_id": "t1-c0", "response": [sglang_result("8"), sglang_result("é\u{0}\"")]})]),
+        jsonl(&[json!({"task": 1, "samples": ["8", "\\u0000"]}), completion(&["5", "8"], 0)]),
+    ]
+    .concat();
+    let mut ok = 0;
+    for cut in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+        for lanes in [Vec::new(), vec![SamplerConfig::parse("top_p=0.9").unwrap()]] {
+            ok += import(&text[..cut], ImportOptions { lanes, ..opts() }).is_ok() as usize;
+        }
+    }
+    assert!(ok > 0);
+}

@@ -96,6 +96,10 @@ impl Votes {
         let mut count: Vec<(VoteCode, u32)> = Vec::new();
         let mut slot = vec![usize::MAX; 2 * (self.answers.len() + 1)];
         for &c in &self.codes {
+            if slot.len() <= c as usize {
+                // A code past the answers (Votes built by hand): counted, shown as its own.
+                slot.resize(c as usize + 1, usize::MAX);
+            }
             let i = &mut slot[c as usize];
             if *i == usize::MAX {
                 *i = count.len();
