@@ -165,6 +165,7 @@ export const IMMEDIATE = ['memory', 'lose-device'];
  * @property {boolean} eog       the end-of-generation token (shown, not text)
  * @property {LaneRecord | null} record  null for a forced token
  * @property {boolean} [forced]  a fork's given token (config.js's LaneFork), not sampled
+ * @property {import('../pkg/samplescope.js').Heat | null} [heat]  with recorded distributions: the token's heat (Rust's Inspection.heat)
  */
 /**
  * @typedef {object} LaneEnd
