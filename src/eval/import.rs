@@ -170,6 +170,26 @@ impl ImportOptions {
     }
 }
 
+impl ImportOptions {
+    /// What an eval spec (the CLI's flags, the page's form) says about imported samples:
+    /// its task set, verifier, seed, and lanes (with its sweep) when it names any — the same
+    /// as the export's, so that custom ids name the same lanes. Its sample count and
+    /// max_tokens are the file's business (max_tokens: unknown).
+    pub fn from_spec(spec: &super::EvalSpec) -> Result<ImportOptions> {
+        let lanes =
+            if spec.lanes.is_empty() { Vec::new() } else { super::lane_configs(&spec.lanes, spec.temperature)? };
+        if !spec.sweep.is_empty() && lanes.is_empty() {
+            return Err(Error::Param("a sweep on import needs the export's lanes too".into()));
+        }
+        Ok(ImportOptions {
+            lanes,
+            sweep: spec.sweep.clone(),
+            seed: spec.seed,
+            ..ImportOptions::new(spec.load_tasks()?, Verifier::parse(&spec.verifier)?)
+        })
+    }
+}
+
 /// The one place an imported sample is checked, with the verifier a local run uses.
 pub fn verify_sample(verifier: &Verifier, task: &Task, output: &str) -> Verdict {
     verifier.check(output, &task.answer)

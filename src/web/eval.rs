@@ -9,6 +9,13 @@
 //!                                            report keeps what finished. Resolves to
 //!                                            {json, curvesCsv, tasksCsv, sweepCsv, cancelled}
 //!
+//!   `evalImport(text, specJson)`            samples drawn elsewhere (`eval::import`): the file's
+//!                                            text, and a spec naming the task set, verifier, seed
+//!                                            and the export's lanes; resolves like runEval, plus
+//!                                            `summary` (where the samples came from, what was
+//!                                            skipped). Prompts are matched as the task set writes
+//!                                            them (no tokenizer here), or by custom id.
+//!
 //! Both check the spec through `EvalSpec::plan`, with the CLI's bounds (`eval::run::MAX_SAMPLES`,
 //! `MAX_CONFIGS`, `MAX_TOTAL_SAMPLES`): a larger run is rejected with their message before
 //! anything is allocated or run.
@@ -20,7 +27,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use super::{js_err, set, Lease, WebEngine};
-use crate::eval::{run_eval, sweep_configs, EvalSpec, Progress};
+use crate::eval::{import, run_eval, sweep_configs, EvalSpec, ImportOptions, Progress};
 
 /// What a spec would run, checked as the run would check it: `{tasks: [{prompt, answer}],
 /// configs: [spec], samplesPerTask, totalSamples}`. Throws the core's message otherwise
@@ -37,6 +44,22 @@ pub fn eval_preview(spec_json: &str) -> Result<JsValue, JsValue> {
         "totalSamples": per_task * plan.tasks.len() as u64,
     });
     JSON::parse(&preview.to_string())
+}
+
+/// Imports a sample file's text into the report a run gives (see the module docs); the same
+/// `ImportOptions::from_spec` and `import` as `samplescope eval --import`.
+#[wasm_bindgen(js_name = evalImport)]
+pub fn eval_import(text: &str, spec_json: &str) -> Result<JsValue, JsValue> {
+    let spec = EvalSpec::from_json(spec_json).map_err(js_err)?;
+    let imported = ImportOptions::from_spec(&spec).and_then(|o| import(text, o)).map_err(js_err)?;
+    let o = Object::new();
+    set(&o, "json", imported.to_json());
+    set(&o, "curvesCsv", imported.report.curves_csv());
+    set(&o, "tasksCsv", imported.report.tasks_csv());
+    set(&o, "sweepCsv", imported.report.sweep_csv());
+    set(&o, "cancelled", false);
+    set(&o, "summary", imported.summary());
+    Ok(o.into())
 }
 
 #[wasm_bindgen]

@@ -258,27 +258,36 @@ fn import(a: &EvalArgs, path: &Path) -> Result<()> {
 
 fn import_options(a: &EvalArgs) -> Result<ImportOptions> {
     let verifier = Verifier::parse(&a.verifier)?;
-    let (tasks, prompts) = match &a.tasks {
+    let base = match &a.tasks {
         Some(spec) => {
-            let tasks = EvalSpec { seed: a.seed, ..EvalSpec::new(task_source(spec)?) }.load_tasks()?;
-            (tasks.clone(), rendered_prompts(a, &tasks)?)
+            let spec = EvalSpec {
+                lanes: a.lanes.clone(),
+                temperature: a.temperature,
+                sweep: a.sweep.clone(),
+                seed: a.seed,
+                verifier: a.verifier.clone(),
+                ..EvalSpec::new(task_source(spec)?)
+            };
+            let o = ImportOptions::from_spec(&spec)?;
+            let prompts = rendered_prompts(a, &o.tasks)?;
+            ImportOptions { rendered_prompts: prompts, ..o }
         }
-        None => (Vec::new(), Vec::new()),
+        None if !a.sweep.is_empty() && a.lanes.is_empty() => {
+            return Err(Error::Param("--sweep with --import: give the export's --lane flags too".into()))
+        }
+        None => ImportOptions {
+            lanes: if a.lanes.is_empty() { Vec::new() } else { lane_configs(&a.lanes, a.temperature)? },
+            sweep: a.sweep.clone(),
+            seed: a.seed,
+            ..ImportOptions::new(Vec::new(), verifier.clone())
+        },
     };
-    let lanes = if a.lanes.is_empty() { Vec::new() } else { lane_configs(&a.lanes, a.temperature)? };
-    if !a.sweep.is_empty() && lanes.is_empty() {
-        return Err(Error::Param("--sweep with --import: give the export's --lane flags too".into()));
-    }
     Ok(ImportOptions {
-        rendered_prompts: prompts,
-        lanes,
-        sweep: a.sweep.clone(),
         format: a.import_format.as_deref().map(ImportFormat::parse).transpose()?,
         keep_texts: a.keep_texts,
-        seed: a.seed,
         max_tokens: a.max_tokens.unwrap_or(0),
         code_runner: code_runner(a, &verifier)?.map(|r| SharedRunner(std::rc::Rc::new(r))),
-        ..ImportOptions::new(tasks, verifier)
+        ..base
     })
 }
 
