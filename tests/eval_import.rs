@@ -321,3 +321,54 @@ fn a_file_cut_anywhere_never_panics() {
     }
     assert!(ok > 0);
 }
+
+/// The JSON without what depends on the clock.
+fn timeless(json: &str) -> Value {
+    let mut v: Value = serde_json::from_str(json).unwrap();
+    v.as_object_mut().unwrap().remove("elapsed_ms");
+    v["import"].as_object_mut().unwrap().remove("times");
+    v
+}
+
+#[test]
+fn the_cli_streaming_a_file_and_the_page_path_give_the_same_report() {
+    let dir = std::env::temp_dir().join(format!("samplescope-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tasks_path = dir.join("tasks.jsonl");
+    std::fs::write(
+        &tasks_path,
+        "{\"prompt\": \"What is 2+3?\", \"answer\": 5}\n{\"prompt\": \"What is 4+4?\", \"answer\": 8}\n",
+    )
+    .unwrap();
+    let text = [
+        jsonl(&[vllm_line("t0-c0", completion(&outputs(0), 0)), vllm_line("t1-c0", completion(&outputs(1), 0))]),
+        "not json\n".into(),
+        jsonl(&[vllm_line("t0-greedy", completion(&["5"], 0)), vllm_line("t1-greedy", completion(&["7"], 0))]),
+    ]
+    .concat();
+    let samples_path = dir.join("results.jsonl");
+    std::fs::write(&samples_path, &text).unwrap();
+    let json_path = dir.join("report.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_samplescope"))
+        .args(["eval", "--tasks", tasks_path.to_str().unwrap(), "--lane", "top_p=0.9", "--seed", "3", "--import"])
+        .arg(&samples_path)
+        .arg("--json")
+        .arg(&json_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("line 3: not valid JSON") && stdout.contains("pass@5"), "{stdout}");
+    // The page's path: the spec's JSON, ImportOptions::from_spec, import of the whole text.
+    let spec = EvalSpec::from_json(
+        &json!({"tasks": {"jsonl": {"text": std::fs::read_to_string(&tasks_path).unwrap()}},
+                "lanes": ["top_p=0.9"], "seed": 3})
+        .to_string(),
+    )
+    .unwrap();
+    let page = import(&text, ImportOptions::from_spec(&spec).unwrap()).unwrap();
+    let cli = std::fs::read_to_string(&json_path).unwrap();
+    assert_eq!(timeless(&cli), timeless(&page.to_json()));
+    check_two_tasks(&page);
+    let _ = std::fs::remove_dir_all(&dir);
+}
