@@ -6,9 +6,9 @@
 // data-run = idle | running | done, data-model-source = cache | network | file.
 
 import { $, h, replace, fillFacts, formatBytes, formatCount, toast } from './ui/dom.js';
-import { Lanes } from './ui/lanes.js';
+import { HEAT_MODES, Lanes, heatColor } from './ui/lanes.js';
 import { Inspector } from './ui/inspector.js';
-import { DEFAULT_RUN, TEMPERATURE_POSITIONS, cloneRun, validateRun } from './config.js';
+import { DEFAULT_RUN, LIMITS, TEMPERATURE_POSITIONS, cloneRun, laneSampleIndex, validateLane, validateRun } from './config.js';
 import { decodeConfig, embedSnippet, encodeConfig, hasConfig, modelUrl } from './share.js';
 import { EngineClient } from './engine-client.js';
 import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText, knownModel, notServedHint } from './protocol.js';
@@ -39,6 +39,18 @@ const state = {
   modelLoaded: false,
   /** @type {{runId: number, lane: number, step: number} | null} */
   inspecting: null,
+  /**
+   * The configuration of the lanes on the page as they ran (the controls may have changed
+   * since): what a fork continues.
+   * @type {import('./config.js').RunConfig | null}
+   */
+  shown: null,
+  /**
+   * Where each shown lane's tokens live in the worker: the run request and its lane there
+   * (a fork runs as a request of its own).
+   * @type {{runId: number, lane: number}[]}
+   */
+  laneRuns: [],
   /**
    * The model as a share link names it: {url, bytes} for a model loaded by URL.
    * @type {{url?: string, bytes?: number | null, file?: boolean} | null}
@@ -72,6 +84,7 @@ const lanes = new Lanes($('lanes'), {
   onInspect: (lane, step) => inspect(lane, step),
 });
 const inspector = new Inspector(() => { state.inspecting = null; lanes.select(-1, -1); });
+inspector.onFork = (id) => fork(id);
 
 // ---- WebGPU --------------------------------------------------------------------------------
 
@@ -309,6 +322,7 @@ function setupControls() {
   $('temperature-position').addEventListener('change', showPosition);
   showTemperature();
   showPosition();
+  $('heat').addEventListener('change', () => showHeat($('heat').value));
   $('run').addEventListener('click', run);
   $('share').addEventListener('click', () => share('link'));
   $('embed-code').addEventListener('click', () => share('embed'));
@@ -322,6 +336,24 @@ function setupControls() {
       if (!$('run').disabled) run();
     }
   });
+}
+
+/**
+ * Colours the lanes' tokens by `mode` (lanes.js's HEAT_MODES, values from the engine's
+ * Inspection.heat) and shows its legend.
+ * @param {string} mode
+ */
+function showHeat(mode) {
+  lanes.setHeat(mode);
+  const m = HEAT_MODES[mode];
+  const legend = $('heat-legend');
+  legend.hidden = !m;
+  if (!m) return;
+  const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => h('span', { className: 'heat-stop', style: { background: heatColor(t) } }));
+  replace(legend,
+    h('strong', {}, `Heat: ${m.label}`), ' ', m.low, ' ', h('span', { className: 'heat-bar' }, ...stops), ' ', m.high, ' · ',
+    h('span', { className: 'tok off-argmax heat-sample' }, 'abc'), ' not greedy’s argmax · uncoloured: no recorded distribution (a fork’s forced tokens, or “record distributions” off)',
+    mode === 'probability' || mode === 'surprise' ? ' · p is the token’s probability under its lane’s untruncated distribution (the inspector’s “p before”)' : '');
 }
 
 function readControls() {
@@ -355,16 +387,28 @@ function run() {
   replace($('run-status'), 'running…');
   lanes.startRun(cfg);
   if (state.deviceLost) replace($('run-status'), 'opening a new GPU device and loading the model again…');
+  state.shown = cfg;
+  const req = launch(cfg, (lane) => lane);
+  state.laneRuns = cfg.lanes.map((_, lane) => ({ runId: req.id, lane }));
+}
+
+/**
+ * Sends `cfg` to the worker and streams its lanes into the page, lane i of the request into
+ * card `card(i)`.
+ * @param {import('./config.js').RunConfig} cfg
+ * @param {(lane: number) => number} card
+ */
+function launch(cfg, card) {
   const req = engine.run(cfg, {
     onRebuild: () => current() && replace($('run-status'), 'the GPU device was lost before: opening a new one and loading the model again…'),
     onLaneStart: (m) => {
       if (!current()) return;
       if (state.deviceLost) replace($('run-status'), 'running…');
       state.deviceLost = false;
-      lanes.laneStart(m.lane);
+      lanes.laneStart(card(m.lane));
     },
-    onToken: (m) => current() && lanes.token(m.lane, m.step, m.tokenId, m.textDelta, m.eog),
-    onLaneEnd: (m) => current() && lanes.laneEnd(m.lane, m),
+    onToken: (m) => current() && lanes.token(card(m.lane), m.step, m.tokenId, m.textDelta, m.eog, m.forced, m.heat),
+    onLaneEnd: (m) => current() && lanes.laneEnd(card(m.lane), m),
   });
   state.runId = req.id;
   const current = () => state.runId === req.id;
@@ -380,6 +424,49 @@ function run() {
     if (current()) runEnded({ stopped: true });
     toast(e.message);
   });
+  return req;
+}
+
+/**
+ * "continue from here" on candidate `id` of the inspected token: a new lane, the inspected
+ * lane's tokens up to that step and then `id`, decoded on by the engine with the same
+ * sampler and the same dice (its sample index; the step counter continues as the lane's
+ * would: docs/DESIGN.md, "Forks"). Only the new lane runs; the others keep their text.
+ * @param {number} id
+ */
+function fork(id) {
+  const at = state.inspecting;
+  const shown = state.shown;
+  if (!at || !shown) return;
+  if (state.running) return toast('Wait for the run to end (or press Stop) before forking.');
+  if (shown.lanes.length >= LIMITS.lanes.max) return toast(`At most ${LIMITS.lanes.max} lanes: remove one to make room for a fork.`);
+  const parent = shown.lanes[at.lane];
+  const ids = lanes.tokenIds(at.lane);
+  if (!parent || ids.length <= at.step || state.laneRuns[at.lane]?.runId !== at.runId) {
+    return toast('That lane has changed since it ran: run again to fork it.');
+  }
+  const i = shown.lanes.length;
+  const suffix = ` ↪${at.step}`;
+  /** @type {import('./config.js').LaneConfig} */
+  const lane = {
+    ...JSON.parse(JSON.stringify(parent)),
+    name: `${parent.name.slice(0, LIMITS.nameLength - suffix.length)}${suffix}`,
+    fork: { parent: at.lane, sample: laneSampleIndex(parent, at.lane, shown), ids: [...ids.slice(0, at.step), id] },
+  };
+  const errors = validateLane(lane, i);
+  if (errors.length) return toast(errors.join('; '));
+  shown.lanes.push(lane);
+  state.run.lanes = [...state.run.lanes.slice(0, i), lane];
+  lanes.appendLane(state.run.lanes, shown);
+  state.running = true;
+  state.stopping = false;
+  state.runStart = performance.now();
+  body.run = 'running';
+  lanes.freeze();
+  setRunEnabled();
+  replace($('run-status'), `forking ${parent.name} at step ${at.step}…`);
+  const req = launch({ ...cloneRun(shown), lanes: [lane] }, () => i);
+  state.laneRuns[i] = { runId: req.id, lane: 0 };
 }
 
 /**
@@ -412,14 +499,15 @@ function runEnded(ev) {
  * @param {number} step
  */
 function inspect(lane, step) {
-  if (!state.runId) return;
-  const want = { runId: state.runId, lane, step };
+  const where = state.laneRuns[lane];
+  if (!where) return;
+  const want = { runId: where.runId, lane, step };
   state.inspecting = want;
   const name = state.run.lanes[lane]?.name ?? `lane ${lane + 1}`;
   lanes.select(lane, step);
   inspector.loading(name, step);
   if (state.running) replace($('inspector-summary'), 'The inspector will compute this step when the run finishes (or press Stop).');
-  engine.inspect(want.runId, lane, step).then(
+  engine.inspect(where.runId, where.lane, step).then(
     (m) => { if (state.inspecting === want) inspector.show(lane, name, step, m); },
     (e) => { if (state.inspecting === want) inspector.error(e.message); });
 }

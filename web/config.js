@@ -60,6 +60,20 @@ export const LANE_OVERRIDES = ['seed', 'temperature_position', 'penalty_last_n']
  * @property {number | null} [temperature]
  * @property {Record<string, number | null | undefined>} samplers
  * @property {Record<string, number | string>} [overrides]
+ * @property {LaneFork} [fork]
+ */
+
+/**
+ * A fork ("continue from here" in the inspector): the lane starts with `ids` after the
+ * prompt (the parent lane's tokens up to the forked step, then the chosen candidate) and
+ * decodes on from there with its own sampler and Philox sample index `sample` (its parent's,
+ * so the dice continue: docs/DESIGN.md, "Forks"). `parent` is the lane it came from (an
+ * index into the run's lanes; null once that lane is gone): where it came from, for the
+ * reader; the engine needs only `ids` and `sample`.
+ * @typedef {object} LaneFork
+ * @property {number | null} parent
+ * @property {number} sample
+ * @property {number[]} ids
  */
 
 /**
@@ -105,6 +119,8 @@ export const LIMITS = {
   lanes: { min: 1, max: 8 },
   nameLength: 40,
   promptLength: 8000,
+  /** Forced tokens of a fork (the engine also checks them against the vocabulary and the context). */
+  forkTokens: 4096,
 };
 
 export const TEMPERATURE_POSITIONS = {
@@ -194,8 +210,41 @@ export function validateLane(lane, i = 0) {
     if (!LANE_OVERRIDES.includes(k)) errors.push(`${where}: "${k.slice(0, 40)}" is not a setting a lane can override (known: ${LANE_OVERRIDES.join(', ')})`);
     else checkLaneParam(errors, k, v, `${where}: ${k}`);
   }
+  if (lane.fork !== undefined && lane.fork !== null) errors.push(...validateFork(lane.fork, where));
   return errors;
 }
+
+const isId = (/** @type {unknown} */ v) => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 2 ** 32 - 1;
+
+/**
+ * Errors in a lane's fork (the engine checks the ids against the model's vocabulary).
+ * @param {any} fork
+ * @param {string} where
+ */
+export function validateFork(fork, where) {
+  if (typeof fork !== 'object' || Array.isArray(fork)) return [`${where}: fork must be an object`];
+  const errors = [];
+  if (!Array.isArray(fork.ids) || fork.ids.length === 0) errors.push(`${where}: a fork needs at least one forced token id`);
+  else if (fork.ids.length > LIMITS.forkTokens) errors.push(`${where}: a fork forces at most ${LIMITS.forkTokens} tokens (got ${fork.ids.length})`);
+  else {
+    const bad = fork.ids.findIndex((id) => !isId(id));
+    if (bad >= 0) errors.push(`${where}: forced token ${bad + 1} must be a token id, a whole number ≥ 0 (got ${String(fork.ids[bad]).slice(0, 20)})`);
+  }
+  if (!isId(fork.sample)) errors.push(`${where}: the fork's sample index must be a whole number ≥ 0 (got ${String(fork.sample).slice(0, 20)})`);
+  if (fork.parent !== null && fork.parent !== undefined && !(Number.isInteger(fork.parent) && fork.parent >= 0)) {
+    errors.push(`${where}: the fork's parent must be a lane number`);
+  }
+  return errors;
+}
+
+/**
+ * Lane `i`'s Philox sample index in `run`: a fork keeps its parent's; other lanes use 0
+ * with same dice, else their own index (what the engine's lane_specs does).
+ * @param {LaneConfig} lane
+ * @param {number} i
+ * @param {RunConfig} run
+ */
+export const laneSampleIndex = (lane, i, run) => (lane.fork ? lane.fork.sample : run.sameDice ? 0 : i);
 
 /**
  * Each run-wide setting's check (errors pushed to the list); validateRun runs them all, and

@@ -7,6 +7,7 @@
 //   #v=1&prompt=Once+upon+a+time&chat=0&max_tokens=32&seed=42&temperature=1.5
 //    &temperature_position=first&same_dice=1&record=1
 //    &lane=Greedy:greedy&lane=Top-p+0.9:top_p=0.9&lane=Min-p+0.1:min_p=0.1
+//    [&fork=4:2:0:791,253,4563]
 //    [&model=https://…/model.gguf&model_size=98362432][&theme=dark&editable=1]
 //
 // `model` is a GGUF's URL, or the id of a model the pages offer (protocol.js's MODELS:
@@ -21,8 +22,15 @@
 // the lab's own controls. A link with a bad part still opens in the lab: `partial` is the
 // configuration with that part left at its default (a bad lane left out), and the errors
 // say what was left out.
+//
+// A fork (the inspector's "continue from here", config.js's LaneFork) is `fork=L:P:S:IDS`:
+// lane L of the link (counting from 1) starts with the token ids IDS (comma-separated: the
+// parent's tokens up to the forked step, then the chosen candidate) after the prompt, and
+// draws with Philox sample index S (its parent's); P is the lane it was forked from (a lane
+// number, or `-` when that lane is gone), shown to the reader. Links without `fork` read as
+// before; a page older than forks reports the key as unknown and opens the rest.
 
-import { DEFAULT_RUN, LANE_OVERRIDES, RUN_CHECKS, SAMPLERS, SAMPLER_KEYS, cloneRun, validateLane, validateRun } from './config.js';
+import { DEFAULT_RUN, LANE_OVERRIDES, RUN_CHECKS, SAMPLERS, SAMPLER_KEYS, cloneRun, validateFork, validateLane, validateRun } from './config.js';
 import { parseLaneSpec } from './lane-params.js';
 import { modelFileName } from './model-source.js';
 import { DEFAULT_MODEL, MODELS, knownModel } from './protocol.js';
@@ -38,7 +46,7 @@ export const THEMES = ['auto', 'light', 'dark'];
 export const HEIGHT_MESSAGE = 'samplescope:height';
 
 const RUN_KEYS = ['prompt', 'chat', 'max_tokens', 'seed', 'temperature', 'temperature_position', 'same_dice', 'record'];
-const KEYS = ['v', ...RUN_KEYS, 'lane', 'model', 'model_size', 'theme', 'editable'];
+const KEYS = ['v', ...RUN_KEYS, 'lane', 'fork', 'model', 'model_size', 'theme', 'editable'];
 
 /**
  * @typedef {{run: any, model: {url: string|null, bytes: number|null}, view: {theme: string, editable: boolean}}} Config
@@ -73,6 +81,42 @@ export function laneItem(lane) {
   return `${lane.name}:${parts.join(',')}`;
 }
 
+/**
+ * Lane `i`'s fork as `L:P:S:IDS` (see the top of this file).
+ * @param {import('./config.js').LaneFork} fork
+ * @param {number} i
+ */
+export function forkItem(fork, i) {
+  const parent = fork.parent === null || fork.parent === undefined ? '-' : String(fork.parent + 1);
+  return `${i + 1}:${parent}:${fork.sample}:${fork.ids.join(',')}`;
+}
+
+/**
+ * `L:P:S:IDS` → [lane index, fork], or null with the problem in `errors`.
+ * @param {string} item
+ * @param {string[]} errors
+ * @returns {[number, import('./config.js').LaneFork] | null}
+ */
+export function parseFork(item, errors) {
+  const m = /^\s*(\d+)\s*:\s*(\d+|-)\s*:\s*(\d+)\s*:\s*([\d\s,]+)$/.exec(item);
+  if (!m) {
+    errors.push(`fork must be LANE:PARENT:SAMPLE:ID,ID,… (e.g. 4:2:0:791,253), not "${item.slice(0, 60)}"`);
+    return null;
+  }
+  const lane = Number(m[1]) - 1;
+  const parent = m[2] === '-' ? null : Number(m[2]) - 1;
+  const ids = m[4].split(',').map((x) => x.trim());
+  if (ids.some((x) => x === '')) {
+    errors.push(`fork ${m[1]}: an empty token id in "${m[4].slice(0, 60)}"`);
+    return null;
+  }
+  if (lane < 0 || (parent !== null && parent < 0)) {
+    errors.push(`fork ${m[1]}: lanes count from 1`);
+    return null;
+  }
+  return [lane, { parent, sample: Number(m[3]), ids: ids.map(Number) }];
+}
+
 /** The configuration as `key=value&…` (no leading `#`), every run setting written out. */
 export function encodeConfig(config, { view = false } = {}) {
   const r = config.run;
@@ -87,6 +131,7 @@ export function encodeConfig(config, { view = false } = {}) {
     ['same_dice', r.sameDice ? 1 : 0],
     ['record', r.inspect ? 1 : 0],
     ...r.lanes.map((l) => ['lane', laneItem(l)]),
+    ...r.lanes.flatMap((l, i) => (l.fork ? [['fork', forkItem(l.fork, i)]] : [])),
   ];
   if (config.model?.url) pairs.push(['model', config.model.url]);
   if (config.model?.bytes) pairs.push(['model_size', config.model.bytes]);
@@ -178,6 +223,8 @@ export function configFromEntries(entries) {
   const errors = [];
   const seen = new Set();
   const lanes = [];
+  /** @type {[number, import('./config.js').LaneFork][]} */
+  const forks = [];
   let unreadable = false; // a format this page does not read: nothing of it can be trusted
   for (const [rawKey, value] of entries) {
     const key = rawKey.trim().replace(/-/g, '_');
@@ -185,7 +232,7 @@ export function configFromEntries(entries) {
       errors.push(`unknown parameter "${rawKey.slice(0, 40)}" (known: ${KEYS.join(', ')})`);
       continue;
     }
-    if (key !== 'lane') {
+    if (key !== 'lane' && key !== 'fork') {
       if (seen.has(key)) errors.push(`${key} is given twice`);
       seen.add(key);
     }
@@ -211,6 +258,11 @@ export function configFromEntries(entries) {
       case 'temperature': r.temperature = number(key, value, errors) ?? r.temperature; break;
       case 'temperature_position': r.temperaturePosition = value.trim(); break;
       case 'lane': lanes.push(value); break;
+      case 'fork': {
+        const f = parseFork(value, errors);
+        if (f) forks.push(f);
+        break;
+      }
       case 'model': {
         const u = value.trim();
         if (isModelUrl(u)) config.model.url = u;
@@ -242,6 +294,20 @@ export function configFromEntries(entries) {
       return lane;
     });
   }
+  for (const [i, fork] of forks) {
+    const lane = lanes.length ? config.run.lanes[i] : undefined;
+    const where = `fork ${i + 1}`;
+    if (!lane) errors.push(`${where}: the link has no lane ${i + 1}`);
+    else if (lane.fork) errors.push(`${where}: lane ${i + 1} is given two forks`);
+    else if (fork.parent !== null && (fork.parent >= lanes.length || fork.parent === i)) {
+      errors.push(`${where}: its parent lane ${fork.parent + 1} is not another lane of the link`);
+    } else {
+      lane.fork = fork;
+      const bad = validateFork(fork, `lane ${i + 1}`);
+      if (bad.length) laneOk[i] = false;
+      errors.push(...bad);
+    }
+  }
   // validateRun repeats the lanes' messages that parseLane already collected: keep one each.
   const all = [...new Set([...errors, ...validateRun(config.run)])];
   return { config, partial: unreadable ? null : keepValid(config, laneOk), errors: all };
@@ -262,19 +328,27 @@ function keepValid(config, laneOk) {
     check(out.run, errs);
     if (errs.length) out.run[field] = defaults[field];
   }
-  const lanes = out.run.lanes.filter((l, i) => laneOk[i] !== false && validateLane(l, i).length === 0);
-  out.run.lanes = lanes.length ? lanes.slice(0, 8) : defaults.lanes;
+  const kept = out.run.lanes.map((l, i) => laneOk[i] !== false && validateLane(l, i).length === 0);
+  // A fork names its parent by index: renumber it among the lanes kept (null when its
+  // parent is left out).
+  const index = kept.map((k, i) => (k ? kept.slice(0, i).filter(Boolean).length : null));
+  const lanes = out.run.lanes.filter((_, i) => kept[i]).slice(0, 8).map((l) => {
+    if (!l.fork) return l;
+    const p = l.fork.parent === null ? null : index[l.fork.parent] ?? null;
+    return { ...l, fork: { ...l.fork, parent: p !== null && p < 8 ? p : null } };
+  });
+  out.run.lanes = lanes.length ? lanes : defaults.lanes;
   return out;
 }
 
-/** The attributes <sampler-compare> reads (share.js keys with - for _, and `lanes`). */
-export const ELEMENT_ATTRIBUTES = ['prompt', 'lanes', 'temperature', 'temperature-position', 'seed', 'max-tokens', 'chat',
+/** The attributes <sampler-compare> reads (share.js keys with - for _, `lanes` and `forks`). */
+export const ELEMENT_ATTRIBUTES = ['prompt', 'lanes', 'forks', 'temperature', 'temperature-position', 'seed', 'max-tokens', 'chat',
   'same-dice', 'record', 'model', 'model-size', 'theme', 'editable'];
 
 /**
  * A configuration from an element's attributes: `get(name)` returns an attribute's value
  * or null when absent; `text` (the element's text) is the prompt when there is no prompt
- * attribute. `lanes` holds `;`- or newline-separated lane items.
+ * attribute. `lanes` holds `;`- or newline-separated lane items, `forks` fork items.
  * @returns {{config: Config, errors: string[]}}
  */
 export function configFromAttributes(get, text = '') {
@@ -282,8 +356,9 @@ export function configFromAttributes(get, text = '') {
   for (const name of ELEMENT_ATTRIBUTES) {
     const value = get(name);
     if (value === null || value === undefined) continue;
-    if (name === 'lanes') {
-      for (const item of value.split(/[;\n]/).map((x) => x.trim()).filter(Boolean)) entries.push(['lane', item]);
+    if (name === 'lanes' || name === 'forks') {
+      const key = name === 'lanes' ? 'lane' : 'fork';
+      for (const item of value.split(/[;\n]/).map((x) => x.trim()).filter(Boolean)) entries.push([key, item]);
     } else {
       entries.push([name, value]);
     }

@@ -7,7 +7,7 @@
 import init, { WebEngine, evalPreview } from '../pkg/samplescope.js';
 import { loadModelBytes } from './loader.js';
 import { inspectorView } from './inspect-view.js';
-import { laneSpec, validateRun } from './config.js';
+import { laneSampleIndex, laneSpec, validateRun } from './config.js';
 import { DEFAULT_N_CTX, EngineError, INSPECT_TOP, serve, stopOnCancel } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Handlers} Handlers */
@@ -163,7 +163,9 @@ const handlers = {
    * Every lane of a configuration in one batched generation (one forward pass per step for
    * all lanes, each lane's sampler chain on the GPU). Events: lane-start (all lanes), then
    * token as they come and lane-end per lane. With run.inspect, the engine also records the
-   * distribution behind every token, kept here for `inspect`.
+   * distribution behind every token, kept here for `inspect`. A fork lane (lane.fork) starts
+   * with its forced tokens, sent first as token events with `forced` set; it draws with its
+   * parent's sample index (config.js's laneSampleIndex).
    */
   async run({ id, run }, ctx) {
     const eng = await ready(ctx);
@@ -187,19 +189,24 @@ const handlers = {
     const checkCancel = stopOnCancel(() => eng.stop(), ctx);
     let cancelled = false;
     try {
-      await eng.generateLanes(run.prompt, run.chat, run.maxTokens, specs, run.sameDice, run.inspect ? INSPECT_TOP : 0, (ev) => {
+      const samples = run.lanes.map((l, i) => laneSampleIndex(l, i, run));
+      const forced = run.lanes.map((l) => Uint32Array.from(l.fork?.ids ?? []));
+      await eng.generateForks(run.prompt, run.chat, run.maxTokens, specs, Uint32Array.from(samples), forced, run.inspect ? INSPECT_TOP : 0, (ev) => {
         checkCancel();
         const { lane, index: step } = ev;
         r.lanes[lane][step] = ev.tokenId;
         if (ev.inspection) r.inspections[lane][step] = ev.inspection;
         const now = performance.now();
-        if (step === 0) firstAt[lane] = now;
-        ctx.event({ kind: 'token', lane, step, tokenId: ev.tokenId, textDelta: ev.text, eog: ev.stop === 'eog', record: ev.record });
+        // The rate counts sampled tokens only (a fork's forced ones come at once).
+        const given = run.lanes[lane].fork?.ids.length ?? 0;
+        if (step === given) firstAt[lane] = now;
+        ctx.event({ kind: 'token', lane, step, tokenId: ev.tokenId, textDelta: ev.text, eog: ev.stop === 'eog', record: ev.forced ? null : ev.record, forced: ev.forced, heat: ev.inspection?.heat ?? null });
         if (ev.stop) {
           ended[lane] = true;
           cancelled ||= ev.stop === 'cancelled';
           const s = (now - firstAt[lane]) / 1000;
-          ctx.event({ kind: 'lane-end', lane, tokens: step + 1, stop: ev.stop, tokPerS: step > 0 && s > 0 ? step / s : 0 });
+          const sampled = step - given;
+          ctx.event({ kind: 'lane-end', lane, tokens: step + 1, stop: ev.stop, tokPerS: sampled > 0 && s > 0 ? sampled / s : 0 });
         }
       });
     } catch (e) {
@@ -228,7 +235,7 @@ const handlers = {
     let ins = r.inspections[lane][step];
     const source = ins ? 'engine' : 'recomputed';
     if (!ins) {
-      const sampleIndex = r.run.sameDice ? 0 : lane;
+      const sampleIndex = laneSampleIndex(r.run.lanes[lane], lane, r.run);
       const eng = await ready();
       try {
         ins = await eng.inspectStep(r.run.prompt, r.run.chat, r.specs[lane], sampleIndex, Uint32Array.from(ids.slice(0, step)), INSPECT_TOP);

@@ -173,7 +173,7 @@ export class CompareView {
         this.lanes.startRun(cfg);
       },
       onLaneStart: (m) => this.lanes.laneStart(m.lane),
-      onToken: (m) => this.lanes.token(m.lane, m.step, m.tokenId, m.textDelta, m.eog),
+      onToken: (m) => this.lanes.token(m.lane, m.step, m.tokenId, m.textDelta, m.eog, m.forced, m.heat),
       onLaneEnd: (m) => this.lanes.laneEnd(m.lane, m),
     }, this.agreed ? { maxBytes: this.agreed } : {});
     this.job = job;

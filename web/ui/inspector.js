@@ -22,6 +22,12 @@ export class Inspector {
     this.legend = $('candidates-legend');
     this.tbody = /** @type {HTMLTableElement} */ ($('candidates-table')).tBodies[0];
     this.plots = [];
+    /**
+     * "continue from here": when set, every candidate row gets a button that calls it with
+     * the candidate's id (the lab makes a fork lane of it; the embed leaves it unset).
+     * @type {((id: number) => void) | null}
+     */
+    this.onFork = null;
     $('inspector-close').addEventListener('click', () => { this.hide(); onClose(); });
     window.addEventListener('resize', () => this.resize());
   }
@@ -147,7 +153,7 @@ export class Inspector {
 
   fillTable(a, chosen) {
     const maxPost = Math.max(...a.candidates.map((c) => c.post), 1e-9);
-    replace(this.tbody, ...a.candidates.map((c) => h('tr', { className: [c.survivor ? 'survivor' : 'cut', c.id === chosen ? 'chosen' : ''].join(' ').trim() },
+    replace(this.tbody, ...a.candidates.map((c) => h('tr', { className: [c.survivor ? 'survivor' : 'cut', c.id === chosen ? 'chosen' : ''].join(' ').trim(), dataset: { id: c.id, pre: c.pre, post: c.post } },
       h('td', {}, String(c.rank + 1)),
       h('td', { className: 'tokcell' }, visible(c.text)),
       h('td', {}, String(c.id)),
@@ -155,6 +161,11 @@ export class Inspector {
       h('td', {}, pct(c.pre)),
       h('td', {}, h('span', { className: 'pbar', style: { width: `${Math.round((60 * c.post) / maxPost)}px` } }), ' ', c.survivor ? pct(c.post) : '—'),
       h('td', {}, c.id === chosen ? '★ chosen' : c.survivor ? '✓' : ''),
+      this.onFork ? h('td', {}, h('button', {
+        type: 'button', className: 'ghost fork-btn', dataset: { id: c.id },
+        title: `A new lane: this lane's tokens up to this step, then “${visible(c.text)}” (id ${c.id}), decoded on with the same sampler and dice`,
+        on: { click: () => this.onFork?.(c.id) },
+      }, '↪ continue from here')) : null,
     )));
   }
 

@@ -7,6 +7,25 @@ import { SAMPLERS, LIMITS, describeLane, validateLane } from '../config.js';
 
 const ECHO_CHARS = 240;
 
+/**
+ * The heat modes: each token coloured by a value of its step's Inspection.heat (computed in
+ * Rust), scaled to 0…1 for the colour (1: hottest, the least likely / most uncertain).
+ * @type {Record<string, {label: string, value: (d: DOMStringMap) => number | null, scale: (v: number) => number, low: string, high: string}>}
+ */
+export const HEAT_MODES = {
+  probability: {
+    label: 'probability under the lane', value: (d) => num(d.p), scale: (p) => 1 - p, low: '100 %', high: '0 %',
+  },
+  surprise: {
+    label: 'surprise −log₂ p', value: (d) => num(d.surprise), scale: (b) => Math.min(b, 10) / 10, low: '0 bits', high: '≥ 10 bits',
+  },
+  entropy: {
+    label: 'entropy of the step', value: (d) => num(d.entropy), scale: (b) => Math.min(b, 8) / 8, low: '0 bits', high: '≥ 8 bits',
+  },
+};
+
+const num = (/** @type {string | undefined} */ s) => (s === undefined || s === '' ? null : Number(s));
+
 export class Lanes {
   /**
    * @param {HTMLElement} root
@@ -24,6 +43,22 @@ export class Lanes {
     this.editing = -1;
     this.running = false;
     this.selected = null;
+    /** The heat mode (HEAT_MODES' keys) or 'off'. */
+    this.heat = 'off';
+  }
+
+  /** Colours every token by `mode` (a HEAT_MODES key), or none ('off'). */
+  setHeat(mode) {
+    this.heat = Object.hasOwn(HEAT_MODES, mode) ? mode : 'off';
+    this.root.dataset.heat = this.heat;
+    for (const t of this.root.querySelectorAll('.tok')) this.paint(/** @type {HTMLElement} */ (t));
+  }
+
+  /** @param {HTMLElement} span */
+  paint(span) {
+    const mode = HEAT_MODES[this.heat];
+    const v = mode ? mode.value(span.dataset) : null;
+    span.style.background = v === null || Number.isNaN(v) ? '' : heatColor(mode.scale(v));
   }
 
   /** Draws the lane cards for a configuration (clears any streamed text). */
@@ -53,6 +88,7 @@ export class Lanes {
     c.rate = h('span', { 'data-stat': 'rate' }, '– tok/s');
     c.status = h('span', { 'data-stat': 'status' });
     c.note = h('p', { className: 'lane-note', hidden: true });
+    c.fork = lane.fork ? h('p', { className: 'lane-fork', 'data-fork': '' }, this.forkText(lane.fork)) : null;
     const actions = this.editable && h('div', { className: 'lane-actions' },
       h('button', { type: 'button', className: 'ghost', title: 'Edit this lane’s samplers', disabled: this.running, on: { click: () => this.toggleEditor(i) } }, 'edit'),
       h('button', { type: 'button', className: 'ghost', title: 'Remove this lane', 'aria-label': `Remove lane ${lane.name}`, disabled: this.running || this.lanes.length <= 1, on: { click: () => this.removeLane(i) } }, '✕'),
@@ -63,11 +99,23 @@ export class Lanes {
         h('span', { className: 'lane-desc' }, describeLane(lane, this.run)),
         actions),
       h('div', { className: 'lane-stats' }, c.tokens, c.rate, c.status),
+      c.fork,
       c.note,
       c.stream,
       this.editing === i ? this.editor(lane, i) : null,
     );
     return c;
+  }
+
+  /**
+   * Where a fork came from: "↪ from Top-p 0.9 at step 5 (token 4563)".
+   * @param {import('../config.js').LaneFork} fork
+   */
+  forkText(fork) {
+    const step = fork.ids.length - 1;
+    const parent = fork.parent === null || fork.parent === undefined ? null : this.lanes[fork.parent];
+    const from = parent ? `lane ${fork.parent + 1} (${parent.name})` : 'a lane no longer here';
+    return `↪ forked from ${from} at step ${step}: token ${fork.ids[step]} forced, then decoded on with dice #${fork.sample}`;
   }
 
   editor(lane, i) {
@@ -88,6 +136,7 @@ export class Lanes {
         temperature: tOn.checked ? Number(tVal.value) : null,
         samplers: Object.fromEntries(rows.filter((r) => r.on.checked).map((r) => [r.s.key, Number(r.val.value)])),
       };
+      if (lane.fork) next.fork = lane.fork;
       const errs = validateLane(next, i);
       if (errs.length) {
         replace(errors, errs.join('; '));
@@ -122,7 +171,41 @@ export class Lanes {
 
   removeLane(i) {
     if (this.editing === i) this.editing = -1;
-    this.hooks.onChange(this.lanes.filter((_, j) => j !== i));
+    // Forks name their parent by index: renumber them, and forget a parent that goes.
+    const parent = (p) => (p === null || p === undefined || p === i ? null : p > i ? p - 1 : p);
+    const next = this.lanes.filter((_, j) => j !== i)
+      .map((l) => (l.fork ? { ...l, fork: { ...l.fork, parent: parent(l.fork.parent) } } : l));
+    this.hooks.onChange(next);
+  }
+
+  /**
+   * A lane added at the end (a fork) while the others keep their text: `lanes` is the
+   * configuration with it as its last lane.
+   */
+  appendLane(lanes, run) {
+    this.lanes = lanes;
+    const i = lanes.length - 1;
+    const c = this.card(lanes[i], i);
+    this.cards.push(c);
+    const add = /** @type {HTMLButtonElement | null} */ (this.root.querySelector('.add-lane'));
+    this.root.insertBefore(c.el, add);
+    if (add) add.disabled = lanes.length >= LIMITS.lanes.max;
+    const echo = run.chat ? null : run.prompt.length > ECHO_CHARS ? `…${run.prompt.slice(-ECHO_CHARS)}` : run.prompt;
+    if (echo) c.stream.prepend(h('span', { className: 'prompt-echo', 'aria-hidden': 'true' }, echo));
+    c.count = 0;
+    c.status.textContent = 'waiting';
+    return i;
+  }
+
+  /** A run of some lanes starts (a fork) while every card keeps its text: no editing meanwhile. */
+  freeze() {
+    this.running = true;
+    for (const b of this.root.querySelectorAll('.lane-actions button, .add-lane')) /** @type {HTMLButtonElement} */ (b).disabled = true;
+  }
+
+  /** The token ids lane `i` shows, in order (a fork's forced ones first). */
+  tokenIds(i) {
+    return [...(this.cards[i]?.text.querySelectorAll('.tok') ?? [])].map((t) => Number(/** @type {HTMLElement} */ (t).dataset.tokenId));
   }
 
   /** A run starts: empty every stream, echo the prompt, freeze editing. */
@@ -140,18 +223,32 @@ export class Lanes {
 
   laneStart(i) {
     const c = this.cards[i];
+    if (!c) return;
     c.status.textContent = 'decoding…';
     c.stream.classList.add('running');
     c.t0 = performance.now();
   }
 
-  token(i, step, tokenId, textDelta, eog = false) {
+  /**
+   * @param {import('../../pkg/samplescope.js').Heat | null} [heat]  the step's heat (recorded runs)
+   */
+  token(i, step, tokenId, textDelta, eog = false, forced = false, heat = null) {
     const c = this.cards[i];
+    if (!c) return;
     const what = eog ? ' · end of text' : textDelta ? ` · “${visible(textDelta)}”` : ' (part of a character)';
+    const fork = this.lanes[i]?.fork;
+    const point = forced && fork && step === fork.ids.length - 1;
+    const classes = [eog ? 'tok empty eog' : textDelta === '' ? 'tok empty' : 'tok', forced ? 'forced' : '', point ? 'fork-point' : ''];
     const span = h('span', {
-      className: eog ? 'tok empty eog' : textDelta === '' ? 'tok empty' : 'tok', tabindex: '-1',
-      dataset: { step, tokenId }, title: `step ${step} · token ${tokenId}${what}`,
+      className: classes.filter(Boolean).join(' '), tabindex: '-1',
+      dataset: { step, tokenId }, title: `step ${step} · token ${tokenId}${what}${point ? ' · the forked token' : forced ? ' · forced (the parent’s)' : ''}`,
     }, textDelta);
+    if (heat) {
+      Object.assign(span.dataset, { p: heat.prob, surprise: heat.surprise_bits, entropy: heat.entropy_bits, argmax: heat.argmax });
+      if (heat.argmax !== tokenId) span.classList.add('off-argmax');
+      span.title += ` · p ${(heat.prob * 100).toPrecision(3)} % · ${heat.surprise_bits.toFixed(2)} bits · entropy ${heat.entropy_bits.toFixed(2)} bits${heat.argmax !== tokenId ? ` · greedy would take ${heat.argmax}` : ''}`;
+      this.paint(span);
+    }
     if (step < c.count) {
       // A repeated step carries the tail of an unfinished character: append to that token.
       c.text.querySelector(`[data-step="${step}"]`)?.append(textDelta);
@@ -160,10 +257,11 @@ export class Lanes {
     c.text.append(span);
     c.count = step + 1;
     c.tokens.textContent = `${c.count} token${c.count === 1 ? '' : 's'}`;
-    if (c.count > 1) {
+    const given = fork?.ids.length ?? 0; // forced tokens come at once: the rate counts the sampled ones
+    if (c.count > given + 1) {
       const s = (performance.now() - c.firstAt) / 1000;
-      c.rate.textContent = `${((c.count - 1) / s).toFixed(2)} tok/s`;
-    } else {
+      c.rate.textContent = `${((c.count - given - 1) / s).toFixed(2)} tok/s`;
+    } else if (c.count === given + 1) {
       c.firstAt = performance.now();
     }
     const nearBottom = c.stream.scrollHeight - c.stream.scrollTop - c.stream.clientHeight < 40;
@@ -172,6 +270,7 @@ export class Lanes {
 
   laneEnd(i, ev) {
     const c = this.cards[i];
+    if (!c) return;
     c.stream.classList.remove('running');
     c.tokens.textContent = `${ev.tokens} token${ev.tokens === 1 ? '' : 's'}`;
     if (ev.tokPerS > 0) c.rate.textContent = `${ev.tokPerS.toFixed(2)} tok/s`;
@@ -199,4 +298,10 @@ export class Lanes {
     this.root.querySelector('.tok.selected')?.classList.remove('selected');
     this.cards[lane]?.text.querySelector(`[data-step="${step}"]`)?.classList.add('selected');
   }
+}
+
+/** The heat colour for t in 0…1 (0: cool and clear, 1: hot). */
+export function heatColor(t) {
+  const x = Math.max(0, Math.min(1, t));
+  return `color-mix(in srgb, var(--heat, #e4572e) ${Math.round(8 + x * 70)}%, transparent)`;
 }

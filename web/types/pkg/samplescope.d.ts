@@ -49,6 +49,22 @@ export class WebEngine {
     onEvent: (ev: LaneEvent) => void,
   ): Promise<Generation[]>;
   /**
+   * `generateLanes` with forks: lane i draws with Philox sample index `sampleIndices[i]` and
+   * starts with the ids `forced[i]` (empty: none) after the prompt, as if it had picked
+   * them; its first sampled token is token `forced[i].length`, drawn with that step's dice.
+   * Forced tokens come first, as events with `forced` set. `maxTokens` counts sampled tokens.
+   */
+  generateForks(
+    prompt: string,
+    chat: boolean,
+    maxTokens: number,
+    specs: string[],
+    sampleIndices: Uint32Array,
+    forced: Uint32Array[],
+    inspectTop: number,
+    onEvent: (ev: LaneEvent) => void,
+  ): Promise<Generation[]>;
+  /**
    * The distribution behind one step of a lane, recomputed (one prefill of prompt + prefix)
    * and put through the lane's sampler chain on the GPU: the same Inspection a recorded
    * run's event carries. `sampleIndex` is 0 for a run with same dice, else the lane's index.
@@ -102,11 +118,13 @@ export type StopReason = 'max_tokens' | 'eog' | 'cancelled';
 
 export interface LaneEvent {
   lane: number;
-  /** The token's step (0 for the first generated token). */
+  /** The token's step (0 for the lane's first token, forced or generated). */
   index: number;
   tokenId: number;
   /** The text the token adds ("" while a character's bytes are incomplete). */
   text: string;
+  /** A token the lane was given (a fork's prefix), not one its sampler picked. */
+  forced: boolean;
   /** Set on the lane's last event. */
   stop: StopReason | null;
   record: LaneRecord | null;
@@ -169,6 +187,23 @@ export interface Inspection {
   kept_mass: number;
   /** The cut-offs that applied, in chain order. */
   thresholds: Threshold[];
+  /** The picked token's probability and surprise and the step's entropy (the lab's heat). */
+  heat: Heat;
+}
+
+/**
+ * Under the lane's untruncated distribution (prob_before: the working logits at the lane's
+ * temperature, penalties applied; T = 1 for greedy).
+ */
+export interface Heat {
+  /** The picked token's prob_before. */
+  prob: number;
+  /** −log₂ prob (Infinity for probability 0). */
+  surprise_bits: number;
+  /** −Σ p log₂ p over every token in play. */
+  entropy_bits: number;
+  /** The argmax of the working logits (ties → lowest id): greedy's pick here. */
+  argmax: number;
 }
 
 export interface Generation {
