@@ -7,7 +7,9 @@
 // several dispatches over row ranges of W, each writing its columns of y),
 // COOP (a 64-invocation workgroup per weight row with a shared-memory reduction, for real
 // GPUs); else the software-adapter shape: 4 weight rows × R (1, or 4 with BATCH) activation
-// rows per invocation, WG invocations a workgroup, no barriers.
+// rows per invocation, WG invocations a workgroup, no barriers. I8 (software shape, Q4 and
+// Q8): x holds the activations as quantize.wgsl's int8 blocks and the blocks are dotted with
+// dot4I8Packed (weights_q4_i8.wgsl, weights_q8_i8.wgsl) instead of in f32.
 //
 // Why the software shape looks like this: a CPU adapter (lavapipe, SwiftShader) runs the
 // invocations of a workgroup as the lanes of SIMD registers, so every per-invocation load
@@ -16,7 +18,11 @@
 // that handles 4 activation rows unpacks each weight once for 4 rows.
 @group(0) @binding(0) var<uniform> rows: Rows;
 @group(0) @binding(1) var<storage, read> weights: array<u32>;      // [N or 2N, K/32] blocks
+#if I8
+@group(0) @binding(2) var<storage, read> x: array<vec4<u32>>;      // [M, K/32, 3] int8 blocks
+#else
 @group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;      // [M, K/4]
+#endif
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;      // [M, LDY] (SPLIT: [M, N0])
 #if SPLIT
 // SPLIT: W stacks three matrices (q, k, v) and the output columns go to three buffers:
@@ -26,8 +32,13 @@
 #endif
 
 const KB: u32 = K / 32u;   // blocks per weight row
-const KV4: u32 = K / 4u;   // vec4s per activation row
+#if I8
+const XROW: u32 = KB * 3u; // vec4s per activation row
+#else
+const XROW: u32 = K / 4u;
+#endif
 
+#if COOP
 
 // Partial dot products of weight row n with activation rows m0 .. m0+R-1, over the blocks
 // lane, lane+stride, … Rows past the end are clamped (read but never written).
@@ -37,7 +48,7 @@ fn row_dot(n: u32, m0: u32, lane: u32, stride: u32) -> array<f32, R> {
     for (var b = lane; b < KB; b += stride) {
         load_block(n * KB + b, &w);
         for (var r = 0u; r < R; r++) {
-            let xb = min(m0 + r, rows.n - 1u) * KV4 + b * 8u;
+            let xb = min(m0 + r, rows.n - 1u) * XROW + b * 8u;
             var s = 0.0;
             for (var k = 0u; k < 8u; k++) {
                 s += dot(w[k], x[xb + k]);
@@ -47,6 +58,7 @@ fn row_dot(n: u32, m0: u32, lane: u32, stride: u32) -> array<f32, R> {
     }
     return acc;
 }
+#endif
 
 // ggml's GELU, tanh form. tanh is written with exp of a clamped argument: some WGSL
 // backends compute tanh(u) as a ratio of exps that overflows to NaN for large |u|.
@@ -135,6 +147,67 @@ const NR: u32 = 4u;
 #endif
 const NG: u32 = (N + NR - 1u) / NR;
 
+#if I8
+// Int8 activations: a block of one activation row (XW = u32, sums i32 and f32) or of four
+// (BATCH: XW = vec4<u32>, word k of each row as a component, four sums at once): the eight
+// quant words, the block's d and s. dot8 is four products a call per row.
+#if BATCH
+alias XW = vec4<u32>;
+alias SI = vec4<i32>;
+alias ST = vec4<f32>;
+fn dot8(w: u32, x: XW) -> SI {
+    return vec4<i32>(dot4I8Packed(w, x.x), dot4I8Packed(w, x.y), dot4I8Packed(w, x.z), dot4I8Packed(w, x.w));
+}
+fn to_st(s: SI) -> ST {
+    return vec4<f32>(s);
+}
+#else
+alias XW = u32;
+alias SI = i32;
+alias ST = f32;
+fn dot8(w: u32, x: XW) -> SI {
+    return dot4I8Packed(w, x);
+}
+fn to_st(s: SI) -> ST {
+    return f32(s);
+}
+#endif
+struct X8 {
+    w0: XW, w1: XW, w2: XW, w3: XW, w4: XW, w5: XW, w6: XW, w7: XW,
+    d: ST,
+    s: ST,
+}
+#if BATCH
+fn load_x8(xb: vec4<u32>, b: u32) -> X8 {
+    let i = xb + vec4<u32>(3u * b);
+    let a0 = x[i.x];
+    let a1 = x[i.y];
+    let a2 = x[i.z];
+    let a3 = x[i.w];
+    let b0 = x[i.x + 1u];
+    let b1 = x[i.y + 1u];
+    let b2 = x[i.z + 1u];
+    let b3 = x[i.w + 1u];
+    let e0 = bitcast<vec2<f32>>(x[i.x + 2u].xy);
+    let e1 = bitcast<vec2<f32>>(x[i.y + 2u].xy);
+    let e2 = bitcast<vec2<f32>>(x[i.z + 2u].xy);
+    let e3 = bitcast<vec2<f32>>(x[i.w + 2u].xy);
+    return X8(vec4<u32>(a0.x, a1.x, a2.x, a3.x), vec4<u32>(a0.y, a1.y, a2.y, a3.y),
+              vec4<u32>(a0.z, a1.z, a2.z, a3.z), vec4<u32>(a0.w, a1.w, a2.w, a3.w),
+              vec4<u32>(b0.x, b1.x, b2.x, b3.x), vec4<u32>(b0.y, b1.y, b2.y, b3.y),
+              vec4<u32>(b0.z, b1.z, b2.z, b3.z), vec4<u32>(b0.w, b1.w, b2.w, b3.w),
+              vec4<f32>(e0.x, e1.x, e2.x, e3.x), vec4<f32>(e0.y, e1.y, e2.y, e3.y));
+}
+#else
+fn load_x8(xb: vec4<u32>, b: u32) -> X8 {
+    let i = xb.x + 3u * b;
+    let a = x[i];
+    let c = x[i + 1u];
+    let e = bitcast<vec2<f32>>(x[i + 2u].xy);
+    return X8(a.x, a.y, a.z, a.w, c.x, c.y, c.z, c.w, e.x, e.y);
+}
+#endif
+#else
 #if BATCH
 // Four activation rows at once: the block's k-th vec4 of rows m0..m0+3 as matrix columns,
 // so v * X is the four rows' dot products with v.
@@ -174,6 +247,7 @@ fn weighted_sum_x(s: XT, w: vec4<f32>) -> ST {
     return dot(s, w);
 }
 #endif
+#endif
 
 // Weight rows (first block indices) ra, and rb with WIDE, · the activation rows whose
 // vec4s start at xb0. Returns the dots of ra then rb.
@@ -199,6 +273,29 @@ fn dot_rows(ra: vec4<u32>, rb: vec4<u32>, rc: vec4<u32>, rd: vec4<u32>, xb0: vec
     var a15: ST;
 #endif
     for (var b = 0u; b < KB; b++) {
+#if I8
+        let xv = load_x8(xb0, b);
+        a0 += block_dot8(ra.x + b, xv);
+        a1 += block_dot8(ra.y + b, xv);
+        a2 += block_dot8(ra.z + b, xv);
+        a3 += block_dot8(ra.w + b, xv);
+#if WIDE
+        a4 += block_dot8(rb.x + b, xv);
+        a5 += block_dot8(rb.y + b, xv);
+        a6 += block_dot8(rb.z + b, xv);
+        a7 += block_dot8(rb.w + b, xv);
+#endif
+#if WIDER
+        a8 += block_dot8(rc.x + b, xv);
+        a9 += block_dot8(rc.y + b, xv);
+        a10 += block_dot8(rc.z + b, xv);
+        a11 += block_dot8(rc.w + b, xv);
+        a12 += block_dot8(rd.x + b, xv);
+        a13 += block_dot8(rd.y + b, xv);
+        a14 += block_dot8(rd.z + b, xv);
+        a15 += block_dot8(rd.w + b, xv);
+#endif
+#else
         let xb = xb0 + vec4<u32>(b * 8u);
         let y0 = load_x(xb, 0u);
         let y1 = load_x(xb, 1u);
@@ -237,6 +334,7 @@ fn dot_rows(ra: vec4<u32>, rb: vec4<u32>, rc: vec4<u32>, rd: vec4<u32>, xb0: vec
         a14 += block_dot(rd.z + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
         a15 += block_dot(rd.w + b, x0, x1, x2, x3, x4, x5, x6, x7, sx);
 #endif
+#endif
     }
 #if WIDER
     return array<ST, NR>(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15);
@@ -271,7 +369,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let nb = min(n + vec4<u32>(4u * NG), vec4<u32>(N - 1u));
     let nc = min(n + vec4<u32>(8u * NG), vec4<u32>(N - 1u));
     let nd = min(n + vec4<u32>(12u * NG), vec4<u32>(N - 1u));
-    let xb = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(rows.n - 1u)) * KV4;
+    let xb = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(rows.n - 1u)) * XROW;
     let a = dot_rows(na * KB, nb * KB, nc * KB, nd * KB, xb);
 #if GLU
     let u = dot_rows((na + N) * KB, (nb + N) * KB, (nc + N) * KB, (nd + N) * KB, xb);

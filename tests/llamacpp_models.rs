@@ -25,7 +25,8 @@ const EXACT_TOL: f64 = 1e-2;
 
 fn load(bytes: &[u8], variant: Variant) -> samplescope::Result<Model> {
     let g = Gguf::parse(bytes)?;
-    let gpu = pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant), ..Default::default() }))?;
+    let gpu =
+        pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant), int8: Some(false), ..Default::default() }))?;
     let opts = LoadOptions { n_ctx: 128, max_rows: 64, kv_f16: false, ..LoadOptions::default() };
     pollster::block_on(Model::load(gpu, &g, &opts))
 }

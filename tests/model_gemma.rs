@@ -57,7 +57,8 @@ fn load(variant: Variant, n_ctx: u32) -> Model {
     let bytes = model_bytes();
     let g = Gguf::parse(&bytes).unwrap();
     let gpu =
-        pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant), ..Default::default() })).expect("GPU adapter");
+        pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant), int8: Some(false), ..Default::default() }))
+            .expect("GPU adapter");
     let opts = LoadOptions { n_ctx, max_rows: 128, kv_f16: false, ..LoadOptions::default() };
     let plan = Model::plan(&gpu, &g, &opts).unwrap();
     let model = pollster::block_on(Model::load(gpu, &g, &opts)).unwrap();

@@ -30,7 +30,8 @@ fn check(spec: &SynthSpec, variant: Variant, max_rows: u32) {
     let g = Gguf::parse(&bytes).unwrap();
     let what = format!("{:?}/{:?} tied={} {:?} rows={max_rows}", spec.weight_type, spec.embd_type, spec.tied, variant);
     let gpu =
-        pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant), ..Default::default() })).expect("GPU adapter");
+        pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant), int8: Some(false), ..Default::default() }))
+            .expect("GPU adapter");
     let opts = LoadOptions { n_ctx: 32, max_rows, kv_f16: false, ..LoadOptions::default() };
     let plan = Model::plan(&gpu, &g, &opts).unwrap();
     let mut model = pollster::block_on(Model::load(gpu, &g, &opts)).unwrap();
@@ -107,7 +108,7 @@ fn binding_limits_are_checked_before_upload() {
     let g = Gguf::parse(&bytes).unwrap();
     let opts = LoadOptions { n_ctx: 16, max_rows: 4, ..LoadOptions::default() };
     // Q4_1 rows of 64 weights are 40 bytes: a 32-byte binding holds none.
-    let tiny = GpuOptions { variant: Some(Variant::Cooperative), max_storage_binding: Some(32) };
+    let tiny = GpuOptions { variant: Some(Variant::Cooperative), max_storage_binding: Some(32), ..Default::default() };
     let gpu = pollster::block_on(Gpu::new(tiny)).unwrap();
     assert_eq!(gpu.facts.max_storage_binding, 32);
     let err = Model::plan(&gpu, &g, &opts).unwrap_err().to_string();

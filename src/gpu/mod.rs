@@ -37,6 +37,12 @@ pub struct GpuOptions {
     /// run as a browser with WebGPU's default limits would (128 MiB), or to test the refusal
     /// of a model that does not fit.
     pub max_storage_binding: Option<u64>,
+    /// Int8 activations in the Q4 and Q8 matmuls of the row kernels (quantized per 32-value
+    /// block, dotted with WGSL's packed 4×8-bit dot products): Some(false) keeps every matmul
+    /// in f32 (the exact comparisons), Some(true) asks for int8 wherever the adapter has
+    /// `packed_4x8_integer_dot_product`, None (the default) uses it where it was measured
+    /// faster: lavapipe (docs/DESIGN.md, "Int8 activations").
+    pub int8: Option<bool>,
 }
 
 /// Facts about the adapter, for the CLI, the page and the benchmark.
@@ -50,6 +56,9 @@ pub struct AdapterFacts {
     pub has_subgroups: bool,
     pub has_f16: bool,
     pub has_timestamps: bool,
+    /// WGSL's `packed_4x8_integer_dot_product` (dot4I8Packed): always natively (naga
+    /// implements it), in the browser where `navigator.gpu.wgslLanguageFeatures` has it.
+    pub has_dot4: bool,
     pub max_storage_binding: u64,
 }
 
@@ -60,6 +69,8 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub facts: Arc<AdapterFacts>,
     pub variant: Variant,
+    /// Whether the row kernels' Q4 and Q8 matmuls take int8 activations (`GpuOptions::int8`).
+    pub int8: bool,
     /// Set by the device-lost callback: why the device was lost. Once set, every call here
     /// that waits on the GPU fails with [`Error::Gpu`] naming it.
     lost: Arc<Mutex<Option<String>>>,
@@ -122,9 +133,16 @@ impl Gpu {
             has_subgroups: required_features.contains(wgpu::Features::SUBGROUP),
             has_f16: required_features.contains(wgpu::Features::SHADER_F16),
             has_timestamps: required_features.contains(wgpu::Features::TIMESTAMP_QUERY),
+            has_dot4: instance
+                .wgsl_language_features()
+                .contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct),
             max_storage_binding: limits.max_storage_buffer_binding_size as u64,
         };
         let variant = opts.variant.unwrap_or(if software { Variant::Row } else { Variant::Cooperative });
+        // Measured faster on lavapipe only; on SwiftShader the same kernels cost ~1.4× the
+        // f32 ones (examples/int8_probe), and real GPUs run the cooperative kernels.
+        let lavapipe = info.name.to_lowercase().contains("llvmpipe");
+        let int8 = facts.has_dot4 && variant == Variant::Row && opts.int8.unwrap_or(lavapipe);
         let lost = Arc::new(Mutex::new(None));
         let flag = lost.clone();
         device.set_device_lost_callback(move |reason, message| {
@@ -137,7 +155,7 @@ impl Gpu {
                 l.get_or_insert(text);
             }
         });
-        Ok(Gpu { device, queue, facts: Arc::new(facts), variant, lost })
+        Ok(Gpu { device, queue, facts: Arc::new(facts), variant, int8, lost })
     }
 
     /// Why the device was lost (its reason and the driver's message), or None while it works.

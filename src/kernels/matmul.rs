@@ -1,6 +1,8 @@
 //! Launcher for shaders/matmul.wgsl: y (+)= W·x with quantized W, optionally gate/up fused
 //! with SiLU (GLU) or three stacked matrices written to three outputs (split, for q, k, v).
-//! Pipelines for one activation row (decode) and several (prefill, lanes).
+//! Pipelines for one activation row (decode) and several (prefill, lanes). On the row
+//! kernels Q4 and Q8 can take int8 activations instead (`Matmul::int8`): x is then the
+//! output of a `Quantize` of the f32 rows.
 
 use super::weights::WeightFormat;
 use super::{groups, Kernels, COMMON};
@@ -27,6 +29,7 @@ pub struct Matmul {
     shape: Shape,
     split: bool,
     texture: bool,
+    int8: bool,
 }
 
 /// What one dispatch computes besides y = W·x.
@@ -86,12 +89,30 @@ impl Matmul {
     }
 
     /// W·x with the given epilogue; for a split, `n` counts the rows of all three.
+    /// Takes int8 activations where the GPU was opened for them (`Gpu::int8`) and the format
+    /// has an int8 reader.
     pub fn with(kern: &Kernels, fmt: WeightFormat, k: u32, n: u32, epi: Epilogue) -> Result<Self> {
-        Self::with_shape(kern, fmt, k, n, epi, Shape::for_variant(kern.variant()))
+        let int8 = kern.gpu.int8 && fmt.int8_reader().is_some();
+        Self::with_shape(kern, fmt, k, n, epi, Shape::for_variant(kern.variant()), int8)
     }
 
-    fn with_shape(kern: &Kernels, fmt: WeightFormat, k: u32, n: u32, epi: Epilogue, shape: Shape) -> Result<Self> {
+    fn with_shape(
+        kern: &Kernels,
+        fmt: WeightFormat,
+        k: u32,
+        n: u32,
+        epi: Epilogue,
+        shape: Shape,
+        int8: bool,
+    ) -> Result<Self> {
         let variant = kern.variant();
+        let i8_reader = fmt.int8_reader().filter(|_| int8);
+        if int8 && (i8_reader.is_none() || variant != Variant::Row) {
+            return Err(crate::Error::Param(format!(
+                "int8 activations with {fmt:?} on the {} kernels",
+                variant.name()
+            )));
+        }
         if fmt.uses_texture() && variant != Variant::Row {
             return Err(crate::Error::Param(format!("weight format {fmt:?} is for the row kernels")));
         }
@@ -121,9 +142,14 @@ impl Matmul {
                 .flag("BATCH", r > 1)
                 .flag("WIDE", nr >= 8)
                 .flag("WIDER", nr == 16)
-                .flag("BLOCK_DOT", variant == Variant::Row);
+                .flag("BLOCK_DOT", variant == Variant::Row && !int8)
+                .flag("I8", int8);
             let sig = Self::sig(epi.split.is_some(), fmt.uses_texture());
-            kern.pipeline(&format!("matmul_{fmt:?}"), "main", &[COMMON, fmt.reader(), SRC], &defs, sig)
+            let src: &[&str] = match i8_reader {
+                Some(i8) => &[COMMON, fmt.reader(), SRC, i8],
+                None => &[COMMON, fmt.reader(), SRC],
+            };
+            kern.pipeline(&format!("matmul_{fmt:?}"), "main", src, &defs, sig)
         };
         Ok(Matmul {
             one_row: make(1, shape.nr)?,
@@ -133,7 +159,14 @@ impl Matmul {
             shape,
             split: epi.split.is_some(),
             texture: fmt.uses_texture(),
+            int8,
         })
+    }
+
+    /// Whether x must be int8 blocks (`Quantize`'s output for rows of k values) rather than
+    /// f32 rows.
+    pub fn int8(&self) -> bool {
+        self.int8
     }
 
     fn sig(split: bool, texture: bool) -> &'static [Slot] {
@@ -220,6 +253,7 @@ impl Matmul {
 
 #[cfg(test)]
 mod tests {
+    use super::super::quantize::{quantize_ref, unpack_block, BLOCK_WORDS};
     use super::super::testutil::*;
     use super::super::weights::{random_tensor, repack, split_for_texture, TEX_WIDTH};
     use super::*;
@@ -299,19 +333,65 @@ mod tests {
         texture: bool,
         (k, n): (usize, usize),
     ) {
+        check_shape_with(variant, shape, ty, m, accumulate, glu, texture, (k, n), false)
+    }
+
+    /// |m| of each weight's block (the Q4 min; 0 for the other formats), for the int8 bound.
+    fn block_mins(ty: GgmlType, wbytes: &[u8], n: usize) -> Vec<f32> {
+        let f16 = |b: &[u8]| half::f16::from_le_bytes([b[0], b[1]]).to_f32().abs();
+        (0..n)
+            .map(|i| match ty {
+                GgmlType::Q4_1 => f16(&wbytes[i / 32 * 20 + 2..]),
+                GgmlType::Q4_0 => 8.0 * f16(&wbytes[i / 32 * 18..]),
+                _ => 0.0,
+            })
+            .collect()
+    }
+
+    /// As `check_shape`; with `int8`, x goes to the GPU as `quantize_ref`'s blocks and the
+    /// f64 reference multiplies the same dequantized activations d·q, so the quantization is
+    /// emulated exactly and only f32 roundings differ: per block d·(dx·Σq·qx) + m·s, each
+    /// within a few ulps of its terms, summed over K/32 blocks. The bound is the tests' usual
+    /// 1e-5 · scale + 1e-6, where the scale adds |m|·Σ|dx·qx| (s = dx·Σqx is rounded once).
+    #[allow(clippy::too_many_arguments)]
+    fn check_shape_with(
+        variant: Variant,
+        shape: Shape,
+        ty: GgmlType,
+        m: usize,
+        accumulate: bool,
+        glu: bool,
+        texture: bool,
+        (k, n): (usize, usize),
+        int8: bool,
+    ) {
         let kern = kernels(variant);
         let mut rng = rand::rng();
         let wrows = if glu { 2 * n } else { n };
         let wbytes = random_tensor(&mut rng, ty, wrows * k);
         let w = quant::dequantize(ty, &wbytes, wrows * k).unwrap();
-        let x = rand_vec(&mut rng, m * k, 1.0);
+        let wmin = if int8 { block_mins(ty, &wbytes, wrows * k) } else { vec![0.0; wrows * k] };
+        let x_f32 = rand_vec(&mut rng, m * k, 1.0);
+        let xq = quantize_ref(&x_f32);
+        // What the matmul multiplies: the activations, or their int8 blocks dequantized.
+        let x: Vec<f32> = if int8 {
+            xq.chunks_exact(BLOCK_WORDS)
+                .flat_map(|b| {
+                    let d = f32::from_bits(b[8]);
+                    unpack_block(b).map(|q| (d as f64 * q as f64) as f32)
+                })
+                .collect()
+        } else {
+            x_f32.clone()
+        };
         let y0 = rand_vec(&mut rng, m * n, 1.0);
 
         let epi = Epilogue { accumulate, glu, ..Default::default() };
         let (fmt, wb, quants) = upload(&kern, ty, &wbytes, wrows * k, texture);
-        let mm = Matmul::with_shape(&kern, fmt, k as u32, n as u32, epi, shape).unwrap();
+        let mm = Matmul::with_shape(&kern, fmt, k as u32, n as u32, epi, shape, int8).unwrap();
+        assert_eq!(mm.int8(), int8);
         let rb = rows(&kern, m as u32, 0);
-        let (xb, yb) = (buf(&kern, &x), buf(&kern, &y0));
+        let (xb, yb) = (if int8 { buf_u32(&kern, &xq) } else { buf(&kern, &x_f32) }, buf(&kern, &y0));
         let other = if texture { None } else { Some(dummy_view(&kern)) };
         assert!(mm.bind(&kern, &rb, &wb, other.as_ref(), &xb, &yb).is_err(), "texture or not, as the format says");
         let bg = mm.bind(&kern, &rb, &wb, quants.as_ref(), &xb, &yb).unwrap();
@@ -325,7 +405,7 @@ mod tests {
                 let dot = |row: usize| -> (f64, f64) {
                     (0..k).fold((0.0, 0.0), |(s, a), t| {
                         let p = w[row * k + t] as f64 * x[i * k + t] as f64;
-                        (s + p, a + p.abs())
+                        (s + p, a + p.abs() + (wmin[row * k + t] * x[i * k + t]).abs() as f64)
                     })
                 };
                 let (g, ga) = dot(j);
@@ -342,7 +422,7 @@ mod tests {
             }
         }
         assert_close(
-            &format!("{variant:?} {shape:?} {fmt:?} {ty} m={m} acc={accumulate} glu={glu}"),
+            &format!("{variant:?} {shape:?} {fmt:?} {ty} m={m} acc={accumulate} glu={glu} int8={int8}"),
             &got,
             &want,
             &scale,
@@ -498,6 +578,37 @@ mod tests {
                 check_shape(Variant::Row, shape, GgmlType::Q3K, m, m == 2, false, m != 2, (256, 70));
             }
         }
+    }
+
+    /// Int8 activations: Q4 (Q4_0, Q4_1) and Q8 (Q8_0, Q5_0, IQ4_NL) in both layouts, one
+    /// activation row and several (4 a lane), the epilogues, and the software tilings (4, 8
+    /// and 16 weight rows an invocation), against the f64 reference on the same int8
+    /// activations (see `check_shape_with` for the bound). The f32 formats without an int8
+    /// reader and the cooperative kernels refuse int8.
+    #[test]
+    fn int8_matches_cpu_reference_with_quantization_emulated() {
+        let row = Shape::for_variant(Variant::Row);
+        for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::IQ4NL] {
+            for texture in [false, true] {
+                for (m, acc, glu) in
+                    [(1, false, false), (5, false, false), (3, true, false), (1, false, true), (6, true, true)]
+                {
+                    check_shape_with(Variant::Row, row, ty, m, acc, glu, texture, (96, 70), true);
+                }
+            }
+        }
+        let shapes = [Shape { nr: 4, nr_batch: 4, r: 4, wg: 1 }, Shape { nr: 16, nr_batch: 8, r: 4, wg: 8 }];
+        for shape in shapes {
+            for m in [1, 2, 7] {
+                check_shape_with(Variant::Row, shape, GgmlType::Q4_1, m, m == 7, false, m != 2, (576, 70), true);
+                check_shape_with(Variant::Row, shape, GgmlType::Q8_0, m, false, m == 2, m == 7, (96, 1100), true);
+            }
+        }
+        let (coop, rowk) = (kernels(Variant::Cooperative), kernels(Variant::Row));
+        let epi = Epilogue::default();
+        assert!(Matmul::with_shape(&coop, WeightFormat::Q4, 64, 8, epi, Shape::COOPERATIVE, true).is_err());
+        assert!(Matmul::with_shape(&rowk, WeightFormat::Q8S, 64, 8, epi, row, true).is_err());
+        assert!(Matmul::with_shape(&rowk, WeightFormat::F32, 64, 8, epi, row, true).is_err());
     }
 
     /// Three stacked matrices, one dispatch, three outputs: each output equals its own

@@ -5,6 +5,7 @@
 pub mod attention;
 pub mod embed;
 pub mod matmul;
+pub mod quantize;
 pub mod rmsnorm;
 pub mod rope;
 pub mod weights;
@@ -117,8 +118,12 @@ pub(crate) mod testutil {
     use rand::Rng;
 
     pub fn kernels(variant: Variant) -> Kernels {
-        let gpu = pollster::block_on(Gpu::new(GpuOptions { variant: Some(variant), ..Default::default() }))
-            .expect("a GPU adapter (lavapipe)");
+        let gpu = pollster::block_on(Gpu::new(GpuOptions {
+            variant: Some(variant),
+            int8: Some(false),
+            ..Default::default()
+        }))
+        .expect("a GPU adapter (lavapipe)");
         Kernels::new(gpu)
     }
 

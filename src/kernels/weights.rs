@@ -130,6 +130,16 @@ impl WeightFormat {
         }
     }
 
+    /// The WGSL that dots this format's blocks with int8 activations (matmul.wgsl's I8), for
+    /// the formats that have one: Q4 and Q8, both layouts.
+    pub fn int8_reader(self) -> Option<&'static str> {
+        match self {
+            WeightFormat::Q4 | WeightFormat::Q4Tex => Some(include_str!("../../shaders/weights_q4_i8.wgsl")),
+            WeightFormat::Q8 | WeightFormat::Q8Tex => Some(include_str!("../../shaders/weights_q8_i8.wgsl")),
+            _ => None,
+        }
+    }
+
     /// Whether the kernels also bind a quant texture.
     pub fn uses_texture(self) -> bool {
         matches!(self, WeightFormat::Q4Tex | WeightFormat::Q8Tex | WeightFormat::Q8STex)

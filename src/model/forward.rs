@@ -23,6 +23,9 @@
 //! tokens = sample(logits)   the sampler chain, one lane per output row        [n_out]
 //! ```
 //!
+//! With int8 activations (`Gpu::int8`, the Q4 and Q8 matmuls of the row kernels) each such
+//! matmul's input is first quantized to int8 blocks (kernels/quantize.rs) in `xq`.
+//!
 //! `build` makes every buffer and bind group once at load time; `record` encodes the same
 //! dispatches every step. Which rows run, where their KV lives and how picks are read back
 //! is the decode machinery's business (model/mod.rs, kv.rs, readback.rs).
@@ -32,10 +35,11 @@ use super::weights::{upload, Matrix, Qkv, Weights};
 use super::ModelConfig;
 use crate::error::Result;
 use crate::gguf::Gguf;
-use crate::gpu::profile::{Dispatch, Recorder};
+use crate::gpu::profile::Recorder;
 use crate::kernels::attention::{Attention, AttnSpec};
 use crate::kernels::embed::Embed;
 use crate::kernels::matmul::{Epilogue, Matmul};
+use crate::kernels::quantize::Quantize;
 use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::{rope_table, Rope, RopeStyle};
 use crate::kernels::{Kernels, Rows};
@@ -55,6 +59,9 @@ pub(super) struct Buffers {
     pub v: wgpu::Buffer,        // [M, KV]
     pub att: wgpu::Buffer,      // [M, Q]
     pub hb: wgpu::Buffer,       // [M, FF]
+    /// [M, max(D, Q, FF) / 32] int8 blocks: the input of the matmul that runs next, when it
+    /// takes int8 activations (else 4 bytes, unused).
+    pub xq: wgpu::Buffer,
     /// [M, D] a block's output before its post-norm (Gemma; else unused, 4 bytes).
     pub out: wgpu::Buffer,
     pub scores: wgpu::Buffer, // [M, H, n_ctx] attention scores
@@ -63,12 +70,31 @@ pub(super) struct Buffers {
     pub rope: Vec<(Option<f32>, wgpu::Buffer)>,
 }
 
-/// One matmul as it runs: a dispatch per part of its weight matrix (one unless the matrix
-/// is larger than a storage binding; see weights.rs).
-type Op = Vec<(Matmul, wgpu::BindGroup)>;
+/// One matmul as it runs: with int8 activations first the quantization of its input, then
+/// a dispatch per part of its weight matrix (one unless the matrix is larger than a storage
+/// binding; see weights.rs).
+#[derive(Default)]
+struct Op {
+    quantize: Option<(Quantize, wgpu::BindGroup)>,
+    parts: Vec<(Matmul, wgpu::BindGroup)>,
+}
 
-fn record_op(p: &mut impl Dispatch, op: &Op, m: u32) {
-    op.iter().for_each(|(mm, bg)| mm.record(p, bg, m));
+impl Op {
+    /// Several matmuls of the same input (q, k, v as three): one quantization serves all.
+    fn join(ops: impl IntoIterator<Item = Op>) -> Op {
+        ops.into_iter().fold(Op::default(), |mut all, op| {
+            all.quantize = all.quantize.or(op.quantize);
+            all.parts.extend(op.parts);
+            all
+        })
+    }
+}
+
+fn record_op(r: &mut Recorder, label: &'static str, op: &Op, m: u32) {
+    if let Some((q, bg)) = &op.quantize {
+        r.op("quantize x (int8)", |p| q.record(p, bg, m));
+    }
+    r.op(label, |p| op.parts.iter().for_each(|(mm, bg)| mm.record(p, bg, m)));
 }
 
 /// One layer's launchers and bind groups, in the order they run.
@@ -168,6 +194,7 @@ impl Forward {
             v: gpu.storage("v", 4 * m * kv)?,
             att: gpu.storage("att", 4 * m * q)?,
             hb: gpu.storage("hb", 4 * m * ff)?,
+            xq: gpu.storage("xq", if gpu.int8 { Quantize::bytes(d.max(q).max(ff) as u32, max_rows) } else { 4 })?,
             out: gpu.storage("block_out", if cfg.post_norms { 4 * m * d } else { 4 })?,
             scores: gpu.storage("attention_scores", attention[0].scratch_bytes(max_rows))?,
             logits: gpu.storage("logits", 4 * lanes as u64 * v)?,
@@ -178,7 +205,7 @@ impl Forward {
         let (cd, cq, ckv, cff) = (cfg.n_embd, cfg.q_dim(), cfg.kv_dim(), cfg.n_ff);
         let gelu = cfg.act == Activation::GeluTanh;
         // y (+)= W·x over `rows`, a dispatch per part of W; `acc` adds to y (the residual),
-        // `glu` is act(gate) ⊙ up.
+        // `glu` is act(gate) ⊙ up. With int8 activations x is quantized into xq first.
         let mm = |w: &Matrix,
                   k: u32,
                   n: u32,
@@ -187,17 +214,27 @@ impl Forward {
                   rows: &wgpu::Buffer,
                   x: &wgpu::Buffer,
                   y: &wgpu::Buffer| {
-            w.parts
+            let parts = w
+                .parts
                 .iter()
                 .map(|p| {
                     let columns = (w.parts.len() > 1).then_some((n, p.rows.start));
                     let np = if glu { n } else { p.rows.end - p.rows.start };
                     let epi = Epilogue { accumulate: acc, glu, gelu: glu && gelu, columns, split: None };
                     let op = Matmul::with(kern, w.fmt, k, np, epi)?;
-                    let bg = op.bind(kern, rows, &p.buf, p.quants(), x, y)?;
+                    let bg = op.bind(kern, rows, &p.buf, p.quants(), if op.int8() { &b.xq } else { x }, y)?;
                     Ok((op, bg))
                 })
-                .collect::<Result<Op>>()
+                .collect::<Result<Vec<_>>>()?;
+            let quantize = match parts.iter().any(|(op, _)| op.int8()) {
+                true => {
+                    let q = Quantize::new(kern, k)?;
+                    let bg = q.bind(kern, rows, x, &b.xq)?;
+                    Some((q, bg))
+                }
+                false => None,
+            };
+            Ok::<Op, crate::Error>(Op { quantize, parts })
         };
         let ra = &b.rows_all;
         // Without post-norms a block's output adds straight into x.
@@ -209,17 +246,23 @@ impl Forward {
                     let part = wqkv.whole()?;
                     let epi = Epilogue { split: Some([cq, ckv]), ..Default::default() };
                     let op = Matmul::with(kern, wqkv.fmt, cd, cq + 2 * ckv, epi)?;
-                    let bg = op.bind_split(kern, ra, &part.buf, part.quants(), &b.xn, [&b.q, &b.k, &b.v])?;
-                    vec![(op, bg)]
+                    let x = if op.int8() { &b.xq } else { &b.xn };
+                    let bg = op.bind_split(kern, ra, &part.buf, part.quants(), x, [&b.q, &b.k, &b.v])?;
+                    let quantize = match op.int8() {
+                        true => {
+                            let q = Quantize::new(kern, cd)?;
+                            let qbg = q.bind(kern, ra, &b.xn, &b.xq)?;
+                            Some((q, qbg))
+                        }
+                        false => None,
+                    };
+                    Op { quantize, parts: vec![(op, bg)] }
                 }
-                Qkv::Separate(w) => [
+                Qkv::Separate(w) => Op::join([
                     mm(&w[0], cd, cq, false, false, ra, &b.xn, &b.q)?,
                     mm(&w[1], cd, ckv, false, false, ra, &b.xn, &b.k)?,
                     mm(&w[2], cd, ckv, false, false, ra, &b.xn, &b.v)?,
-                ]
-                .into_iter()
-                .flatten()
-                .collect(),
+                ]),
             };
             let post = |g: &Option<wgpu::Buffer>| match (&post_norm, g) {
                 (Some(pn), Some(g)) => pn.bind(kern, ra, &b.out, g, &b.x).map(Some),
@@ -301,23 +344,23 @@ impl Forward {
         r.op("embed", |p| self.embed.iter().for_each(|(e, bg)| e.record(p, bg, m)));
         for (l, kv) in self.layers.iter().zip(kv) {
             r.op("rmsnorm", |p| self.norm.record(p, &l.norm1, m));
-            r.op("matmul q,k,v", |p| record_op(p, &l.qkv, m));
+            record_op(r, "matmul q,k,v", &l.qkv, m);
             r.op("rope + kv store", |p| self.rope.record(p, &kv.rope, m));
             r.op("attention", |p| self.attention[l.kind].record(p, &kv.attn, m, t_end));
-            r.op("matmul o (+x)", |p| record_op(p, &l.wo, m));
+            record_op(r, "matmul o (+x)", &l.wo, m);
             if let (Some(pn), Some(bg)) = (&self.post_norm, &l.post_attn) {
                 r.op("rmsnorm (+x)", |p| pn.record(p, bg, m));
             }
             r.op("rmsnorm", |p| self.norm.record(p, &l.norm2, m));
-            r.op("matmul gate·up", |p| record_op(p, &l.gate_up, m));
-            r.op("matmul down (+x)", |p| record_op(p, &l.down, m));
+            record_op(r, "matmul gate·up", &l.gate_up, m);
+            record_op(r, "matmul down (+x)", &l.down, m);
             if let (Some(pn), Some(bg)) = (&self.post_norm, &l.post_ffn) {
                 r.op("rmsnorm (+x)", |p| pn.record(p, bg, m));
             }
         }
         if n_out > 0 {
             r.op("rmsnorm", |p| self.norm.record(p, &self.final_norm, n_out));
-            r.op("matmul logits", |p| record_op(p, &self.logits, n_out));
+            record_op(r, "matmul logits", &self.logits, n_out);
             r.op("sampler chain", |p| self.chain.record(p, &self.chain_b));
         }
     }

@@ -34,6 +34,11 @@ pub struct BenchArgs {
     /// Force a kernel variant (row | cooperative) instead of the adapter's choice.
     #[arg(long)]
     variant: Option<String>,
+    /// Matmul activations: `int8` (quantized per 32-value block, packed 4×8-bit dot products;
+    /// Q4 and Q8 matrices on the row kernels), `f32`, or `auto` (the engine's choice: int8
+    /// on lavapipe, where it was measured faster).
+    #[arg(long, default_value = "auto")]
+    activations: String,
     /// Where to write the JSON report [default: results/bench-<unix time>.json]
     #[arg(long)]
     out: Option<PathBuf>,
@@ -54,6 +59,12 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         Some("row") => Some(Variant::Row),
         Some("cooperative") => Some(Variant::Cooperative),
         Some(v) => return Err(Error::Param(format!("--variant {v}: use row or cooperative"))),
+    };
+    let int8 = match a.activations.as_str() {
+        "auto" => None,
+        "int8" => Some(true),
+        "f32" => Some(false),
+        v => return Err(Error::Param(format!("--activations {v}: use auto, int8 or f32"))),
     };
     let bo = BenchOptions {
         prompt_tokens: a.prompt_tokens,
@@ -77,7 +88,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         }
         None => read_model(&a.model)?,
     };
-    let gpu = pollster::block_on(Gpu::new(GpuOptions { variant, ..Default::default() }))?;
+    let gpu = pollster::block_on(Gpu::new(GpuOptions { variant, int8, ..Default::default() }))?;
     let facts = gpu.facts.clone();
     let max_lanes = a.lanes.iter().copied().max().unwrap_or(1);
     let opts = LoadOptions { n_ctx, max_rows: max_lanes.max(128), ..LoadOptions::default() };
@@ -96,8 +107,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let report = pollster::block_on(run(&mut engine.model, &bo, |line| eprintln!("  {line}")))?;
     let load_after = load_avg();
     let variant = engine.model.kern.variant().name();
+    let activations = if engine.model.kern.gpu.int8 { "int8" } else { "f32" };
     println!(
-        "\nsamplescope bench — {} ({}, {} kernels, {} decode), load average {load_before} → {load_after}",
+        "\nsamplescope bench — {} ({}, {} kernels, {activations} activations, {} decode), load average {load_before} → {load_after}",
         facts.name,
         facts.backend,
         variant,
@@ -200,6 +212,7 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     let json = serde_json::json!({
         "adapter": { "name": facts.name, "backend": facts.backend, "type": facts.device_type, "driver": facts.driver },
         "variant": variant,
+        "activations": activations,
         "model": engine.model.cfg.name,
         "synthetic": a.synthetic,
         "load_ms": load.median,
