@@ -889,7 +889,7 @@ impl Importer {
             _ => HashMap::new(),
         };
         let check = |text: &str| code.get(text).cloned().unwrap_or_else(|| verify_sample(verifier, task_def, text));
-        let mut memo: HashMap<&str, Verdict> = HashMap::new();
+        let mut memo: HashMap<&str, VoteCode> = HashMap::new();
         let mut verified = 0u64;
         let mut verdict = |text: &str| -> Verdict {
             verified += 1;
@@ -916,27 +916,29 @@ impl Importer {
                 }
                 cs.codes.reserve(n);
                 for r in &raws {
-                    let v = match memo.get(r.text.as_ref()) {
-                        Some(v) => v.clone(),
+                    // A repeated output costs one lookup: its vote code, no verdict copied.
+                    let code = match memo.get(r.text.as_ref()) {
+                        Some(&code) => code,
                         None => {
                             let v = verdict(&r.text);
-                            memo.insert(r.text.as_ref(), v.clone());
-                            v
+                            let id = match v.extracted {
+                                None => 0,
+                                Some(a) => match cs.answers.get(a.as_str()) {
+                                    Some(&i) => i,
+                                    None => {
+                                        let i = cs.answers.len() as u32 + 1;
+                                        cs.answers.insert(a, i);
+                                        i
+                                    }
+                                },
+                            };
+                            let code = (id << 1) | v.pass as u32;
+                            memo.insert(r.text.as_ref(), code);
+                            code
                         }
                     };
-                    let id = match &v.extracted {
-                        None => 0,
-                        Some(a) => match cs.answers.get(a.as_str()) {
-                            Some(&i) => i,
-                            None => {
-                                let i = cs.answers.len() as u32 + 1;
-                                cs.answers.insert(a.clone(), i);
-                                i
-                            }
-                        },
-                    };
-                    cs.codes.push((id << 1) | v.pass as u32);
-                    cs.correct += v.pass as u32;
+                    cs.codes.push(code);
+                    cs.correct += code & 1;
                 }
                 drop(memo);
                 for r in raws.into_iter().take(keep.saturating_sub(cs.samples.len())) {
