@@ -372,3 +372,19 @@ fn the_cli_streaming_a_file_and_the_page_path_give_the_same_report() {
     check_two_tasks(&page);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_record_joined_with_its_request_names_its_configuration() {
+    // Without --lane, a line that carries its request (joined by custom_id) is named by it:
+    // samplescope's own lane spec from vllm_xargs, or another tool's sampling fields.
+    let mut ours = vllm_line("t0-c0", completion(&outputs(0), 0));
+    ours["body"] = json!({"temperature": 0.7, "vllm_xargs": {"samplescope_lane": "temperature=0.7,min_p=0.1"}});
+    let mut theirs = vllm_line("t0-c1", completion(&outputs(0), 0));
+    theirs["body"] = json!({"temperature": 1.2, "top_p": 0.95, "top_k": -1, "n": 5});
+    let rest = [vllm_line("t1-c0", completion(&outputs(1), 0)), vllm_line("t1-c1", completion(&outputs(1), 0))];
+    let r = import(&jsonl(&[ours, theirs, rest[0].clone(), rest[1].clone()]), opts()).unwrap();
+    let specs: Vec<&str> = r.report.configs.iter().map(|c| c.spec.as_str()).collect();
+    assert_eq!(specs, ["temperature=0.7,min_p=0.1", "temperature=1.2,top_p=0.95"]);
+    assert!(r.report.configs.iter().all(|c| c.settings_known));
+    close(&r.report.configs[1].pass_at_k, &PASS_AT_K);
+}

@@ -174,10 +174,24 @@ pub(super) fn samples_of(payload: &Value, format: ImportFormat) -> std::result::
 /// exported request: samplescope's lane spec in `vllm_xargs` / `custom_params`).
 pub(super) fn request_lane(o: &Map<String, Value>) -> Option<String> {
     let body = o.get("body").or_else(|| o.get("request").map(|r| r.get("body").unwrap_or(r)))?;
-    ["/vllm_xargs/samplescope_lane", "/sampling_params/custom_params/samplescope_lane"]
+    let lane = ["/vllm_xargs/samplescope_lane", "/sampling_params/custom_params/samplescope_lane"]
         .iter()
-        .find_map(|p| body.pointer(p).and_then(Value::as_str))
-        .map(str::to_string)
+        .find_map(|p| body.pointer(p).and_then(Value::as_str));
+    if let Some(lane) = lane {
+        return Some(lane.to_string());
+    }
+    // Another tool's request: its sampling fields (vLLM's body, SGLang's sampling_params),
+    // top_k −1 being off there as 0 is here.
+    let params = body.get("sampling_params").unwrap_or(body);
+    let mut parts = Vec::new();
+    for key in ["temperature", "top_p", "top_k", "min_p", "repetition_penalty"] {
+        match params.get(key) {
+            Some(Value::Number(x)) if key == "top_k" && x.as_i64().is_some_and(|k| k < 0) => {}
+            Some(Value::Number(x)) => parts.push(format!("{key}={x}")),
+            _ => {}
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(","))
 }
 
 pub(super) fn kind(v: &Value) -> &'static str {
