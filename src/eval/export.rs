@@ -1,9 +1,8 @@
 //! Export: the study an `EvalSpec` describes (tasks × sampler configurations × N samples,
 //! max tokens, seed, stop strings) written as requests for an engine that runs it at scale
 //! — vLLM's `run-batch`, SGLang's native `/generate`, llama.cpp's command line — instead of
-//! run here. Import (reading their samples back into the same report) comes later; the
-//! `custom_id` every request carries (`t{task}-greedy`, `t{task}-c{config}`) is what it
-//! will match on.
+//! run here. Import (src/eval/import.rs) reads their samples back into the same report,
+//! matching on the `custom_id` every request carries (`t{task}-greedy`, `t{task}-c{config}`).
 //!
 //! What carries over and what does not (also printed with every export, and in the
 //! README's "Run it at scale"):

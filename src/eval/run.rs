@@ -13,9 +13,9 @@ use crate::engine::{CancelFlag, Engine, GenerateOptions, LaneSpec};
 use crate::error::{Error, Result};
 use crate::sampling::config::SamplerConfig;
 
-/// The most samples per task and configuration (N). The vote curve costs O(N²) per task
-/// and configuration (100 random subsets of size k at every k: ~50 M votes at 1024), and
-/// N samples are N lanes' worth of decoding, minutes per task on this engine at 1024.
+/// The most samples per task and configuration (N) decoded here: N samples are N lanes'
+/// worth of decoding, minutes per task on this engine at 1024. (An import takes far more;
+/// its metrics are linear in N, see `metrics`.)
 pub const MAX_SAMPLES: u32 = 1024;
 
 /// The most configurations a run evaluates (lanes × sweep temperatures): each is a column
