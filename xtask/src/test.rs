@@ -56,6 +56,7 @@ fn steps() -> Vec<Step> {
         Step { name: "npm run checkjs (tsc over web/)", run: checkjs, prerequisite: false },
         Step { name: "Mesa lavapipe (Vulkan on the CPU)", run: ensure_lavapipe, prerequisite: true },
         Step { name: "rust target wasm32-unknown-unknown", run: ensure_wasm_target, prerequisite: true },
+        Step { name: "python3 (the code verifier's sandbox)", run: ensure_python3, prerequisite: true },
         Step { name: "default model", run: ensure_model, prerequisite: true },
         Step { name: "Gemma 3 270M model", run: ensure_gemma, prerequisite: true },
         Step { name: "cargo test --workspace", run: cargo_test, prerequisite: false },
@@ -185,6 +186,11 @@ fn ensure_lavapipe(_: &Ctx) -> Res {
 /// (b) the wasm32 target, for the library's wasm build check.
 fn ensure_wasm_target(_: &Ctx) -> Res {
     tools::install_wasm_target()
+}
+
+/// (b') python3 for tests/eval_code.rs.
+fn ensure_python3(_: &Ctx) -> Res {
+    tools::ensure_python3()
 }
 
 /// (c) the default model in the cache dir (the model tests read it from there).

@@ -72,6 +72,17 @@ pub fn ensure_lavapipe() -> Res {
     }
 }
 
+/// python3, which the code verifier's tests run model-written samples with (tests/eval_code.rs
+/// fails, not skips, without it).
+pub fn ensure_python3() -> Res {
+    if let Some(p) = which("python3") {
+        println!("already installed: {}", p.display());
+        return Ok(());
+    }
+    apt_install(&["python3"])?;
+    which("python3").map(|_| ()).ok_or_else(|| "apt-get installed python3, but it is not on PATH".into())
+}
+
 fn find_lavapipe_icd() -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = fs::read_dir("/usr/share/vulkan/icd.d")
         .ok()?
