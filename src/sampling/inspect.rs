@@ -37,6 +37,23 @@ pub struct Inspection {
     pub kept_mass: f64,
     /// The cut-offs that applied, in chain order.
     pub thresholds: Vec<Threshold>,
+    /// The picked token's probability and surprise and the step's entropy (the lab's heat).
+    pub heat: Heat,
+}
+
+/// How likely the picked token was and how uncertain the step: all under the lane's
+/// untruncated distribution (`prob_before`: softmax of the working logits at the lane's
+/// temperature, penalties applied; T = 1 for greedy), so a greedy lane has heat too.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Heat {
+    /// The picked token's `prob_before`.
+    pub prob: f64,
+    /// −log₂ `prob`, in bits.
+    pub surprise_bits: f64,
+    /// −Σ p log₂ p over every token in play, in bits.
+    pub entropy_bits: f64,
+    /// The argmax of the working logits (ties → lowest id): what greedy would pick here.
+    pub argmax: u32,
 }
 
 /// One truncation's cut-off: survivors have a working logit ≥ `logit`.
@@ -81,6 +98,10 @@ pub fn inspect_row(z: &[f32], mask: &[bool], p: &LaneParams, record: LaneRecord,
             kept: mask[i],
         })
         .collect();
+    let entropy_bits = -play.iter().map(|&i| e(i) / before_sum).filter(|&q| q > 0.0).map(|q| q * q.log2()).sum::<f64>();
+    let token = record.token as usize;
+    let prob = if token < w.len() && w[token].is_finite() { e(token) / before_sum } else { 0.0 };
+    let heat = Heat { prob, surprise_bits: -prob.log2(), entropy_bits, argmax: order.first().map_or(0, |&i| i as u32) };
     let mut histogram = vec![0u32; HIST_BINS];
     let span = (hi - lo) as f64;
     for &i in &play {
@@ -109,6 +130,7 @@ pub fn inspect_row(z: &[f32], mask: &[bool], p: &LaneParams, record: LaneRecord,
         hist_hi: hi,
         survivors: mask.iter().filter(|&&k| k).count() as u32,
         kept_mass: after_sum / before_sum,
+        heat,
     }
 }
 
@@ -133,5 +155,26 @@ mod tests {
         assert_eq!((ins.hist_lo, ins.hist_hi), (-1.0, 1.0));
         assert_eq!((ins.histogram[0], ins.histogram[32], ins.histogram[63]), (1, 1, 2));
         assert_eq!(ins.survivors, 3);
+    }
+
+    #[test]
+    fn heat_is_the_picked_tokens_untruncated_probability_and_the_steps_entropy() {
+        let z = [2.0, 0.0, 2.0, f32::NEG_INFINITY, -2.0];
+        let mask = [true, true, false, false, false];
+        let p = LaneParams::new(&SamplerConfig::parse("temperature=2,top_k=2").unwrap(), 0).unwrap();
+        let record = LaneRecord { token: 1, ..LaneRecord::default() };
+        let ins = inspect_row(&z, &mask, &p, record, 0, 5);
+        let w = [1.0f64, 0.0, 1.0, -1.0];
+        let sum: f64 = w.iter().map(|v| v.exp()).sum();
+        let q: Vec<f64> = w.iter().map(|v| v.exp() / sum).collect();
+        assert!((ins.heat.prob - q[1]).abs() < 1e-12);
+        assert_eq!(ins.heat.prob, ins.candidates.iter().find(|c| c.id == 1).unwrap().prob_before);
+        assert!((ins.heat.surprise_bits + q[1].log2()).abs() < 1e-12);
+        let h: f64 = -q.iter().map(|x| x * x.log2()).sum::<f64>();
+        assert!((ins.heat.entropy_bits - h).abs() < 1e-12);
+        assert_eq!(ins.heat.argmax, 0, "ties go to the lowest id");
+        // A picked token outside what is in play has probability 0 and infinite surprise.
+        let ins = inspect_row(&z, &mask, &p, LaneRecord { token: 3, ..LaneRecord::default() }, 0, 5);
+        assert_eq!((ins.heat.prob, ins.heat.surprise_bits), (0.0, f64::INFINITY));
     }
 }

@@ -26,5 +26,5 @@ pub mod philox;
 
 pub use config::{SamplerConfig, TemperaturePosition};
 pub use gpu::{ChainBinding, SamplerChain};
-pub use inspect::{Candidate, Inspection, Threshold};
+pub use inspect::{Candidate, Heat, Inspection, Threshold};
 pub use lane::{LaneParams, LaneRecord};
