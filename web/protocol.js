@@ -26,20 +26,87 @@
 /** @typedef {import('./config.js').RunConfig} RunConfig */
 /** @typedef {import('./inspect-view.js').InspectorView} InspectorView */
 
+// The one list of the models the pages offer by name (xtask reads it too).
+import BUILT_IN from './models.json' with { type: 'json' };
+
 // ---- constants shared by the pages -------------------------------------------------------
 
 /**
- * The models the pages offer by name, next to the page under models/ (xtask/src/model.rs
- * knows where to get each: `cargo xtask fetch-model ID`, and `cargo xtask demo` serves those
- * in its cache). A share link or an embed may name one by its id (`model=gemma`). The first
- * is the model a page uses when it names none.
- * @typedef {{id: string, path: string, name: string, bytes: number}} KnownModel
+ * A model the pages offer by name. A share link or an embed may name one by its id
+ * (`model=gemma`). `path`: its URL, relative to the page (or to the site of the
+ * <sampler-compare> script), or absolute.
+ * @typedef {{id: string, path: string, name: string, bytes: number, sha256: string}} KnownModel
+ */
+
+/**
+ * The site's models manifest, beside web/: `cargo xtask build-web` writes it from
+ * web/models.json, each model's `url` (relative to the manifest) a local copy or a
+ * CORS-enabled URL elsewhere. Read once, when this module loads.
+ */
+export const MANIFEST_URL = new URL('../models/manifest.json', import.meta.url);
+
+/**
+ * The models of web/models.json at their local places (models/FILE beside the page): what a
+ * page offers when the site has no manifest, and what node's tests see.
  * @type {readonly KnownModel[]}
  */
-export const MODELS = [
-  { id: 'smollm2', path: 'models/SmolLM2-135M-Instruct.Q4_1.gguf', name: 'SmolLM2-135M', bytes: 98_362_432 },
-  { id: 'gemma', path: 'models/gemma-3-270m-q4_k_m.gguf', name: 'Gemma 3 270M', bytes: 253_113_024 },
-];
+export const BUILT_IN_MODELS = BUILT_IN.models.map((m) => ({ id: m.id, path: `models/${m.file}`, name: m.name, bytes: m.bytes, sha256: m.sha256 }));
+
+/**
+ * A models manifest (`{version: 1, models: [{id, name, file, bytes, sha256, url}]}`) as the
+ * pages' list, each `url` resolved against `base` (the manifest's own URL). Throws an error
+ * that names the first bad field.
+ * @param {any} json
+ * @param {string} base
+ * @returns {KnownModel[]}
+ */
+export function readManifest(json, base) {
+  if (json?.version !== 1) throw new Error(`version: expected 1, got ${JSON.stringify(json?.version)}`);
+  if (!Array.isArray(json.models) || json.models.length === 0) throw new Error('models: expected a non-empty list');
+  const seen = new Set();
+  return json.models.map((m, i) => {
+    const field = (/** @type {string} */ k, /** @type {string} */ type) => {
+      if (typeof m?.[k] !== type || m[k] === '') throw new Error(`models[${i}].${k}: expected a ${type}, got ${JSON.stringify(m?.[k])}`);
+      return m[k];
+    };
+    const id = field('id', 'string');
+    if (seen.has(id)) throw new Error(`models[${i}].id: "${id}" is listed twice`);
+    seen.add(id);
+    const bytes = field('bytes', 'number');
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new Error(`models[${i}].bytes: expected a positive integer, got ${bytes}`);
+    const sha256 = field('sha256', 'string');
+    if (!/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`models[${i}].sha256: expected 64 lowercase hex digits`);
+    const url = new URL(field('url', 'string'), base);
+    if (!['http:', 'https:'].includes(url.protocol)) throw new Error(`models[${i}].url: expected an http(s) URL, got ${url.protocol}`);
+    return { id, path: url.href, name: field('name', 'string'), bytes, sha256 };
+  });
+}
+
+/**
+ * The site's manifest, or the built-in list when this module is not served over http(s)
+ * (node's tests), runs outside a page (the engine's worker, which names models by URL only:
+ * a module worker drops the messages that arrive while its imports' top-level awaits wait
+ * on the network), or the manifest cannot be read (said on the console, naming why).
+ * @returns {Promise<readonly KnownModel[]>}
+ */
+async function siteModels() {
+  if (!['http:', 'https:'].includes(MANIFEST_URL.protocol) || !globalThis.document) return BUILT_IN_MODELS;
+  try {
+    const r = await fetch(MANIFEST_URL, { cache: 'no-cache', credentials: 'omit', signal: AbortSignal.timeout(10_000) });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    return readManifest(await r.json(), MANIFEST_URL.href);
+  } catch (e) {
+    console.error(`samplescope: the models manifest ${MANIFEST_URL.href} cannot be used (${e instanceof Error ? e.message : e}); the pages offer the built-in models at models/ instead.`);
+    return BUILT_IN_MODELS;
+  }
+}
+
+/**
+ * The models the pages offer by name, as this site's models/manifest.json lists them. The
+ * first is the model a page uses when it names none.
+ * @type {readonly KnownModel[]}
+ */
+export const MODELS = await siteModels();
 export const DEFAULT_MODEL = MODELS[0];
 
 /**

@@ -20,6 +20,7 @@ const ALLOWED_BEFORE_RUN = new Set([
   '/web/embed.js', '/web/share.js', '/web/config.js', '/web/engine-client.js', '/web/protocol.js',
   '/web/lane-params.js', '/web/lane-params.json', '/web/model-source.js',
   '/web/ui/compare-view.js', '/web/ui/lanes.js', '/web/ui/dom.js',
+  '/web/models.json', '/models/manifest.json', // the models list and this site's manifest of it
 ]);
 
 test('the embed in a sandboxed cross-origin iframe', { skip: skipReason ?? false, timeout: 600_000 }, async (t) => {
