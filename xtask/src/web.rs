@@ -1,7 +1,8 @@
 //! `cargo xtask build-web` and `cargo xtask demo`: the wasm build of the library and its JS
 //! bindings in www/pkg, the page's modules copied from web/ to www/web, the default model
-//! linked into www/models, wllama for the bench page in www/bench-assets (all git-ignored),
-//! and a local server.
+//! linked into www/models beside models/manifest.json, wllama for the bench page in
+//! www/bench-assets (all git-ignored), and a local server. `build-web --out DIR` (the
+//! publishable site) is site.rs.
 
 use std::env;
 use std::fs;
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::model::{self, fetch_model};
+use crate::site::{WASM_OPT_FEATURES, WASM_OPT_LEVEL};
 use crate::util::{capture, cargo, run, which, workspace_root};
 use crate::{tools, Res};
 
@@ -53,7 +55,8 @@ pub fn build_web() -> Res {
     println!("www/pkg/samplescope_bg.wasm: {:.1} MB", size as f64 / 1e6);
     refresh_vendored()?;
     copy_bench_assets()?;
-    copy_web_modules()
+    copy_web_modules()?;
+    crate::site::write_dev_manifest()
 }
 
 /// The page's JS modules live in web/ (next to the Rust core they talk to); the site needs
@@ -98,7 +101,8 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// Optimizes the bindgen output in place with wasm-opt when a working one is on PATH;
-/// otherwise says why it skipped (the unoptimized module works, it is only larger).
+/// otherwise says why it skipped (the unoptimized module works, it is only larger). The
+/// published site always optimizes, with node_modules' binaryen (site.rs).
 fn wasm_opt(wasm: &Path) {
     let Some(bin) = which("wasm-opt") else {
         println!("wasm-opt not found: skipping the optional size optimization");
@@ -115,17 +119,9 @@ fn wasm_opt(wasm: &Path) {
         return;
     }
     let opt = wasm.with_extension("opt.wasm");
-    let r = run(Command::new(&bin).arg(wasm).arg("-o").arg(&opt).args([
-        "-O2",
-        "--enable-bulk-memory",
-        "--enable-nontrapping-float-to-int",
-        "--enable-sign-ext",
-        "--enable-mutable-globals",
-        "--enable-reference-types",
-        "--enable-multivalue",
-    ]));
+    let r = run(Command::new(&bin).arg(wasm).arg("-o").arg(&opt).arg(WASM_OPT_LEVEL).args(WASM_OPT_FEATURES));
     match r.and_then(|()| fs::rename(&opt, wasm).map_err(|e| e.to_string())) {
-        Ok(()) => println!("wasm-opt -O2: done"),
+        Ok(()) => println!("wasm-opt {WASM_OPT_LEVEL}: done"),
         Err(e) => {
             let _ = fs::remove_file(&opt);
             println!("wasm-opt failed ({e}); keeping the unoptimized module");
