@@ -38,10 +38,11 @@ pub struct GpuOptions {
     /// of a model that does not fit.
     pub max_storage_binding: Option<u64>,
     /// Int8 activations in the Q4 and Q8 matmuls of the row kernels (quantized per 32-value
-    /// block, dotted with WGSL's packed 4×8-bit dot products): Some(false) keeps every matmul
-    /// in f32 (the exact comparisons), Some(true) asks for int8 wherever the adapter has
-    /// `packed_4x8_integer_dot_product`, None (the default) uses it where it was measured
-    /// faster: lavapipe (docs/DESIGN.md, "Int8 activations").
+    /// block, dotted with WGSL's packed 4×8-bit dot products): Some(true) asks for int8 on the
+    /// row kernels wherever the adapter has `packed_4x8_integer_dot_product`; None and
+    /// Some(false) keep every matmul in f32. Not the default: the native CLI and the page
+    /// must give the same numbers, and the page's SwiftShader runs int8 slower
+    /// (docs/DESIGN.md, "Int8 activations").
     pub int8: Option<bool>,
 }
 
@@ -139,10 +140,7 @@ impl Gpu {
             max_storage_binding: limits.max_storage_buffer_binding_size as u64,
         };
         let variant = opts.variant.unwrap_or(if software { Variant::Row } else { Variant::Cooperative });
-        // Measured faster on lavapipe only; on SwiftShader the same kernels cost ~1.4× the
-        // f32 ones (examples/int8_probe), and real GPUs run the cooperative kernels.
-        let lavapipe = info.name.to_lowercase().contains("llvmpipe");
-        let int8 = facts.has_dot4 && variant == Variant::Row && opts.int8.unwrap_or(lavapipe);
+        let int8 = facts.has_dot4 && variant == Variant::Row && opts.int8.unwrap_or(false);
         let lost = Arc::new(Mutex::new(None));
         let flag = lost.clone();
         device.set_device_lost_callback(move |reason, message| {

@@ -34,10 +34,9 @@ pub struct BenchArgs {
     /// Force a kernel variant (row | cooperative) instead of the adapter's choice.
     #[arg(long)]
     variant: Option<String>,
-    /// Matmul activations: `int8` (quantized per 32-value block, packed 4×8-bit dot products;
-    /// Q4 and Q8 matrices on the row kernels), `f32`, or `auto` (the engine's choice: int8
-    /// on lavapipe, where it was measured faster).
-    #[arg(long, default_value = "auto")]
+    /// Matmul activations: `f32` (the engine's default) or `int8` (quantized per 32-value
+    /// block, packed 4×8-bit dot products; Q4 and Q8 matrices on the row kernels).
+    #[arg(long, default_value = "f32")]
     activations: String,
     /// Where to write the JSON report [default: results/bench-<unix time>.json]
     #[arg(long)]
@@ -61,10 +60,9 @@ pub fn bench(a: BenchArgs) -> Result<()> {
         Some(v) => return Err(Error::Param(format!("--variant {v}: use row or cooperative"))),
     };
     let int8 = match a.activations.as_str() {
-        "auto" => None,
         "int8" => Some(true),
         "f32" => Some(false),
-        v => return Err(Error::Param(format!("--activations {v}: use auto, int8 or f32"))),
+        v => return Err(Error::Param(format!("--activations {v}: use f32 or int8"))),
     };
     let bo = BenchOptions {
         prompt_tokens: a.prompt_tokens,
