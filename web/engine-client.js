@@ -169,6 +169,15 @@ export class EngineClient {
   }
 
   /**
+   * Imports a sample file against the spec's task set and verifier (no model, no GPU).
+   * @param {Blob} file
+   * @param {object} spec the eval spec (eval-config.js)
+   */
+  evalImport(file, spec) {
+    return this.request('eval-import', { file, spec }).done;
+  }
+
+  /**
    * @param {object} spec the eval spec (eval-config.js)
    * @param {(p: import('./protocol.js').EvalProgressEvent) => void} [onProgress]
    */

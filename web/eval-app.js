@@ -3,7 +3,8 @@
 // cancel, and the results. The engine worker (web/worker.js, reached through
 // web/engine-client.js) runs the Rust core; this thread only renders. State the tests can see is mirrored in <body data-*>:
 // data-gpu = checking | ready | missing, data-model = none | loading | loaded | error,
-// data-tasks = checking | ok | invalid, data-eval = idle | running | done | cancelled | error.
+// data-tasks = checking | ok | invalid, data-eval = idle | running | done | cancelled | error,
+// data-import = idle | running | done | error (data-import-ms: the last import's time, file to charts).
 
 import { $, h, replace, formatBytes, toast } from './ui/dom.js';
 import { buildSpec, cliCommand, DEFAULT_EVAL, SWEEP_PRESET } from './eval-config.js';
@@ -43,7 +44,11 @@ const state = {
   cancelling: false,
   /** @type {ModelSource | null} */
   loading: null,
+  /** A sample file is being imported. */
+  importing: false,
 };
+/** The largest sample file the page reads (its text is copied into wasm memory, 4 GiB at most). */
+const MAX_IMPORT_BYTES = 1 << 30;
 const engine = new EngineClient();
 /** The worker has started (also without WebGPU: it checks task sets then). */
 let engineStarted = false;
@@ -181,6 +186,7 @@ function setupForm() {
     $('sweep').value = SWEEP_PRESET.sweep;
     scheduleCheck();
   });
+  setupImport();
   $('run').addEventListener('click', run);
   $('cancel').addEventListener('click', cancel);
   $('export-json').addEventListener('click', () => download('eval-report.json', state.raw?.json, 'application/json'));
@@ -191,7 +197,8 @@ function setupForm() {
 }
 
 function setRunEnabled() {
-  $('run').disabled = state.running || !state.modelLoaded;
+  $('run').disabled = state.running || state.importing || !state.modelLoaded;
+  /** @type {HTMLInputElement} */ ($('import-file')).disabled = state.running || state.importing;
   $('cancel').disabled = !state.running;
   for (const el of document.querySelectorAll('fieldset')) if (el.closest('#setup')) el.disabled = state.running;
 }
@@ -271,10 +278,14 @@ function evalFailed({ message }) {
   toast(message);
 }
 
-function showResults(r) {
+/** @param {any} r  a report (an import's has an `import` section); @param {string} [from] the imported file's name */
+function showResults(r, from) {
   $('results').hidden = false;
   const complete = r.tasks.filter((t) => t.complete).length;
-  replace($('results-summary'),
+  if (r.import) {
+    replace($('results-summary'), `Imported from ${from}: ${complete} task${complete === 1 ? '' : 's'} × ${r.samples} samples per configuration, `,
+      `${r.import.samples.toLocaleString()} samples in all, verifier ${r.verifier}.`);
+  } else replace($('results-summary'),
     `${complete} task${complete === 1 ? '' : 's'} × ${r.samples} samples per configuration, verifier ${r.verifier}, seed ${r.seed}, `,
     `max ${r.max_tokens} tokens — ${r.tokens.toLocaleString()} tokens in ${(r.elapsed_ms / 1000).toFixed(1)} s.`,
     r.cancelled ? ' Cancelled: only finished tasks count.' : '');
@@ -284,6 +295,94 @@ function showResults(r) {
   charts.render(r, {
     passk: $('passk-chart'), vote: $('vote-chart'), sweep: $('sweep-chart'),
     legend: $('curve-legend'), sweepLegend: $('sweep-legend'), sweepBox: $('sweep-box'),
+  });
+}
+
+// ---- importing samples drawn elsewhere -----------------------------------------------------
+
+/**
+ * Verifies and summarizes a sample file in the engine worker (`evalImport`, the same code as
+ * `samplescope eval --import`) against the form's task set, lanes, seed and verifier, then
+ * draws the report as a run's. Needs no model and no GPU.
+ * @param {File} file
+ */
+function importFile(file) {
+  if (state.running) return toast('Cancel the run before importing samples.');
+  if (state.importing) return toast('An import is already under way.');
+  if (file.size > MAX_IMPORT_BYTES) return importFailed(file.name, `the file is ${formatBytes(file.size)}; the page reads sample files up to ${formatBytes(MAX_IMPORT_BYTES)} (the command line streams larger ones)`);
+  // The number of samples and greedy are the file's business, not the form's.
+  const { spec, errors } = buildSpec({ ...readForm(), samples: 0, greedy: true });
+  if (!spec) return importFailed(file.name, `fix the form first: ${errors.join('; ')}`);
+  const startedAt = performance.now();
+  state.importing = true;
+  body.import = 'running';
+  setRunEnabled();
+  $('import-summary').hidden = true;
+  replace($('import-status'), `Importing ${file.name} (${formatBytes(file.size)})…`);
+  engine.evalImport(file, spec).then((out) => {
+    state.importing = false;
+    setRunEnabled();
+    state.raw = out;
+    state.report = JSON.parse(out.json);
+    showResults(state.report, file.name);
+    $('import-summary').textContent = out.summary.trimEnd();
+    $('import-summary').hidden = false;
+    // Done once the charts have been painted: the time covers reading to drawing.
+    requestAnimationFrame(() => {
+      const ms = performance.now() - startedAt;
+      body.importMs = ms.toFixed(0);
+      replace($('import-status'), `Imported ${file.name} in ${(ms / 1000).toFixed(2)} s.`);
+      body.import = 'done';
+    });
+  }, (e) => {
+    state.importing = false;
+    setRunEnabled();
+    importFailed(file.name, e.message.replace(/^invalid parameter: /, ''));
+  });
+  return undefined;
+}
+
+/** @param {string} name @param {string} why */
+function importFailed(name, why) {
+  body.import = 'error';
+  $('import-summary').hidden = true;
+  replace($('import-status'), `Could not import ${name}: ${why}`);
+  toast(`Could not import ${name}: ${why}`);
+}
+
+/** The file button, and a file dropped anywhere on the page. */
+function setupImport() {
+  $('import-file').addEventListener('change', (e) => {
+    const input = /** @type {HTMLInputElement} */ (e.target);
+    const file = input.files?.[0];
+    if (file) importFile(file);
+    input.value = '';
+  });
+  const hasFiles = (/** @type {DragEvent} */ e) => e.dataTransfer?.types.includes('Files') ?? false;
+  const veil = $('drop-veil');
+  let depth = 0; // dragenter/dragleave pairs over child elements
+  document.addEventListener('dragenter', (e) => {
+    if (!hasFiles(e)) return;
+    depth += 1;
+    veil.hidden = false;
+  });
+  document.addEventListener('dragleave', (e) => {
+    if (!hasFiles(e)) return;
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) veil.hidden = true;
+  });
+  document.addEventListener('dragover', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault(); // allows the drop
+    if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy';
+  });
+  document.addEventListener('drop', (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault(); // the browser would otherwise open the file
+    depth = 0;
+    veil.hidden = true;
+    const file = e.dataTransfer?.files[0];
+    if (file) importFile(file);
   });
 }
 

@@ -23,6 +23,7 @@
 /** @typedef {import('../pkg/samplescope.js').EvalProgress} EvalProgress */
 /** @typedef {import('../pkg/samplescope.js').EvalOutput} EvalOutput */
 /** @typedef {import('../pkg/samplescope.js').EvalPreview} EvalPreview */
+/** @typedef {import('../pkg/samplescope.js').EvalImportOutput} EvalImportOutput */
 /** @typedef {import('./config.js').RunConfig} RunConfig */
 /** @typedef {import('./inspect-view.js').InspectorView} InspectorView */
 
@@ -187,6 +188,7 @@ export const gpuErrorText = (code) => GPU_ERRORS[code] ?? 'WebGPU could not be s
  * @property {{run: RunConfig}} run    every lane of a configuration, in one batched generation
  * @property {{runId: number, lane: number, step: number}} inspect  a token of run `runId` (a run request's id)
  * @property {{spec: object}} eval-preview  the eval page's task check (needs no GPU)
+ * @property {{file: Blob, spec: object}} eval-import  samples drawn elsewhere, against the spec's tasks (needs no GPU)
  * @property {{spec: object}} eval
  * @property {BenchParams} bench       one measurement for the bench page
  * @property {{}} memory               answered on arrival: the worker's memory now (the soak test)
@@ -259,6 +261,7 @@ export const IMMEDIATE = ['memory', 'lose-device'];
  * @property {LaneStart | TokenEvent | LaneEnd | Rebuild} run
  * @property {never} inspect
  * @property {never} eval-preview
+ * @property {never} eval-import
  * @property {EvalProgressEvent | Rebuild} eval
  * @property {FirstToken | Rebuild} bench
  * @property {never} memory
@@ -303,6 +306,7 @@ export const IMMEDIATE = ['memory', 'lose-device'];
  * @property {{stopped: boolean}} run   stopped: the run was cancelled
  * @property {Inspected} inspect
  * @property {EvalPreview} eval-preview
+ * @property {EvalImportOutput} eval-import
  * @property {EvalOutput} eval
  * @property {BenchResult} bench
  * @property {MemorySample} memory

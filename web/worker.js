@@ -4,7 +4,7 @@
 // one reply out, run one at a time; `cancel` on arrival); pages reach it through
 // web/engine-client.js. Each handler below returns its request's result or throws.
 
-import init, { WebEngine, evalPreview } from '../pkg/samplescope.js';
+import init, { WebEngine, evalImport, evalPreview } from '../pkg/samplescope.js';
 import { loadModelBytes } from './loader.js';
 import { inspectorView } from './inspect-view.js';
 import { laneSampleIndex, laneSpec, validateRun } from './config.js';
@@ -256,6 +256,21 @@ const handlers = {
     await init(); // the module once; later calls return at once
     try {
       return evalPreview(JSON.stringify(spec));
+    } catch (e) {
+      throw new EngineError('invalid', message(e));
+    }
+  },
+
+  /**
+   * Verifies and summarizes a file of samples drawn elsewhere (vLLM, SGLang, OpenAI, plain
+   * JSONL) against the spec's task set, as `samplescope eval --import` does. Needs no GPU.
+   * The file is read here, so the page's thread never holds its text.
+   */
+  async 'eval-import'({ file, spec }) {
+    await init();
+    const text = await file.text();
+    try {
+      return evalImport(text, JSON.stringify(spec));
     } catch (e) {
       throw new EngineError('invalid', message(e));
     }

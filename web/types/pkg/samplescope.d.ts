@@ -10,6 +10,12 @@ export default function init(): Promise<{ memory: WebAssembly.Memory }>;
 /** Checks an eval spec (JSON text) and lists its tasks and configurations; needs no GPU. */
 export function evalPreview(specJson: string): EvalPreview;
 
+/**
+ * Verifies and summarizes samples drawn elsewhere (the file's text) against an eval spec's
+ * task set, verifier, seed and lanes, as `samplescope eval --import`; needs no GPU.
+ */
+export function evalImport(text: string, specJson: string): EvalImportOutput;
+
 /** What a model will take on the GPU, worked out before its upload. */
 export interface LoadPlan {
   weightBytes: number;
@@ -229,6 +235,11 @@ export interface EvalOutput {
   tasksCsv: string;
   sweepCsv: string;
   cancelled: boolean;
+}
+
+/** An import's report (`json` also has an "import" section) and what it read, as lines. */
+export interface EvalImportOutput extends EvalOutput {
+  summary: string;
 }
 
 export interface EvalPreview {
