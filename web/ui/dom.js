@@ -58,6 +58,23 @@ export function toast(text) {
   toastTimer = setTimeout(() => { el.hidden = true; }, 8000);
 }
 
+/**
+ * Saves `data` as a file named `name` (the browser's download): a Blob, or text of MIME type
+ * `type`. Nothing happens when there is no data.
+ * @param {string} name
+ * @param {Blob | string | undefined} data
+ * @param {string} [type]
+ */
+export function download(name, data, type = 'text/plain') {
+  if (data === undefined) return;
+  const url = URL.createObjectURL(data instanceof Blob ? data : new Blob([data], { type }));
+  const a = h('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 /** "98.4 MB" (one rule for sizes: model-source.js's). */
 export { formatSize as formatBytes } from '../model-source.js';
 

@@ -19,6 +19,12 @@ export class EvalCharts {
   constructor(root) {
     this.root = root;
     this.plots = [];
+    /**
+     * The charts shown now by name (pass@k, majority vote, the temperature sweep), for the
+     * figure exports.
+     * @type {{passk?: any, vote?: any, sweep?: any}}
+     */
+    this.named = {};
     window.addEventListener('resize', () => {
       for (const p of this.plots) p.setSize({ width: p.root.parentElement.clientWidth, height: HEIGHT });
     });
@@ -31,6 +37,7 @@ export class EvalCharts {
   destroy() {
     for (const p of this.plots) p.destroy();
     this.plots = [];
+    this.named = {};
   }
 
   /** Draws every chart of `report` (the core's EvalReport JSON, parsed). */
@@ -45,9 +52,11 @@ export class EvalCharts {
     const passSeries = configs.map((c, i) => ({ label: c.spec, color: this.css(colorVar(i)), values: curve(c.pass_at_k) }));
     const fitSeries = configs.flatMap((c, i) => (fits[i] ? [{ label: `${c.spec} fit`, color: this.css(colorVar(i)), values: fits[i], dash: true }] : []));
     const greedyLine = greedy == null ? [] : [{ label: 'greedy', color: this.css('--lane-0'), values: ks.map(() => greedy), width: 2.5 }];
-    this.plots.push(this.kChart(passk, ks, [...greedyLine, ...passSeries, ...fitSeries]));
+    this.named.passk = this.kChart(passk, ks, [...greedyLine, ...passSeries, ...fitSeries]);
+    this.plots.push(this.named.passk);
     const voteSeries = configs.map((c, i) => ({ label: c.spec, color: this.css(colorVar(i)), values: curve(c.majority_vote) }));
-    this.plots.push(this.kChart(vote, ks, [...greedyLine, ...voteSeries]));
+    this.named.vote = this.kChart(vote, ks, [...greedyLine, ...voteSeries]);
+    this.plots.push(this.named.vote);
     const sw = (color, text, dashed) => h('span', {}, h('span', { className: dashed ? 'swatch dashed' : 'swatch', style: dashed ? {} : { background: color } }), text);
     replace(legend,
       greedy == null ? null : sw(this.css('--lane-0'), `greedy ${pct(greedy)}`),
@@ -55,7 +64,8 @@ export class EvalCharts {
       fitSeries.length ? sw(null, 'fitted exp(a·k^b)', true) : null);
     sweepBox.hidden = !report.sweep.length;
     if (report.sweep.length) {
-      this.plots.push(this.sweepChart(sweep, report.sweep));
+      this.named.sweep = this.sweepChart(sweep, report.sweep);
+      this.plots.push(this.named.sweep);
       replace(sweepLegend, ...report.sweep.map((s, i) => sw(this.css(colorVar(i)), `${s.spec.replace(/^temperature=1(,|$)/, '') || 'pure sampling'}`)));
     } else {
       replace(sweepLegend);

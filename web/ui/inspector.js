@@ -6,6 +6,7 @@
 
 import uPlot from '../../vendor/uplot/uPlot.esm.js';
 import { h, replace, visible } from './dom.js';
+import { bars as barPaths } from './chart-export.js';
 
 const LABEL_CHARS = 8;
 
@@ -22,6 +23,12 @@ export class Inspector {
     this.legend = $('candidates-legend');
     this.tbody = /** @type {HTMLTableElement} */ ($('candidates-table')).tBodies[0];
     this.plots = [];
+    /**
+     * The samplers' cut-off lines over each chart of `plots` (chart-export.js's marks), so
+     * an exported figure shows them as the page does.
+     * @type {import('./chart-export.js').Mark[][]}
+     */
+    this.marks = [];
     /**
      * "continue from here": when set, every candidate row gets a button that calls it with
      * the candidate's id (the lab makes a fork lane of it; the embed leaves it unset).
@@ -80,26 +87,31 @@ export class Inspector {
       h('span', { className: 'source', title: a.source === 'engine' ? 'recorded by the GPU sampler chain during the run' : 'this step recomputed (one prefill) and put through the lane’s GPU sampler chain' },
         a.source === 'engine' ? ' · recorded by the GPU chain' : ' · recomputed by the GPU chain'));
     this.destroyPlots();
-    this.plots.push(this.candidatesChart(a, chosen), this.histogramChart(a));
+    const thresholds = a.thresholds.filter((t) => t.key !== 'greedy');
+    // The candidates' chart draws the cut-offs as probabilities, the histogram as logits.
+    this.marks = [
+      thresholds.map((t) => ({ axis: /** @type {const} */ ('y'), value: t.prob, text: t.label })),
+      thresholds.map((t) => ({ axis: /** @type {const} */ ('x'), value: t.logit, text: t.label })),
+    ];
+    this.plots.push(this.candidatesChart(a, chosen, this.marks[0]), this.histogramChart(a, this.marks[1]));
     this.fillLegend(a);
     this.fillTable(a, chosen);
   }
 
-  candidatesChart(a, chosen) {
+  candidatesChart(a, chosen, marks) {
     const cs = a.candidates;
     const x = cs.map((_, i) => i);
     const only = (pred) => cs.map((c) => (pred(c) ? c.pre : null));
-    const bars = uPlot.paths.bars({ size: [0.75, 40], align: 0 });
+    const bars = barPaths({ size: [0.75, 40], align: 0 });
     const colors = { survivor: this.css('--survivor'), cut: this.css('--cut'), chosen: this.css('--chosen'), ink: this.css('--muted'), grid: this.css('--faint') };
     const el = this.$('candidates-chart');
-    const thresholds = a.thresholds.filter((t) => t.key !== 'greedy');
     /** @type {import('uplot').Options} */
     const opts = {
       width: el.clientWidth || 600,
       height: 260,
       legend: { show: false },
       cursor: { show: true, points: { show: false }, drag: { x: false, y: false } },
-      scales: { x: { time: false, range: [-0.6, cs.length - 0.4] }, y: { range: (u, lo, hi) => [0, Math.max(hi, ...thresholds.map((t) => t.prob)) * 1.08] } },
+      scales: { x: { time: false, range: [-0.6, cs.length - 0.4] }, y: { range: (u, lo, hi) => [0, Math.max(hi, ...marks.map((m) => m.value)) * 1.08] } },
       axes: [
         {
           stroke: colors.ink, grid: { show: false }, ticks: { show: false }, rotate: -50, size: 70, space: 8, incrs: [1],
@@ -114,18 +126,17 @@ export class Inspector {
         { label: 'cut', fill: colors.cut, stroke: colors.cut, paths: bars, points: { show: false } },
         { label: 'chosen', fill: colors.chosen, stroke: colors.chosen, paths: bars, points: { show: false } },
       ],
-      hooks: { draw: [(u) => drawCutoffs(u, thresholds.map((t) => ({ y: t.prob, text: t.label })), colors.ink, 'y')] },
+      hooks: { draw: [(u) => drawCutoffs(u, marks, colors.ink)] },
     };
     const data = [x, only((c) => c.survivor && c.id !== chosen), only((c) => !c.survivor && c.id !== chosen), only((c) => c.id === chosen)];
     return new uPlot(opts, data, el);
   }
 
-  histogramChart(a) {
+  histogramChart(a, marks) {
     const { edges, counts } = a.histogram;
     const centers = counts.map((_, i) => (edges[i] + edges[i + 1]) / 2);
     const el = this.$('histogram-chart');
     const ink = this.css('--muted');
-    const thresholds = a.thresholds.filter((t) => t.key !== 'greedy');
     const lo = edges[0], hi = edges[edges.length - 1];
     /** @type {import('uplot').Options} */
     const opts = {
@@ -138,8 +149,8 @@ export class Inspector {
         { stroke: ink, grid: { show: false }, size: 36 },
         { stroke: ink, grid: { stroke: this.css('--faint') }, size: 48, splits: decades },
       ],
-      series: [{}, { fill: this.css('--cut'), stroke: this.css('--cut'), paths: uPlot.paths.bars({ size: [1, 100], gap: 1 }), points: { show: false } }],
-      hooks: { draw: [(u) => drawCutoffs(u, thresholds.map((t) => ({ x: t.logit, text: t.label })), ink, 'x')] },
+      series: [{}, { fill: this.css('--cut'), stroke: this.css('--cut'), paths: barPaths({ size: [1, 100], gap: 1 }), points: { show: false } }],
+      hooks: { draw: [(u) => drawCutoffs(u, marks, ink)] },
     };
     return new uPlot(opts, [centers, counts.map((n) => (n > 0 ? n : null))], el);
   }
@@ -176,6 +187,7 @@ export class Inspector {
   destroyPlots() {
     for (const p of this.plots) p.destroy();
     this.plots = [];
+    this.marks = [];
   }
 }
 
@@ -197,8 +209,14 @@ function label(text) {
   return t.length > LABEL_CHARS ? `${t.slice(0, LABEL_CHARS - 1)}…` : t;
 }
 
-/** Dashed cut-off lines with labels: horizontal at y values or vertical at x values. */
-function drawCutoffs(u, lines, color, axis) {
+/**
+ * Dashed cut-off lines with labels: horizontal at y values or vertical at x values
+ * (chart-export.js draws the same marks into an exported figure).
+ * @param {any} u
+ * @param {import('./chart-export.js').Mark[]} lines
+ * @param {string} color
+ */
+function drawCutoffs(u, lines, color) {
   const { ctx, bbox } = u;
   ctx.save();
   ctx.strokeStyle = color;
@@ -207,8 +225,8 @@ function drawCutoffs(u, lines, color, axis) {
   ctx.lineWidth = devicePixelRatio;
   ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
   lines.forEach((l, i) => {
-    if (axis === 'y') {
-      const y = u.valToPos(l.y, 'y', true);
+    if (l.axis === 'y') {
+      const y = u.valToPos(l.value, 'y', true);
       if (y < bbox.top || y > bbox.top + bbox.height) return;
       ctx.beginPath();
       ctx.moveTo(bbox.left, y);
@@ -217,7 +235,7 @@ function drawCutoffs(u, lines, color, axis) {
       ctx.textAlign = 'right';
       ctx.fillText(l.text, bbox.left + bbox.width - 4, y - 4);
     } else {
-      const x = u.valToPos(l.x, 'x', true);
+      const x = u.valToPos(l.value, 'x', true);
       if (x < bbox.left || x > bbox.left + bbox.width) return;
       ctx.beginPath();
       ctx.moveTo(x, bbox.top);
