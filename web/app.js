@@ -11,6 +11,7 @@ import { Inspector } from './ui/inspector.js';
 import { DEFAULT_RUN, LIMITS, TEMPERATURE_POSITIONS, cloneRun, laneSampleIndex, validateLane, validateRun } from './config.js';
 import { decodeConfig, embedSnippet, encodeConfig, hasConfig, modelUrl } from './share.js';
 import { EngineClient } from './engine-client.js';
+import { LabTree } from './lab-tree.js';
 import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText, knownModel, notServedHint } from './protocol.js';
 import { modelButtons } from './ui/models.js';
 import { describeProbe, isCrossOrigin, modelFileName, probeModel } from './model-source.js';
@@ -80,11 +81,16 @@ const engine = new EngineClient();
 const defaultModelUrl = () => new URL(DEFAULT_MODEL.path, location.href).href;
 
 const lanes = new Lanes($('lanes'), {
-  onChange: (next) => { state.run.lanes = next; lanes.render(next, state.run); },
+  onChange: (next) => { state.run.lanes = next; lanes.render(next, state.run); setRunEnabled(); },
   onInspect: (lane, step) => inspect(lane, step),
 });
 const inspector = new Inspector(() => { state.inspecting = null; lanes.select(-1, -1); });
-inspector.onFork = (id) => fork(id);
+/** The sample tree (web/lab-tree.js): a node it inspects takes the inspector from the lanes. */
+const labTree = new LabTree(engine, {
+  inspector, readRun: () => readControls(),
+  claimInspector: () => { state.inspecting = null; lanes.select(-1, -1); },
+  ownsInspector: () => state.inspecting === null,
+});
 
 // ---- WebGPU --------------------------------------------------------------------------------
 
@@ -372,6 +378,7 @@ function readControls() {
 function setRunEnabled() {
   $('run').disabled = state.running || !state.modelLoaded;
   $('stop').disabled = !state.running || state.stopping;
+  labTree.update(state.run.lanes, state.modelLoaded);
 }
 
 function run() {
@@ -503,6 +510,7 @@ function inspect(lane, step) {
   if (!where) return;
   const want = { runId: where.runId, lane, step };
   state.inspecting = want;
+  inspector.onFork = (id) => fork(id);
   const name = state.run.lanes[lane]?.name ?? `lane ${lane + 1}`;
   lanes.select(lane, step);
   inspector.loading(name, step);

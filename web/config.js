@@ -117,6 +117,8 @@ export const LIMITS = {
   temperature: { min: 0, max: 3 },
   seed: { min: 0, max: 2 ** 32 - 1 },
   lanes: { min: 1, max: 8 },
+  /** Samples of one sampler in the sample tree (lanes of one batched run). */
+  treeSamples: { min: 1, max: 64 },
   nameLength: 40,
   promptLength: 8000,
   /** Forced tokens of a fork (the engine also checks them against the vocabulary and the context). */

@@ -145,12 +145,17 @@ export class EngineClient {
    * @returns {Pending<'run'>}
    */
   run(run, handlers = {}) {
-    return this.request('run', { run }, (ev) => {
-      if (ev.kind === 'rebuild') handlers.onRebuild?.(ev);
-      else if (ev.kind === 'lane-start') handlers.onLaneStart?.(ev);
-      else if (ev.kind === 'token') handlers.onToken?.(ev);
-      else if (ev.kind === 'lane-end') handlers.onLaneEnd?.(ev);
-    });
+    return this.request('run', { run }, laneEvents(handlers));
+  }
+
+  /**
+   * N samples of one sampler (the sample tree); its lanes are the samples 0…N−1.
+   * @param {import('./protocol.js').SamplesParams} params
+   * @param {RunHandlers} [handlers]
+   * @returns {Pending<'samples'>}
+   */
+  samples(params, handlers = {}) {
+    return this.request('samples', params, laneEvents(handlers));
   }
 
   /**
@@ -166,6 +171,16 @@ export class EngineClient {
   /** @param {object} spec the eval spec (eval-config.js) */
   evalPreview(spec) {
     return this.request('eval-preview', { spec }).done;
+  }
+
+  /**
+   * What the eval runner decodes for task `task` and configuration `config` of `spec`.
+   * @param {object} spec the eval spec (eval-config.js)
+   * @param {number} task
+   * @param {number} config
+   */
+  evalTask(spec, task, config) {
+    return this.request('eval-task', { spec, task, config }).done;
   }
 
   /**
@@ -325,6 +340,18 @@ export class EngineClient {
     else p.reject(new EngineError(m.error.code, m.error.message));
   }
 }
+
+/**
+ * A run's events to its handlers.
+ * @param {RunHandlers} handlers
+ * @returns {(ev: import('./protocol.js').RequestEvents['run']) => void}
+ */
+const laneEvents = (handlers) => (ev) => {
+  if (ev.kind === 'rebuild') handlers.onRebuild?.(ev);
+  else if (ev.kind === 'lane-start') handlers.onLaneStart?.(ev);
+  else if (ev.kind === 'token') handlers.onToken?.(ev);
+  else if (ev.kind === 'lane-end') handlers.onLaneEnd?.(ev);
+};
 
 /**
  * A URL resolved against the page (as given where there is no page, e.g. in node's tests).

@@ -10,6 +10,7 @@ import { $, h, replace, formatBytes, toast } from './ui/dom.js';
 import { buildSpec, cliCommand, DEFAULT_EVAL, SWEEP_PRESET } from './eval-config.js';
 import { EvalCharts } from './ui/eval-charts.js';
 import { fillSummary, fillTasks } from './ui/eval-tables.js';
+import { EvalTree } from './eval-tree.js';
 import { EngineClient } from './engine-client.js';
 import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText, notServedHint } from './protocol.js';
 import { modelButtons } from './ui/models.js';
@@ -53,6 +54,8 @@ const engine = new EngineClient();
 /** The worker has started (also without WebGPU: it checks task sets then). */
 let engineStarted = false;
 const charts = new EvalCharts($('results'));
+/** One task's samples as a prefix tree (web/eval-tree.js). */
+const evalTree = new EvalTree(engine);
 
 // ---- the form ------------------------------------------------------------------------------
 
@@ -292,6 +295,7 @@ function showResults(r, from) {
   $('export-sweep-csv').hidden = !r.sweep.length;
   fillSummary($('summary-table'), r);
   fillTasks($('task-table'), r);
+  evalTree.show(r, r.import ? null : state.shown?.spec ?? null);
   charts.render(r, {
     passk: $('passk-chart'), vote: $('vote-chart'), sweep: $('sweep-chart'),
     legend: $('curve-legend'), sweepLegend: $('sweep-legend'), sweepBox: $('sweep-box'),

@@ -186,13 +186,29 @@ export const gpuErrorText = (code) => GPU_ERRORS[code] ?? 'WebGPU could not be s
  * @property {{}} init                 opens WebGPU and the engine
  * @property {{source: ModelSource, nCtx?: number}} load
  * @property {{run: RunConfig}} run    every lane of a configuration, in one batched generation
- * @property {{runId: number, lane: number, step: number}} inspect  a token of run `runId` (a run request's id)
+ * @property {SamplesParams} samples  N samples of one sampler (the sample tree), in one batched generation
+ * @property {{runId: number, lane: number, step: number}} inspect  a token of run `runId` (a run or samples request's id)
  * @property {{spec: object}} eval-preview  the eval page's task check (needs no GPU)
+ * @property {{spec: object, task: number, config: number}} eval-task  what the eval runner decodes for one task and configuration (needs no GPU)
  * @property {{file: Blob, spec: object}} eval-import  samples drawn elsewhere, against the spec's tasks (needs no GPU)
  * @property {{spec: object}} eval
  * @property {BenchParams} bench       one measurement for the bench page
  * @property {{}} memory               answered on arrival: the worker's memory now (the soak test)
  * @property {{}} lose-device          answered on arrival: destroys the GPU device (the device-loss test)
+ */
+
+/**
+ * N lanes of the engine lane spec `spec` after `prompt`, with sample indices 0…N−1; `lane`
+ * names them and labels the inspector's cut-offs (its samplers), `inspect` records the
+ * distribution behind every token. Inspect a sample by the request's id and its index.
+ * @typedef {object} SamplesParams
+ * @property {string} prompt
+ * @property {boolean} chat
+ * @property {number} maxTokens
+ * @property {string} spec
+ * @property {number} n
+ * @property {boolean} inspect
+ * @property {import('./config.js').LaneConfig} lane
  */
 
 /** Requests the worker answers on arrival, even while another request runs. */
@@ -259,8 +275,10 @@ export const IMMEDIATE = ['memory', 'lose-device'];
  * @property {never} init
  * @property {LoadProgress | Rebuild} load
  * @property {LaneStart | TokenEvent | LaneEnd | Rebuild} run
+ * @property {LaneStart | TokenEvent | LaneEnd | Rebuild} samples
  * @property {never} inspect
  * @property {never} eval-preview
+ * @property {never} eval-task
  * @property {never} eval-import
  * @property {EvalProgressEvent | Rebuild} eval
  * @property {FirstToken | Rebuild} bench
@@ -304,8 +322,10 @@ export const IMMEDIATE = ['memory', 'lose-device'];
  * @property {Adapter} init
  * @property {Loaded} load
  * @property {{stopped: boolean}} run   stopped: the run was cancelled
+ * @property {{stopped: boolean}} samples
  * @property {Inspected} inspect
  * @property {EvalPreview} eval-preview
+ * @property {import('../pkg/samplescope.js').EvalTaskSamples} eval-task
  * @property {EvalImportOutput} eval-import
  * @property {EvalOutput} eval
  * @property {BenchResult} bench

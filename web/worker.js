@@ -4,10 +4,10 @@
 // one reply out, run one at a time; `cancel` on arrival); pages reach it through
 // web/engine-client.js. Each handler below returns its request's result or throws.
 
-import init, { WebEngine, evalImport, evalPreview } from '../pkg/samplescope.js';
+import init, { WebEngine, evalImport, evalPreview, evalTaskSamples } from '../pkg/samplescope.js';
 import { loadModelBytes } from './loader.js';
 import { inspectorView } from './inspect-view.js';
-import { laneSampleIndex, laneSpec, validateRun } from './config.js';
+import { DEFAULT_RUN, LIMITS, RUN_CHECKS, laneSampleIndex, laneSpec, validateLane, validateRun } from './config.js';
 import { DEFAULT_N_CTX, EngineError, INSPECT_TOP, serve, stopOnCancel } from './protocol.js';
 
 /** @typedef {import('./protocol.js').Handlers} Handlers */
@@ -104,6 +104,63 @@ async function explain(eng, e) {
   return new EngineError('device-lost', `the GPU device was lost (${why}); the next request opens a new device and loads the model again`);
 }
 
+/**
+ * Runs `run`'s lanes (lane i with engine spec `specs[i]`) in one batched generation and
+ * streams them as request `id`'s events; keeps the run for `inspect`. `run` is valid.
+ * @param {number} id
+ * @param {RunConfig} run
+ * @param {string[]} specs
+ * @param {import('./protocol.js').RequestContext<'run' | 'samples'>} ctx
+ */
+async function decode(id, run, specs, ctx) {
+  const eng = await ready(ctx);
+  let promptTokens;
+  try {
+    promptTokens = eng.encode(run.prompt, run.chat).length;
+  } catch (e) {
+    throw new EngineError('invalid', message(e));
+  }
+  const n = run.lanes.length;
+  /** @type {KeptRun} */
+  const r = { run, specs, lanes: run.lanes.map(() => []), inspections: run.lanes.map(() => []), views: new Map() };
+  runs.set(id, r);
+  for (const old of runs.keys()) if (runs.size > KEEP_RUNS) runs.delete(old);
+  const firstAt = new Array(n).fill(0);
+  const ended = new Array(n).fill(false);
+  for (let lane = 0; lane < n; lane++) ctx.event({ kind: 'lane-start', lane, promptTokens });
+  const checkCancel = stopOnCancel(() => eng.stop(), ctx);
+  let cancelled = false;
+  try {
+    const samples = run.lanes.map((l, i) => laneSampleIndex(l, i, run));
+    const forced = run.lanes.map((l) => Uint32Array.from(l.fork?.ids ?? []));
+    await eng.generateForks(run.prompt, run.chat, run.maxTokens, specs, Uint32Array.from(samples), forced, run.inspect ? INSPECT_TOP : 0, (ev) => {
+      checkCancel();
+      const { lane, index: step } = ev;
+      r.lanes[lane][step] = ev.tokenId;
+      if (ev.inspection) r.inspections[lane][step] = ev.inspection;
+      const now = performance.now();
+      // The rate counts sampled tokens only (a fork's forced ones come at once).
+      const given = run.lanes[lane].fork?.ids.length ?? 0;
+      if (step === given) firstAt[lane] = now;
+      ctx.event({ kind: 'token', lane, step, tokenId: ev.tokenId, textDelta: ev.text, eog: ev.stop === 'eog', record: ev.forced ? null : ev.record, forced: ev.forced, heat: ev.inspection?.heat ?? null });
+      if (ev.stop) {
+        ended[lane] = true;
+        cancelled ||= ev.stop === 'cancelled';
+        const s = (now - firstAt[lane]) / 1000;
+        const sampled = step - given;
+        ctx.event({ kind: 'lane-end', lane, tokens: step + 1, stop: ev.stop, tokPerS: sampled > 0 && s > 0 ? sampled / s : 0 });
+      }
+    });
+  } catch (e) {
+    const err = await explain(eng, e);
+    for (let lane = 0; lane < n; lane++) {
+      if (!ended[lane]) ctx.event({ kind: 'lane-end', lane, tokens: r.lanes[lane].length, tokPerS: 0, stop: 'error', message: message(err) });
+    }
+    throw err;
+  }
+  return { stopped: cancelled };
+}
+
 /** @type {Handlers} */
 const handlers = {
   /** Opens WebGPU: the adapter, or an error coded no-navigator-gpu | no-adapter | init-failed. */
@@ -168,55 +225,31 @@ const handlers = {
    * parent's sample index (config.js's laneSampleIndex).
    */
   async run({ id, run }, ctx) {
-    const eng = await ready(ctx);
     const errors = validateRun(run);
     if (errors.length) throw new EngineError('invalid', errors.join('; '));
-    let promptTokens;
-    try {
-      promptTokens = eng.encode(run.prompt, run.chat).length;
-    } catch (e) {
-      throw new EngineError('invalid', message(e));
-    }
-    const n = run.lanes.length;
-    const specs = run.lanes.map((l) => laneSpec(l, run));
-    /** @type {KeptRun} */
-    const r = { run, specs, lanes: run.lanes.map(() => []), inspections: run.lanes.map(() => []), views: new Map() };
-    runs.set(id, r);
-    for (const old of runs.keys()) if (runs.size > KEEP_RUNS) runs.delete(old);
-    const firstAt = new Array(n).fill(0);
-    const ended = new Array(n).fill(false);
-    for (let lane = 0; lane < n; lane++) ctx.event({ kind: 'lane-start', lane, promptTokens });
-    const checkCancel = stopOnCancel(() => eng.stop(), ctx);
-    let cancelled = false;
-    try {
-      const samples = run.lanes.map((l, i) => laneSampleIndex(l, i, run));
-      const forced = run.lanes.map((l) => Uint32Array.from(l.fork?.ids ?? []));
-      await eng.generateForks(run.prompt, run.chat, run.maxTokens, specs, Uint32Array.from(samples), forced, run.inspect ? INSPECT_TOP : 0, (ev) => {
-        checkCancel();
-        const { lane, index: step } = ev;
-        r.lanes[lane][step] = ev.tokenId;
-        if (ev.inspection) r.inspections[lane][step] = ev.inspection;
-        const now = performance.now();
-        // The rate counts sampled tokens only (a fork's forced ones come at once).
-        const given = run.lanes[lane].fork?.ids.length ?? 0;
-        if (step === given) firstAt[lane] = now;
-        ctx.event({ kind: 'token', lane, step, tokenId: ev.tokenId, textDelta: ev.text, eog: ev.stop === 'eog', record: ev.forced ? null : ev.record, forced: ev.forced, heat: ev.inspection?.heat ?? null });
-        if (ev.stop) {
-          ended[lane] = true;
-          cancelled ||= ev.stop === 'cancelled';
-          const s = (now - firstAt[lane]) / 1000;
-          const sampled = step - given;
-          ctx.event({ kind: 'lane-end', lane, tokens: step + 1, stop: ev.stop, tokPerS: sampled > 0 && s > 0 ? sampled / s : 0 });
-        }
-      });
-    } catch (e) {
-      const err = await explain(eng, e);
-      for (let lane = 0; lane < n; lane++) {
-        if (!ended[lane]) ctx.event({ kind: 'lane-end', lane, tokens: r.lanes[lane].length, tokPerS: 0, stop: 'error', message: message(err) });
-      }
-      throw err;
-    }
-    return { stopped: cancelled };
+    return decode(id, run, run.lanes.map((l) => laneSpec(l, run)), ctx);
+  },
+
+  /**
+   * N samples of one sampler for the sample tree: N lanes of the lane spec `spec` after
+   * `prompt`, with sample indices 0…N−1 (a run without same dice), kept like a run's for
+   * `inspect` (by this request's id). `lane` names the lane and labels the inspector's
+   * cut-offs. Events as for `run`.
+   */
+  async samples({ id, prompt, chat, maxTokens, spec, n, inspect, lane: given }, ctx) {
+    const { min, max } = LIMITS.treeSamples;
+    const lane = given && typeof given === 'object' ? given : { name: '', samplers: {} };
+    if (!Number.isInteger(n) || n < min || n > max) throw new EngineError('invalid', `the number of samples must be a whole number from ${min} to ${max} (got ${String(n).slice(0, 20)})`);
+    const errors = validateLane({ ...lane, fork: undefined });
+    if (typeof spec !== 'string') errors.push('the samples need a lane spec');
+    /** @type {RunConfig} */
+    const run = {
+      ...DEFAULT_RUN, prompt, chat, maxTokens, inspect, sameDice: false,
+      lanes: Array.from({ length: n }, (_, i) => ({ ...lane, fork: undefined, name: `${lane.name} #${i}` })),
+    };
+    for (const key of ['prompt', 'chat', 'maxTokens', 'inspect']) RUN_CHECKS[key](run, errors);
+    if (errors.length) throw new EngineError('invalid', errors.join('; '));
+    return decode(id, run, run.lanes.map(() => spec), ctx);
   },
 
   /**
@@ -256,6 +289,16 @@ const handlers = {
     await init(); // the module once; later calls return at once
     try {
       return evalPreview(JSON.stringify(spec));
+    } catch (e) {
+      throw new EngineError('invalid', message(e));
+    }
+  },
+
+  /** What the eval runner decodes for one task and configuration of a spec (the sample tree draws it again). */
+  async 'eval-task'({ spec, task, config }) {
+    await init();
+    try {
+      return evalTaskSamples(JSON.stringify(spec), task, config);
     } catch (e) {
       throw new EngineError('invalid', message(e));
     }

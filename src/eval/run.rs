@@ -98,6 +98,13 @@ pub fn lane_seed(run_seed: u64, config_seed: u64, task: usize) -> u64 {
     SplitMix::keyed(&[run_seed, config_seed, task as u64]).next_u64()
 }
 
+/// Configuration `config`'s sampler on task `task` as the runner decodes its N samples
+/// (sample indices 0…N−1 after the task's prompt, chat template applied): its seed is the
+/// task's `lane_seed`. The page's sample tree draws a task's samples again with it.
+pub fn task_sampler(config: &SamplerConfig, run_seed: u64, task: usize) -> SamplerConfig {
+    SamplerConfig { seed: lane_seed(run_seed, config.seed, task), ..config.clone() }
+}
+
 /// Which result a lane feeds: the greedy sample, or sample `index` of configuration `config`.
 #[derive(Clone, Copy)]
 enum Slot {
@@ -177,7 +184,7 @@ pub async fn run_eval_with(
             lanes.push((Slot::Greedy, LaneSpec { sampler: SamplerConfig::greedy(), sample_index: 0 }));
         }
         for (ci, c) in configs.iter().enumerate() {
-            let sampler = SamplerConfig { seed: lane_seed(opts.seed, c.seed, ti), ..c.clone() };
+            let sampler = task_sampler(c, opts.seed, ti);
             lanes.extend(
                 (0..opts.samples).map(|s| (Slot::Config(ci), LaneSpec { sampler: sampler.clone(), sample_index: s })),
             );

@@ -4,6 +4,7 @@
 //! text, which the page parses for its charts and offers for download unchanged.
 //!
 //!   `evalPreview(specJson)`                  the tasks and configurations a spec runs, or a JsError
+//!   `evalTaskSamples(specJson, task, config)` what the runner decodes for one task and configuration
 //!   `engine.runEval(specJson, onProgress)`   runs it; onProgress({done, total, task, elapsedMs})
 //!                                            per finished sample; `engine.stop()` cancels and the
 //!                                            report keeps what finished. Resolves to
@@ -103,4 +104,32 @@ impl WebEngine {
             Ok(o.into())
         })
     }
+}
+
+/// What the runner decodes for task `task` and configuration `config` (an index into
+/// evalPreview's `configs`) of a spec: `{prompt, chat, spec, samples, maxTokens}`, i.e. the
+/// task's prompt (chat template applied), the configuration's lane spec with the task's seed
+/// (`run::task_sampler`) and N, for the page's sample tree to draw those samples again: the
+/// same sampler, seed and sample indices give the same tokens. Throws for an index out of
+/// range and for a spec with stop strings (the lab's generation does not apply them).
+#[wasm_bindgen(js_name = evalTaskSamples)]
+pub fn eval_task_samples(spec_json: &str, task: u32, config: u32) -> Result<JsValue, JsValue> {
+    use crate::eval::run::{run_configs, task_sampler};
+    let (plan, opts) = EvalSpec::from_json(spec_json).and_then(|s| s.plan()).map_err(js_err)?;
+    if !opts.stop_strings.is_empty() {
+        return Err(super::js_msg("the sample tree cannot draw a run with stop strings again"));
+    }
+    let configs = run_configs(&plan);
+    let t = plan.tasks.get(task as usize);
+    let t = t.ok_or_else(|| super::js_msg(&format!("task {task}: the spec has {} tasks", plan.tasks.len())))?;
+    let c = configs.get(config as usize);
+    let c = c.ok_or_else(|| super::js_msg(&format!("configuration {config}: the spec has {}", configs.len())))?;
+    let out = serde_json::json!({
+        "prompt": t.prompt,
+        "chat": true,
+        "spec": task_sampler(c, opts.seed, task as usize).to_spec(),
+        "samples": opts.samples,
+        "maxTokens": opts.max_tokens,
+    });
+    JSON::parse(&out.to_string())
 }

@@ -241,7 +241,7 @@ export class CompareView {
 }
 
 /** The inspector's markup (the ids web/ui/inspector.js looks up within its scope). */
-function inspectorPanel() {
+export function inspectorPanel() {
   return h('section', { className: 'panel inspector', id: 'inspector', hidden: true, 'aria-label': 'Inspector' },
     h('div', { className: 'inspector-head' },
       h('h2', {}, 'Inspector'),

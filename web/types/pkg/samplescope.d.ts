@@ -10,6 +10,9 @@ export default function init(): Promise<{ memory: WebAssembly.Memory }>;
 /** Checks an eval spec (JSON text) and lists its tasks and configurations; needs no GPU. */
 export function evalPreview(specJson: string): EvalPreview;
 
+/** What the eval runner decodes for one task and configuration of a spec; needs no GPU. */
+export function evalTaskSamples(specJson: string, task: number, config: number): EvalTaskSamples;
+
 /**
  * Verifies and summarizes samples drawn elsewhere (the file's text) against an eval spec's
  * task set, verifier, seed and lanes, as `samplescope eval --import`; needs no GPU.
@@ -240,6 +243,18 @@ export interface EvalOutput {
 /** An import's report (`json` also has an "import" section) and what it read, as lines. */
 export interface EvalImportOutput extends EvalOutput {
   summary: string;
+}
+
+/** A task's samples under one configuration, as the eval runner decodes them. */
+export interface EvalTaskSamples {
+  /** The task's prompt; the runner applies the chat template (`chat` is true). */
+  prompt: string;
+  chat: boolean;
+  /** The configuration's lane spec with the task's seed. */
+  spec: string;
+  /** N: the samples have sample indices 0…N−1. */
+  samples: number;
+  maxTokens: number;
 }
 
 export interface EvalPreview {
