@@ -475,6 +475,31 @@ impl Engine {
         let ins = self.model.inspect_all(top).await?.remove(0);
         Ok(with_texts(&self.tokenizer, ins))
     }
+
+    /// `inspect_step` for many lanes at one step: every lane continues `prompt_ids` +
+    /// `prefix` with its own sampler, in one prefill and one batched sampler step, and each
+    /// gets its Inspection (survivors from the GPU chain's masks). At most 64 lanes.
+    pub async fn inspect_lanes(
+        &mut self,
+        prompt_ids: &[u32],
+        lanes: &[LaneSpec],
+        prefix: &[u32],
+        top: usize,
+    ) -> Result<Vec<Inspection>> {
+        if lanes.is_empty() || lanes.len() > 64 {
+            return Err(Error::Param(format!("inspect: {} lanes (1 to 64)", lanes.len())));
+        }
+        if top == 0 || top > 64 {
+            return Err(Error::Param(format!("inspect: {top} candidates (1 to 64)")));
+        }
+        let params = lanes.iter().map(|l| LaneParams::new(&l.sampler, l.sample_index)).collect::<Result<Vec<_>>>()?;
+        let ids = [prompt_ids, prefix].concat();
+        self.model.set_lanes(&params, &ids, prefix.len() as u32)?;
+        self.model.start_lanes(&ids, lanes.len() as u32, 1).await?;
+        self.model.collect().await?;
+        let ins = self.model.inspect_all(top).await?;
+        Ok(ins.into_iter().map(|i| with_texts(&self.tokenizer, i)).collect())
+    }
 }
 
 /// The inspection with each candidate's decoded piece.

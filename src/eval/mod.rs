@@ -7,13 +7,16 @@
 //! the page run the same code and get the same numbers for the same seed.
 
 pub mod code;
+pub mod code_replay;
 pub mod export;
 pub mod import;
 pub mod metrics;
+pub mod presets;
 pub mod report;
 mod rng;
 pub mod run;
 pub mod spec;
+pub mod survivors;
 pub mod tasks;
 pub mod verify;
 
@@ -21,8 +24,10 @@ pub use code::{CodeRunner, RunOutcome};
 pub use export::{export, ExportFormat, LaneRef};
 pub use import::{import, ImportFormat, ImportOptions, Imported, Importer};
 pub use metrics::{pass_at_k, pass_at_k_curve, power_law_fit, PowerLawFit};
+pub use presets::{preset, Preset, Size};
 pub use report::{ConfigSummary, EvalReport, Sample, SweepSeries, TaskResult};
 pub use run::{run_eval, run_eval_with, sweep_configs, validate, EvalOptions, EvalPlan, Progress};
 pub use spec::{lane_configs, EvalSpec, TaskSource};
+pub use survivors::{survivor_curve, SurvivorCurve, SurvivorSpec};
 pub use tasks::{arithmetic, arithmetic_task, parse_jsonl, ArithmeticSpec, Task};
 pub use verify::{Verdict, Verifier};

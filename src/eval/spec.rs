@@ -3,7 +3,7 @@
 //! so both build the same tasks and sampler configurations from the same inputs — the
 //! precondition for the same numbers from the same seed.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::run::{validate, EvalOptions, EvalPlan};
 use super::tasks::{parse_jsonl, ArithmeticSpec, Task};
@@ -15,7 +15,7 @@ use crate::sampling::config::SamplerConfig;
 pub const DEFAULT_LANES: [&str; 2] = ["top_p=0.9", "min_p=0.1"];
 
 /// Where a run's tasks come from.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum TaskSource {
     /// `arithmetic:LEVEL:COUNT`: the built-in generator, seeded by the run's seed.
@@ -30,7 +30,7 @@ pub enum TaskSource {
 
 /// Everything that decides an eval run's numbers. JSON field names are camelCase (the
 /// page's); missing fields take the CLI's defaults.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EvalSpec {
     pub tasks: TaskSource,

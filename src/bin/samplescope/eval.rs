@@ -9,10 +9,11 @@ use clap::Args;
 use samplescope::eval::code::SharedRunner;
 use samplescope::eval::export::chat_prompt_text;
 use samplescope::eval::import::MAX_LINE_BYTES;
+use samplescope::eval::presets::{self, Size};
 use samplescope::eval::tasks::ArithmeticSpec;
 use samplescope::eval::{
-    lane_configs, run_eval_with, CodeRunner, EvalOptions, EvalPlan, EvalSpec, ExportFormat, ImportFormat,
-    ImportOptions, Imported, Importer, TaskSource, Verifier,
+    lane_configs, run_eval_with, survivor_curve, CodeRunner, EvalOptions, EvalPlan, EvalSpec, ExportFormat,
+    ImportFormat, ImportOptions, Imported, Importer, TaskSource, Verifier,
 };
 use samplescope::gguf::Gguf;
 use samplescope::native::pyrun::{Limits, PyRunner};
@@ -105,11 +106,21 @@ pub struct EvalArgs {
     /// sample keeps its extracted answer and verdict).
     #[arg(long, default_value_t = 32)]
     keep_texts: usize,
+    /// Run one of the seeds' figures instead of describing a run: min-p, top-n-sigma,
+    /// greedy-vs-sampling or repeated-sampling (the eval page's Figures; src/eval/presets.rs).
+    #[arg(long, conflicts_with_all = ["tasks", "lanes", "sweep", "import", "export", "csv"])]
+    preset: Option<String>,
+    /// With --preset: full (a few minutes on a CPU adapter) or small (the tests' size).
+    #[arg(long, default_value = "full")]
+    preset_size: String,
 }
 
 pub fn eval(a: EvalArgs) -> Result<()> {
     if let Some(path) = a.import.clone() {
         return import(&a, &path);
+    }
+    if let Some(name) = &a.preset {
+        return preset(&a, name);
     }
     let Some(tasks) = &a.tasks else {
         return Err(Error::Param("--tasks: give the task set (arithmetic:LEVEL:COUNT or a JSONL file)".into()));
@@ -134,12 +145,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         _ => return Err(Error::Param("--export FORMAT PATH: give it once".into())),
     }
     let code_runner = code_runner(&a, &plan.verifier)?;
-    let bytes = read_model(&a.model)?;
-    let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
-    let adapter = gpu.facts.name.clone();
-    let mut engine =
-        pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: a.ctx, ..LoadOptions::default() }))?;
-    drop(bytes);
+    let (mut engine, adapter) = load_engine(&a)?;
     eprintln!(
         "{} tasks × ({} samples × {} configs{}) on {adapter}, up to {} lanes a batch",
         plan.tasks.len(),
@@ -149,12 +155,64 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         engine.model.lane_capacity(opts.max_tokens).min(if a.max_lanes > 0 { a.max_lanes } else { u32::MAX })
     );
     let runner = code_runner.as_ref().map(|r| r as &dyn CodeRunner);
-    let report = pollster::block_on(run_eval_with(&mut engine, &plan, &opts, runner, |p| {
+    let report = run_with_progress(&mut engine, &plan, &opts, runner)?;
+    print_report(&a, &report, &report.to_json())
+}
+
+fn load_engine(a: &EvalArgs) -> Result<(Engine, String)> {
+    let bytes = read_model(&a.model)?;
+    let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
+    let adapter = gpu.facts.name.clone();
+    let engine =
+        pollster::block_on(Engine::load(gpu, &bytes, &LoadOptions { n_ctx: a.ctx, ..LoadOptions::default() }))?;
+    Ok((engine, adapter))
+}
+
+fn run_with_progress(
+    engine: &mut Engine,
+    plan: &EvalPlan,
+    opts: &EvalOptions,
+    runner: Option<&dyn CodeRunner>,
+) -> Result<samplescope::eval::EvalReport> {
+    let report = pollster::block_on(run_eval_with(engine, plan, opts, runner, |p| {
         let eta = if p.done > 0 { p.elapsed_ms / p.done as f64 * (p.total - p.done) as f64 / 1e3 } else { 0.0 };
         eprint!("\r  {}/{} samples, task {}, {:.0} s, ETA {eta:.0} s   ", p.done, p.total, p.task, p.elapsed_ms / 1e3);
     }))?;
     eprintln!();
-    print_report(&a, &report, &report.to_json())
+    Ok(report)
+}
+
+/// `--preset NAME`: each of the preset's eval runs in turn (their tables, and with --json
+/// `{"preset", "size", "parts": [{"label", "report"}]}`), or its survivor curve (a table,
+/// and with --json the curve), exactly as the eval page's Figures section runs them.
+fn preset(a: &EvalArgs, name: &str) -> Result<()> {
+    let p = presets::preset(name, Size::parse(&a.preset_size)?)?;
+    eprintln!("{}: {} (after {})", p.name, p.title, p.after);
+    let (mut engine, adapter) = load_engine(a)?;
+    eprintln!("on {adapter}, at most {} tokens", p.token_budget);
+    let json = if let Some(spec) = &p.survivors {
+        let curve = pollster::block_on(survivor_curve(&mut engine, spec))?;
+        println!("{}", curve.table());
+        curve.to_json()
+    } else {
+        let mut parts = Vec::new();
+        for part in &p.parts {
+            let (plan, opts) = part.spec.plan()?;
+            eprintln!("{}", part.label);
+            let report = run_with_progress(&mut engine, &plan, &opts, None)?;
+            println!("## {}\n{}", part.label, report.tables());
+            let report: serde_json::Value = serde_json::from_str(&report.to_json()).expect("the report's own JSON");
+            parts.push(serde_json::json!({ "label": part.label, "report": report }));
+        }
+        serde_json::to_string_pretty(&serde_json::json!({ "preset": p.name, "size": p.size, "parts": parts }))
+            .expect("JSON values serialize")
+    };
+    println!("{}", p.caption);
+    if let Some(path) = &a.json {
+        write(path, &json)?;
+        eprintln!("JSON written to {}", path.display());
+    }
+    Ok(())
 }
 
 /// The tables, and the JSON and CSV files asked for: the same for a run and an import.
