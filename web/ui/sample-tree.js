@@ -91,7 +91,7 @@ export class SampleTreeView {
     const rootAt = /** @type {{x: number, y: number}} */ (at.get(tree));
     nodes.append(svg('g', { class: 'tree-root' },
       svg('circle', { cx: rootAt.x, cy: rootAt.y, r: 5 }),
-      svg('text', { x: rootAt.x + 8, y: rootAt.y - 7 }, short(visible(prompt.slice(-LABEL_CHARS * 2)))),
+      svg('text', { x: rootAt.x + 8, y: rootAt.y - 7 }, `…${visible(prompt.slice(-(LABEL_CHARS - 1)))}`),
       svg('title', {}, `The prompt (${n} samples start here)`)));
     const walk = (/** @type {TreeNode} */ parent) => {
       const from = /** @type {{x: number, y: number}} */ (at.get(parent));
