@@ -235,3 +235,29 @@ fn imported_code_samples_are_verified() {
     assert_eq!(imported.report.verifier, "code");
     assert_eq!(imported.import.verified, 3 + 1, "identical outputs run once");
 }
+
+/// The page's two-pass import of code samples (`eval::code_replay`): the programs recorded
+/// in the first pass, run here by python3 and replayed into the second, give the report a
+/// direct import gives.
+#[test]
+fn a_replayed_import_equals_the_direct_one() {
+    use samplescope::eval::code::SharedRunner;
+    use samplescope::eval::code_replay::{ProgramRecorder, ReplayRunner};
+    use samplescope::eval::import::{import, ImportOptions};
+    use std::rc::Rc;
+    let samples = ["    return a + b\n", "    return a - b\n", "    raise ValueError\n", "    return a + b\n"];
+    let line = serde_json::json!({"task": 0, "samples": samples, "greedy": "    return b + a\n"}).to_string();
+    let opts = ImportOptions::new(vec![add_task()], Verifier::Code);
+    let py = Rc::new(runner());
+    let with = |r: SharedRunner| import(&line, ImportOptions { code_runner: Some(r), ..opts.clone() }).unwrap();
+    let direct = with(SharedRunner(py.clone()));
+    let recorder = Rc::new(ProgramRecorder::default());
+    with(SharedRunner(recorder.clone()));
+    let programs = recorder.take();
+    assert_eq!(programs.len(), 4, "the distinct outputs of each record, greedy's too");
+    let outcomes = py.run_all(&programs).unwrap();
+    let replayed = with(SharedRunner(Rc::new(ReplayRunner::new(programs, outcomes).unwrap())));
+    let tasks = |i: &samplescope::eval::Imported| serde_json::to_value(&i.report.tasks).unwrap();
+    assert_eq!(tasks(&replayed), tasks(&direct));
+    assert_eq!(replayed.report.tasks[0].configs[0].correct, 2);
+}

@@ -1,8 +1,9 @@
 //! The code verifier's platform-neutral half: from a model output and a code task to the
 //! Python program that tests it (the "harness"), and from what running it did to a
 //! `Verdict`. Running the program is the front end's job, through a `CodeRunner`: the
-//! CLI's is a sandboxed `python3` subprocess (`native::pyrun`); the page's would be a
-//! Pyodide worker. Both run the same harness text, so they see the same program.
+//! CLI's is a sandboxed `python3` subprocess (`native::pyrun`); the page's runs each in
+//! Pyodide in a worker (web/code-worker.js; imports reach it through `code_replay`). Both
+//! run the same harness text, so they see the same program.
 //!
 //! Which program a sample is:
 //! - the code is the first ```python (or ```py, or bare ```) fenced block of the output,
@@ -38,8 +39,10 @@ pub const STATUS_MARKER: &str = "@@samplescope-status@@ ";
 /// The longest status kept in a verdict (an exception's class name can be anything).
 const MAX_STATUS: usize = 80;
 
-/// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a run ended. As JSON (the page's runner reports this way): `{"code": 0}`,
+/// `{"signal": 9}` or `"timeout"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Exit {
     /// The process exited with this code.
     Code(i32),
@@ -51,7 +54,7 @@ pub enum Exit {
 
 /// What running one harness program gave: how it ended and its output (a runner caps
 /// both streams but keeps the end of stdout, where the status line is).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
 pub struct RunOutcome {
     pub exit: Exit,
     pub stdout: String,
