@@ -187,14 +187,24 @@ export class EngineClient {
    * Imports a sample file against the spec's task set and verifier (no model, no GPU).
    * @param {Blob} file
    * @param {object} spec the eval spec (eval-config.js)
+   * @param {import('../pkg/samplescope.js').CodeRuns} [codeRuns]  code tasks: the outcomes of `evalImportPrograms`' programs
    */
-  evalImport(file, spec) {
-    return this.request('eval-import', { file, spec }).done;
+  evalImport(file, spec, codeRuns) {
+    return this.request('eval-import', codeRuns ? { file, spec, codeRuns } : { file, spec }).done;
+  }
+
+  /**
+   * The Python programs an import of code samples needs run.
+   * @param {Blob} file
+   * @param {object} spec the eval spec (eval-config.js)
+   */
+  evalImportPrograms(file, spec) {
+    return this.request('eval-import-programs', { file, spec }).done;
   }
 
   /**
    * @param {object} spec the eval spec (eval-config.js)
-   * @param {(p: import('./protocol.js').EvalProgressEvent) => void} [onProgress]
+   * @param {(p: import('./protocol.js').RequestEvents['eval']) => void} [onProgress]  progress, and code tasks' programs to run
    */
   evaluate(spec, onProgress) {
     return this.request('eval', { spec }, onProgress);

@@ -4,7 +4,8 @@
 // web/engine-client.js) runs the Rust core; this thread only renders. State the tests can see is mirrored in <body data-*>:
 // data-gpu = checking | ready | missing, data-model = none | loading | loaded | error,
 // data-tasks = checking | ok | invalid, data-eval = idle | running | done | cancelled | error,
-// data-import = idle | running | done | error (data-import-ms: the last import's time, file to charts).
+// data-import = idle | running | done | error (data-import-ms: the last import's time, file to charts;
+// data-code-runs, data-code-timeouts: the last code import's programs run in Pyodide, and those cut off).
 
 import { $, h, replace, formatBytes, toast } from './ui/dom.js';
 import { buildSpec, cliCommand, DEFAULT_EVAL, SWEEP_PRESET } from './eval-config.js';
@@ -12,6 +13,7 @@ import { EvalCharts } from './ui/eval-charts.js';
 import { fillSummary, fillTasks } from './ui/eval-tables.js';
 import { EvalTree } from './eval-tree.js';
 import { EngineClient } from './engine-client.js';
+import { CodeRunner } from './code-runner.js';
 import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText, notServedHint } from './protocol.js';
 import { modelButtons } from './ui/models.js';
 
@@ -51,6 +53,9 @@ const state = {
 /** The largest sample file the page reads (its text is copied into wasm memory, 4 GiB at most). */
 const MAX_IMPORT_BYTES = 1 << 30;
 const engine = new EngineClient();
+/** Runs code tasks' tests in Pyodide (its worker starts on the first code import). */
+/** @type {CodeRunner | null} */
+let codeRunner = null;
 /** The worker has started (also without WebGPU: it checks task sets then). */
 let engineStarted = false;
 const charts = new EvalCharts($('results'));
@@ -124,7 +129,7 @@ function check() {
   if (taskErrors.length) return showTaskCheck({ ok: false, errors: taskErrors });
   // Only the tasks and what they must satisfy (the numeric verifier wants numbers), so
   // that a typo in a sampler line does not hide the task set's own errors.
-  const tasks = buildSpec({ ...form, lanes: '', samples: 0, greedy: true, sweep: '', verifier: form.verifier === 'numeric' ? 'numeric' : 'contains' });
+  const tasks = buildSpec({ ...form, lanes: '', samples: 0, greedy: true, sweep: '', verifier: ['numeric', 'code'].includes(form.verifier) ? form.verifier : 'contains' });
   if (!tasks.spec) return showTaskCheck({ ok: false, errors: tasks.taskErrors });
   if (!engineStarted) return undefined;
   const req = engine.request('eval-preview', { spec: tasks.spec });
@@ -222,9 +227,27 @@ function run() {
   $('eval-progress').hidden = false;
   progress({ done: 0, total: 0, elapsedMs: 0 });
   replace($('run-status'), 'starting…');
-  const req = engine.evaluate(spec, (p) => { if (req.id === state.runId) progress(p); });
+  const req = engine.evaluate(spec, (ev) => {
+    if (req.id !== state.runId) return;
+    if (ev.kind === 'code-programs') runCode(req.id, ev.programs);
+    else if (ev.kind === 'eval-progress') progress(ev);
+  });
   state.runId = req.id;
   req.done.then((report) => req.id === state.runId && evalEnded(report), (e) => req.id === state.runId && evalFailed(e));
+}
+
+/**
+ * Runs an eval's code programs in the Pyodide worker and hands their outcomes (or why it
+ * failed) back to the engine worker, where the eval waits for them.
+ * @param {number} evalId @param {string[]} programs
+ */
+function runCode(evalId, programs) {
+  codeRunner ??= new CodeRunner();
+  replace($('run-status'), `running the tests of ${programs.length} code samples in Python (Pyodide, in a worker)…`);
+  codeRunner.run(programs).then(
+    (outcomes) => engine.request('code-outcomes', { evalId, outcomes }).done,
+    (e) => engine.request('code-outcomes', { evalId, error: e.message }).done,
+  ).catch((e) => console.warn(`samplescope: code outcomes: ${e.message}`));
 }
 
 /** Asks the engine to stop after the step in flight; the report keeps what finished. */
@@ -323,7 +346,7 @@ function importFile(file) {
   setRunEnabled();
   $('import-summary').hidden = true;
   replace($('import-status'), `Importing ${file.name} (${formatBytes(file.size)})…`);
-  engine.evalImport(file, spec).then((out) => {
+  importSamples(file, spec).then((out) => {
     state.importing = false;
     setRunEnabled();
     state.raw = out;
@@ -344,6 +367,28 @@ function importFile(file) {
     importFailed(file.name, e.message.replace(/^invalid parameter: /, ''));
   });
   return undefined;
+}
+
+/**
+ * The import in the engine worker; for code tasks, first the tests of every distinct sample
+ * in Python, in the Pyodide worker (web/code-runner.js: loaded only now, each program with
+ * a time limit), whose outcomes the core turns into verdicts as the CLI's runs.
+ * @param {File} file
+ * @param {any} spec  the eval spec (eval-config.js)
+ */
+async function importSamples(file, spec) {
+  if (spec.verifier !== 'code') return engine.evalImport(file, spec);
+  const programs = await engine.evalImportPrograms(file, spec);
+  codeRunner ??= new CodeRunner();
+  const runner = codeRunner;
+  const status = (/** @type {number} */ done) => replace($('import-status'),
+    `Running the tests of ${file.name}’s code samples in Python (Pyodide, in a worker; at most ${runner.timeLimitMs / 1000} s each): ${done} of ${programs.length}…`);
+  status(0);
+  const timeouts = runner.timeouts;
+  const outcomes = await runner.run(programs, status);
+  body.codeRuns = String(programs.length);
+  body.codeTimeouts = String(runner.timeouts - timeouts);
+  return engine.evalImport(file, spec, { programs, outcomes });
 }
 
 /** @param {string} name @param {string} why */

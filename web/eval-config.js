@@ -97,7 +97,7 @@ export function buildSpec(form) {
   if (verifier === 'regex') {
     if (!form.regex) errors.push('the regex verifier needs a pattern');
     verifier = `regex:${form.regex}`;
-  } else if (!['numeric', 'exact', 'contains'].includes(verifier)) {
+  } else if (!['numeric', 'exact', 'contains', 'code'].includes(verifier)) {
     errors.push(`unknown verifier "${verifier}"`);
   }
   checkInt(errors, 'N (samples per task)', form.samples, EVAL_LIMITS.samples);

@@ -190,7 +190,9 @@ export const gpuErrorText = (code) => GPU_ERRORS[code] ?? 'WebGPU could not be s
  * @property {{runId: number, lane: number, step: number}} inspect  a token of run `runId` (a run or samples request's id)
  * @property {{spec: object}} eval-preview  the eval page's task check (needs no GPU)
  * @property {{spec: object, task: number, config: number}} eval-task  what the eval runner decodes for one task and configuration (needs no GPU)
- * @property {{file: Blob, spec: object}} eval-import  samples drawn elsewhere, against the spec's tasks (needs no GPU)
+ * @property {{file: Blob, spec: object, codeRuns?: import('../pkg/samplescope.js').CodeRuns}} eval-import  samples drawn elsewhere, against the spec's tasks (needs no GPU); codeRuns: the code programs' outcomes
+ * @property {{file: Blob, spec: object}} eval-import-programs  the Python programs an import of code samples needs run
+ * @property {{evalId: number, outcomes?: object[], error?: string}} code-outcomes  answered on arrival: the outcomes of an eval's code-programs event (or why there are none)
  * @property {{spec: object}} eval
  * @property {BenchParams} bench       one measurement for the bench page
  * @property {{}} memory               answered on arrival: the worker's memory now (the soak test)
@@ -212,7 +214,7 @@ export const gpuErrorText = (code) => GPU_ERRORS[code] ?? 'WebGPU could not be s
  */
 
 /** Requests the worker answers on arrival, even while another request runs. */
-export const IMMEDIATE = ['memory', 'lose-device'];
+export const IMMEDIATE = ['memory', 'lose-device', 'code-outcomes'];
 
 /**
  * @typedef {object} BenchParams
@@ -262,6 +264,11 @@ export const IMMEDIATE = ['memory', 'lose-device'];
  * @property {string} [message]  why, for stop = 'error'
  */
 /** @typedef {{kind: 'eval-progress'} & EvalProgress} EvalProgressEvent */
+/**
+ * An eval of code tasks needs these Python programs run (the page runs them in its Pyodide
+ * worker and answers with a `code-outcomes` request naming the eval's id).
+ * @typedef {{kind: 'code-programs', programs: string[]}} CodePrograms
+ */
 /** @typedef {{kind: 'first-token'}} FirstToken */
 /**
  * Before a request runs on a fresh engine, because the GPU device was lost earlier: a new
@@ -280,7 +287,9 @@ export const IMMEDIATE = ['memory', 'lose-device'];
  * @property {never} eval-preview
  * @property {never} eval-task
  * @property {never} eval-import
- * @property {EvalProgressEvent | Rebuild} eval
+ * @property {never} eval-import-programs
+ * @property {EvalProgressEvent | CodePrograms | Rebuild} eval
+ * @property {never} code-outcomes
  * @property {FirstToken | Rebuild} bench
  * @property {never} memory
  * @property {never} lose-device
@@ -327,6 +336,8 @@ export const IMMEDIATE = ['memory', 'lose-device'];
  * @property {EvalPreview} eval-preview
  * @property {import('../pkg/samplescope.js').EvalTaskSamples} eval-task
  * @property {EvalImportOutput} eval-import
+ * @property {string[]} eval-import-programs
+ * @property {{}} code-outcomes
  * @property {EvalOutput} eval
  * @property {BenchResult} bench
  * @property {MemorySample} memory

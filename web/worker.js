@@ -4,7 +4,7 @@
 // one reply out, run one at a time; `cancel` on arrival); pages reach it through
 // web/engine-client.js. Each handler below returns its request's result or throws.
 
-import init, { WebEngine, evalImport, evalPreview, evalTaskSamples } from '../pkg/samplescope.js';
+import init, { WebEngine, evalImport, evalImportPrograms, evalPreview, evalTaskSamples } from '../pkg/samplescope.js';
 import { loadModelBytes } from './loader.js';
 import { inspectorView } from './inspect-view.js';
 import { DEFAULT_RUN, LIMITS, RUN_CHECKS, laneSampleIndex, laneSpec, validateLane, validateRun } from './config.js';
@@ -43,6 +43,9 @@ let lastLoad = null;
  */
 const runs = new Map();
 const KEEP_RUNS = 8;
+/** Evals waiting for the page to run their code tasks' programs, by request id. */
+/** @type {Map<number, {resolve: (outcomes: object[]) => void, reject: (e: Error) => void}>} */
+const codeWaits = new Map();
 
 const message = (/** @type {unknown} */ e) => (e instanceof Error ? e.message : String(e));
 
@@ -307,13 +310,28 @@ const handlers = {
   /**
    * Verifies and summarizes a file of samples drawn elsewhere (vLLM, SGLang, OpenAI, plain
    * JSONL) against the spec's task set, as `samplescope eval --import` does. Needs no GPU.
-   * The file is read here, so the page's thread never holds its text.
+   * The file is read here, so the page's thread never holds its text. Code tasks' verdicts
+   * come from `codeRuns`, the outcomes of the programs `eval-import-programs` listed.
    */
-  async 'eval-import'({ file, spec }) {
+  async 'eval-import'({ file, spec, codeRuns }) {
     await init();
     const text = await file.text();
     try {
-      return evalImport(text, JSON.stringify(spec));
+      return evalImport(text, JSON.stringify(spec), codeRuns);
+    } catch (e) {
+      throw new EngineError('invalid', message(e));
+    }
+  },
+
+  /**
+   * The Python programs an import of code samples needs run (the page runs them in its
+   * Pyodide worker, web/code-runner.js, which this worker cannot wait on mid-import).
+   */
+  async 'eval-import-programs'({ file, spec }) {
+    await init();
+    const text = await file.text();
+    try {
+      return evalImportPrograms(text, JSON.stringify(spec));
     } catch (e) {
       throw new EngineError('invalid', message(e));
     }
@@ -327,14 +345,32 @@ const handlers = {
   async eval({ spec }, ctx) {
     const eng = await ready(ctx);
     const checkCancel = stopOnCancel(() => eng.stop(), ctx);
+    // Code tasks: the page runs their programs in its Pyodide worker (web/code-runner.js)
+    // and answers with `code-outcomes`.
+    const runCode = (/** @type {string[]} */ programs) => new Promise((resolve, reject) => {
+      codeWaits.set(ctx.id, { resolve, reject });
+      ctx.event({ kind: 'code-programs', programs });
+    });
     try {
       return await eng.runEval(JSON.stringify(spec), (p) => {
         checkCancel();
         ctx.event({ kind: 'eval-progress', ...p });
-      });
+      }, /** @type {any} */ (spec).verifier === 'code' ? runCode : undefined);
     } catch (e) {
       throw await explain(eng, e);
+    } finally {
+      codeWaits.delete(ctx.id);
     }
+  },
+
+  /** The outcomes of an eval's `code-programs` event (answered on arrival, the eval waiting on it). */
+  async 'code-outcomes'({ evalId, outcomes, error }) {
+    const wait = codeWaits.get(evalId);
+    if (!wait) throw new EngineError('stale', `no eval ${evalId} waits for code outcomes`);
+    codeWaits.delete(evalId);
+    if (outcomes) wait.resolve(outcomes);
+    else wait.reject(new Error(error ?? 'no outcomes'));
+    return {};
   },
 
   /**

@@ -274,12 +274,18 @@ fn extension(path: &str) -> &str {
     name.rsplit_once('.').map_or("", |(_, e)| e)
 }
 
+/// Pyodide's files (www/pyodide) keep their names and bytes: its loader builds their
+/// names itself, so a rewritten reference would break it.
+fn is_verbatim(path: &str) -> bool {
+    path.strip_prefix(web::PYODIDE_DIR).is_some_and(|rest| rest.starts_with('/'))
+}
+
 fn is_hashed(path: &str) -> bool {
-    HASHED_EXTENSIONS.contains(&extension(path))
+    HASHED_EXTENSIONS.contains(&extension(path)) && !is_verbatim(path)
 }
 
 fn is_text(path: &str) -> bool {
-    matches!(extension(path), "html" | "js" | "mjs" | "css" | "json")
+    matches!(extension(path), "html" | "js" | "mjs" | "css" | "json") && !is_verbatim(path)
 }
 
 /// `spec` (a relative path such as `./share.js` or `../pkg/x.wasm`) from the file `from`,
@@ -806,6 +812,26 @@ mod tests {
         ] {
             assert_eq!(find(&out, prefix, suffix) != find(&out2, prefix, suffix), renamed, "{prefix}{suffix}");
         }
+    }
+
+    #[test]
+    fn pyodide_keeps_its_names_and_bytes() {
+        let files = site(&[
+            ("web/code-worker.js", "import { loadPyodide } from '../pyodide/pyodide.mjs';"),
+            ("pyodide/pyodide.mjs", "const a = 'pyodide.asm.mjs'; const l = 'pyodide-lock.json';"),
+            ("pyodide/pyodide.asm.mjs", "x"),
+            ("pyodide/pyodide-lock.json", "{}"),
+            ("pyodide/pyodide.asm.wasm", "\0asm"),
+        ]);
+        let out = hash_names(&files).unwrap();
+        for p in
+            ["pyodide/pyodide.mjs", "pyodide/pyodide.asm.mjs", "pyodide/pyodide-lock.json", "pyodide/pyodide.asm.wasm"]
+        {
+            assert_eq!(out[p], files[p], "{p}");
+        }
+        let worker = find(&out, "web/code-worker", ".js");
+        assert!(text(&out, &worker).contains("'../pyodide/pyodide.mjs'"));
+        assert!(!is_verbatim("pyodidex/a.js") && is_verbatim("pyodide/a.js"));
     }
 
     #[test]

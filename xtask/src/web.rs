@@ -55,6 +55,7 @@ pub fn build_web() -> Res {
     println!("www/pkg/samplescope_bg.wasm: {:.1} MB", size as f64 / 1e6);
     refresh_vendored()?;
     copy_bench_assets()?;
+    copy_pyodide()?;
     copy_web_modules()?;
     crate::site::write_dev_manifest()
 }
@@ -173,6 +174,39 @@ fn copy_bench_assets() -> Res {
         fs::copy(root.join(from), dst.join(to)).map_err(|e| format!("cannot copy {from} to {}: {e}", dst.display()))?;
     }
     println!("copied wllama into www/bench-assets/wllama/");
+    Ok(())
+}
+
+/// Pyodide, the eval page's Python for code tasks (web/code-worker.js): the files it loads
+/// at start, copied from node_modules (package-lock.json pins it) into the git-ignored
+/// www/pyodide, which the published site serves as they are (site.rs). Some 13 MB, fetched
+/// by a reader only when a code import runs. Without `npm ci` a code import in the page
+/// fails, saying that Pyodide could not load.
+pub const PYODIDE_DIR: &str = "pyodide";
+const PYODIDE_FILES: &[&str] =
+    &["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "pyodide-lock.json", "package.json"];
+
+fn copy_pyodide() -> Res {
+    let root = workspace_root();
+    let src = root.join("node_modules").join("pyodide");
+    let dst = root.join("www").join(PYODIDE_DIR);
+    if let Some(missing) = PYODIDE_FILES.iter().find(|f| !src.join(f).is_file()) {
+        println!(
+            "node_modules/pyodide/{missing} not found (no `npm ci` here): the eval page cannot run code tasks' tests"
+        );
+        return Ok(());
+    }
+    fs::create_dir_all(&dst).map_err(|e| format!("cannot create {}: {e}", dst.display()))?;
+    for f in PYODIDE_FILES {
+        let (from, to) = (src.join(f), dst.join(f));
+        if fs::metadata(&from).map(|m| m.len()).ok() == fs::metadata(&to).map(|m| m.len()).ok()
+            && fs::read(&from).ok() == fs::read(&to).ok()
+        {
+            continue;
+        }
+        fs::copy(&from, &to).map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
+    }
+    println!("copied pyodide into www/{PYODIDE_DIR}/");
     Ok(())
 }
 

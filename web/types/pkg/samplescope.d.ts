@@ -17,7 +17,19 @@ export function evalTaskSamples(specJson: string, task: number, config: number):
  * Verifies and summarizes samples drawn elsewhere (the file's text) against an eval spec's
  * task set, verifier, seed and lanes, as `samplescope eval --import`; needs no GPU.
  */
-export function evalImport(text: string, specJson: string): EvalImportOutput;
+export function evalImport(text: string, specJson: string, codeRuns?: CodeRuns): EvalImportOutput;
+
+/**
+ * The distinct Python programs an import of code samples (`verifier: "code"`) needs run;
+ * their outcomes go back as evalImport's `codeRuns` (src/eval/code_replay.rs).
+ */
+export function evalImportPrograms(text: string, specJson: string): string[];
+
+/** Code programs and how each ended (the core's RunOutcome, from web/code-runner.js). */
+export interface CodeRuns {
+  programs: string[];
+  outcomes: { exit: { code: number } | { signal: number } | 'timeout'; stdout: string; stderr: string }[];
+}
 
 /** What a model will take on the GPU, worked out before its upload. */
 export interface LoadPlan {
@@ -88,7 +100,8 @@ export class WebEngine {
   /** Frees the wasm object (and, with it, the engine's GPU resources). */
   free(): void;
   readonly busy: boolean;
-  runEval(specJson: string, onProgress: (p: EvalProgress) => void): Promise<EvalOutput>;
+  /** Code tasks: `runCode(programs)` resolves to each program's outcome (CodeRuns' `outcomes`). */
+  runEval(specJson: string, onProgress: (p: EvalProgress) => void, runCode?: (programs: string[]) => Promise<CodeRuns['outcomes']>): Promise<EvalOutput>;
 }
 
 export interface EngineAdapter {
