@@ -8,13 +8,14 @@
 import { $, h, replace, fillFacts, formatBytes, formatCount, toast } from './ui/dom.js';
 import { HEAT_MODES, Lanes, heatColor } from './ui/lanes.js';
 import { Inspector } from './ui/inspector.js';
-import { DEFAULT_RUN, LIMITS, TEMPERATURE_POSITIONS, cloneRun, laneSampleIndex, validateLane, validateRun } from './config.js';
+import { DEFAULT_RUN, LIMITS, TEMPERATURE_POSITIONS, cloneRun, describeLane, laneSampleIndex, validateLane, validateRun } from './config.js';
 import { decodeConfig, embedSnippet, encodeConfig, hasConfig, modelUrl } from './share.js';
 import { EngineClient } from './engine-client.js';
 import { LabTree } from './lab-tree.js';
 import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText, knownModel, notServedHint } from './protocol.js';
 import { modelButtons } from './ui/models.js';
 import { describeProbe, isCrossOrigin, modelFileName, probeModel } from './model-source.js';
+import { attachExport, exportButtons, lanesPng } from './ui/chart-export.js';
 
 /** @typedef {import('./protocol.js').ModelSource} ModelSource */
 /** @typedef {import('./protocol.js').LoadProgress} LoadProgress */
@@ -546,13 +547,11 @@ function restoreFromLink() {
 }
 
 /**
- * The current configuration as a link to this page ('link') or as the embed page's
- * <iframe> snippet ('embed'), shown in the share box and copied to the clipboard.
+ * `run` with the model in use as a share link names it (share.js's Config), and notes on
+ * what a link cannot carry.
+ * @param {import('./config.js').RunConfig} run
  */
-async function share(kind, { copy = true } = {}) {
-  const run = readControls();
-  const errors = validateRun(run);
-  if (errors.length) return toast(errors.join('; '));
+function shareConfig(run) {
   const notes = [];
   /** @type {{url?: string | null, bytes?: number | null}} */
   let model = { url: null, bytes: null };
@@ -569,6 +568,23 @@ async function share(kind, { copy = true } = {}) {
     run, model,
     view: { theme: $('embed-theme').value, editable: $('embed-editable').checked },
   };
+  return { config, notes };
+}
+
+/** The link that opens this page with `run` and the model in use (share.js's format). */
+function shareLink(run) {
+  return `${location.origin}${location.pathname}#${encodeConfig(shareConfig(run).config)}`;
+}
+
+/**
+ * "Share" and "Copy embed code": the current configuration as a link to this page ('link')
+ * or as the embed page's <iframe> snippet ('embed'), shown in the share box and copied.
+ */
+async function share(kind, { copy = true } = {}) {
+  const run = readControls();
+  const errors = validateRun(run);
+  if (errors.length) return toast(errors.join('; '));
+  const { config, notes } = shareConfig(run);
   const page = `${location.origin}${location.pathname}`;
   let text;
   if (kind === 'link') {
@@ -596,6 +612,49 @@ async function share(kind, { copy = true } = {}) {
   }
 }
 
+// ---- figures out (web/ui/chart-export.js) --------------------------------------------------
+
+/**
+ * A figure's caption: the run the lanes show (as it ran), the model, and its share link.
+ * @returns {import('./ui/chart-export.js').Caption}
+ */
+function figureCaption() {
+  const run = state.shown ?? readControls();
+  const model = state.held ? state.held.loaded.facts.name || state.held.loaded.name : 'no model loaded';
+  const prompt = run.prompt.replace(/\s+/g, ' ').trim();
+  const lines = [
+    `samplescope · ${model} · prompt “${prompt.length > 140 ? `${prompt.slice(0, 139)}…` : prompt}”${run.chat ? ' (chat template)' : ''}`,
+    `temperature ${run.temperature}, applied ${run.temperaturePosition} · seed ${run.seed}${run.sameDice ? ', same dice' : ''} · up to ${run.maxTokens} tokens`,
+    `lanes: ${run.lanes.map((l) => `${l.name} (${describeLane(l, run)})`).join('; ')}`,
+  ];
+  return { text: lines.join('\n'), link: shareLink(run) };
+}
+
+/** SVG / PNG buttons on the inspector's two charts and a PNG button for the lanes. */
+function setupExports() {
+  const inspected = () => {
+    const at = state.inspecting;
+    return at ? `${state.run.lanes[at.lane]?.name ?? `lane ${at.lane + 1}`}, step ${at.step}` : '';
+  };
+  const figures = [
+    { chart: 'candidates-chart', name: 'samplescope-candidates' },
+    { chart: 'histogram-chart', name: 'samplescope-histogram' },
+  ];
+  figures.forEach(({ chart, name }, i) => {
+    const caption = /** @type {HTMLElement} */ ($(chart).parentElement.querySelector('figcaption'));
+    const title = caption.textContent;
+    attachExport(caption, () => inspector.plots[i] ?? null, {
+      name,
+      title: () => `${title} — ${inspected()}`,
+      caption: figureCaption,
+      marks: () => inspector.marks[i] ?? [],
+    });
+  });
+  const lanesBox = h('span', { className: 'export-lanes', title: 'The lanes as an image, with the configuration and its share link' }, 'Lanes as ');
+  exportButtons(lanesBox, 'samplescope-lanes', { png: () => lanesPng($('lanes'), { caption: figureCaption() }) });
+  $('share').parentElement.prepend(lanesBox);
+}
+
 // ---- start ---------------------------------------------------------------------------------
 
 function start() {
@@ -605,6 +664,7 @@ function start() {
   restoreFromLink();
   setupControls();
   setupModelPanel();
+  setupExports();
   lanes.render(state.run.lanes, state.run);
   if (!navigator.gpu) return gpuMissing('no-navigator-gpu');
   engine.start().then(gpuReady, (e) => gpuMissing(e.code, e.message));

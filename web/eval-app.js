@@ -7,8 +7,9 @@
 // data-import = idle | running | done | error (data-import-ms: the last import's time, file to charts;
 // data-code-runs, data-code-timeouts: the last code import's programs run in Pyodide, and those cut off).
 
-import { $, h, replace, formatBytes, toast } from './ui/dom.js';
-import { buildSpec, cliCommand, DEFAULT_EVAL, SWEEP_PRESET } from './eval-config.js';
+import { $, h, replace, download, formatBytes, toast } from './ui/dom.js';
+import { buildSpec, cliCommand, DEFAULT_EVAL, SWEEP_PRESET, evalFormFromLink, evalLinkParams, isEvalLink } from './eval-config.js';
+import { attachExport } from './ui/chart-export.js';
 import { EvalCharts } from './ui/eval-charts.js';
 import { fillSummary, fillTasks } from './ui/eval-tables.js';
 import { EvalTree } from './eval-tree.js';
@@ -49,6 +50,16 @@ const state = {
   loading: null,
   /** A sample file is being imported. */
   importing: false,
+  /**
+   * What the report on the page came from: the form and its spec (an import's, with the
+   * file's name), for the figures' captions; `launched` is the run in flight's.
+   * @type {{form: any, spec: any, from?: string} | null}
+   */
+  shown: null,
+  /** @type {{form: any, spec: any} | null} */
+  launched: null,
+  /** The loaded model's name. */
+  modelName: '',
 };
 /** The largest sample file the page reads (its text is copied into wasm memory, 4 GiB at most). */
 const MAX_IMPORT_BYTES = 1 << 30;
@@ -214,11 +225,13 @@ function setRunEnabled() {
 // ---- runs ----------------------------------------------------------------------------------
 
 function run() {
-  const { spec, errors } = buildSpec(readForm());
+  const form = readForm();
+  const { spec, errors } = buildSpec(form);
   if (!spec) {
     toast(errors.join('; '));
     return;
   }
+  state.launched = { form, spec };
   state.running = true;
   state.cancelling = false;
   state.startedAt = performance.now();
@@ -285,6 +298,7 @@ function evalEnded(report) {
   setRunEnabled();
   state.raw = report;
   state.report = JSON.parse(report.json);
+  state.shown = state.launched;
   const r = state.report;
   const done = r.tasks.filter((t) => t.complete).length;
   const s = duration(performance.now() - state.startedAt);
@@ -338,7 +352,8 @@ function importFile(file) {
   if (state.importing) return toast('An import is already under way.');
   if (file.size > MAX_IMPORT_BYTES) return importFailed(file.name, `the file is ${formatBytes(file.size)}; the page reads sample files up to ${formatBytes(MAX_IMPORT_BYTES)} (the command line streams larger ones)`);
   // The number of samples and greedy are the file's business, not the form's.
-  const { spec, errors } = buildSpec({ ...readForm(), samples: 0, greedy: true });
+  const form = { ...readForm(), samples: 0, greedy: true };
+  const { spec, errors } = buildSpec(form);
   if (!spec) return importFailed(file.name, `fix the form first: ${errors.join('; ')}`);
   const startedAt = performance.now();
   state.importing = true;
@@ -351,6 +366,7 @@ function importFile(file) {
     setRunEnabled();
     state.raw = out;
     state.report = JSON.parse(out.json);
+    state.shown = { form, spec, from: file.name };
     showResults(state.report, file.name);
     $('import-summary').textContent = out.summary.trimEnd();
     $('import-summary').hidden = false;
@@ -435,16 +451,6 @@ function setupImport() {
   });
 }
 
-function download(name, text, type) {
-  if (text === undefined) return;
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = h('a', { href: url, download: name });
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
-
 // ---- GPU and model -------------------------------------------------------------------------
 
 function gpuReady(a) {
@@ -518,6 +524,7 @@ function modelLoaded({ facts, fromCache, name, kind }) {
   body.model = 'loaded';
   body.modelSource = fromCache ? 'cache' : kind === 'file' ? 'file' : 'network';
   state.modelLoaded = true;
+  state.modelName = facts.name || name;
   $('model-progress').hidden = true;
   replace($('model-status'), h('strong', {}, facts.name || name), ` · ${facts.layers} layers · ${formatBytes(facts.fileBytes)} from `,
     fromCache ? 'the browser cache' : kind === 'file' ? 'a local file' : 'the network', facts.hasChatTemplate ? '' : ' · no chat template: prompts go in as they are');
@@ -534,10 +541,60 @@ function setupModel() {
   });
 }
 
+// ---- share link and figures (web/ui/chart-export.js) ---------------------------------------
+
+/** An opened eval link (eval-config.js's format) fills the form; the form's checks judge it. */
+function restoreFromLink() {
+  if (!isEvalLink(location.hash)) return;
+  const { form, errors } = evalFormFromLink(location.hash);
+  fillForm(form);
+  showSourceFields();
+  if (errors.length) toast(`Parts of this link were not understood and were left at their defaults: ${errors.join('; ')}`);
+}
+
+/**
+ * A figure's caption: what the report on the page ran (or imported), the command that
+ * reproduces it natively, and the link that opens this page with the same form.
+ * @returns {import('./ui/chart-export.js').Caption}
+ */
+function figureCaption() {
+  const r = state.report;
+  const shown = state.shown;
+  if (!r || !shown) return { text: 'samplescope eval' };
+  const { spec, form, from } = shown;
+  const { params, complete } = evalLinkParams(form);
+  const tasks = spec.tasks.generated ? `built-in ${spec.tasks.generated}` : `tasks from ${spec.tasks.jsonl.source || 'a pasted JSONL set'}`;
+  const done = r.tasks.filter((t) => t.complete).length;
+  const pct = (v) => `${(100 * v).toFixed(1)}%`;
+  const lines = [
+    `samplescope eval · ${from ? `samples imported from ${from}` : state.modelName || 'the loaded model'} · ${done} task${done === 1 ? '' : 's'} (${tasks}) × ${r.samples} samples per configuration · verifier ${r.verifier}`,
+    `configurations: ${r.configs.map((c) => c.spec).join('; ') || 'none'} · temperature ${spec.temperature}${spec.sweep.length ? ` · sweep ${spec.sweep.join(', ')}` : ''} · seed ${spec.seed}`
+      + `${from ? '' : ` · up to ${r.max_tokens} tokens`}${r.greedy_accuracy == null ? '' : ` · greedy ${pct(r.greedy_accuracy)}`}${r.cancelled ? ' · cancelled: finished tasks only' : ''}`,
+    from ? '' : `the same run natively: ${cliCommand(spec)}`,
+    complete ? '' : 'The task set is not in the link (too large, or from a file): load it to reproduce.',
+  ];
+  return { text: lines.filter(Boolean).join('\n'), link: `${location.origin}${location.pathname}#${params}` };
+}
+
+/** SVG / PNG buttons on each chart's caption. */
+function setupExports() {
+  const figures = [
+    { id: 'passk-chart', key: 'passk', title: 'pass@k against k (log scale), averaged over tasks — dashed: fitted exp(a·k^b)' },
+    { id: 'vote-chart', key: 'vote', title: 'Majority-vote accuracy against k' },
+    { id: 'sweep-chart', key: 'sweep', title: 'pass@1 (mean accuracy of one sample) against temperature' },
+  ];
+  for (const { id, key, title } of figures) {
+    const where = /** @type {HTMLElement} */ ($(id).parentElement.querySelector('figcaption'));
+    attachExport(where, () => charts.named[key] ?? null, { name: `samplescope-eval-${key}`, title, caption: figureCaption });
+  }
+}
+
 // ---- start ---------------------------------------------------------------------------------
 
 function start() {
   setupForm();
+  restoreFromLink();
+  setupExports();
   setupModel();
   setRunEnabled();
   // The worker starts even without WebGPU: the core checks task sets there.

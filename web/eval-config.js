@@ -6,6 +6,7 @@
 
 import { LIMITS } from './config.js';
 import { parseLaneSpec } from './lane-params.js';
+import { encodeValue } from './share.js';
 
 export const EVAL_LIMITS = {
   level: { min: 1, max: 4 },
@@ -140,4 +141,82 @@ export function cliCommand(spec, jsonPath = 'report.json') {
   if (!spec.greedy) args.push('--no-greedy');
   args.push('--json', q(jsonPath));
   return args.join(' ');
+}
+
+// ---- share links ---------------------------------------------------------------------------
+//
+// The eval page's link carries its form in the fragment, in the CLI's terms:
+//   eval.html#v=1&tasks=arithmetic:1:10&samples=8&lane=top_p=0.9&lane=min_p=0.1
+//     &temperature=1[&sweep=0.5,1,1.5]&seed=0&max_tokens=48&verifier=numeric&greedy=1
+// A pasted JSONL task set goes in as `jsonl=TEXT` up to EVAL_LINK_JSONL characters (a
+// larger one, or one from a file, stays out: the link then says `tasks=jsonl` and the page
+// asks for the set). Opening a link fills the form; the form's own checks judge the values.
+
+/** The longest pasted task set a link carries. */
+export const EVAL_LINK_JSONL = 4000;
+
+/**
+ * The form as a link's fragment (no leading '#'); `complete` is false when the task set
+ * could not go in.
+ * @param {typeof DEFAULT_EVAL} form
+ * @returns {{params: string, complete: boolean}}
+ */
+export function evalLinkParams(form) {
+  const p = new URLSearchParams();
+  p.set('v', '1');
+  let complete = true;
+  if (form.source === 'builtin') p.set('tasks', `arithmetic:${form.level}:${form.count}`);
+  else if (form.jsonl.length <= EVAL_LINK_JSONL && !form.jsonlName) p.set('jsonl', form.jsonl);
+  else {
+    p.set('tasks', 'jsonl');
+    complete = false;
+  }
+  p.set('samples', String(form.samples));
+  for (const l of parseLanes(form.lanes).specs) p.append('lane', l);
+  p.set('temperature', String(form.temperature));
+  if (form.sweep.trim()) p.set('sweep', parseSweep(form.sweep).values.join(','));
+  p.set('seed', String(form.seed));
+  p.set('max_tokens', String(form.maxTokens));
+  p.set('verifier', form.verifier === 'regex' ? `regex:${form.regex}` : form.verifier);
+  p.set('greedy', form.greedy ? '1' : '0');
+  // The lab's link encoding (share.js): lane specs and task names stay readable.
+  return { params: [...p].map(([k, v]) => `${k}=${encodeValue(v)}`).join('&'), complete };
+}
+
+/** Whether a fragment is an eval link. */
+export const isEvalLink = (/** @type {string} */ hash) => /^#?v=1(&|$)/.test(hash);
+
+/**
+ * An eval link's fragment → the form it describes (missing keys at the defaults) and what
+ * could not be read. Values stay as given: the form's checks name what is wrong with them.
+ * @param {string} hash
+ * @returns {{form: typeof DEFAULT_EVAL, errors: string[]}}
+ */
+export function evalFormFromLink(hash) {
+  const p = new URLSearchParams(hash.replace(/^#/, ''));
+  const form = { ...DEFAULT_EVAL };
+  const errors = [];
+  const num = (/** @type {string} */ v) => (v.trim() === '' ? NaN : Number(v));
+  for (const [k, v] of p) {
+    if (k === 'v' || k === 'lane') continue;
+    if (k === 'tasks') {
+      const m = /^arithmetic:(\d+):(\d+)$/.exec(v);
+      if (m) Object.assign(form, { source: 'builtin', level: Number(m[1]), count: Number(m[2]) });
+      else if (v === 'jsonl') Object.assign(form, { source: 'jsonl', jsonl: '' });
+      else errors.push(`tasks must be arithmetic:LEVEL:COUNT or jsonl, not "${v.slice(0, 60)}"`);
+    } else if (k === 'jsonl') Object.assign(form, { source: 'jsonl', jsonl: v });
+    else if (k === 'samples') form.samples = num(v);
+    else if (k === 'temperature') form.temperature = num(v);
+    else if (k === 'sweep') form.sweep = v.split(',').join(', ');
+    else if (k === 'seed') form.seed = num(v);
+    else if (k === 'max_tokens') form.maxTokens = num(v);
+    else if (k === 'verifier') {
+      const regex = v.startsWith('regex:');
+      form.verifier = regex ? 'regex' : v;
+      form.regex = regex ? v.slice('regex:'.length) : '';
+    } else if (k === 'greedy') form.greedy = v !== '0';
+    else errors.push(`unknown key "${k.slice(0, 40)}"`);
+  }
+  if (p.has('lane')) form.lanes = p.getAll('lane').join('\n');
+  return { form, errors };
 }

@@ -144,7 +144,7 @@ export function encodeConfig(config, { view = false } = {}) {
  * Form encoding (space as +), leaving the characters that are safe in a query or fragment
  * value and that lane specs and URLs use (: , / = @ ?) readable.
  */
-function encodeValue(s) {
+export function encodeValue(s) {
   return encodeURIComponent(s)
     .replace(/%20/g, '+')
     .replace(/%(3A|2C|2F|3D|40|3F)/g, (m) => decodeURIComponent(m));

@@ -15,6 +15,7 @@
 //   chartSvg(plot, figure) → string    chartPng(plot, figure) → Promise<Blob>
 //   lanesPng(root, figure) → Promise<Blob>    exportButtons(where, name, {svg?, png})
 //   bars(opts): uPlot.paths.bars(opts) that the SVG draws as bars too.
+//   drawMarks(u, marks, color): the same marks on the chart's canvas (a uPlot draw hook).
 
 import uPlot from '../../vendor/uplot/uPlot.esm.js';
 import { download, h, toast } from './dom.js';
@@ -49,6 +50,45 @@ export function bars(opts) {
   return Object.assign(paths, { exportBars: { size: opts.size ?? [0.6, Infinity], gap: opts.gap ?? 0 } });
 }
 
+/**
+ * Marks on a plot's canvas (a uPlot draw hook calls it): dashed lines with labels,
+ * horizontal at y values or vertical at x values, as the exported SVG draws them.
+ * @param {any} u
+ * @param {Mark[]} lines
+ * @param {string} color
+ */
+export function drawMarks(u, lines, color) {
+  const { ctx, bbox } = u;
+  ctx.save();
+  ctx.strokeStyle = color;
+  ctx.fillStyle = color;
+  ctx.setLineDash([5 * devicePixelRatio, 4 * devicePixelRatio]);
+  ctx.lineWidth = devicePixelRatio;
+  ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
+  lines.forEach((l, i) => {
+    if (l.axis === 'y') {
+      const y = u.valToPos(l.value, 'y', true);
+      if (y < bbox.top || y > bbox.top + bbox.height) return;
+      ctx.beginPath();
+      ctx.moveTo(bbox.left, y);
+      ctx.lineTo(bbox.left + bbox.width, y);
+      ctx.stroke();
+      ctx.textAlign = 'right';
+      ctx.fillText(l.text, bbox.left + bbox.width - 4, y - 4);
+    } else {
+      const x = u.valToPos(l.value, 'x', true);
+      if (x < bbox.left || x > bbox.left + bbox.width) return;
+      ctx.beginPath();
+      ctx.moveTo(x, bbox.top);
+      ctx.lineTo(x, bbox.top + bbox.height);
+      ctx.stroke();
+      ctx.textAlign = 'left';
+      ctx.fillText(l.text, x + 4, bbox.top + 14 * devicePixelRatio * (i + 1));
+    }
+  });
+  ctx.restore();
+}
+
 /** @param {any} v  a uPlot option (a value or a function of (u, i)) */
 const resolve = (v, u, i) => (typeof v === 'function' ? v(u, i) : v);
 
@@ -62,8 +102,9 @@ function textWidth(text, font) {
 }
 
 /**
- * `text` broken into lines no wider than `width` at spaces (and anywhere inside a word
- * longer than a line, such as a URL); newlines are kept.
+ * `text` broken into lines no wider than `width` at spaces, and anywhere inside a word wider
+ * than a line (a URL: it then fills each line, so its lines read back whole when joined);
+ * newlines are kept.
  */
 export function wrap(text, font, width) {
   const out = [];
@@ -74,8 +115,11 @@ export function wrap(text, font, width) {
         line += word;
         continue;
       }
-      if (line) out.push(line.trimEnd());
-      line = '';
+      if (textWidth(word, font) <= width) {
+        out.push(line.trimEnd());
+        line = word;
+        continue;
+      }
       for (const ch of word) {
         if (line && textWidth(line + ch, font) > width) {
           out.push(line);
@@ -161,7 +205,7 @@ export function chartSvgElement(u, figure) {
   const titleFont = `600 ${TITLE_SIZE}px ${FONT}`;
   const textFont = `${TEXT_SIZE}px ${FONT}`;
   const titleLines = figure.title ? wrap(figure.title, titleFont, inner) : [];
-  const svg = /** @type {SVGSVGElement} */ (el('svg', { xmlns: NS, version: '1.1' }));
+  const svg = /** @type {SVGSVGElement} */ (el('svg', { xmlns: NS, version: '1.1', 'font-family': FONT }));
   const cap = asCaption(figure.caption);
   svg.append(el('title', {}, figure.title || 'samplescope chart'), el('desc', {}, captionText(cap)));
   const bgRect = el('rect', { x: 0, y: 0, width: W, fill: colors.bg });
@@ -169,7 +213,7 @@ export function chartSvgElement(u, figure) {
   let y = PAD;
   for (const line of titleLines) {
     y += TITLE_SIZE * LINE;
-    svg.append(el('text', { x: PAD, y: r1(y - 4), 'font-family': FONT, 'font-size': TITLE_SIZE, 'font-weight': 600, fill: colors.ink, class: 'title' }, line));
+    svg.append(el('text', { x: PAD, y: r1(y - 4), 'font-size': TITLE_SIZE, 'font-weight': 600, fill: colors.ink, class: 'title' }, line));
   }
   if (titleLines.length) y += 4;
   const chart = el('g', { class: 'chart', transform: `translate(0 ${r1(y)})` });
@@ -179,7 +223,7 @@ export function chartSvgElement(u, figure) {
   const legend = el('g', { class: 'legend' });
   y = drawLegend(legend, figure.legend ?? seriesLegend(u), y, inner, colors);
   svg.append(legend);
-  const caption = el('g', { class: 'caption', 'font-family': FONT, 'font-size': TEXT_SIZE, fill: colors.muted });
+  const caption = el('g', { class: 'caption', 'font-size': TEXT_SIZE, fill: colors.muted });
   y = drawCaption(caption, cap, y + 4, inner, textFont);
   svg.append(caption);
   const H = Math.ceil(y + PAD);
@@ -201,17 +245,19 @@ function drawPlot(g, u, pr, marks, colors) {
     if (!axis.show || !axis._splits) return;
     const ori = axis.side % 2; // 0: horizontal (x), 1: vertical
     const stroke = resolve(axis.stroke, u, i) || colors.muted;
-    const font = cssFont(axis.font?.[0], pr) || `11px ${FONT}`;
+    const font = fontAttrs(axis.font?.[0], pr);
     const pos = (v) => (ori === 0 ? box.left : box.top) + u.valToPos(v, axis.scale);
     const grid = axis.grid?.show ? resolve(axis.grid.stroke, u, i) : null;
+    const gridWidth = axis.grid?.width ?? 1;
+    const tickStroke = axis.ticks?.show ? resolve(axis.ticks.stroke, u, i) || stroke : null;
     axis._splits.forEach((v, j) => {
       const value = axis._values?.[j];
       const p = pos(v);
       if (!Number.isFinite(p)) return;
       if (grid && value !== null && value !== undefined) {
         axes.append(ori === 0
-          ? el('line', { x1: r1(p), x2: r1(p), y1: r1(box.top), y2: r1(box.top + box.height), stroke: grid, 'stroke-width': 1 })
-          : el('line', { x1: r1(box.left), x2: r1(box.left + box.width), y1: r1(p), y2: r1(p), stroke: grid, 'stroke-width': 1 }));
+          ? el('line', { x1: r1(p), x2: r1(p), y1: r1(box.top), y2: r1(box.top + box.height), stroke: grid, 'stroke-width': gridWidth })
+          : el('line', { x1: r1(box.left), x2: r1(box.left + box.width), y1: r1(p), y2: r1(p), stroke: grid, 'stroke-width': gridWidth }));
       }
       if (value === null || value === undefined) return;
       const tick = axis.ticks?.show ? axis.ticks.size ?? 10 : 0;
@@ -224,24 +270,25 @@ function drawPlot(g, u, pr, marks, colors) {
           ? { transform: `translate(${r1(p)} ${r1(ty)}) rotate(${rot})`, 'text-anchor': rot < 0 ? 'end' : 'start', 'dominant-baseline': 'middle' }
           : { x: r1(p), y: r1(ty), 'text-anchor': 'middle', 'dominant-baseline': axis.side === 2 ? 'hanging' : 'auto' };
       } else {
-        const tx = axis.side === 3 ? axis._pos - gap : axis._pos + gap;
+        // A label wider than the axis would start left of the figure: nudge it in.
+        const tx = axis.side === 3 ? Math.max(axis._pos - gap, textWidth(String(value), `${font['font-size']}px ${FONT}`) + 1) : axis._pos + gap;
         attrs = { x: r1(tx), y: r1(p), 'text-anchor': axis.side === 3 ? 'end' : 'start', 'dominant-baseline': 'middle' };
       }
       if (tick) {
         axes.append(ori === 0
-          ? el('line', { x1: r1(p), x2: r1(p), y1: r1(axis._pos), y2: r1(axis._pos + (axis.side === 2 ? tick : -tick)), stroke })
-          : el('line', { y1: r1(p), y2: r1(p), x1: r1(axis._pos), x2: r1(axis._pos + (axis.side === 3 ? -tick : tick)), stroke }));
+          ? el('line', { x1: r1(p), x2: r1(p), y1: r1(axis._pos), y2: r1(axis._pos + (axis.side === 2 ? tick : -tick)), stroke: tickStroke, 'stroke-width': axis.ticks.width ?? 1 })
+          : el('line', { y1: r1(p), y2: r1(p), x1: r1(axis._pos), x2: r1(axis._pos + (axis.side === 3 ? -tick : tick)), stroke: tickStroke, 'stroke-width': axis.ticks.width ?? 1 }));
       }
-      axes.append(el('text', { ...attrs, style: `font: ${font}`, fill: stroke, class: 'tick' }, String(value)));
+      axes.append(el('text', { ...attrs, ...font, fill: stroke, class: 'tick' }, String(value)));
     });
     if (axis.label) {
       const label = String(resolve(axis.label, u, i));
-      const lfont = cssFont(axis.labelFont?.[0], pr) || `bold 12px ${FONT}`;
+      const lfont = fontAttrs(axis.labelFont?.[0], pr);
       const lp = axis._lpos ?? axis._pos;
       const attrs = ori === 0
-        ? { x: r1(box.left + box.width / 2), y: r1(axis.side === 2 ? lp + (axis.labelSize ?? 20) - 4 : lp + 12), 'text-anchor': 'middle' }
-        : { transform: `translate(${r1(axis.side === 3 ? lp + 12 : lp + (axis.labelSize ?? 20) - 4)} ${r1(box.top + box.height / 2)}) rotate(-90)`, 'text-anchor': 'middle' };
-      axes.append(el('text', { ...attrs, style: `font: ${lfont}`, fill: stroke, class: 'axis-label' }, label));
+        ? { x: r1(box.left + box.width / 2), y: r1(axis.side === 2 ? lp + 0.8 * lfont['font-size'] : lp - 0.2 * lfont['font-size']), 'text-anchor': 'middle' }
+        : { transform: `translate(${r1(axis.side === 3 ? lp - 0.2 * lfont['font-size'] : lp + 0.8 * lfont['font-size'])} ${r1(box.top + box.height / 2)}) rotate(-90)`, 'text-anchor': 'middle' };
+      axes.append(el('text', { ...attrs, ...lfont, fill: stroke, class: 'axis-label' }, label));
     }
   });
   const series = el('g', { class: 'series-all', 'clip-path': 'url(#plot-area)' });
@@ -290,7 +337,7 @@ function drawPlot(g, u, pr, marks, colors) {
       });
     }
   });
-  const marksG = el('g', { class: 'marks', 'font-family': FONT, 'font-size': 11, fill: colors.muted });
+  const marksG = el('g', { class: 'marks', 'font-size': 11, fill: colors.muted });
   g.append(marksG);
   marks.forEach((m, j) => {
     const p = m.axis === 'x' ? box.left + u.valToPos(m.value, 'x') : box.top + u.valToPos(m.value, 'y');
@@ -306,10 +353,18 @@ function drawPlot(g, u, pr, marks, colors) {
   });
 }
 
-/** A uPlot font string (scaled by the pixel ratio) in CSS pixels. */
-function cssFont(font, pr) {
-  if (typeof font !== 'string') return null;
-  return font.replace(/([\d.]+)px/, (_, n) => `${r1(Number(n) / pr)}px`);
+/**
+ * A uPlot font string (its size scaled by the pixel ratio) as SVG attributes in CSS pixels:
+ * the size, bold, and monospace where the chart asked for it (the figure's family otherwise).
+ */
+function fontAttrs(font, pr) {
+  const f = typeof font === 'string' ? font : '';
+  const size = /([\d.]+)px/.exec(f);
+  return {
+    'font-size': size ? r1(Number(size[1]) / pr) : 11,
+    'font-weight': /\bbold\b|\b[6-9]00\b/.test(f) ? 'bold' : null,
+    'font-family': /mono/i.test(f) ? 'ui-monospace, Menlo, Consolas, "Liberation Mono", monospace' : null,
+  };
 }
 
 function showsPoints(u, s, i) {
@@ -336,7 +391,7 @@ function drawLegend(g, items, y, width, colors) {
     g.append(it.dash
       ? el('line', { x1: x, x2: x + 16, y1: mid, y2: mid, stroke: it.color, 'stroke-width': 2, 'stroke-dasharray': '4 3' })
       : el('rect', { x, y: r1(mid - 5), width: 16, height: 10, rx: 2, fill: it.color }));
-    g.append(el('text', { x: x + 22, y: r1(row - 2), 'font-family': FONT, 'font-size': TEXT_SIZE, fill: colors.ink }, it.label));
+    g.append(el('text', { x: x + 22, y: r1(row - 2), 'font-size': TEXT_SIZE, fill: colors.ink }, it.label));
     x += w;
   }
   return row + 4;
@@ -457,7 +512,7 @@ export async function lanesPng(root, figure) {
   const measure = document.createElement('canvas').getContext('2d');
   // Pass 1 measures (no canvas yet), pass 2 draws at the heights pass 1 found.
   const layout = (ctx, draw) => {
-    let y = 0;
+    let y = 4;
     const titleFont = `600 ${TITLE_SIZE}px ${FONT}`;
     if (figure.title) y = textBlock(ctx, figure.title, titleFont, colors.ink, PAD, y, W - 2 * PAD, draw);
     const rows = new Map();

@@ -6,7 +6,7 @@
 
 import uPlot from '../../vendor/uplot/uPlot.esm.js';
 import { h, replace, visible } from './dom.js';
-import { bars as barPaths } from './chart-export.js';
+import { bars as barPaths, drawMarks } from './chart-export.js';
 
 const LABEL_CHARS = 8;
 
@@ -126,7 +126,7 @@ export class Inspector {
         { label: 'cut', fill: colors.cut, stroke: colors.cut, paths: bars, points: { show: false } },
         { label: 'chosen', fill: colors.chosen, stroke: colors.chosen, paths: bars, points: { show: false } },
       ],
-      hooks: { draw: [(u) => drawCutoffs(u, marks, colors.ink)] },
+      hooks: { draw: [(u) => drawMarks(u, marks, colors.ink)] },
     };
     const data = [x, only((c) => c.survivor && c.id !== chosen), only((c) => !c.survivor && c.id !== chosen), only((c) => c.id === chosen)];
     return new uPlot(opts, data, el);
@@ -149,8 +149,8 @@ export class Inspector {
         { stroke: ink, grid: { show: false }, size: 36 },
         { stroke: ink, grid: { stroke: this.css('--faint') }, size: 48, splits: decades },
       ],
-      series: [{}, { fill: this.css('--cut'), stroke: this.css('--cut'), paths: barPaths({ size: [1, 100], gap: 1 }), points: { show: false } }],
-      hooks: { draw: [(u) => drawCutoffs(u, marks, ink)] },
+      series: [{}, { label: 'tokens per logit bin', fill: this.css('--cut'), stroke: this.css('--cut'), paths: barPaths({ size: [1, 100], gap: 1 }), points: { show: false } }],
+      hooks: { draw: [(u) => drawMarks(u, marks, ink)] },
     };
     return new uPlot(opts, [centers, counts.map((n) => (n > 0 ? n : null))], el);
   }
@@ -207,43 +207,4 @@ function decades(u, axisIdx, min, max) {
 function label(text) {
   const t = visible(text);
   return t.length > LABEL_CHARS ? `${t.slice(0, LABEL_CHARS - 1)}…` : t;
-}
-
-/**
- * Dashed cut-off lines with labels: horizontal at y values or vertical at x values
- * (chart-export.js draws the same marks into an exported figure).
- * @param {any} u
- * @param {import('./chart-export.js').Mark[]} lines
- * @param {string} color
- */
-function drawCutoffs(u, lines, color) {
-  const { ctx, bbox } = u;
-  ctx.save();
-  ctx.strokeStyle = color;
-  ctx.fillStyle = color;
-  ctx.setLineDash([5 * devicePixelRatio, 4 * devicePixelRatio]);
-  ctx.lineWidth = devicePixelRatio;
-  ctx.font = `${11 * devicePixelRatio}px system-ui, sans-serif`;
-  lines.forEach((l, i) => {
-    if (l.axis === 'y') {
-      const y = u.valToPos(l.value, 'y', true);
-      if (y < bbox.top || y > bbox.top + bbox.height) return;
-      ctx.beginPath();
-      ctx.moveTo(bbox.left, y);
-      ctx.lineTo(bbox.left + bbox.width, y);
-      ctx.stroke();
-      ctx.textAlign = 'right';
-      ctx.fillText(l.text, bbox.left + bbox.width - 4, y - 4);
-    } else {
-      const x = u.valToPos(l.value, 'x', true);
-      if (x < bbox.left || x > bbox.left + bbox.width) return;
-      ctx.beginPath();
-      ctx.moveTo(x, bbox.top);
-      ctx.lineTo(x, bbox.top + bbox.height);
-      ctx.stroke();
-      ctx.textAlign = 'left';
-      ctx.fillText(l.text, x + 4, bbox.top + 14 * devicePixelRatio * (i + 1));
-    }
-  });
-  ctx.restore();
 }
