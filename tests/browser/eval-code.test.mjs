@@ -4,12 +4,13 @@
 // never in the page's own context. The report equals `samplescope eval --import --verifier
 // code`'s (python3 in the CLI's sandbox); the looping samples hit the time limit, their worker
 // is replaced and the run goes on; and Pyodide is fetched from the site only when code
-// samples need running.
+// samples need running. Then a local run of the code tasks on the page's model (WebGPU on
+// SwiftShader) against the CLI's run of the command the page shows.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -114,4 +115,49 @@ test('code tasks: the page runs the tests in Pyodide in a worker and gives the C
     assert.equal(await page.evaluate(() => typeof (/** @type {any} */ (globalThis)).loadPyodide), 'undefined', 'not in the page’s context');
     await screenshot(page, 'eval-code.png');
   });
+});
+
+test('code tasks: a local run on the page’s model verifies in Pyodide as the CLI does with python3', { skip: skipReason ?? false, timeout: 900_000 }, async (t) => {
+  await access(CLI).catch(() => assert.fail(`${CLI} is missing`));
+  const dir = await mkdtemp(join(tmpdir(), 'samplescope-code-run-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await copyFile(TASKS, join(dir, 'code_tasks.jsonl'));
+  const browser = await launch();
+  t.after(() => browser.close());
+  t.after(() => saveLogs(browser, 'eval-code-run-console.log'));
+  const page = await browser.page();
+  await page.goto(new URL('eval.html', env.url).href);
+  assert.equal(await waitForBody(page, 'gpu', ['ready', 'missing'], 60_000), 'ready', browser.logs.join('\n'));
+  await page.check('input[name="source"][value="jsonl"]');
+  await page.setInputFiles('#jsonl-file', TASKS);
+  await page.waitForFunction(() => document.getElementById('jsonl-name').textContent === 'from code_tasks.jsonl');
+  await page.selectOption('#verifier', 'code');
+  await page.fill('#samples', '2');
+  await page.fill('#lanes', 'top_p=0.9');
+  await page.fill('#temperature', '1');
+  await page.fill('#seed', '0');
+  await page.fill('#max-tokens', '48');
+  assert.equal(await waitForBody(page, 'tasks', ['ok', 'invalid'], 30_000), 'ok', await page.textContent('#setup'));
+  const command = (await page.textContent('#cli-command')).trim();
+  assert.equal(command, 'samplescope eval --tasks code_tasks.jsonl --samples 2 --lane top_p=0.9 --temperature 1 --seed 0 --max-tokens 48 --verifier code --json report.json');
+  const args = command.split(' ').slice(1);
+  args[args.length - 1] = 'native.json';
+  const native = run(CLI, args, { cwd: dir, maxBuffer: 1 << 24 });
+  native.catch(() => {});
+
+  await page.click('#load-default');
+  assert.equal(await waitForBody(page, 'model', ['loaded', 'error'], 240_000), 'loaded', await page.textContent('#model-status'));
+  await page.click('#run');
+  assert.equal(await waitForBody(page, 'eval', ['done', 'error', 'cancelled'], 600_000), 'done', await page.textContent('#run-status'));
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
+  const got = JSON.parse(await readFile(await dl.path(), 'utf8'));
+  await native;
+  const want = JSON.parse(await readFile(join(dir, 'native.json'), 'utf8'));
+  const numbers = (/** @type {any} */ r) => ({ ...r, elapsed_ms: undefined });
+  assert.deepEqual(numbers(got), numbers(want));
+  // Each sample got its test run: a status, never the runner's own failure.
+  const statuses = got.tasks.flatMap((/** @type {any} */ x) => [x.greedy, ...x.configs[0].samples]).map((/** @type {any} */ s) => s.extracted);
+  assert.equal(statuses.length, 9);
+  for (const s of statuses) assert.match(s, /^(pass|timeout|[A-Za-z_.]*(Error|Exception|Exit|Interrupt)|exit \d+)$/, s);
+  console.log(`local code run: ${statuses.join(', ')}`);
 });
