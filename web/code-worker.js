@@ -24,8 +24,12 @@ import { loadPyodide } from '../pyodide/pyodide.mjs';
 
 /** The wasm heap's cap, as the CLI's memory limit (Limits::default's memory_bytes). */
 const HEAP_CAP = 512 * 2 ** 20;
-/** Bytes of stdout and of stderr kept (the CLI's output_bytes), and of stdout's end (its TAIL_BYTES). */
-const OUTPUT_BYTES = 64 << 10;
+/**
+ * Bytes of stdout's and stderr's start kept, and of stdout's end (the CLI's TAIL_BYTES,
+ * where the status line is). Less than the CLI's 64 KiB start: the verdict reads only the
+ * status, and an import holds every distinct sample's outcome at once.
+ */
+const OUTPUT_BYTES = 4096;
 const TAIL_BYTES = 4096;
 
 // Before Pyodide makes its memory: a grow past the cap fails, which Python's allocator
