@@ -22,7 +22,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TOKENS = 8;
 const MODEL = { id: 'tiny', name: 'Tiny Llama 3 fixture', file: 'tiny-llama3.gguf' };
 /** Files that keep their names on the site: the pages, the manifest, the element's entry. */
-const UNHASHED = /^(?:[\w-]+\.html|models\/manifest\.json|web\/sampler-compare\.js|vendor\/uplot\/LICENSE)$/;
+// Pyodide's files keep their names (its loader builds them), under pyodide/.
+const UNHASHED = /^(?:[\w-]+\.html|models\/manifest\.json|web\/sampler-compare\.js|vendor\/uplot\/LICENSE|pyodide\/[\w.-]+)$/;
 
 async function files(dir) {
   const out = [];
@@ -63,7 +64,10 @@ test('the published site on a plain static server, embedded from another origin'
     }
     for (const page of ['index.html', 'eval.html', 'embed.html', 'embed-guide.html']) assert.ok(all.includes(page), page);
     assert.ok(!all.some((f) => f.startsWith('bench') || f.includes('/bench')), 'no bench page');
-    const wasm = all.find((f) => f.endsWith('.wasm'));
+    for (const f of ['pyodide.mjs', 'pyodide.asm.mjs', 'pyodide.asm.wasm', 'python_stdlib.zip', 'pyodide-lock.json']) {
+      assert.ok(all.includes(`pyodide/${f}`), `the eval page's Python: pyodide/${f}`);
+    }
+    const wasm = all.find((f) => f.startsWith('pkg/') && f.endsWith('.wasm'));
     const [before, after] = [await stat(join(ROOT, 'www/pkg/samplescope_bg.wasm')), await stat(join(siteDir, wasm))];
     t.diagnostic(`wasm: ${before.size} bytes from wasm-bindgen, ${after.size} after wasm-opt`);
     assert.ok(after.size < before.size * 0.95, `wasm-opt shrank the module (${before.size} → ${after.size})`);
@@ -100,6 +104,26 @@ test('the published site on a plain static server, embedded from another origin'
     assert.ok(snippet.startsWith(`<iframe src="${site.url}embed.html#v=1&amp;`), snippet);
     assert.match(snippet, /&amp;model=tiny(?:&amp;|")/);
     await lab.close();
+  });
+
+  await t.test('the eval page runs code tasks’ tests in Pyodide from the site', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${site.url}eval.html`);
+    await page.check('input[name="source"][value="jsonl"]');
+    await page.fill('#jsonl', await readFile(join(ROOT, 'tests/data/code_tasks.jsonl'), 'utf8'));
+    await page.selectOption('#verifier', 'code');
+    await page.fill('#lanes', 'top_p=0.9');
+    await page.waitForFunction(() => document.body.dataset.tasks === 'ok', null, { timeout: 30_000 });
+    const samples = join(dir, 'code-samples.jsonl');
+    await writeFile(samples, JSON.stringify({ task: 0, samples: ['    return a + b\n', '    return a * b\n'] }));
+    await page.setInputFiles('#import-file', samples);
+    await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.import ?? ''), null, { timeout: 120_000 });
+    assert.equal(await page.getAttribute('body', 'data-import'), 'done', await page.textContent('#import-status'));
+    assert.equal(await page.locator('#task-table td[data-config="0"] .count').first().textContent(), '1/2');
+    const fromSite = requests.filter((u) => u.startsWith(site.url)).map((u) => new URL(u).pathname);
+    for (const f of ['pyodide.mjs', 'pyodide.asm.wasm', 'python_stdlib.zip']) assert.ok(fromSite.includes(`/pyodide/${f}`), `${f} from the site`);
+    assert.ok(fromSite.some((p) => /^\/web\/code-worker\.[0-9a-f]{12}\.js$/.test(p)), 'the hashed code worker');
+    await page.close();
   });
 
   await t.test('the guide’s examples name the site', async () => {
