@@ -15,7 +15,7 @@ import { LabTree } from './lab-tree.js';
 import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText, knownModel, notServedHint } from './protocol.js';
 import { modelButtons } from './ui/models.js';
 import { describeProbe, isCrossOrigin, modelFileName, probeModel } from './model-source.js';
-import { attachExport, exportButtons, lanesPng } from './ui/chart-export.js';
+import { attachExport, attachSvgExport, exportButtons, lanesPng } from './ui/chart-export.js';
 
 /** @typedef {import('./protocol.js').ModelSource} ModelSource */
 /** @typedef {import('./protocol.js').LoadProgress} LoadProgress */
@@ -615,19 +615,22 @@ async function share(kind, { copy = true } = {}) {
 // ---- figures out (web/ui/chart-export.js) --------------------------------------------------
 
 /**
- * A figure's caption: the run the lanes show (as it ran), the model, and its share link.
+ * A figure's caption: a run (by default the one the lanes show, as it ran), the model, and
+ * its share link.
+ * @param {import('./config.js').RunConfig} [run]
+ * @param {string} [lead]  a first line of the figure's own
  * @returns {import('./ui/chart-export.js').Caption}
  */
-function figureCaption() {
-  const run = state.shown ?? readControls();
+function figureCaption(run = state.shown ?? readControls(), lead = '') {
   const model = state.held ? state.held.loaded.facts.name || state.held.loaded.name : 'no model loaded';
   const prompt = run.prompt.replace(/\s+/g, ' ').trim();
   const lines = [
+    lead,
     `samplescope · ${model} · prompt “${prompt.length > 140 ? `${prompt.slice(0, 139)}…` : prompt}”${run.chat ? ' (chat template)' : ''}`,
     `temperature ${run.temperature}, applied ${run.temperaturePosition} · seed ${run.seed}${run.sameDice ? ', same dice' : ''} · up to ${run.maxTokens} tokens`,
     `lanes: ${run.lanes.map((l) => `${l.name} (${describeLane(l, run)})`).join('; ')}`,
   ];
-  return { text: lines.join('\n'), link: shareLink(run) };
+  return { text: lines.filter(Boolean).join('\n'), link: shareLink(run) };
 }
 
 /** SVG / PNG buttons on the inspector's two charts and a PNG button for the lanes. */
@@ -646,13 +649,21 @@ function setupExports() {
     attachExport(caption, () => inspector.plots[i] ?? null, {
       name,
       title: () => `${title} — ${inspected()}`,
-      caption: figureCaption,
+      caption: () => figureCaption(),
       marks: () => inspector.marks[i] ?? [],
     });
   });
   const lanesBox = h('span', { className: 'export-lanes', title: 'The lanes as an image, with the configuration and its share link' }, 'Lanes as ');
   exportButtons(lanesBox, 'samplescope-lanes', { png: () => lanesPng($('lanes'), { caption: figureCaption() }) });
   $('share').parentElement.prepend(lanesBox);
+  // The sample tree: drawn with the controls' configuration and one lane's sampler.
+  const treeSvg = () => /** @type {SVGSVGElement | null} */ ($('tree-view').querySelector('svg.tree-svg'));
+  const treeLane = () => $('tree-lane').selectedOptions[0]?.textContent ?? '';
+  attachSvgExport(/** @type {HTMLElement} */ ($('tree-title').parentElement), treeSvg, {
+    name: 'samplescope-sample-tree',
+    title: () => `${treeSvg()?.getAttribute('aria-label') ?? 'Sample tree'}: the sampler of lane ${treeLane()}`,
+    caption: () => figureCaption(readControls(), `Sample tree: ${$('tree-n').value} samples (sample indices 0…N−1) of lane ${treeLane()}`),
+  });
 }
 
 // ---- start ---------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ function readSvg(page, text) {
       linkText: [...doc.querySelectorAll('a.share-link text')].map((t) => t.textContent).join(''),
       href: doc.querySelector('a.share-link')?.getAttribute('href') ?? null,
       foreign: doc.querySelectorAll('b, script, foreignObject').length,
+      treeEdges: [...doc.querySelectorAll('path[data-count]')].map((p) => p.getAttribute('stroke')),
     };
   }, text);
 }
@@ -172,7 +173,7 @@ test('the eval page’s charts export as SVG and PNG with the configuration and 
   assert.ok((await readSvg(page, vote.bytes.toString('utf8'))).series.some((s) => s.label === 'top_p=0.9' && s.line.length === n));
 });
 
-test('the lab’s inspector charts export as SVG and PNG, the lanes as PNG, with the share link', { skip: skipReason ?? false, timeout: 900_000 }, async (t) => {
+test('the lab’s inspector charts and sample tree export as SVG and PNG, the lanes as PNG, with the share link', { skip: skipReason ?? false, timeout: 900_000 }, async (t) => {
   const browser = await launch();
   t.after(() => browser.close());
   t.after(() => saveLogs(browser, 'export-lab-console.log'));
@@ -216,6 +217,26 @@ test('the lab’s inspector charts export as SVG and PNG, the lanes as PNG, with
   const hist = await readSvg(page, (await exported(page, 'figure:has(#histogram-chart) [data-export="svg"]')).bytes.toString('utf8'));
   assert.ok(hist.series[0].bars > 3, 'the histogram’s bars');
   await checkPng(page, await exported(page, 'figure:has(#histogram-chart) [data-export="png"]'), histWidth, 'histogram');
+
+  // The sample tree, an SVG drawing of the page's own: the copy carries the page's styles.
+  await page.selectOption('#tree-lane', '1');
+  await page.fill('#tree-n', '4');
+  await page.click('#tree-draw');
+  await page.waitForSelector('#tree-view[data-state="done"]', { timeout: RUN_TIMEOUT });
+  const edges = await page.locator('#tree-view path[data-count]').count();
+  const treeWidth = Number(await page.getAttribute('#tree-view svg.tree-svg', 'width'));
+  const treeFile = await exported(page, '#sample-tree [data-export="svg"]');
+  assert.equal(treeFile.name, 'samplescope-sample-tree.svg');
+  const tree = await readSvg(page, treeFile.bytes.toString('utf8'));
+  assert.equal(tree.parseError, null);
+  assert.equal(tree.imageWidth, treeWidth, 'it opens as an image');
+  assert.ok(edges >= 4, `edges: ${edges}`);
+  assert.equal(tree.treeEdges.length, edges, 'every branch of the tree');
+  assert.ok(tree.treeEdges.every((c) => c && c !== 'none'), `the branches keep their colour (${tree.treeEdges[0]})`);
+  assert.match(tree.desc, /^Sample tree: 4 samples \(sample indices 0…N−1\) of lane 2\. <b>x<\/b>&"y/);
+  assert.equal(tree.href, shareLink);
+  assert.equal(tree.foreign, 0);
+  await checkPng(page, await exported(page, '#sample-tree [data-export="png"]'), treeWidth, 'sample tree');
 
   const lanesWidth = await page.$eval('#lanes', (e) => e.clientWidth);
   const lanesFile = await exported(page, '.export-lanes [data-export="png"]');

@@ -14,6 +14,8 @@
 //     `caption()` gives a string or {text, link} when a button is pressed.
 //   chartSvg(plot, figure) → string    chartPng(plot, figure) → Promise<Blob>
 //   lanesPng(root, figure) → Promise<Blob>    exportButtons(where, name, {svg?, png})
+//   attachSvgExport(where, () => svgElement, {name, title?, caption}): the same buttons for
+//     an SVG drawing of the page (the sample tree), its CSS styles written onto the copy.
 //   bars(opts): uPlot.paths.bars(opts) that the SVG draws as bars too.
 //   drawMarks(u, marks, color): the same marks on the chart's canvas (a uPlot draw hook).
 
@@ -189,7 +191,7 @@ function seriesLegend(u) {
  * @param {Figure} figure
  */
 export function chartSvg(u, figure) {
-  return new XMLSerializer().serializeToString(chartSvgElement(u, figure));
+  return serialize(chartSvgElement(u, figure));
 }
 
 /**
@@ -198,16 +200,30 @@ export function chartSvg(u, figure) {
  * @returns {SVGSVGElement}
  */
 export function chartSvgElement(u, figure) {
-  const W = u.width;
-  const pr = u.ctx.canvas.width / u.width || 1;
   const colors = paper(u.root);
+  const chart = el('g', { class: 'chart' });
+  drawPlot(chart, u, u.ctx.canvas.width / u.width || 1, figure.marks ?? [], colors);
+  return framed(u.width, chart, u.height, figure, figure.legend ?? seriesLegend(u), colors);
+}
+
+/**
+ * A figure: `figure.title` above, `content` (a <g>, `height` tall, `W` wide) in the middle,
+ * then the legend and the caption, on the page's paper.
+ * @param {number} W
+ * @param {Element} content
+ * @param {number} height
+ * @param {Figure} figure
+ * @param {LegendItem[]} legendItems
+ * @param {{bg: string, ink: string, muted: string}} colors
+ * @returns {SVGSVGElement}
+ */
+function framed(W, content, height, figure, legendItems, colors) {
   const inner = W - 2 * PAD;
   const titleFont = `600 ${TITLE_SIZE}px ${FONT}`;
-  const textFont = `${TEXT_SIZE}px ${FONT}`;
   const titleLines = figure.title ? wrap(figure.title, titleFont, inner) : [];
   const svg = /** @type {SVGSVGElement} */ (el('svg', { xmlns: NS, version: '1.1', 'font-family': FONT }));
   const cap = asCaption(figure.caption);
-  svg.append(el('title', {}, figure.title || 'samplescope chart'), el('desc', {}, captionText(cap)));
+  svg.append(el('title', {}, figure.title || 'samplescope figure'), el('desc', {}, captionText(cap)));
   const bgRect = el('rect', { x: 0, y: 0, width: W, fill: colors.bg });
   svg.append(bgRect);
   let y = PAD;
@@ -216,21 +232,91 @@ export function chartSvgElement(u, figure) {
     svg.append(el('text', { x: PAD, y: r1(y - 4), 'font-size': TITLE_SIZE, 'font-weight': 600, fill: colors.ink, class: 'title' }, line));
   }
   if (titleLines.length) y += 4;
-  const chart = el('g', { class: 'chart', transform: `translate(0 ${r1(y)})` });
-  drawPlot(chart, u, pr, figure.marks ?? [], colors);
-  svg.append(chart);
-  y += u.height + 6;
+  content.setAttribute('transform', `translate(0 ${r1(y)})`);
+  svg.append(content);
+  y += height + 6;
   const legend = el('g', { class: 'legend' });
-  y = drawLegend(legend, figure.legend ?? seriesLegend(u), y, inner, colors);
+  y = drawLegend(legend, legendItems, y, inner, colors);
   svg.append(legend);
   const caption = el('g', { class: 'caption', 'font-size': TEXT_SIZE, fill: colors.muted });
-  y = drawCaption(caption, cap, y + 4, inner, textFont);
+  y = drawCaption(caption, cap, y + 4, inner, `${TEXT_SIZE}px ${FONT}`);
   svg.append(caption);
   const H = Math.ceil(y + PAD);
   for (const [k, v] of Object.entries({ width: W, height: H, viewBox: `0 0 ${W} ${H}` })) svg.setAttribute(k, String(v));
   bgRect.setAttribute('height', String(H));
   return svg;
 }
+
+/** The computed styles an SVG drawing needs to look the same outside the page. */
+const SVG_STYLES = ['fill', 'stroke', 'stroke-width', 'stroke-linecap', 'stroke-dasharray', 'opacity', 'paint-order', 'font-family', 'font-size', 'font-weight', 'text-anchor', 'dominant-baseline'];
+
+/** A CSS colour as rgb()/rgba() (color-mix and other spaces drawn once on a canvas). */
+function plainColor(c) {
+  if (!c || /^(none|rgba?\(|#)/.test(c)) return c;
+  measurer ??= document.createElement('canvas').getContext('2d');
+  const ctx = measurer;
+  ctx.clearRect(0, 0, 1, 1);
+  ctx.fillStyle = c;
+  ctx.fillRect(0, 0, 1, 1);
+  const [r, g, b, a] = ctx.getImageData(0, 0, 1, 1).data;
+  return `rgba(${r}, ${g}, ${b}, ${r1(a / 255)})`;
+}
+
+/**
+ * An SVG drawing of the page (such as the sample tree) as a figure: a copy of it with the
+ * styles the page's CSS gives it written onto each element, framed with the title and caption.
+ * @param {SVGSVGElement} drawing  shown on the page (its styles are computed)
+ * @param {Figure} figure
+ */
+export function svgFigureElement(drawing, figure) {
+  const W = Number(drawing.getAttribute('width')) || drawing.getBoundingClientRect().width;
+  const H = Number(drawing.getAttribute('height')) || drawing.getBoundingClientRect().height;
+  const copy = /** @type {SVGSVGElement} */ (drawing.cloneNode(true));
+  const from = [drawing, ...drawing.querySelectorAll('*')];
+  const to = [copy, ...copy.querySelectorAll('*')];
+  from.forEach((e, i) => {
+    const st = getComputedStyle(e);
+    // What the element inherits needs no attribute of its own (opacity is not inherited).
+    const up = e === drawing ? null : getComputedStyle(/** @type {Element} */ (e.parentElement));
+    for (const prop of SVG_STYLES) {
+      const v = st.getPropertyValue(prop);
+      if (!v || (prop === 'opacity' ? v === '1' : up?.getPropertyValue(prop) === v)) continue;
+      to[i].setAttribute(prop, /fill|stroke$/.test(prop) ? plainColor(v) : v);
+    }
+    if (st.whiteSpace === 'pre') to[i].setAttribute('style', 'white-space: pre');
+    else to[i].removeAttribute('style');
+    to[i].removeAttribute('tabindex');
+  });
+  const content = el('g', { class: 'drawing' });
+  content.append(...copy.childNodes);
+  for (const a of ['font-family', 'font-size']) {
+    const v = copy.getAttribute(a);
+    if (v) content.setAttribute(a, v);
+  }
+  return framed(W, content, H, figure, figure.legend ?? [], paper(drawing));
+}
+
+/**
+ * Export buttons for an SVG drawing of the page (chart-like, not uPlot).
+ * @param {HTMLElement} where
+ * @param {() => SVGSVGElement | null} drawing  the drawing shown now
+ * @param {{name: string, title?: string | (() => string), caption: () => string | Caption}} opts
+ */
+export function attachSvgExport(where, drawing, opts) {
+  const current = () => {
+    const d = drawing();
+    if (!d) throw new Error('there is nothing drawn to export yet');
+    return d;
+  };
+  /** @returns {Figure} */
+  const figure = () => ({ title: typeof opts.title === 'function' ? opts.title() : opts.title, caption: opts.caption() });
+  return exportButtons(where, opts.name, {
+    svg: () => serialize(svgFigureElement(current(), figure())),
+    png: async () => rasterize(svgFigureElement(current(), figure())),
+  });
+}
+
+const serialize = (/** @type {Element} */ svg) => new XMLSerializer().serializeToString(svg);
 
 /** Grid, ticks, tick labels, axis labels, series and marks, in the plot's CSS pixels. */
 function drawPlot(g, u, pr, marks, colors) {
@@ -423,17 +509,25 @@ function drawCaption(g, { text, link }, y, width, font) {
  * @returns {Promise<Blob>}
  */
 export async function chartPng(u, figure) {
-  const svg = chartSvgElement(u, figure);
+  return rasterize(chartSvgElement(u, figure));
+}
+
+/**
+ * A framed SVG figure as a PNG at PNG_SCALE× its size (an <img> of it drawn on a canvas).
+ * @param {SVGSVGElement} svg
+ * @returns {Promise<Blob>}
+ */
+async function rasterize(svg) {
   const W = Number(svg.getAttribute('width'));
   const H = Number(svg.getAttribute('height'));
-  const url = URL.createObjectURL(new Blob([new XMLSerializer().serializeToString(svg)], { type: 'image/svg+xml' }));
+  const url = URL.createObjectURL(new Blob([serialize(svg)], { type: 'image/svg+xml' }));
   try {
     const img = new Image();
     img.src = url;
     await img.decode();
     const canvas = document.createElement('canvas');
-    canvas.width = W * PNG_SCALE;
-    canvas.height = H * PNG_SCALE;
+    canvas.width = Math.round(W * PNG_SCALE);
+    canvas.height = Math.round(H * PNG_SCALE);
     canvas.getContext('2d').drawImage(img, 0, 0, canvas.width, canvas.height);
     return await toPng(canvas);
   } finally {
