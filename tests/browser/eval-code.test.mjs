@@ -1,7 +1,7 @@
 // The eval page verifies code tasks (issue 19, item 4): samples imported for the example code
-// task set (tests/data/code_tasks.jsonl), a passing, a failing, a looping and a crashing one
-// per task, run their tests in Python inside the page's Pyodide worker (web/code-worker.js),
-// never in the page's own context. The report equals `samplescope eval --import --verifier
+// task set (tests/data/code_tasks.jsonl), a passing, a failing, a looping, a crashing and an
+// endlessly allocating one per task, run their tests in Python inside the page's Pyodide
+// worker (web/code-worker.js), never in the page's own context. The report equals `samplescope eval --import --verifier
 // code`'s (python3 in the CLI's sandbox); the looping samples hit the time limit, their worker
 // is replaced and the run goes on; and Pyodide is fetched from the site only when code
 // samples need running. Then a local run of the code tasks on the page's model (WebGPU on
@@ -28,7 +28,10 @@ function comparable(json) {
   return r;
 }
 
-/** Per task of code_tasks.jsonl: [passing, failing, looping, crashing] samples and the crash's status. */
+/**
+ * Per task of code_tasks.jsonl: [passing, failing, looping, crashing] samples and the crash's
+ * status; each task also gets ENDLESS, which allocates without end.
+ */
 const SAMPLES = [
   // add: HumanEval's shape, the sample continues the prompt.
   { samples: ['    return a + b\n', '    return a - b\n', '    while True:\n        pass\n', "    raise RuntimeError('boom')\n"], crash: 'RuntimeError' },
@@ -41,6 +44,11 @@ const SAMPLES = [
   // largest
   { samples: ['    return max(xs)\n', '    return min(xs)\n', '    i = 0\n    while i >= 0:\n        i += 1\n', '    return xs[len(xs)]\n'], crash: 'IndexError' },
 ];
+
+/** A sample that allocates without end (its function's body, or a whole program): MemoryError at the cap. */
+const ENDLESS = ['    xs = []\n    while True:\n        xs.append(bytearray(1 << 20))\n',
+  'def is_even(n):\n    xs = []\n    while True:\n        xs.append(bytearray(1 << 20))\n',
+  '    xs = []\n    while True:\n        xs.append(bytearray(1 << 20))\n'];
 
 test('code tasks: the page runs the tests in Pyodide in a worker and gives the CLI’s report', { skip: skipReason ?? false, timeout: 300_000 }, async (t) => {
   await access(CLI).catch(() => assert.fail(`${CLI} is missing: build it with cargo build (cargo xtask test does)`));
@@ -77,7 +85,7 @@ test('code tasks: the page runs the tests in Pyodide in a worker and gives the C
     assert.equal(await waitForBody(page, 'tasks', ['ok', 'invalid'], 30_000), 'ok', await page.textContent('#setup'));
     assert.deepEqual(pyodideRequests(), [], 'choosing the task set runs nothing yet');
     const path = join(dir, 'code.jsonl');
-    await writeFile(path, SAMPLES.map(({ samples }, task) => JSON.stringify({ task, samples })).join('\n'));
+    await writeFile(path, SAMPLES.map(({ samples }, task) => JSON.stringify({ task, samples: [...samples, ENDLESS[task]] })).join('\n'));
     await page.evaluate(() => { document.body.dataset.import = 'idle'; });
     const t0 = Date.now();
     await page.setInputFiles('#import-file', path);
@@ -96,14 +104,14 @@ test('code tasks: the page runs the tests in Pyodide in a worker and gives the C
     for (const [i, { crash }] of SAMPLES.entries()) {
       const c = pageReport.tasks[i].configs[0];
       const got = c.samples.map((/** @type {any} */ s) => s.extracted);
-      assert.deepEqual(got, ['pass', 'AssertionError', 'timeout', crash], `task ${i}`);
+      assert.deepEqual(got, ['pass', 'AssertionError', 'timeout', crash, 'MemoryError'], `task ${i}`);
       assert.equal(c.correct, 1, `task ${i}`);
     }
-    assert.equal(await page.getAttribute('body', 'data-code-runs'), '12');
+    assert.equal(await page.getAttribute('body', 'data-code-runs'), '15');
     assert.equal(await page.getAttribute('body', 'data-code-timeouts'), '3', 'each loop ended at the time limit');
     // Three loops at 10 s each, plus loading Pyodide four times: the limit held.
     assert.ok(seconds < 3 * 10 + 4 * 30, `${seconds} s`);
-    console.log(`code import: 12 samples (3 loops at the 10 s limit) in ${seconds.toFixed(1)} s`);
+    console.log(`code import: 15 samples (3 loops at the 10 s limit, 3 endless allocations) in ${seconds.toFixed(1)} s`);
 
     // Pyodide came from the site, by the worker.
     const fetched = pyodideRequests();
