@@ -9,7 +9,7 @@
 
 import { $, h, replace, download, formatBytes, toast } from './ui/dom.js';
 import { buildSpec, cliCommand, DEFAULT_EVAL, SWEEP_PRESET, evalFormFromLink, evalLinkParams, isEvalLink } from './eval-config.js';
-import { attachExport } from './ui/chart-export.js';
+import { attachExport, attachSvgExport } from './ui/chart-export.js';
 import { EvalCharts } from './ui/eval-charts.js';
 import { fillSummary, fillTasks } from './ui/eval-tables.js';
 import { EvalTree } from './eval-tree.js';
@@ -587,6 +587,17 @@ function setupExports() {
     const where = /** @type {HTMLElement} */ ($(id).parentElement.querySelector('figcaption'));
     attachExport(where, () => charts.named[key] ?? null, { name: `samplescope-eval-${key}`, title, caption: figureCaption });
   }
+  // One task's sample tree (web/eval-tree.js): the task and configuration its menus name.
+  const treeSvg = () => /** @type {SVGSVGElement | null} */ ($('tree-view').querySelector('svg.tree-svg'));
+  const picked = () => `task ${$('tree-task').selectedOptions[0]?.textContent ?? ''}, configuration ${$('tree-config').selectedOptions[0]?.textContent ?? ''}`;
+  attachSvgExport(/** @type {HTMLElement} */ ($('eval-tree').querySelector('.tree-head')), treeSvg, {
+    name: 'samplescope-eval-sample-tree',
+    title: () => `${treeSvg()?.getAttribute('aria-label') ?? 'Sample tree'}: ${picked()}`,
+    caption: () => {
+      const c = figureCaption();
+      return { ...c, text: `Sample tree of ${picked()}\n${c.text}` };
+    },
+  });
 }
 
 // ---- start ---------------------------------------------------------------------------------

@@ -244,3 +244,53 @@ test('the lab’s inspector charts and sample tree export as SVG and PNG, the la
   const lanesPng = await checkPng(page, lanesFile, lanesWidth, 'lanes');
   console.log(`lanes PNG ${lanesPng.width}×${lanesPng.height}, ${lanesPng.colors} colours; screenshot: ${await screenshot(page, 'export-lab.png')}`);
 });
+
+test('the eval page after a run: the caption names the command that reruns it, the link carries the pasted tasks, the tree exports', { skip: skipReason ?? false, timeout: 900_000 }, async (t) => {
+  const browser = await launch();
+  t.after(() => browser.close());
+  t.after(() => saveLogs(browser, 'export-eval-run-console.log'));
+  const page = await browser.page();
+  await page.goto(new URL('eval.html', env.url).href);
+  assert.equal(await waitForBody(page, 'gpu', ['ready', 'missing'], 60_000), 'ready');
+  const tasks = [
+    { prompt: 'What is 2 + 3? Reply with only the number.', answer: 5 },
+    { prompt: 'What is 9 - 4? Reply with only the number.', answer: 5 },
+  ].map((x) => JSON.stringify(x)).join('\n');
+  await page.check('input[name="source"][value="jsonl"]');
+  await page.fill('#jsonl', tasks);
+  await page.fill('#samples', '3');
+  await page.fill('#lanes', 'min_p=0.05');
+  await page.fill('#temperature', '1.5');
+  await page.fill('#seed', '5');
+  await page.fill('#max-tokens', '4');
+  assert.equal(await waitForBody(page, 'tasks', ['ok', 'invalid'], 30_000), 'ok', await page.textContent('#task-errors'));
+  await page.click('#load-default');
+  assert.equal(await waitForBody(page, 'model', ['loaded', 'error'], LOAD_TIMEOUT), 'loaded', await page.textContent('#model-status'));
+  await page.click('#run');
+  assert.equal(await waitForBody(page, 'eval', ['done', 'error', 'cancelled'], RUN_TIMEOUT), 'done', await page.textContent('#run-status'));
+  const command = await page.textContent('#cli-command');
+
+  const svg = await readSvg(page, (await exported(page, 'figure:has(#passk-chart) [data-export="svg"]')).bytes.toString('utf8'));
+  assert.equal(svg.parseError, null);
+  assert.match(command, /^samplescope eval --tasks tasks\.jsonl --samples 3 --lane min_p=0\.05 --temperature 1\.5 --seed 5 --max-tokens 4 /);
+  assert.ok(svg.desc.includes(`\nthe same run natively: ${command}\n`), svg.desc);
+  assert.match(svg.desc, /^samplescope eval · Smollm2.* · 2 tasks \(tasks from a pasted JSONL set\) × 3 samples per configuration/);
+  assert.equal(squeeze(svg.caption + svg.linkText), squeeze(svg.desc));
+  const other = await browser.context.newPage();
+  await other.goto(svg.href);
+  assert.equal(await waitForBody(other, 'tasks', ['ok', 'invalid'], 30_000), 'ok');
+  assert.deepEqual(await other.evaluate(() => ['jsonl', 'samples', 'lanes', 'temperature', 'seed', 'max-tokens'].map((id) => /** @type {any} */ (document.getElementById(id)).value)),
+    [tasks, '3', 'min_p=0.05', '1.5', '5', '4'], 'the link reopens the form, pasted tasks included');
+  await other.close();
+
+  await page.selectOption('#tree-task', '1');
+  await page.click('#tree-draw');
+  assert.equal(await waitForBody(page, 'tree', ['done', 'error'], RUN_TIMEOUT), 'done', await page.textContent('#tree-status'));
+  const edges = await page.locator('#tree-view path[data-count]').count();
+  const treeWidth = Number(await page.getAttribute('#tree-view svg.tree-svg', 'width'));
+  const tree = await readSvg(page, (await exported(page, '#eval-tree [data-export="svg"]')).bytes.toString('utf8'));
+  assert.equal(tree.parseError, null);
+  assert.equal(tree.treeEdges.length, edges);
+  assert.match(tree.desc, /^Sample tree of task 1\. What is 9 - 4\? .*, configuration temperature=1\.5,min_p=0\.05\nsamplescope eval/);
+  await checkPng(page, await exported(page, '#eval-tree [data-export="png"]'), treeWidth, 'eval sample tree');
+});
