@@ -46,6 +46,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 mod eval;
+mod figures;
 
 #[wasm_bindgen(start)]
 fn start() {

@@ -17,6 +17,11 @@ import { EngineClient } from './engine-client.js';
 import { CodeRunner } from './code-runner.js';
 import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText, notServedHint } from './protocol.js';
 import { modelButtons } from './ui/models.js';
+import { setupFigures } from './figures.js';
+
+/** The Figures section (web/figures.js), set up in start(). */
+/** @type {ReturnType<typeof setupFigures> | null} */
+let figureSection = null;
 
 /** @typedef {import('./protocol.js').ModelSource} ModelSource */
 /** @typedef {import('./protocol.js').LoadProgress} LoadProgress */
@@ -216,9 +221,10 @@ function setupForm() {
 }
 
 function setRunEnabled() {
-  $('run').disabled = state.running || state.importing || !state.modelLoaded;
+  $('run').disabled = state.running || state.importing || !state.modelLoaded || Boolean(figureSection?.running);
   /** @type {HTMLInputElement} */ ($('import-file')).disabled = state.running || state.importing;
   $('cancel').disabled = !state.running;
+  figureSection?.refresh();
   for (const el of document.querySelectorAll('fieldset')) if (el.closest('#setup')) el.disabled = state.running;
 }
 
@@ -529,6 +535,7 @@ function modelLoaded({ facts, fromCache, name, kind }) {
   replace($('model-status'), h('strong', {}, facts.name || name), ` · ${facts.layers} layers · ${formatBytes(facts.fileBytes)} from `,
     fromCache ? 'the browser cache' : kind === 'file' ? 'a local file' : 'the network', facts.hasChatTemplate ? '' : ' · no chat template: prompts go in as they are');
   setRunEnabled();
+  figureSection?.modelLoaded(facts.name || name);
 }
 
 function setupModel() {
@@ -607,6 +614,11 @@ function start() {
   restoreFromLink();
   setupExports();
   setupModel();
+  figureSection = setupFigures({
+    engine,
+    blocked: () => (!state.modelLoaded ? 'Load a model first.' : state.running ? 'Wait for the run above, or cancel it.' : state.importing ? 'Wait for the import to finish.' : null),
+    onRunning: setRunEnabled,
+  });
   setRunEnabled();
   // The worker starts even without WebGPU: the core checks task sets there.
   engineStarted = true;

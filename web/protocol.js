@@ -194,6 +194,8 @@ export const gpuErrorText = (code) => GPU_ERRORS[code] ?? 'WebGPU could not be s
  * @property {{file: Blob, spec: object}} eval-import-programs  the Python programs an import of code samples needs run
  * @property {{evalId: number, outcomes?: object[], error?: string}} code-outcomes  answered on arrival: the outcomes of an eval's code-programs event (or why there are none)
  * @property {{spec: object}} eval
+ * @property {{size: 'full' | 'small'}} eval-presets  the Figures' presets (needs no GPU)
+ * @property {{spec: object}} survivors  the top-nσ figure's survivor curve
  * @property {BenchParams} bench       one measurement for the bench page
  * @property {{}} memory               answered on arrival: the worker's memory now (the soak test)
  * @property {{}} lose-device          answered on arrival: destroys the GPU device (the device-loss test)
@@ -287,6 +289,8 @@ export const IMMEDIATE = ['memory', 'lose-device', 'code-outcomes'];
  * @property {never} eval-preview
  * @property {never} eval-task
  * @property {never} eval-import
+ * @property {never} eval-presets
+ * @property {Rebuild} survivors
  * @property {never} eval-import-programs
  * @property {EvalProgressEvent | CodePrograms | Rebuild} eval
  * @property {never} code-outcomes
@@ -339,6 +343,8 @@ export const IMMEDIATE = ['memory', 'lose-device', 'code-outcomes'];
  * @property {string[]} eval-import-programs
  * @property {{}} code-outcomes
  * @property {EvalOutput} eval
+ * @property {import('../pkg/samplescope.js').Preset[]} eval-presets
+ * @property {import('../pkg/samplescope.js').SurvivorCurve} survivors
  * @property {BenchResult} bench
  * @property {MemorySample} memory
  * @property {{lost: boolean}} lose-device  lost: there was a device to destroy

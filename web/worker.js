@@ -4,7 +4,7 @@
 // one reply out, run one at a time; `cancel` on arrival); pages reach it through
 // web/engine-client.js. Each handler below returns its request's result or throws.
 
-import init, { WebEngine, evalImport, evalImportPrograms, evalPreview, evalTaskSamples } from '../pkg/samplescope.js';
+import init, { WebEngine, evalImport, evalImportPrograms, evalPresets, evalPreview, evalTaskSamples } from '../pkg/samplescope.js';
 import { loadModelBytes } from './loader.js';
 import { inspectorView } from './inspect-view.js';
 import { DEFAULT_RUN, LIMITS, RUN_CHECKS, laneSampleIndex, laneSpec, validateLane, validateRun } from './config.js';
@@ -334,6 +334,26 @@ const handlers = {
       return evalImportPrograms(text, JSON.stringify(spec));
     } catch (e) {
       throw new EngineError('invalid', message(e));
+    }
+  },
+
+  /** The eval page's Figures (src/eval/presets.rs) at size 'full' or 'small'. Needs no GPU. */
+  async 'eval-presets'({ size }) {
+    await init();
+    try {
+      return evalPresets(size);
+    } catch (e) {
+      throw new EngineError('invalid', message(e));
+    }
+  },
+
+  /** The top-nσ figure: survivors against temperature at one step (src/eval/survivors.rs). */
+  async survivors({ spec }, ctx) {
+    const eng = await ready(ctx);
+    try {
+      return await eng.survivorCurve(JSON.stringify(spec));
+    } catch (e) {
+      throw await explain(eng, e);
     }
   },
 

@@ -10,6 +10,9 @@ export default function init(): Promise<{ memory: WebAssembly.Memory }>;
 /** Checks an eval spec (JSON text) and lists its tasks and configurations; needs no GPU. */
 export function evalPreview(specJson: string): EvalPreview;
 
+/** The eval page's Figures (src/eval/presets.rs) at "full" or "small"; needs no GPU. */
+export function evalPresets(size: string): Preset[];
+
 /** What the eval runner decodes for one task and configuration of a spec; needs no GPU. */
 export function evalTaskSamples(specJson: string, task: number, config: number): EvalTaskSamples;
 
@@ -101,6 +104,8 @@ export class WebEngine {
   free(): void;
   readonly busy: boolean;
   /** Code tasks: `runCode(programs)` resolves to each program's outcome (CodeRuns' `outcomes`). */
+  /** Survivors against temperature at one step (src/eval/survivors.rs): a SurvivorSpec as JSON. */
+  survivorCurve(specJson: string): Promise<SurvivorCurve>;
   runEval(specJson: string, onProgress: (p: EvalProgress) => void, runCode?: (programs: string[]) => Promise<CodeRuns['outcomes']>): Promise<EvalOutput>;
 }
 
@@ -276,4 +281,28 @@ export interface EvalPreview {
   configs: string[];
   samplesPerTask: number;
   totalSamples: number;
+}
+
+/** A figure preset (src/eval/presets.rs's Preset). */
+export interface Preset {
+  name: string;
+  title: string;
+  after: string;
+  figure: 'sweep' | 'survivors' | 'greedy-vs-sampling' | 'coverage';
+  size: 'full' | 'small';
+  caption: string;
+  /** Eval specs as runEval takes them, run in order. */
+  parts: { label: string; spec: object }[];
+  survivors: { prompt: string; chat: boolean; samplers: string[]; temperatures: number[] } | null;
+  extrapolateTo: number | null;
+  tokenBudget: number;
+}
+
+/** Survivors against temperature (src/eval/survivors.rs's SurvivorCurve). */
+export interface SurvivorCurve {
+  temperatures: number[];
+  series: { spec: string; survivors: number[] }[];
+  in_play: number;
+  /** The step at T = 1: its histogram and thresholds. */
+  at_t1: Inspection;
 }
