@@ -8,7 +8,7 @@ use web_time::Instant;
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
 use crate::gpu::Gpu;
-use crate::model::{LoadOptions, LoadPlan, Model, Rows};
+use crate::model::{LoadOptions, LoadPlan, LoadTimes, Model, Rows};
 use crate::sampling::config::SamplerConfig;
 use crate::sampling::inspect::Inspection;
 use crate::sampling::{LaneParams, LaneRecord};
@@ -48,7 +48,8 @@ pub struct LaneEvent<'a> {
 pub struct Engine {
     pub model: Model,
     pub tokenizer: Tokenizer,
-    pub load_ms: f64,
+    /// Where the load's time went (`load.total`: all of it).
+    pub load: LoadTimes,
 }
 
 /// What a generation produced, with its timings.
@@ -180,8 +181,10 @@ impl Engine {
     ) -> Result<Engine> {
         let t0 = Instant::now();
         let g = Gguf::parse(bytes)?;
-        let tokenizer = Tokenizer::from_gguf(&g)?;
-        let model = Model::load_reporting(gpu, &g, opts, on_plan).await?;
+        let parse = t0.elapsed().as_secs_f64() * 1e3;
+        let (model, tokenizer, mut load) =
+            Model::load_with(gpu, &g, opts, on_plan, || Tokenizer::from_gguf(&g)).await?;
+        let tokenizer = tokenizer?;
         if tokenizer.vocab_size() > model.cfg.vocab as usize {
             return Err(Error::Model(format!(
                 "tokenizer has {} tokens but the model's vocabulary is {}",
@@ -189,7 +192,9 @@ impl Engine {
                 model.cfg.vocab
             )));
         }
-        Ok(Engine { model, tokenizer, load_ms: t0.elapsed().as_secs_f64() * 1e3 })
+        load.parse = parse;
+        load.total = t0.elapsed().as_secs_f64() * 1e3;
+        Ok(Engine { model, tokenizer, load })
     }
 
     /// The prompt's ids; with `chat`, the text is first wrapped in the model's chat template.

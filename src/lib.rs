@@ -29,4 +29,4 @@ pub mod web;
 
 pub use engine::{Engine, GenerateOptions, Generation, Pipeline};
 pub use gpu::{Gpu, GpuOptions, Variant};
-pub use model::{LoadOptions, LoadPlan};
+pub use model::{LoadOptions, LoadPlan, LoadTimes};

@@ -40,7 +40,7 @@ use crate::engine::{CancelFlag, LaneEvent, LaneSpec};
 use crate::error::Error;
 use crate::gguf::Gguf;
 use crate::sampling::SamplerConfig;
-use crate::{Engine, GenerateOptions, Generation, Gpu, GpuOptions, LoadOptions};
+use crate::{Engine, GenerateOptions, Generation, Gpu, GpuOptions, LoadOptions, LoadTimes};
 use js_sys::{Array, Function, Object, Reflect, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -71,7 +71,8 @@ struct ModelFacts {
     file_bytes: u64,
     weight_bytes: u64,
     kv_bytes: u64,
-    load_ms: f64,
+    /// Where the load's time went, phase by phase (ms).
+    load: LoadTimes,
     has_chat_template: bool,
 }
 
@@ -210,8 +211,10 @@ impl WebEngine {
             // The loaded model stays until the new one is fully ready: a file that fails to
             // parse or upload leaves the reader with the model that worked. (Both are in GPU
             // memory for the length of the upload.)
+            let t0 = web_time::Instant::now();
             let bytes = bytes.to_vec();
-            let result = load(gpu, &bytes, &load_opts, on_plan).await;
+            let copy_ms = t0.elapsed().as_secs_f64() * 1e3;
+            let result = load(gpu, &bytes, &load_opts, on_plan, copy_ms).await;
             drop(bytes);
             busy.set(false);
             let (engine, facts) = result.map_err(js_err)?;
@@ -410,6 +413,7 @@ async fn load(
     bytes: &[u8],
     opts: &LoadOptions,
     on_plan: Option<Function>,
+    copy_ms: f64,
 ) -> crate::Result<(Engine, ModelFacts)> {
     let report = |plan: &crate::LoadPlan| {
         let Some(f) = on_plan else { return };
@@ -442,7 +446,9 @@ async fn load(
     facts.embedding = m.cfg.n_embd;
     facts.weight_bytes = m.weight_bytes;
     facts.kv_bytes = m.kv_bytes();
-    facts.load_ms = engine.load_ms;
+    facts.load = engine.load;
+    facts.load.copy = copy_ms;
+    facts.load.total += copy_ms;
     facts.has_chat_template = engine.tokenizer.has_chat_template();
     if facts.name.is_empty() {
         facts.name = m.cfg.name.clone();

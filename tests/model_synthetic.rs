@@ -152,3 +152,27 @@ fn non_finite_logits_are_an_error() {
     let err = pollster::block_on(e.inspect_step(&[5, 6, 7], &lanes[1], &[], 8)).unwrap_err().to_string();
     assert!(err.contains("lane 0, token 0") && err.contains("NaN"), "{err}");
 }
+
+/// A load says where its time went: no phase is negative, the phases that always work took
+/// time, and the phases, which follow one another, sum to at most the total, itself at most
+/// the caller's own clock around the load.
+#[test]
+fn load_times_cover_the_load() {
+    let bytes = synthetic_model(&SynthSpec::default()).unwrap();
+    let gpu = pollster::block_on(Gpu::new(GpuOptions::default())).unwrap();
+    let opts = LoadOptions { n_ctx: 32, max_rows: 8, ..LoadOptions::default() };
+    let t0 = web_time::Instant::now();
+    let e = pollster::block_on(samplescope::Engine::load(gpu, &bytes, &opts)).unwrap();
+    let outer = t0.elapsed().as_secs_f64() * 1e3;
+    let t = e.load;
+    for (name, ms) in t.phases() {
+        assert!(ms.is_finite() && ms >= 0.0, "{name}: {ms} ms");
+    }
+    assert_eq!(t.copy, 0.0, "only the page copies the file");
+    for (name, ms) in [("pipelines", t.pipelines), ("weights", t.weights), ("tokenizer", t.tokenizer)] {
+        assert!(ms > 0.0, "{name} took no time: {t:?}");
+    }
+    let sum: f64 = t.phases().iter().map(|(_, ms)| ms).sum();
+    assert!(sum <= t.total + 1e-9 && t.total <= outer, "phases {sum} ms, total {} ms, outer {outer} ms", t.total);
+    assert!(t.summary().starts_with("load "), "{}", t.summary());
+}

@@ -14,6 +14,7 @@ import { EngineClient } from './engine-client.js';
 import { LabTree } from './lab-tree.js';
 import { DEFAULT_MODEL, LAST_MODEL_KEY, MODEL_CACHE, gpuErrorText, knownModel, notServedHint } from './protocol.js';
 import { modelButtons } from './ui/models.js';
+import { loadPhases, loadSummary } from './load-times.js';
 import { describeProbe, isCrossOrigin, modelFileName, probeModel } from './model-source.js';
 import { attachExport, attachSvgExport, exportButtons, lanesPng } from './ui/chart-export.js';
 
@@ -241,7 +242,7 @@ function progress(p) {
  * @param {Loaded} loaded
  * @param {ModelSource} from
  */
-function modelLoaded({ facts, fromCache, name, kind }, from) {
+function modelLoaded({ facts, fromCache, name, kind, times }, from) {
   const source = fromCache ? 'cache' : kind === 'file' ? 'file' : 'network';
   clearInterval(uploadTimer);
   body.model = 'loaded';
@@ -261,7 +262,8 @@ function modelLoaded({ facts, fromCache, name, kind }, from) {
     ['context', `${facts.contextLength.toLocaleString()} tokens trained · ${facts.contextAllocated.toLocaleString()} allocated`],
     ['vocabulary', facts.vocab.toLocaleString()],
     ['GPU memory', `${formatBytes(facts.weightBytes)} weights + ${formatBytes(facts.kvBytes)} KV cache`],
-    ['loaded', `${formatBytes(facts.fileBytes)} from ${fromCache ? 'the browser cache' : source === 'file' ? 'a local file' : 'the network'} · GPU upload ${(facts.loadMs / 1000).toFixed(1)} s`],
+    ['loaded', `${formatBytes(facts.fileBytes)} from ${fromCache ? 'the browser cache' : source === 'file' ? 'a local file' : 'the network'}`],
+    ['load time', loadSummary(times.total, loadPhases(times, facts.load))],
   ]);
   $('model-facts').hidden = false;
   $('chat').disabled = !facts.hasChatTemplate;

@@ -8,12 +8,20 @@
 //            bytes coming from the browser's cache (filled before the first run);
 //   prefill  prompt tokens / the engine's own prompt time (forward pass + first token);
 //   decode   (tokens − 1) × lanes / the time from the first token to the last;
-//   TTFT     (ours) from posting the request to hearing of the first token.
+//   TTFT     (ours) from posting the request to hearing of the first token;
+//   first token after load  the first request after a load (the prompt, 2 tokens), from
+//            the call to the engine's first-token callback (wllama: its stream's onData):
+//            what a reader waits for once the model is in;
+//   load phases  where the load went: ours from the worker and the engine (web/load-times.js),
+//            wllama's from its own steps (the model from its cache, then its logger's marks:
+//            "Calling wllamaStart..." after the worker and wasm, "Loading model..." before
+//            llama.cpp reads the model).
 
 import { $, h, replace, fillFacts } from './ui/dom.js';
 import { loadModelBytes } from './loader.js';
 import { EngineClient } from './engine-client.js';
 import { DEFAULT_MODEL, DEFAULT_N_CTX, MODELS } from './protocol.js';
+import { loadPhases, loadSummary } from './load-times.js';
 
 /** The bench's model: `?model=ID` (protocol.js's MODELS), the default model otherwise. */
 let MODEL_URL = DEFAULT_MODEL.path;
@@ -139,10 +147,12 @@ async function oursRun(ctx, opts, r) {
     ctx.adapter = { ...adapter, label: adapterLabel(adapter) };
     const loaded = await w.load({ kind: 'url', url }, undefined, DEFAULT_N_CTX).catch((e) => { throw new Error(`loading the model: ${e.message}`); });
     const loadMs = performance.now() - t0;
-    log(`samplescope run ${r + 1}: load ${loadMs.toFixed(0)} ms (${loaded.fromCache ? 'from the browser cache' : 'downloaded'})`);
-    // The first dispatch of each pipeline compiles it: one short generation first, as the
-    // native bench warms up before it measures.
-    await measure(w, { prompt: PROMPT, promptTokens: Math.min(8, opts.promptTokens), maxTokens: 2, lanes: 1 });
+    const phases = loadPhases(loaded.times, loaded.facts.load);
+    log(`samplescope run ${r + 1}: ${loadSummary(loadMs, phases)} (${loaded.fromCache ? 'from the browser cache' : 'downloaded'})`);
+    // The first request after the load is also the warm-up (the native bench warms up
+    // before it measures): a reader's first wait.
+    const cold = await measure(w, { prompt: PROMPT, promptTokens: opts.promptTokens, maxTokens: 2, lanes: 1 });
+    log(`samplescope run ${r + 1}: first token after load ${cold.ttftMs.toFixed(0)} ms`);
     const byLanes = [];
     for (const b of opts.lanes) {
       const m = await measure(w, { prompt: PROMPT, promptTokens: opts.promptTokens, maxTokens: opts.tokens, lanes: b });
@@ -152,10 +162,15 @@ async function oursRun(ctx, opts, r) {
       const short = f.tokens < opts.tokens ? ` — only ${f.tokens} tokens (${f.stops.join(', ')})` : '';
       log(`samplescope run ${r + 1}, B = ${b}: prefill ${f.prefill_tok_s.toFixed(2)} tok/s, first token ${f.ttft_ms.toFixed(0)} ms, decode ${f.decode_tok_s.toFixed(2)} tok/s${short}`);
     }
-    ctx.runs.push({ load_ms: loadMs, from_cache: loaded.fromCache, lanes: byLanes });
+    ctx.runs.push({ load_ms: loadMs, load_phases: Object.fromEntries(phases), first_token_ms: cold.ttftMs, from_cache: loaded.fromCache, lanes: byLanes });
   } finally {
     w.terminate();
   }
+}
+
+/** Each load phase's stat over the runs, `[{phase, median, min, max, runs}]` in the order they ran. */
+function phaseStats(runs) {
+  return Object.keys(runs[0]?.load_phases ?? {}).map((phase) => ({ phase, ...stat(runs.map((run) => run.load_phases[phase])) }));
 }
 
 function oursSummary(ctx, opts) {
@@ -176,6 +191,8 @@ function oursSummary(ctx, opts) {
     prompt_tokens: ctx.prompt?.ids.length ?? 0,
     decode_tokens: opts.tokens,
     load_ms: stat(runs.map((run) => run.load_ms)),
+    load_phases: phaseStats(runs),
+    first_token_ms: stat(runs.map((run) => run.first_token_ms)),
     prefill_tok_s: lanes[0].prefill_tok_s,
     ttft_ms: lanes[0].ttft_ms,
     prefill_lanes: lanes[0].lanes,
@@ -259,18 +276,35 @@ async function wllamaRun(ctx, opts, prompt, r) {
   const { Wllama, logger, paths, webgpu } = ctx;
   const name = webgpu ? 'wllama-webgpu' : 'wllama';
   const params = { n_threads: opts.threads, n_gpu_layers: webgpu ? 999 : 0, n_ctx: 1024, useCache: true };
+  // wllama's loadModelFromUrl, step by step: its cache, then loadModel, timed by its logger.
+  const marks = { wasm: NaN, start: NaN };
+  const marking = { ...logger, debug: (...a) => {
+    const line = a.join(' ');
+    if (line.includes('Calling wllamaStart')) marks.wasm = performance.now();
+    if (line.includes('Loading model...')) marks.start = performance.now();
+    logger.debug(...a);
+  } };
   const t0 = performance.now();
-  const wl = new Wllama(paths, { logger });
+  const wl = new Wllama(paths, { logger: marking });
   try {
-    await wl.loadModelFromUrl(abs(MODEL_URL), params);
+    const model = await wl.modelManager.getModelOrDownload({ url: abs(MODEL_URL) }, params);
+    const blobs = await model.open();
+    const read = performance.now();
+    await wl.loadModel(blobs, params);
     const loadMs = performance.now() - t0;
+    const phases = [['read', read - t0], ['wasm', marks.wasm - read], ['start', marks.start - marks.wasm], ['model', t0 + loadMs - marks.start]];
+    log(`${name} run ${r + 1}: ${loadSummary(loadMs, /** @type {[string, number][]} */ (phases))}`);
     ctx.threads = wl.isMultithread() ? wl.getNumThreads() : 1;
     if (ctx.threads !== opts.threads) {
       throw new Error(`wllama runs on ${ctx.threads} thread(s), not ${opts.threads} (crossOriginIsolated = ${self.crossOriginIsolated}: multi-threading needs COOP same-origin and COEP require-corp)`);
     }
     const complete = (text, n) =>
       wl.createCompletion({ prompt: text, max_tokens: n, n_predict: n, temperature: 0, ignore_eos: true, cache_prompt: false });
-    await complete(prompt.text, 2);
+    let firstMs = NaN;
+    const tc = performance.now();
+    await wl.createCompletion({ prompt: prompt.text, max_tokens: 2, n_predict: 2, temperature: 0, ignore_eos: true, cache_prompt: false, stream: true,
+      onData: () => { if (Number.isNaN(firstMs)) firstMs = performance.now() - tc; } });
+    log(`${name} run ${r + 1}: first token after load ${firstMs.toFixed(0)} ms`);
     const res = await complete(prompt.text, opts.tokens);
     const t = res.timings;
     if (!t) throw new Error('wllama returned no timings');
@@ -279,6 +313,8 @@ async function wllamaRun(ctx, opts, prompt, r) {
     }
     const run = {
       load_ms: loadMs,
+      load_phases: Object.fromEntries(phases),
+      first_token_ms: firstMs,
       prefill_tok_s: t.prompt_n / (t.prompt_ms / 1000),
       decode_tok_s: (t.predicted_n - 1) / (t.predicted_ms / 1000),
       text: res.choices?.[0]?.text ?? '',
@@ -302,6 +338,8 @@ function wllamaSummary(ctx, prompt, opts) {
     prompt_tokens: prompt.ids.length,
     decode_tokens: opts.tokens,
     load_ms: stat(ctx.runs.map((r) => r.load_ms)),
+    load_phases: phaseStats(ctx.runs),
+    first_token_ms: stat(ctx.runs.map((r) => r.first_token_ms)),
     prefill_tok_s: stat(ctx.runs.map((r) => r.prefill_tok_s)),
     decode_tok_s: stat(ctx.runs.map((r) => r.decode_tok_s)),
     runs: ctx.runs,
@@ -317,10 +355,14 @@ function renderResults(result) {
   const row = (engine, measure, s, unit, digits = 2) =>
     rows.push(h('tr', {}, h('td', {}, engine), h('td', {}, measure), h('td', {}, `${fmt(s.median, digits)} ${unit}`),
       h('td', {}, `${fmt(s.min, digits)} – ${fmt(s.max, digits)}`), h('td', {}, String(s.runs))));
+  const phaseRow = (engine, phases) => rows.push(h('tr', {}, h('td', {}, engine), h('td', {}, 'load phases (medians, ms)'),
+    h('td', { colspan: '3' }, phases.map((p) => `${p.phase} ${fmt(p.median, 0)}`).join(' · '))));
   const ours = result.samplescope;
   if (ours) {
     const name = `samplescope (${ours.adapter?.label ?? 'WebGPU'})`;
     row(name, 'load', ours.load_ms, 'ms', 0);
+    phaseRow(name, ours.load_phases);
+    row(name, 'first token after load', ours.first_token_ms, 'ms', 0);
     row(name, `prefill ${ours.prompt_tokens} tokens`, ours.prefill_tok_s, 'tok/s');
     row(name, 'time to first token', ours.ttft_ms, 'ms', 0);
     for (const d of ours.decode) row(name, `decode B = ${d.lanes}${d.lanes > 1 ? ' (aggregate)' : ''}`, d.decode_tok_s, 'tok/s');
@@ -328,6 +370,8 @@ function renderResults(result) {
   for (const wl of [result.wllama, result.wllama_webgpu].filter(Boolean)) {
     const name = `wllama ${wl.version} (${wl.backend}, ${wl.threads} threads)`;
     row(name, 'load', wl.load_ms, 'ms', 0);
+    phaseRow(name, wl.load_phases);
+    row(name, 'first token after load', wl.first_token_ms, 'ms', 0);
     row(name, `prefill ${wl.prompt_tokens} tokens`, wl.prefill_tok_s, 'tok/s');
     row(name, 'decode B = 1', wl.decode_tok_s, 'tok/s');
   }

@@ -309,6 +309,7 @@ export const IMMEDIATE = ['memory', 'lose-device', 'code-outcomes'];
  * @property {boolean} fromCache
  * @property {string} name       the file's name
  * @property {'url' | 'file'} kind
+ * @property {import('./load-times.js').WorkerLoadTimes} times  the worker's timings (the engine's: facts.load)
  */
 
 /**

@@ -26,6 +26,12 @@ let wasm = null;
  * @type {{source: import('./protocol.js').ModelSource, nCtx: number} | null}
  */
 let lastLoad = null;
+/**
+ * How long this worker took to start (ms): the wasm module (compiled as it streams in) and
+ * the GPU device. The first load's times carry it, since a reader waits for both.
+ * @type {{wasm: number, device: number} | null}
+ */
+let startup = null;
 
 /**
  * @typedef {object} KeptRun
@@ -185,8 +191,12 @@ const handlers = {
       throw e instanceof EngineError ? e : new EngineError('no-adapter', message(e));
     }
     try {
+      const fresh = !engine;
+      const t0 = performance.now();
       wasm ??= await init();
+      const t1 = performance.now();
       engine ??= await WebEngine.create();
+      if (fresh) startup = { wasm: t1 - t0, device: performance.now() - t1 };
     } catch (e) {
       throw new EngineError('init-failed', message(e));
     }
@@ -201,7 +211,9 @@ const handlers = {
   async load({ source, nCtx }, ctx) {
     const eng = await ready(ctx);
     try {
+      const t0 = performance.now();
       const { bytes, fromCache, name } = await loadModelBytes(source, (p) => ctx.event({ kind: 'progress', ...p }));
+      const read = performance.now() - t0;
       ctx.event({ kind: 'progress', phase: 'upload', loaded: 0, total: bytes.length, rate: 0 });
       const n = nCtx ?? DEFAULT_N_CTX;
       /** @param {import('../pkg/samplescope.js').LoadPlan} plan  checked against the adapter, nothing uploaded yet */
@@ -209,7 +221,9 @@ const handlers = {
       const facts = await eng.load(bytes, { nCtx: n }, onPlan);
       runs.clear();
       lastLoad = { source, nCtx: n };
-      return { facts, fromCache, name, kind: source.kind };
+      const times = { ...startup, read, total: performance.now() - t0 + (startup ? startup.wasm + startup.device : 0) };
+      startup = null;
+      return { facts, fromCache, name, kind: source.kind, times };
     } catch (e) {
       const lost = await explain(eng, e);
       if (lost !== e) throw lost;

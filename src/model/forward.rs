@@ -31,10 +31,9 @@
 //! is the decode machinery's business (model/mod.rs, kv.rs, readback.rs).
 
 use super::config::Activation;
-use super::weights::{upload, Matrix, Qkv, Weights};
+use super::weights::{Matrix, Qkv, Weights};
 use super::ModelConfig;
 use crate::error::Result;
-use crate::gguf::Gguf;
 use crate::gpu::profile::Recorder;
 use crate::kernels::attention::{Attention, AttnSpec};
 use crate::kernels::embed::Embed;
@@ -140,9 +139,17 @@ pub(super) struct Forward {
 }
 
 impl Forward {
-    pub fn build(kern: &Kernels, cfg: &ModelConfig, g: &Gguf, n_ctx: u32, max_rows: u32, kv_f16: bool) -> Result<Self> {
+    /// Every pipeline, buffer and bind group of the pass over the weights `w` (uploaded, or
+    /// the plan's stand-ins, which make the same pipelines: see `Model::load_with`).
+    pub fn build(
+        kern: &Kernels,
+        cfg: &ModelConfig,
+        w: Weights,
+        n_ctx: u32,
+        max_rows: u32,
+        kv_f16: bool,
+    ) -> Result<Self> {
         let gpu = &kern.gpu;
-        let w = upload(gpu, g, cfg)?;
         let (d, q, kv, ff, v, m) = (
             cfg.n_embd as u64,
             cfg.q_dim() as u64,

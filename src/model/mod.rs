@@ -15,12 +15,15 @@ pub mod config;
 pub mod cpu;
 mod forward;
 mod kv;
+mod load_times;
 mod readback;
 mod weights;
 
 use std::cell::Cell;
 
 pub use config::ModelConfig;
+use load_times::Laps;
+pub use load_times::LoadTimes;
 pub use readback::RING;
 
 use crate::error::{Error, Result};
@@ -118,12 +121,16 @@ impl Model {
     }
 
     fn plan_for(gpu: &Gpu, g: &Gguf<'_>, cfg: &ModelConfig, opts: &LoadOptions) -> Result<LoadPlan> {
+        let (w, _) = weights::plan(gpu, g, cfg)?;
+        Self::plan_from(&w, cfg, opts)
+    }
+
+    fn plan_from(w: &weights::WeightPlan, cfg: &ModelConfig, opts: &LoadOptions) -> Result<LoadPlan> {
         let (n_ctx, _) = Self::sizes(cfg, opts)?;
-        let w = weights::plan(gpu, g, cfg)?;
         Ok(LoadPlan {
             weight_bytes: w.bytes,
             kv_bytes: 2 * n_ctx as u64 * cfg.n_layer as u64 * KvCache::slot_bytes(cfg.kv_dim(), opts.kv_f16),
-            largest: w.largest,
+            largest: w.largest.clone(),
         })
     }
 
@@ -148,18 +155,46 @@ impl Model {
         opts: &LoadOptions,
         on_plan: impl FnOnce(&LoadPlan),
     ) -> Result<Model> {
+        Ok(Self::load_with(gpu, g, opts, on_plan, || ()).await?.0)
+    }
+
+    /// `load_reporting` that also runs `meanwhile` (the engine's tokenizer) and says where the
+    /// time went (`LoadTimes`: plan, pipelines, weights, bind, tokenizer for `meanwhile`, gpu).
+    pub async fn load_with<R>(
+        gpu: Gpu,
+        g: &Gguf<'_>,
+        opts: &LoadOptions,
+        on_plan: impl FnOnce(&LoadPlan),
+        meanwhile: impl FnOnce() -> R,
+    ) -> Result<(Model, R, LoadTimes)> {
+        let mut t = LoadTimes::default();
+        let mut laps = Laps::start();
         let cfg = ModelConfig::from_gguf(g)?;
-        on_plan(&Self::plan_for(&gpu, g, &cfg, opts)?);
+        let (plan, stand_ins) = weights::plan(&gpu, g, &cfg)?;
+        on_plan(&Self::plan_from(&plan, &cfg, opts)?);
         let (n_ctx, max_rows) = Self::sizes(&cfg, opts)?;
         let kern = Kernels::new(gpu.clone());
+        t.plan = laps.lap();
         // Shader compilation and buffer creation report errors through the error scope.
-        let (fwd, kv) = gpu
+        let (fwd, kv, r) = gpu
             .checked("loading the model", || -> Result<_> {
-                let fwd = Forward::build(&kern, &cfg, g, n_ctx, max_rows, opts.kv_f16)?;
+                // The pass built on the plan's stand-ins makes every pipeline the real one
+                // uses (the cache keeps them), first: the browser compiles them in its GPU
+                // process (~2.7 s of a 3.5 s load on SwiftShader) while the weights are
+                // repacked and the tokenizer built here. Its buffers are dropped at once.
+                drop(Forward::build(&kern, &cfg, stand_ins, n_ctx, max_rows, opts.kv_f16)?);
+                t.pipelines = laps.lap();
+                let w = weights::upload(&gpu, g, &cfg)?;
+                t.weights = laps.lap();
+                let fwd = Forward::build(&kern, &cfg, w, n_ctx, max_rows, opts.kv_f16)?;
                 let kv = KvCache::new(&kern, n_ctx, cfg.n_layer, cfg.kv_dim(), opts.kv_f16, opts.kv_budget)?;
-                Ok((fwd, kv))
+                t.bind = laps.lap();
+                let r = meanwhile();
+                t.tokenizer = laps.lap();
+                Ok((fwd, kv, r))
             })
             .await??;
+        t.gpu = laps.lap();
         let readback = Readback::new(&gpu, fwd.chain_b.capacity());
         let mut model = Model {
             n_ctx,
@@ -176,7 +211,8 @@ impl Model {
         };
         model.kv.ensure(&model.kern, &model.fwd, n_ctx).await?;
         model.set_lanes(&[LaneParams::new(&SamplerConfig::greedy(), 0)?], &[], 0)?;
-        Ok(model)
+        t.gpu += laps.lap();
+        Ok((model, r, t))
     }
 
     /// From now on output row i is picked by the sampler of `lanes[i]`, its penalty window

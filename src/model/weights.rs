@@ -288,11 +288,12 @@ pub fn upload(gpu: &Gpu, g: &Gguf, c: &ModelConfig) -> Result<Weights> {
 }
 
 /// What `upload` would put on the GPU, or the error it would stop with on a size limit,
-/// without repacking or uploading a weight.
-pub fn plan(gpu: &Gpu, g: &Gguf, c: &ModelConfig) -> Result<WeightPlan> {
+/// without repacking or uploading a weight; with the weights as 16-byte stand-ins in the
+/// same formats and parts (a forward pass built on them makes the real one's pipelines).
+pub fn plan(gpu: &Gpu, g: &Gguf, c: &ModelConfig) -> Result<(WeightPlan, Weights)> {
     let mut u = Uploader { gpu, g, dry: true, plan: WeightPlan::default() };
-    walk(&mut u, g, c)?;
-    Ok(u.plan)
+    let stand_ins = walk(&mut u, g, c)?;
+    Ok((u.plan, stand_ins))
 }
 
 /// Layer `i`'s RoPE-kernel params: norm weights, then biases, as the model has them.

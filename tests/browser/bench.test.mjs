@@ -28,6 +28,10 @@ test('a tiny run of our engine on the bench page reports every figure', { skip: 
   assert.equal(ours.prompt_tokens, 4);
   assert.equal(ours.prompt.ids.length, 4);
   positive(ours.load_ms, 'load_ms');
+  positive(ours.first_token_ms, 'first_token_ms');
+  const phases = ours.load_phases.map((p) => p.phase);
+  for (const want of ['wasm', 'read', 'weights', 'tokenizer', 'gpu']) assert.ok(phases.includes(want), `load phases: ${phases}`);
+  assert.ok(ours.load_phases.reduce((a, p) => a + p.median, 0) <= ours.load_ms.median, 'the phases fit in the load');
   positive(ours.prefill_tok_s, 'prefill_tok_s');
   positive(ours.ttft_ms, 'ttft_ms');
   assert.equal(ours.decode.length, 1);

@@ -58,6 +58,14 @@ test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, 
     assert.ok(modelRequests.length >= 1, 'the model was fetched over the network');
     const facts = await page.textContent('#model-facts');
     for (const want of ['llama', 'Q4_1', '8,192 tokens trained', '49,152']) assert.ok(facts.includes(want), `model facts mention ${want}: ${facts}`);
+    // The load's breakdown: the worker's phases and the engine's, which follow one another.
+    const load = await page.evaluate(() => [...document.querySelectorAll('#model-facts dt')].find((dt) => dt.textContent === 'load time')?.nextElementSibling?.textContent);
+    const m = load?.match(/^load ([\d.]+) s: (.+)$/);
+    assert.ok(m, `model facts show the load's breakdown: ${load}`);
+    const phases = m[2].split(' · ').map((p) => p.split(' '));
+    for (const want of ['read', 'weights', 'tokenizer']) assert.ok(phases.some(([name]) => name === want), `the breakdown has ${want}: ${load}`);
+    const sum = phases.reduce((a, [, s]) => a + Number(s), 0);
+    assert.ok(sum > 0 && sum <= Number(m[1]) + 0.005 * phases.length, `the phases (${sum} s) fit in the load (${m[1]} s)`);
   });
 
   let runWindow;

@@ -27,9 +27,10 @@ serve(self, {
   },
   async load({ source }, ctx) {
     ctx.event({ kind: 'progress', phase: 'download', loaded: 1, total: 2, rate: 1 });
-    return { name: TEXT, kind: source.kind, fromCache: false, facts: {
+    const load = { copy: 1, parse: 1, plan: 1, pipelines: 1, weights: 1, bind: 1, tokenizer: 1, gpu: 1, total: 8 };
+    return { name: TEXT, kind: source.kind, fromCache: false, times: { read: 1, total: 9 }, facts: {
       name: TEXT, architecture: TEXT, parameters: 1, quantTypes: { [TEXT]: 1 }, contextLength: 8, contextAllocated: 8,
-      vocab: 3, layers: 1, embedding: 1, fileBytes: 2, weightBytes: 1, kvBytes: 1, loadMs: 1, hasChatTemplate: true } };
+      vocab: 3, layers: 1, embedding: 1, fileBytes: 2, weightBytes: 1, kvBytes: 1, load, hasChatTemplate: true } };
   },
   async run({ id, run }, ctx) {
     runs.set(id, run);

@@ -322,6 +322,7 @@ fn ratios(all: &Value) -> Value {
         "decode_b1": ratio(decode(1), median(&wl["decode_tok_s"])),
         "prefill": ratio(median(&ours["prefill_tok_s"]), median(&wl["prefill_tok_s"])),
         "load_time": ratio(median(&ours["load_ms"]), median(&wl["load_ms"])),
+        "first_token_after_load": ratio(median(&ours["first_token_ms"]), median(&wl["first_token_ms"])),
         "decode_b16_aggregate_vs_wllama_single": ratio(decode(16), median(&wl["decode_tok_s"])),
     })
 }
@@ -365,6 +366,19 @@ fn stat_cells(v: &Value, unit: &str, digits: usize) -> String {
         return "not measured".into();
     }
     format!("{:>9} {unit:<6} {:>9} – {:<9} ({})", f("median"), f("min"), f("max"), v["runs"].as_u64().unwrap_or(0))
+}
+
+/// A load's phases (`[{phase, median, …}]`, in the order they ran) as "wasm 310 · read 402 · …"
+/// (medians, ms).
+fn phase_cells(phases: &Value) -> String {
+    match phases.as_array() {
+        Some(p) if !p.is_empty() => p
+            .iter()
+            .map(|st| format!("{} {}", s(&st["phase"]), median(st).map_or("—".into(), |m| format!("{m:.0}"))))
+            .collect::<Vec<_>>()
+            .join(" · "),
+        _ => "not measured".into(),
+    }
 }
 
 /// The two floors a B = 1 step cannot beat (src/bench.rs `Floors`), and the step against them.
@@ -512,6 +526,8 @@ fn table(all: &Value) -> String {
                 s(&a["variant"])
             );
             row(&mut t, "load", stat_cells(&ours["load_ms"], "ms", 0));
+            row(&mut t, "  phases (medians, ms)", phase_cells(&ours["load_phases"]));
+            row(&mut t, "first token after load", stat_cells(&ours["first_token_ms"], "ms", 0));
             row(
                 &mut t,
                 &format!("prefill {} tokens", ours["prompt_tokens"]),
@@ -543,6 +559,8 @@ fn table(all: &Value) -> String {
                 b["browser"]["crossOriginIsolated"]
             );
             row(&mut t, "load", stat_cells(&w["load_ms"], "ms", 0));
+            row(&mut t, "  phases (medians, ms)", phase_cells(&w["load_phases"]));
+            row(&mut t, "first token after load", stat_cells(&w["first_token_ms"], "ms", 0));
             row(&mut t, &format!("prefill {} tokens", w["prompt_tokens"]), stat_cells(&w["prefill_tok_s"], "tok/s", 2));
             row(&mut t, "decode B = 1", stat_cells(&w["decode_tok_s"], "tok/s", 2));
         }
@@ -557,6 +575,7 @@ fn table(all: &Value) -> String {
     row(&mut t, "decode tok/s, B = 1", x(&r["decode_b1"]));
     row(&mut t, "prefill tok/s", x(&r["prefill"]));
     row(&mut t, "load time (below 1: ours loads faster)", x(&r["load_time"]));
+    row(&mut t, "first token after load (below 1: ours sooner)", x(&r["first_token_after_load"]));
     row(&mut t, "decode B = 16 aggregate / wllama", x(&r["decode_b16_aggregate_vs_wllama_single"]));
 
     let _ = writeln!(t, "\ngoals (issue 8)");
@@ -625,13 +644,20 @@ mod tests {
             } },
             "browser": {
                 "samplescope": {
-                    "load_ms": stat(3000.0), "prefill_tok_s": stat(7.0),
+                    "load_ms": stat(3000.0), "prefill_tok_s": stat(7.0), "first_token_ms": stat(4000.0),
+                    "load_phases": [
+                        { "phase": "wasm", "median": 310.4, "min": 300.0, "max": 320.0, "runs": 3 },
+                        { "phase": "weights", "median": 1200.0, "min": 1100.0, "max": 1300.0, "runs": 3 },
+                    ],
                     "decode": [
                         { "lanes": 1, "decode_tok_s": stat(2.0) },
                         { "lanes": 16, "decode_tok_s": stat(30.0) },
                     ],
                 },
-                "wllama": { "load_ms": stat(2000.0), "prefill_tok_s": stat(14.0), "decode_tok_s": stat(10.0) },
+                "wllama": {
+                    "load_ms": stat(2000.0), "prefill_tok_s": stat(14.0), "decode_tok_s": stat(10.0),
+                    "first_token_ms": stat(2000.0),
+                },
             },
         });
         all["ratios"] = ratios(&all);
@@ -639,6 +665,7 @@ mod tests {
         assert_eq!(all["ratios"]["prefill"], json!(0.5));
         assert_eq!(all["ratios"]["load_time"], json!(1.5));
         assert_eq!(all["ratios"]["decode_b16_aggregate_vs_wllama_single"], json!(3.0));
+        assert_eq!(all["ratios"]["first_token_after_load"], json!(2.0));
         all["goals"] = goals(&all);
         let met: Vec<_> = all["goals"].as_array().unwrap().iter().map(|g| g["met"].as_bool()).collect();
         // 2 tok/s < 3; 0.2× < 0.5×; 3× ≥ 2×; 5 < 9.4; 10× ≥ 8×; 4% < 5%.
@@ -650,6 +677,8 @@ mod tests {
         assert!(text.contains("5.00 ms (200 dispatches × 25.00 µs)"), "{text}");
         assert!(text.contains("200.00 ms = 20.0× bandwidth, 40.0× dispatch"), "{text}");
         assert!(!text.contains("step, GPU time"), "{text}");
+        assert!(text.contains("phases (medians, ms)                   wasm 310 · weights 1200\n"), "{text}");
+        assert!(text.contains("first token after load (below 1: ours sooner)"), "{text}");
     }
 
     #[test]

@@ -96,9 +96,10 @@ pub fn bench(a: BenchArgs) -> Result<()> {
     for run in 0..a.runs.max(1) {
         drop(engine.take()); // the previous copy's GPU memory first
         let t = web_time::Instant::now();
-        engine = Some(pollster::block_on(Engine::load(gpu.clone(), &bytes, &opts))?);
+        let e = pollster::block_on(Engine::load(gpu.clone(), &bytes, &opts))?;
         load_ms.push(t.elapsed().as_secs_f64() * 1e3);
-        eprintln!("  load, run {}: {:.0} ms", run + 1, load_ms[load_ms.len() - 1]);
+        eprintln!("  load, run {}: {:.0} ms ({})", run + 1, load_ms[load_ms.len() - 1], e.load.summary());
+        engine = Some(e);
     }
     let mut engine = engine.expect("at least one run");
     let load = Stat::of(load_ms);

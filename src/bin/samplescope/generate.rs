@@ -223,7 +223,8 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
             "text": g.text,
             "stop": g.stop,
             "timings": {
-                "load_ms": engine.load_ms,
+                "load_ms": engine.load.total,
+                "load": engine.load,
                 "prefill_ms": g.prefill_ms,
                 "prefill_tok_s": g.prefill_tok_s(),
                 "decode_ms": g.decode_ms,
@@ -234,11 +235,11 @@ pub fn generate(a: GenerateArgs) -> Result<()> {
         println!("{v}");
     } else {
         eprintln!(
-            "\n[{} prompt + {}{} generated tokens | load {:.0} ms | prefill {:.1} tok/s | decode {:.2} tok/s | {} ({}, {} kernels)]",
+            "\n[{} prompt + {}{} generated tokens | {} | prefill {:.1} tok/s | decode {:.2} tok/s | {} ({}, {} kernels)]",
             g.prompt_ids.len(),
             if a.force.is_empty() { String::new() } else { format!("{} forced + ", a.force.len()) },
             g.ids.len() - a.force.len(),
-            engine.load_ms,
+            engine.load.summary(),
             g.prefill_tok_s(),
             g.decode_tok_s(),
             adapter.name,

@@ -103,9 +103,9 @@ export class WebEngine {
   /** Frees the wasm object (and, with it, the engine's GPU resources). */
   free(): void;
   readonly busy: boolean;
-  /** Code tasks: `runCode(programs)` resolves to each program's outcome (CodeRuns' `outcomes`). */
   /** Survivors against temperature at one step (src/eval/survivors.rs): a SurvivorSpec as JSON. */
   survivorCurve(specJson: string): Promise<SurvivorCurve>;
+  /** Code tasks: `runCode(programs)` resolves to each program's outcome (CodeRuns' `outcomes`). */
   runEval(specJson: string, onProgress: (p: EvalProgress) => void, runCode?: (programs: string[]) => Promise<CodeRuns['outcomes']>): Promise<EvalOutput>;
 }
 
@@ -136,8 +136,22 @@ export interface ModelFacts {
   fileBytes: number;
   weightBytes: number;
   kvBytes: number;
-  loadMs: number;
+  /** Where the load's time went (src/model/load_times.rs), in ms. */
+  load: LoadTimes;
   hasChatTemplate: boolean;
+}
+
+/** The phases of a load in Rust, in ms; they follow one another and sum to at most `total`. */
+export interface LoadTimes {
+  copy: number;
+  parse: number;
+  plan: number;
+  pipelines: number;
+  weights: number;
+  bind: number;
+  tokenizer: number;
+  gpu: number;
+  total: number;
 }
 
 /** Why a lane ended. */
