@@ -488,6 +488,49 @@ mod tests {
         }
     }
 
+    /// The WGSL Gumbel noise against the f64 one, on every u within 2^-8 of 1 (where the
+    /// winners of a large vocabulary draw theirs, and where −ln u loses its digits if taken
+    /// from u), and on random words. Bound: 2e-5 absolute, a few f32 ulps of g ≈ 16.6 at the
+    /// end of the range; the logits' own rounding (ulp of 30 ≈ 2e-6) is of the same order.
+    #[test]
+    fn wgsl_gumbel_matches_f64() {
+        let kern = kernels(Variant::Row);
+        let test = "@group(0) @binding(0) var<storage, read> input: array<u32>;
+                    @group(0) @binding(1) var<storage, read_write> out: array<f32>;
+                    @compute @workgroup_size(64)
+                    fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+                        let i = gid.x;
+                        if (i >= arrayLength(&input)) { return; }
+                        out[i] = gumbel_of_bits(input[i]);
+                    }";
+        let sig = [Slot::Read, Slot::ReadWrite];
+        let pipe = kern.pipeline("gumbel_test", "main", &[PHILOX, test], &Defines::new(), &sig).unwrap();
+        let mut rng = rand::rng();
+        // Every top-23-bit value m ≥ 2^23 − 2^15, then random words; the low 9 bits random.
+        let mut input: Vec<u32> = (0..1u32 << 15).map(|q| ((0x7f_ffff - q) << 9) | rng.random_range(0..512)).collect();
+        input.extend((0..1u32 << 15).map(|_| rng.random::<u32>()));
+        input.extend([0, u32::MAX, 0x8000_0000, 0x7fff_ffff]);
+        let n = input.len();
+        let inb = buf_u32(&kern, &input);
+        let outb = buf_u32(&kern, &vec![0u32; n]);
+        let bg = kern.bind(&sig, "gumbel_test", &[&inb, &outb]).unwrap();
+        run(&kern, |p| {
+            p.set_pipeline(&pipe);
+            p.set_bind_group(0, &bg, &[]);
+            p.dispatch_workgroups(groups(n as u32, 64), 1, 1);
+        });
+        let got: Vec<f32> = bytemuck::cast_slice(&read(&kern, &outb, n)).to_vec();
+        let (mut worst, mut at) = (0f64, 0u32);
+        for (&x, &g) in input.iter().zip(&got) {
+            let err = (g as f64 - philox::gumbel(philox::u01(x))).abs();
+            if !(err <= worst) {
+                (worst, at) = (err, x);
+            }
+        }
+        eprintln!("Gumbel: max error {worst:.2e} at u = 1 − {:.3e}", 1.0 - philox::u01(at) as f64);
+        assert!(worst <= 2e-5, "Gumbel noise off by {worst:.2e} at u = {}", philox::u01(at));
+    }
+
     /// Every pipeline of both variants builds (naga validates the WGSL).
     #[test]
     fn pipelines_build() {
