@@ -327,36 +327,137 @@ fn ratios(all: &Value) -> Value {
     })
 }
 
-/// Issue 8's goals for this kind of machine (SwiftShader in the browser, lavapipe natively).
+/// One goal: a measured value that must reach its target (at least) or stay within it (at
+/// most). Written to the results JSON and read back from it for the table, so `--report`
+/// prints an old run's goals by the same rule.
+#[derive(Debug, Clone, PartialEq)]
+struct Goal {
+    /// The issue that set it.
+    issue: u64,
+    what: String,
+    value: Option<f64>,
+    target: f64,
+    unit: String,
+    at_most: bool,
+}
+
+impl Goal {
+    fn new(issue: u64, what: impl Into<String>, value: Option<f64>, target: f64, unit: &str, at_most: bool) -> Goal {
+        Goal { issue, what: what.into(), value, target, unit: unit.into(), at_most }
+    }
+
+    /// None when it was not measured.
+    fn met(&self) -> Option<bool> {
+        let v = self.value?;
+        Some(if self.at_most { v <= self.target } else { v >= self.target })
+    }
+
+    /// How far a missed goal is from its target, as a factor above 1: target / value for an
+    /// "at least" goal, value / target for an "at most" one. None when met or not measured
+    /// (or the factor has no meaning: a value or target of 0).
+    fn missed_by(&self) -> Option<f64> {
+        let v = self.value?;
+        let (num, den) = if self.at_most { (v, self.target) } else { (self.target, v) };
+        (self.met() == Some(false) && den > 0.0).then(|| num / den)
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "issue": self.issue, "goal": self.what, "value": self.value, "target": self.target,
+            "unit": self.unit, "at_most": self.at_most, "met": self.met(), "missed_by": self.missed_by(),
+        })
+    }
+
+    /// Results written before issue 21 have neither `issue` nor `at_most`: they hold issue
+    /// 8's goals, of which only the sampler's share is an upper bound.
+    fn from_json(g: &Value) -> Goal {
+        let unit = s(&g["unit"]);
+        Goal::new(
+            g["issue"].as_u64().unwrap_or(8),
+            s(&g["goal"]),
+            g["value"].as_f64(),
+            g["target"].as_f64().unwrap_or(f64::NAN),
+            unit,
+            g["at_most"].as_bool().unwrap_or(unit == "share"),
+        )
+    }
+
+    /// The value as the table shows it.
+    fn shown(&self) -> String {
+        match (self.value, self.unit.as_str()) {
+            (None, _) => "not measured".into(),
+            (Some(v), "share") => format!("{:.1}%", v * 100.0),
+            (Some(v), "×") => format!("{v:.3}×"),
+            (Some(v), "ms") => format!("{v:.0} ms"),
+            (Some(v), u) => format!("{v:.2} {u}"),
+        }
+    }
+
+    /// "met", "missed: 1.50× short" (at least) or "missed: 1.20× over" (at most).
+    fn verdict(&self) -> String {
+        match (self.met(), self.missed_by()) {
+            (None, _) => String::new(),
+            (Some(true), _) => "met".into(),
+            // Two decimals: a goal missed by 5% read "1.0× short" with one.
+            (Some(false), Some(f)) => format!("missed: {f:.2}× {}", if self.at_most { "over" } else { "short" }),
+            (Some(false), None) => "missed".into(),
+        }
+    }
+}
+
+/// The issues' goals for this kind of machine (SwiftShader in the browser, lavapipe
+/// natively), from one run: issue 8's (kept as history), then issue 21's.
 fn goals(all: &Value) -> Value {
     let ours = &all["browser"]["samplescope"];
     let native = &all["native"]["report"];
+    let browser_b1 = by_lanes(&ours["decode"], 1);
     let browser_decode = |b| by_lanes(&ours["decode"], b).and_then(|d| median(&d["decode_tok_s"]));
     let native_decode = |b| by_lanes(&native["decode"], b).and_then(|d| median(&d["aggregate_tok_s"]));
     let r = &all["ratios"];
     let chain = by_lanes(&native["sampler_share"], 1).and_then(|x| x["share"].as_f64());
-    let goal = |what: &str, value: Option<f64>, target: f64, unit: &str| {
-        json!({ "goal": what, "value": value, "target": target, "unit": unit,
-                "met": value.map(|v| if unit == "share" { v < target } else { v >= target }) })
-    };
-    json!([
-        goal("browser decode B = 1 ≥ 3 tok/s", browser_decode(1), 3.0, "tok/s"),
-        goal("browser decode B = 1 ≥ 0.5× wllama", r["decode_b1"].as_f64(), 0.5, "×"),
-        goal(
+    let (at_least, at_most) = (false, true);
+    // The page's time to first token (web/bench.js `ttft_ms`, B = 1): on a warm engine (the
+    // first request after the load is a warm-up), from posting the request to the first
+    // token, the prompt's prefill included.
+    let prompt = ours["prompt_tokens"].as_u64().or_else(|| all["settings"]["prompt_tokens"].as_u64());
+    let ttft = format!(
+        "browser time to first token ≤ 1.5 s (warm: request → first token{})",
+        prompt.map_or(String::new(), |n| format!(", {n}-token prompt"))
+    );
+    let list = [
+        Goal::new(8, "browser decode B = 1 ≥ 3 tok/s", browser_decode(1), 3.0, "tok/s", at_least),
+        Goal::new(8, "browser decode B = 1 ≥ 0.5× wllama", r["decode_b1"].as_f64(), 0.5, "×", at_least),
+        Goal::new(
+            8,
             "browser decode B = 16 aggregate ≥ 2× wllama",
             r["decode_b16_aggregate_vs_wllama_single"].as_f64(),
             2.0,
-            "×"
+            "×",
+            at_least,
         ),
-        goal("native decode B = 1 ≥ 9.4 tok/s (10× llama.cpp Vulkan on lavapipe)", native_decode(1), 9.4, "tok/s"),
-        goal(
+        Goal::new(
+            8,
+            "native decode B = 1 ≥ 9.4 tok/s (10× llama.cpp Vulkan on lavapipe)",
+            native_decode(1),
+            9.4,
+            "tok/s",
+            at_least,
+        ),
+        Goal::new(
+            8,
             "native decode B = 16 aggregate ≥ 8× B = 1",
             ratio(native_decode(16), native_decode(1)).as_f64(),
             8.0,
-            "×"
+            "×",
+            at_least,
         ),
-        goal("sampler chain < 5% of a B = 1 step", chain, 0.05, "share"),
-    ])
+        Goal::new(8, "sampler chain < 5% of a B = 1 step", chain, 0.05, "share", at_most),
+        Goal::new(21, "browser decode B = 1 ≥ 1.0× wllama", r["decode_b1"].as_f64(), 1.0, "×", at_least),
+        Goal::new(21, "browser load ≤ 1.0× wllama's load", r["load_time"].as_f64(), 1.0, "×", at_most),
+        Goal::new(21, ttft, browser_b1.and_then(|d| median(&d["ttft_ms"])), 1500.0, "ms", at_most),
+        Goal::new(21, "native decode B = 1 ≥ 30 tok/s (lavapipe)", native_decode(1), 30.0, "tok/s", at_least),
+    ];
+    Value::Array(list.iter().map(Goal::to_json).collect())
 }
 
 /// "12.34 tok/s   10.20 – 13.00   (3)"
@@ -578,26 +679,15 @@ fn table(all: &Value) -> String {
     row(&mut t, "first token after load (below 1: ours sooner)", x(&r["first_token_after_load"]));
     row(&mut t, "decode B = 16 aggregate / wllama", x(&r["decode_b16_aggregate_vs_wllama_single"]));
 
-    let _ = writeln!(t, "\ngoals (issue 8)");
-    for g in all["goals"].as_array().into_iter().flatten() {
-        let value = g["value"].as_f64();
-        let unit = s(&g["unit"]);
-        let shown = match (value, unit) {
-            (None, _) => "not measured".to_string(),
-            (Some(v), "share") => format!("{:.1}%", v * 100.0),
-            (Some(v), "×") => format!("{v:.3}×"),
-            (Some(v), u) => format!("{v:.2} {u}"),
-        };
-        let verdict = match (g["met"].as_bool(), value) {
-            (Some(true), _) => "met".to_string(),
-            (Some(false), Some(v)) if unit != "share" && v > 0.0 => {
-                // Two decimals: a goal missed by 5% read "1.0× short" with one.
-                format!("missed: {:.2}× short", g["target"].as_f64().unwrap_or(0.0) / v)
-            }
-            (Some(false), _) => "missed".to_string(),
-            (None, _) => String::new(),
-        };
-        let _ = writeln!(t, "  {:<66} {shown:>12}  {verdict}", s(&g["goal"]));
+    let goals: Vec<Goal> = all["goals"].as_array().into_iter().flatten().map(Goal::from_json).collect();
+    let mut issues: Vec<u64> = goals.iter().map(|g| g.issue).collect();
+    issues.dedup();
+    let width = goals.iter().map(|g| g.what.chars().count()).max().unwrap_or(0);
+    for issue in issues {
+        let _ = writeln!(t, "\ngoals (issue {issue})");
+        for g in goals.iter().filter(|g| g.issue == issue) {
+            let _ = writeln!(t, "  {:<width$} {:>12}  {}", g.what, g.shown(), g.verdict());
+        }
     }
     t
 }
@@ -645,12 +735,13 @@ mod tests {
             "browser": {
                 "samplescope": {
                     "load_ms": stat(3000.0), "prefill_tok_s": stat(7.0), "first_token_ms": stat(4000.0),
+                    "prompt_tokens": 128,
                     "load_phases": [
                         { "phase": "wasm", "median": 310.4, "min": 300.0, "max": 320.0, "runs": 3 },
                         { "phase": "weights", "median": 1200.0, "min": 1100.0, "max": 1300.0, "runs": 3 },
                     ],
                     "decode": [
-                        { "lanes": 1, "decode_tok_s": stat(2.0) },
+                        { "lanes": 1, "decode_tok_s": stat(2.0), "ttft_ms": stat(1800.0) },
                         { "lanes": 16, "decode_tok_s": stat(30.0) },
                     ],
                 },
@@ -667,11 +758,34 @@ mod tests {
         assert_eq!(all["ratios"]["decode_b16_aggregate_vs_wllama_single"], json!(3.0));
         assert_eq!(all["ratios"]["first_token_after_load"], json!(2.0));
         all["goals"] = goals(&all);
-        let met: Vec<_> = all["goals"].as_array().unwrap().iter().map(|g| g["met"].as_bool()).collect();
+        let goals = all["goals"].as_array().unwrap();
+        let of = |issue| goals.iter().filter(move |g| g["issue"] == json!(issue));
+        let met: Vec<_> = of(8).map(|g| g["met"].as_bool()).collect();
         // 2 tok/s < 3; 0.2× < 0.5×; 3× ≥ 2×; 5 < 9.4; 10× ≥ 8×; 4% < 5%.
         assert_eq!(met, [Some(false), Some(false), Some(true), Some(false), Some(true), Some(true)]);
+        // Issue 21: decode 0.2× of wllama (5× short of 1×), load 1.5× wllama's (1.5× over
+        // 1×), first token 1800 ms (1.2× over 1500 ms), native 5 tok/s (6× short of 30).
+        let by: Vec<_> = of(21).map(|g| (g["value"].as_f64(), g["met"].as_bool(), g["missed_by"].as_f64())).collect();
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        assert_eq!(by.len(), 4);
+        for ((value, met, missed_by), (want_value, want_by)) in
+            by.into_iter().zip([(0.2, 5.0), (1.5, 1.5), (1800.0, 1.2), (5.0, 6.0)])
+        {
+            assert!(
+                close(value, want_value) && met == Some(false) && close(missed_by, want_by),
+                "{value:?} {missed_by:?}"
+            );
+        }
         let text = table(&all);
         assert!(text.contains("missed: 1.50× short"), "{text}");
+        assert!(text.contains("\ngoals (issue 8)\n") && text.contains("\ngoals (issue 21)\n"), "{text}");
+        let row = |label: &str| text.lines().find(|l| l.contains(label)).unwrap_or("").to_string();
+        assert!(row("≤ 1.0× wllama's load").ends_with(" 1.500×  missed: 1.50× over"), "{text}");
+        assert!(
+            row("≤ 1.5 s (warm: request → first token, 128-token prompt)").ends_with(" 1800 ms  missed: 1.20× over"),
+            "{text}"
+        );
+        assert!(row("≥ 30 tok/s (lavapipe)").ends_with(" 5.00 tok/s  missed: 6.00× short"), "{text}");
         assert!(text.contains("100.0 MB in 50.0 ms: 20.0% of the copy bandwidth"), "{text}");
         assert!(text.contains("10.00 ms (100.0 MB at 10.0 GB/s)"), "{text}");
         assert!(text.contains("5.00 ms (200 dispatches × 25.00 µs)"), "{text}");
@@ -679,6 +793,34 @@ mod tests {
         assert!(!text.contains("step, GPU time"), "{text}");
         assert!(text.contains("phases (medians, ms)                   wasm 310 · weights 1200\n"), "{text}");
         assert!(text.contains("first token after load (below 1: ours sooner)"), "{text}");
+    }
+
+    #[test]
+    fn goal_met_or_missed_and_by_how_much() {
+        let g = |value, at_most| Goal::new(21, "g", value, 2.0, "×", at_most);
+        // At least 2: 1 is 2× short, 2 and 3 are met.
+        assert_eq!((g(Some(1.0), false).met(), g(Some(1.0), false).missed_by()), (Some(false), Some(2.0)));
+        assert_eq!((g(Some(2.0), false).met(), g(Some(2.0), false).missed_by()), (Some(true), None));
+        assert_eq!(g(Some(3.0), false).met(), Some(true));
+        // At most 2: 3 is 1.5× over, 2 and 1 are met.
+        assert_eq!((g(Some(3.0), true).met(), g(Some(3.0), true).missed_by()), (Some(false), Some(1.5)));
+        assert_eq!((g(Some(2.0), true).met(), g(Some(1.0), true).met()), (Some(true), Some(true)));
+        // Not measured; a zero rate is missed by no finite factor.
+        assert_eq!(
+            (g(None, false).met(), g(None, false).missed_by(), g(None, false).verdict()),
+            (None, None, String::new())
+        );
+        assert_eq!((g(Some(0.0), false).missed_by(), g(Some(0.0), false).verdict()), (None, "missed".into()));
+        assert_eq!(g(Some(1.0), false).verdict(), "missed: 2.00× short");
+        assert_eq!(g(Some(3.0), true).verdict(), "missed: 1.50× over");
+        // What the JSON holds reads back as the same goal.
+        let back = Goal::from_json(&g(Some(3.0), true).to_json());
+        assert_eq!(back, g(Some(3.0), true));
+        assert_eq!(g(Some(3.0), true).to_json()["missed_by"], json!(1.5));
+        // A report from before issue 21: issue 8's goals, the share an upper bound.
+        let old = Goal::from_json(&json!({ "goal": "sampler chain < 5% of a B = 1 step", "value": 0.06,
+                                           "target": 0.05, "unit": "share", "met": false }));
+        assert_eq!((old.issue, old.at_most, old.met(), old.shown()), (8, true, Some(false), "6.0%".into()));
     }
 
     #[test]
@@ -691,5 +833,6 @@ mod tests {
         let text = table(&all);
         assert!(text.contains("browser: FAILED: chromium crashed"), "{text}");
         assert!(text.contains("not measured"), "{text}");
+        assert!(text.contains("browser time to first token ≤ 1.5 s (warm: request → first token) "), "{text}");
     }
 }
