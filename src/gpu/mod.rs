@@ -75,6 +75,9 @@ pub struct Gpu {
     /// Set by the device-lost callback: why the device was lost. Once set, every call here
     /// that waits on the GPU fails with [`Error::Gpu`] naming it.
     lost: Arc<Mutex<Option<String>>>,
+    /// The first error no error scope caught since the last check (e.g. a pipeline made on
+    /// first use that failed, and the step that used it): the next wait reports it.
+    uncaught: Arc<Mutex<Option<String>>>,
 }
 
 impl Gpu {
@@ -153,7 +156,15 @@ impl Gpu {
                 l.get_or_insert(text);
             }
         });
-        Ok(Gpu { device, queue, facts: Arc::new(facts), variant, int8, lost })
+        // Without a handler wgpu panics natively on such an error (and the page only logs it).
+        let uncaught = Arc::new(Mutex::new(None));
+        let sink = uncaught.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut u) = sink.lock() {
+                u.get_or_insert(e.to_string());
+            }
+        }));
+        Ok(Gpu { device, queue, facts: Arc::new(facts), variant, int8, lost, uncaught })
     }
 
     /// Why the device was lost (its reason and the driver's message), or None while it works.
@@ -161,10 +172,14 @@ impl Gpu {
         self.lost.lock().ok().and_then(|l| l.clone())
     }
 
-    /// `Err(Error::Gpu)` naming the loss once the device is lost; `Ok` while it works.
+    /// `Err(Error::Gpu)` naming the loss once the device is lost, or the error no scope caught
+    /// since the last check (once); `Ok` while it works.
     pub fn check_device(&self) -> Result<()> {
-        match self.lost() {
-            Some(why) => Err(device_lost_error(&why)),
+        if let Some(why) = self.lost() {
+            return Err(device_lost_error(&why));
+        }
+        match self.uncaught.lock().ok().and_then(|mut u| u.take()) {
+            Some(e) => Err(Error::Gpu(format!("the GPU reported an error: {e}"))),
             None => Ok(()),
         }
     }
@@ -263,6 +278,8 @@ impl Gpu {
             .map_err(|e| self.explain(Error::Gpu(format!("readback failed: {e}"))))?;
         let bytes = slice.get_mapped_range().map_err(|e| Error::Gpu(format!("readback map: {e}")))?.to_vec();
         buf.unmap();
+        // On the web an error of the work read back arrives as an event before the mapping.
+        self.check_device()?;
         Ok(bytes)
     }
 

@@ -13,19 +13,21 @@ use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 
 use crate::error::{Error, Result};
+use crate::gpu::shader::LazyPipeline;
 use crate::gpu::Gpu;
 
 /// What a kernel's `record` needs of a compute pass: implemented by the plain pass (tests,
 /// one-off dispatches) and by [`Pass`], which counts the dispatches.
 pub trait Dispatch {
-    fn set_pipeline(&mut self, pipeline: &wgpu::ComputePipeline);
+    /// Sets `pipeline`, making it first if this is its first use.
+    fn set_pipeline(&mut self, pipeline: &LazyPipeline);
     fn set_bind_group(&mut self, index: u32, bind_group: &wgpu::BindGroup, offsets: &[u32]);
     fn dispatch_workgroups(&mut self, x: u32, y: u32, z: u32);
 }
 
 impl Dispatch for wgpu::ComputePass<'_> {
-    fn set_pipeline(&mut self, pipeline: &wgpu::ComputePipeline) {
-        wgpu::ComputePass::set_pipeline(self, pipeline)
+    fn set_pipeline(&mut self, pipeline: &LazyPipeline) {
+        wgpu::ComputePass::set_pipeline(self, pipeline.get())
     }
     fn set_bind_group(&mut self, index: u32, bind_group: &wgpu::BindGroup, offsets: &[u32]) {
         wgpu::ComputePass::set_bind_group(self, index, bind_group, offsets)
@@ -43,8 +45,8 @@ pub struct Pass<'p> {
 }
 
 impl Dispatch for Pass<'_> {
-    fn set_pipeline(&mut self, pipeline: &wgpu::ComputePipeline) {
-        self.inner.set_pipeline(pipeline)
+    fn set_pipeline(&mut self, pipeline: &LazyPipeline) {
+        self.inner.set_pipeline(pipeline.get())
     }
     fn set_bind_group(&mut self, index: u32, bind_group: &wgpu::BindGroup, offsets: &[u32]) {
         self.inner.set_bind_group(index, bind_group, offsets)

@@ -6,7 +6,7 @@
 //! `#else` / `#endif` lines keep or drop blocks. Variants are made with defines, never copies.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{Error, Result};
 
@@ -118,10 +118,59 @@ pub enum Slot {
     Texture,
 }
 
-/// Builds each distinct (label, entry, defines) pipeline once; the 30 layers share them.
+/// A compute pipeline made on first use. Its shader module is made (and so parsed and
+/// validated) when the kernel is set up; the pipeline, where the driver compiles the shader
+/// (on SwiftShader 20–650 ms each, most of a page load), on the first `get`. A load makes
+/// only what its first token needs (`Forward::make_first_token_pipelines`); the rest are made
+/// by the step that first records them, and a failure there reaches the device's error
+/// handler (`Gpu::check_device` reports it) instead of failing the load.
+#[derive(Clone)]
+pub struct LazyPipeline(Arc<Lazy>);
+
+struct Lazy {
+    device: wgpu::Device,
+    key: String,
+    label: String,
+    entry: String,
+    module: wgpu::ShaderModule,
+    layout: wgpu::PipelineLayout,
+    made: OnceLock<(wgpu::ComputePipeline, f64)>,
+}
+
+impl LazyPipeline {
+    /// The pipeline, made now if it was not yet.
+    pub fn get(&self) -> &wgpu::ComputePipeline {
+        let l = &self.0;
+        &l.made
+            .get_or_init(|| {
+                let t = web_time::Instant::now();
+                let p = l.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(&l.label),
+                    layout: Some(&l.layout),
+                    module: &l.module,
+                    entry_point: Some(&l.entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                });
+                (p, t.elapsed().as_secs_f64() * 1e3)
+            })
+            .0
+    }
+}
+
+/// One pipeline the cache knows: its label and defines, and, once made, how long creating
+/// it took on this thread (natively the driver's compile; on the web only the call, as the
+/// browser compiles in its GPU process).
+#[derive(Clone, Debug)]
+pub struct PipelineInfo {
+    pub key: String,
+    pub made_ms: Option<f64>,
+}
+
+/// Holds each distinct (label, entry, defines) pipeline once; the 30 layers share them.
 #[derive(Default)]
 pub struct PipelineCache {
-    map: Mutex<HashMap<String, wgpu::ComputePipeline>>,
+    map: Mutex<Vec<LazyPipeline>>,
     layouts: Mutex<HashMap<Vec<Slot>, (wgpu::BindGroupLayout, wgpu::PipelineLayout)>>,
 }
 
@@ -166,6 +215,8 @@ impl PipelineCache {
         Ok((bgl, pl))
     }
 
+    /// The pipeline of `entry` in the assembled `parts`: its shader module made now, the
+    /// pipeline on first use (`LazyPipeline::get`).
     #[allow(clippy::too_many_arguments)]
     pub fn get(
         &self,
@@ -175,9 +226,10 @@ impl PipelineCache {
         parts: &[&str],
         defs: &Defines,
         sig: &[Slot],
-    ) -> Result<wgpu::ComputePipeline> {
+    ) -> Result<LazyPipeline> {
         let key = format!("{label}|{entry}|{}", defs.key());
-        if let Some(p) = self.map.lock().map_err(|_| Error::Gpu("pipeline cache poisoned".into()))?.get(&key) {
+        let poisoned = || Error::Gpu("pipeline cache poisoned".into());
+        if let Some(p) = self.map.lock().map_err(|_| poisoned())?.iter().find(|p| p.0.key == key) {
             return Ok(p.clone());
         }
         let (_, layout) = self.layout(device, sig)?;
@@ -186,16 +238,32 @@ impl PipelineCache {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(src.into()),
         });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(label),
-            layout: Some(&layout),
-            module: &module,
-            entry_point: Some(entry),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        self.map.lock().map_err(|_| Error::Gpu("pipeline cache poisoned".into()))?.insert(key, pipeline.clone());
+        let pipeline = LazyPipeline(Arc::new(Lazy {
+            device: device.clone(),
+            key,
+            label: label.to_string(),
+            entry: entry.to_string(),
+            module,
+            layout,
+            made: OnceLock::new(),
+        }));
+        self.map.lock().map_err(|_| poisoned())?.push(pipeline.clone());
         Ok(pipeline)
+    }
+
+    /// Every pipeline asked for so far, in the order first asked, and whether it was made.
+    pub fn info(&self) -> Vec<PipelineInfo> {
+        let map = self.map.lock().map(|m| m.clone()).unwrap_or_default();
+        map.iter().map(|p| PipelineInfo { key: p.0.key.clone(), made_ms: p.0.made.get().map(|m| m.1) }).collect()
+    }
+
+    /// Makes every pipeline asked for so far (what a load did before they were made on
+    /// first use; tests compare the two).
+    pub fn make_all(&self) {
+        let map = self.map.lock().map(|m| m.clone()).unwrap_or_default();
+        map.iter().for_each(|p| {
+            p.get();
+        });
     }
 }
 
@@ -233,6 +301,34 @@ mod tests {
         assert!(assemble(&["z"], &d)
             .unwrap()
             .starts_with("const A: bool = true;\nconst B: bool = false;\nconst N: u32 = 3u;\n"));
+    }
+
+    /// A pipeline that cannot be made (here: its entry point is missing) fails on first use,
+    /// not at setup; the step that used it ends in a clear error at the next wait, never a
+    /// panic, and the device goes on working.
+    #[test]
+    fn a_pipeline_that_fails_on_first_use_is_a_clear_error() {
+        use crate::kernels::testutil::{buf_u32, kernels, run};
+        let kern = kernels(crate::gpu::Variant::Row);
+        let src = "@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+                   @compute @workgroup_size(1) fn main() { out[0] = 7u; }";
+        let sig = [Slot::ReadWrite];
+        let bad = kern.pipeline("missing_entry", "nope", &[src], &Defines::new(), &sig).expect("set up lazily");
+        let good = kern.pipeline("fine", "main", &[src], &Defines::new(), &sig).unwrap();
+        let out = buf_u32(&kern, &[0]);
+        let bg = kern.bind(&sig, "out", &[&out]).unwrap();
+        let step = |p: &LazyPipeline| {
+            run(&kern, |pass| {
+                pass.set_pipeline(p.get());
+                pass.set_bind_group(0, &bg, &[]);
+                pass.dispatch_workgroups(1, 1, 1);
+            })
+        };
+        step(&bad);
+        let err = pollster::block_on(kern.gpu.read_storage(&out, 0, 4)).unwrap_err();
+        assert!(err.to_string().contains("the GPU reported an error"), "{err}");
+        step(&good);
+        assert_eq!(pollster::block_on(kern.gpu.read_storage(&out, 0, 4)).unwrap(), 7u32.to_le_bytes());
     }
 
     #[test]

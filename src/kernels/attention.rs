@@ -5,7 +5,7 @@ use super::rope::Heads;
 use super::{groups, Kernels, RowInfo, COMMON};
 use crate::error::{Error, Result};
 use crate::gpu::profile::Dispatch;
-use crate::gpu::shader::{Defines, Slot};
+use crate::gpu::shader::{Defines, LazyPipeline, Slot};
 
 const SRC: &str = include_str!("../../shaders/attention.wgsl");
 const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite];
@@ -26,8 +26,8 @@ impl AttnSpec {
 }
 
 pub struct Attention {
-    scores: wgpu::ComputePipeline,
-    mix: wgpu::ComputePipeline,
+    scores: LazyPipeline,
+    mix: LazyPipeline,
     heads: Heads,
     n_ctx: u32,
 }

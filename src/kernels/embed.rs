@@ -4,7 +4,7 @@ use super::weights::WeightFormat;
 use super::{groups, Kernels, COMMON};
 use crate::error::Result;
 use crate::gpu::profile::Dispatch;
-use crate::gpu::shader::{Defines, Slot};
+use crate::gpu::shader::{Defines, LazyPipeline, Slot};
 
 const SRC: &str = include_str!("../../shaders/embed.wgsl");
 const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
@@ -12,7 +12,7 @@ const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
 const SIG_TEX: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::Texture];
 
 pub struct Embed {
-    pipe: wgpu::ComputePipeline,
+    pipe: LazyPipeline,
     d: u32,
     texture: bool,
 }

@@ -8,7 +8,7 @@ use super::weights::WeightFormat;
 use super::{groups, Kernels, COMMON};
 use crate::error::Result;
 use crate::gpu::profile::Dispatch;
-use crate::gpu::shader::{Defines, Slot};
+use crate::gpu::shader::{Defines, LazyPipeline, Slot};
 use crate::gpu::Variant;
 
 const SRC: &str = include_str!("../../shaders/matmul.wgsl");
@@ -22,8 +22,8 @@ const WG: u32 = 64;
 const MAX_X_GROUPS: u32 = 65535;
 
 pub struct Matmul {
-    one_row: wgpu::ComputePipeline,
-    many_rows: wgpu::ComputePipeline,
+    one_row: LazyPipeline,
+    many_rows: LazyPipeline,
     n: u32,
     variant: Variant,
     shape: Shape,

@@ -1,6 +1,7 @@
 //! Thin launchers for the WGSL kernels in shaders/, one family per file, each with a CPU
-//! reference test beside it. A launcher builds its pipelines at load time, makes bind groups
-//! once, and records dispatches; it never allocates per step.
+//! reference test beside it. A launcher sets up its pipelines at load time (each compiled on
+//! first use: gpu/shader.rs), makes bind groups once, and records dispatches; it never
+//! allocates per step.
 
 pub mod attention;
 pub mod embed;
@@ -11,7 +12,7 @@ pub mod rope;
 pub mod weights;
 
 use crate::error::Result;
-use crate::gpu::shader::{Defines, PipelineCache, Slot};
+use crate::gpu::shader::{Defines, LazyPipeline, PipelineCache, PipelineInfo, Slot};
 use crate::gpu::{Gpu, Variant};
 
 pub(crate) const COMMON: &str = include_str!("../../shaders/common.wgsl");
@@ -38,8 +39,18 @@ impl Kernels {
         parts: &[&str],
         defs: &Defines,
         sig: &[Slot],
-    ) -> Result<wgpu::ComputePipeline> {
+    ) -> Result<LazyPipeline> {
         self.cache.get(&self.gpu.device, label, entry, parts, defs, sig)
+    }
+
+    /// Every pipeline the launchers made so far asked for, and which were made (compiled).
+    pub fn pipelines(&self) -> Vec<PipelineInfo> {
+        self.cache.info()
+    }
+
+    /// Makes every pipeline asked for so far, instead of on first use (tests compare).
+    pub fn make_all_pipelines(&self) {
+        self.cache.make_all()
     }
 
     pub(crate) fn bind(&self, sig: &[Slot], label: &str, buffers: &[&wgpu::Buffer]) -> Result<wgpu::BindGroup> {

@@ -5,7 +5,7 @@
 use super::{groups, Kernels, COMMON};
 use crate::error::Result;
 use crate::gpu::profile::Dispatch;
-use crate::gpu::shader::{Defines, Slot};
+use crate::gpu::shader::{Defines, LazyPipeline, Slot};
 
 const SRC: &str = include_str!("../../shaders/quantize.wgsl");
 const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::ReadWrite];
@@ -15,7 +15,7 @@ const WG: u32 = 32;
 pub const BLOCK_WORDS: usize = 12;
 
 pub struct Quantize {
-    pipe: wgpu::ComputePipeline,
+    pipe: LazyPipeline,
     k: u32,
 }
 

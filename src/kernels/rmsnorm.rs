@@ -3,13 +3,13 @@
 use super::{groups, Kernels, COMMON};
 use crate::error::Result;
 use crate::gpu::profile::Dispatch;
-use crate::gpu::shader::{Defines, Slot};
+use crate::gpu::shader::{Defines, LazyPipeline, Slot};
 
 const SRC: &str = include_str!("../../shaders/rmsnorm.wgsl");
 const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
 
 pub struct RmsNorm {
-    pipe: wgpu::ComputePipeline,
+    pipe: LazyPipeline,
 }
 
 impl RmsNorm {

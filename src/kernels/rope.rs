@@ -3,7 +3,7 @@
 use super::{groups, Kernels, COMMON};
 use crate::error::Result;
 use crate::gpu::profile::Dispatch;
-use crate::gpu::shader::{Defines, Slot};
+use crate::gpu::shader::{Defines, LazyPipeline, Slot};
 
 const SRC: &str = include_str!("../../shaders/rope.wgsl");
 const SIG: &[Slot] =
@@ -49,7 +49,7 @@ impl RopeStyle {
 }
 
 pub struct Rope {
-    pipe: wgpu::ComputePipeline,
+    pipe: LazyPipeline,
     heads: Heads,
     sig: &'static [Slot],
 }

@@ -43,6 +43,7 @@ use crate::kernels::rmsnorm::RmsNorm;
 use crate::kernels::rope::{rope_table, Rope, RopeStyle};
 use crate::kernels::{Kernels, Rows};
 use crate::sampling::gpu::{ChainBinding, SamplerChain, MAX_LANES};
+use crate::sampling::{LaneParams, SamplerConfig};
 
 /// Activations for up to M = `max_rows` rows. D = embedding, Q = heads × head dim, KV = kv
 /// heads × head dim, FF = feed-forward width, V = vocabulary, L = sampler lanes (≤ M).
@@ -342,6 +343,28 @@ impl Forward {
             )?,
             attn: attention.bind(kern, [&b.rows_all, &b.info, &b.q, k_cache, v_cache, &b.att, &b.scores])?,
         })
+    }
+
+    /// Makes the pipelines a first token needs, and no others: a prompt of several rows, its
+    /// last row's logits, then a decode step of one row, picked by a greedy lane (the lane
+    /// `Model::load_with` sets). It records those steps into an encoder that is never
+    /// submitted, so the rule for which pipeline a step uses stays in the launchers' `record`.
+    /// The rest (B > 1 logits, the other sampler stages, the inspector's masks) are made by
+    /// the step that first records them. On the stand-in weights the pass makes the same
+    /// pipelines; its KV caches here are one slot of `slot_bytes` per layer, as nothing runs.
+    pub fn make_first_token_pipelines(&mut self, kern: &Kernels, slot_bytes: u64) -> Result<()> {
+        let gpu = &kern.gpu;
+        let slot = slot_bytes;
+        let kv = (0..self.layers.len())
+            .map(|il| self.bind_kv(kern, il, &gpu.storage("k_cache", slot)?, &gpu.storage("v_cache", slot)?))
+            .collect::<Result<Vec<_>>>()?;
+        self.chain_b.set_params(gpu, &[LaneParams::new(&SamplerConfig::greedy(), 0)?])?;
+        let mut enc = gpu.device.create_command_encoder(&Default::default());
+        let mut rec = Recorder::new(&mut enc);
+        self.record(&mut rec, kv.iter(), 2, 2, 1);
+        self.record(&mut rec, kv.iter(), 1, 3, 1);
+        rec.finish();
+        Ok(())
     }
 
     /// Records one forward pass over `m` rows at positions below `t_end`, with each layer's

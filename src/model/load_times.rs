@@ -17,8 +17,9 @@ pub struct LoadTimes {
     pub parse: f64,
     /// The model config, and the load plan checked against the adapter's limits.
     pub plan: f64,
-    /// Shader modules and compute pipelines, made before the weights (on the web the browser
-    /// compiles them meanwhile).
+    /// Every shader module, and the compute pipelines of the first token, made before the
+    /// weights (on the web the browser compiles them meanwhile); the others are made on
+    /// first use.
     pub pipelines: f64,
     /// Repacking the weights into their GPU formats and creating their buffers and textures.
     pub weights: f64,

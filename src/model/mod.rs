@@ -178,11 +178,14 @@ impl Model {
         // Shader compilation and buffer creation report errors through the error scope.
         let (fwd, kv, r) = gpu
             .checked("loading the model", || -> Result<_> {
-                // The pass built on the plan's stand-ins makes every pipeline the real one
-                // uses (the cache keeps them), first: the browser compiles them in its GPU
-                // process (~2.7 s of a 3.5 s load on SwiftShader) while the weights are
-                // repacked and the tokenizer built here. Its buffers are dropped at once.
-                drop(Forward::build(&kern, &cfg, stand_ins, n_ctx, max_rows, opts.kv_f16)?);
+                // The pass built on the plan's stand-ins sets up every pipeline the real one
+                // uses (the cache keeps them) and makes those of the first token, first: the
+                // browser compiles them in its GPU process (most of a load on SwiftShader)
+                // while the weights are repacked and the tokenizer built here. The others are
+                // made on first use. Its buffers are dropped at once.
+                let mut stand_in = Forward::build(&kern, &cfg, stand_ins, n_ctx, max_rows, opts.kv_f16)?;
+                stand_in.make_first_token_pipelines(&kern, KvCache::slot_bytes(cfg.kv_dim(), opts.kv_f16))?;
+                drop(stand_in);
                 t.pipelines = laps.lap();
                 let w = weights::upload(&gpu, g, &cfg)?;
                 t.weights = laps.lap();

@@ -16,8 +16,10 @@ struct InFlight {
     buffer: usize,
     len: u64,
     index: wgpu::SubmissionIndex,
-    mapped: futures_channel::oneshot::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>,
+    mapped: Mapped,
 }
+
+type Mapped = futures_channel::oneshot::Receiver<std::result::Result<(), wgpu::BufferAsyncError>>;
 
 pub(super) struct Readback {
     staging: [wgpu::Buffer; RING],
@@ -65,8 +67,12 @@ impl Readback {
     /// Waits for the oldest step in flight (only for it: natively the device is polled up
     /// to its submission, so a step submitted after it keeps running) and returns its records.
     pub async fn collect(&mut self, gpu: &Gpu) -> Result<Vec<LaneRecord>> {
-        let f = self.in_flight.pop_front().ok_or_else(|| Error::Param("collect: no step in flight".into()))?;
-        gpu.wait_for(f.index)?;
+        let mut f = self.in_flight.pop_front().ok_or_else(|| Error::Param("collect: no step in flight".into()))?;
+        if let Err(e) = gpu.wait_for(f.index) {
+            // An error of the step itself (see `Gpu::check_device`): its buffer is freed.
+            release(&self.staging[f.buffer], &mut f.mapped);
+            return Err(e);
+        }
         match f.mapped.await {
             Err(_) => return Err(Error::Gpu("readback was dropped (device lost?)".into())),
             Ok(Err(e)) => return Err(Error::Gpu(format!("readback failed: {e}"))),
@@ -78,17 +84,23 @@ impl Readback {
             Ok(view) => Ok(bytemuck::pod_collect_to_vec(&view[..])),
         };
         buf.unmap();
+        // On the web an error of the step arrives as an event before its mapping.
+        gpu.check_device()?;
         records
     }
 
     /// Drops the steps in flight unread: their maps are cancelled and their buffers freed.
     pub fn discard(&mut self) {
         for mut f in self.in_flight.drain(..) {
-            // A map that failed left the buffer unmapped (unmapping it again is an error);
-            // a pending or completed one is cancelled or released by unmap.
-            if !matches!(f.mapped.try_recv(), Ok(Some(Err(_))) | Err(_)) {
-                self.staging[f.buffer].unmap();
-            }
+            release(&self.staging[f.buffer], &mut f.mapped);
         }
+    }
+}
+
+/// Frees a staging buffer whose map is not read: a map that failed left it unmapped
+/// (unmapping it again is an error); a pending or completed one is cancelled or released.
+fn release(buf: &wgpu::Buffer, mapped: &mut Mapped) {
+    if !matches!(mapped.try_recv(), Ok(Some(Err(_))) | Err(_)) {
+        buf.unmap();
     }
 }

@@ -13,7 +13,7 @@ use super::inspect::{inspect_row, Inspection};
 use super::lane::{flags, LaneParams, LaneRecord};
 use crate::error::{Error, Result};
 use crate::gpu::profile::Dispatch;
-use crate::gpu::shader::{Defines, Slot};
+use crate::gpu::shader::{Defines, LazyPipeline, Slot};
 use crate::gpu::{Gpu, Variant};
 use crate::kernels::{groups, Kernels};
 
@@ -60,18 +60,8 @@ const LEN: usize = 6;
 const STEP: usize = 7;
 
 enum Passes {
-    Row {
-        stats: [wgpu::ComputePipeline; 2],
-        k: [wgpu::ComputePipeline; 2],
-        p: [wgpu::ComputePipeline; 2],
-        pick: [wgpu::ComputePipeline; 2],
-    },
-    Cooperative {
-        stats: wgpu::ComputePipeline,
-        k: wgpu::ComputePipeline,
-        p: wgpu::ComputePipeline,
-        pick: wgpu::ComputePipeline,
-    },
+    Row { stats: [LazyPipeline; 2], k: [LazyPipeline; 2], p: [LazyPipeline; 2], pick: [LazyPipeline; 2] },
+    Cooperative { stats: LazyPipeline, k: LazyPipeline, p: LazyPipeline, pick: LazyPipeline },
 }
 
 /// The chain's pipelines for one vocabulary size and lane count.
@@ -81,8 +71,8 @@ pub struct SamplerChain {
     variant: Variant,
     nt: u32,
     part_words: u32,
-    penalty: wgpu::ComputePipeline,
-    mask: wgpu::ComputePipeline,
+    penalty: LazyPipeline,
+    mask: LazyPipeline,
     passes: Passes,
 }
 
@@ -224,11 +214,11 @@ impl SamplerChain {
         }
         match &self.passes {
             Passes::Row { stats, k, p, pick } => {
-                let slices = |pass: &mut P, pl: &wgpu::ComputePipeline| {
+                let slices = |pass: &mut P, pl: &LazyPipeline| {
                     pass.set_pipeline(pl);
                     pass.dispatch_workgroups(groups(self.nt * n, 64), 1, 1);
                 };
-                let lanes = |pass: &mut P, pl: &wgpu::ComputePipeline| {
+                let lanes = |pass: &mut P, pl: &LazyPipeline| {
                     pass.set_pipeline(pl);
                     pass.dispatch_workgroups(groups(n, 64), 1, 1);
                 };
@@ -253,7 +243,7 @@ impl SamplerChain {
                 lanes(pass, &pick[1]);
             }
             Passes::Cooperative { stats, k, p, pick } => {
-                let each = |pass: &mut P, pl: &wgpu::ComputePipeline| {
+                let each = |pass: &mut P, pl: &LazyPipeline| {
                     pass.set_pipeline(pl);
                     pass.dispatch_workgroups(n, 1, 1);
                 };
@@ -475,7 +465,7 @@ mod tests {
         let outb = buf_u32(&kern, &vec![0u32; 8 * n]);
         let bg = kern.bind(&sig, "philox_test", &[&inb, &outb]).unwrap();
         run(&kern, |p| {
-            p.set_pipeline(&pipe);
+            p.set_pipeline(pipe.get());
             p.set_bind_group(0, &bg, &[]);
             p.dispatch_workgroups(groups(n as u32, 64), 1, 1);
         });
@@ -515,7 +505,7 @@ mod tests {
         let outb = buf_u32(&kern, &vec![0u32; n]);
         let bg = kern.bind(&sig, "gumbel_test", &[&inb, &outb]).unwrap();
         run(&kern, |p| {
-            p.set_pipeline(&pipe);
+            p.set_pipeline(pipe.get());
             p.set_bind_group(0, &bg, &[]);
             p.dispatch_workgroups(groups(n as u32, 64), 1, 1);
         });
