@@ -9,16 +9,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { access, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { env, launch, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
+import { CLI, env, launch, runCli, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
 
-const CLI = resolve(process.env.SAMPLESCOPE_CLI || join(process.env.CARGO_TARGET_DIR || 'target', 'debug', 'samplescope'));
 const TASKS = resolve('tests/data/code_tasks.jsonl');
-const run = promisify(execFile);
 
 /** The report without what depends on the clock. */
 function comparable(json) {
@@ -95,7 +91,7 @@ test('code tasks: the page runs the tests in Pyodide in a worker and gives the C
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-json')]);
     const pageReport = JSON.parse(await readFile(await dl.path(), 'utf8'));
     const out = join(dir, 'native.json');
-    await run(CLI, ['eval', '--import', path, '--tasks', TASKS, '--verifier', 'code', '--seed', '0', '--lane', 'top_p=0.9', '--temperature', '1', '--json', out], { maxBuffer: 1 << 24 });
+    await runCli(['eval', '--import', path, '--tasks', TASKS, '--verifier', 'code', '--seed', '0', '--lane', 'top_p=0.9', '--temperature', '1', '--json', out]);
     const native = JSON.parse(await readFile(out, 'utf8'));
     assert.deepEqual(comparable(pageReport), comparable(native));
 
@@ -150,7 +146,7 @@ test('code tasks: a local run on the page’s model verifies in Pyodide as the C
   assert.equal(command, 'samplescope eval --tasks code_tasks.jsonl --samples 2 --lane top_p=0.9 --temperature 1 --seed 0 --max-tokens 48 --verifier code --json report.json');
   const args = command.split(' ').slice(1);
   args[args.length - 1] = 'native.json';
-  const native = run(CLI, args, { cwd: dir, maxBuffer: 1 << 24 });
+  const native = runCli(args, { cwd: dir });
   native.catch(() => {});
 
   await page.click('#load-default');

@@ -9,11 +9,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg, cpus, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { env, launch, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
+import { CLI, env, launch, runCli, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
 
-const CLI = resolve(process.env.SAMPLESCOPE_CLI || join(process.env.CARGO_TARGET_DIR || 'target', 'debug', 'samplescope'));
 const run = promisify(execFile);
 const EVIL = '<img src=x onerror="window.__pwned=1">';
 
@@ -28,7 +27,7 @@ function comparable(json) {
 /** `samplescope eval --import FILE …flags --json OUT`, parsed. */
 async function nativeImport(dir, file, flags) {
   const out = join(dir, 'native.json');
-  await run(CLI, ['eval', '--import', file, ...flags, '--json', out], { maxBuffer: 1 << 24 });
+  await runCli(['eval', '--import', file, ...flags, '--json', out]);
   return JSON.parse(await readFile(out, 'utf8'));
 }
 
@@ -128,7 +127,7 @@ test('scale: 500 tasks × 10,000 samples imported, verified and charted in the p
   const dir = await mkdtemp(join(tmpdir(), 'samplescope-import-scale-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const path = join(dir, 'scale.jsonl');
-  await run(CLI, ['eval-scale', '--runs', '1', '--file', path], { maxBuffer: 1 << 24 });
+  await runCli(['eval-scale', '--runs', '1', '--file', path]);
   const browser = await launch({ webgpu: false });
   t.after(() => browser.close());
   t.after(() => saveLogs(browser, 'eval-import-scale-console.log'));

@@ -6,12 +6,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { env, launch, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
+import { env, launch, runCli, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
 
-const CLI = resolve(process.env.SAMPLESCOPE_CLI || join(process.env.CARGO_TARGET_DIR || 'target', 'debug', 'samplescope'));
 const RUN_TIMEOUT = 420_000;
 
 // Short prompts (a short prefill) that the model answers right sometimes, so pass@k, the
@@ -22,19 +20,6 @@ const TASKS = [
   { prompt: 'What is 6 + 7? Reply with only the number.', answer: 13 },
 ];
 const FORM = { samples: '8', lanes: 'min_p=0.1', temperature: '1', seed: '3', maxTokens: '8' };
-
-/** Runs `args` (the page's command line, split) with the native binary in `cwd`. */
-function runCli(args, cwd) {
-  return new Promise((ok, fail) => {
-    const child = spawn(CLI, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', (e) => fail(new Error(`cannot run ${CLI}: ${e.message} (build it with cargo build --bin samplescope)`)));
-    child.on('close', (code) => (code === 0 ? ok(out) : fail(new Error(`${CLI} ${args.join(' ')} exited with ${code}:\n${out}${err}`))));
-  });
-}
 
 /** The report without what may differ between two runs of the same numbers: the time. */
 const numbers = (report) => ({ ...report, elapsed_ms: undefined });
@@ -103,7 +88,7 @@ test('the eval page on WebGPU', { skip: skipReason ?? false, timeout: 900_000 },
   const args = command.split(' ').slice(1);
   args[args.length - 1] = 'native-report.json';
   const cliStart = performance.now();
-  const native = runCli(args, dir);
+  const native = runCli(args, { cwd: dir }); // the page's command line, split
   native.catch(() => {}); // awaited below; keeps an early failure from going unhandled
 
   await t.test('loads the default model', async () => {

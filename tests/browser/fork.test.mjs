@@ -8,13 +8,10 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { DEFAULT_RUN, cloneRun, laneSpec } from '../../web/config.js';
 import { decodeConfig } from '../../web/share.js';
-import { env, launch, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
+import { env, launch, runCli, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
 
-const CLI = resolve(process.env.SAMPLESCOPE_CLI || join(process.env.CARGO_TARGET_DIR || 'target', 'debug', 'samplescope'));
 const PROMPT = env.prompt || 'The three primary colors are';
 const MAX_TOKENS = 6;
 const SEED = 1234;
@@ -22,16 +19,8 @@ const LOAD_TIMEOUT = 240_000;
 const RUN_TIMEOUT = 300_000;
 
 /** `samplescope generate --json …`, parsed. */
-function generate(args) {
-  return new Promise((ok, fail) => {
-    const child = spawn(CLI, ['generate', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', (e) => fail(new Error(`cannot run ${CLI}: ${e.message}`)));
-    child.on('close', (code) => (code === 0 ? ok(JSON.parse(out)) : fail(new Error(`${CLI} generate ${args.join(' ')} exited with ${code}:\n${out}${err}`))));
-  });
+async function generate(args) {
+  return JSON.parse(await runCli(['generate', '--json', ...args]));
 }
 
 /** A lane's token ids and text as the page shows them. */

@@ -3,10 +3,11 @@
 // `cargo xtask test` serves www/ and sets the environment; see xtask/src/browser.rs.
 
 import { chromium } from 'playwright-core';
+import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export const env = {
   url: process.env.SAMPLESCOPE_URL,
@@ -15,6 +16,25 @@ export const env = {
   prompt: process.env.SAMPLESCOPE_PROMPT,
   maxTokens: Number(process.env.SAMPLESCOPE_MAX_TOKENS || 32),
 };
+
+/** The native CLI the page is checked against: $SAMPLESCOPE_CLI, or the debug build. */
+export const CLI = resolve(process.env.SAMPLESCOPE_CLI || join(process.env.CARGO_TARGET_DIR || 'target', 'debug', 'samplescope'));
+
+/**
+ * Runs the native CLI with `args` (in `cwd`, if given) and resolves with its stdout. It
+ * rejects with the command line, the exit code and both outputs when the CLI fails.
+ */
+export function runCli(args, { cwd } = {}) {
+  return new Promise((ok, fail) => {
+    const child = spawn(CLI, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', (e) => fail(new Error(`cannot run ${CLI}: ${e.message} (build it with cargo build --bin samplescope)`)));
+    child.on('close', (code) => (code === 0 ? ok(out) : fail(new Error(`${CLI} ${args.join(' ')} exited with ${code}:\n${out}${err}`))));
+  });
+}
 
 /** Why a test cannot run outside `cargo xtask test`, or null. */
 export const skipReason = env.url ? null : 'SAMPLESCOPE_URL is not set: run the browser tests with `cargo xtask test`';

@@ -7,25 +7,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { env, launch, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
+import { env, launch, runCli, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
 
-const CLI = resolve(process.env.SAMPLESCOPE_CLI || join(process.env.CARGO_TARGET_DIR || 'target', 'debug', 'samplescope'));
 const RUN_TIMEOUT = 480_000;
-
-function runCli(args, cwd) {
-  return new Promise((ok, fail) => {
-    const child = spawn(CLI, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', (e) => fail(new Error(`cannot run ${CLI}: ${e.message}`)));
-    child.on('close', (code) => (code === 0 ? ok(out) : fail(new Error(`${CLI} ${args.join(' ')} exited with ${code}:\n${out}${err}`))));
-  });
-}
 
 /**
  * A report without what may differ between the page and the CLI on the same numbers: the
@@ -48,7 +34,7 @@ function numbers(report) {
 test('a figure preset end to end (min-p, small)', { skip: skipReason ?? false, timeout: 900_000 }, async (t) => {
   const dir = resolve(env.artifacts, 'presets');
   await mkdir(dir, { recursive: true });
-  const native = runCli(['eval', '--preset', 'min-p', '--preset-size', 'small', '--json', 'native-min-p.json'], dir);
+  const native = runCli(['eval', '--preset', 'min-p', '--preset-size', 'small', '--json', 'native-min-p.json'], { cwd: dir });
   native.catch(() => {});
   const browser = await launch();
   t.after(() => browser.close());

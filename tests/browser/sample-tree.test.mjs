@@ -9,14 +9,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
 import { DEFAULT_RUN, cloneRun, laneSpec } from '../../web/config.js';
 import { addToken, buildSampleTree, emptySample, treeNodes } from '../../web/sample-tree.js';
-import { env, launch, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
+import { env, launch, runCli, saveLogs, screenshot, skipReason, waitForBody } from './harness.mjs';
 
-const CLI = resolve(process.env.SAMPLESCOPE_CLI || join(process.env.CARGO_TARGET_DIR || 'target', 'debug', 'samplescope'));
 const PROMPT = env.prompt || 'The three primary colors are';
 const MAX_TOKENS = 6;
 const SEED = 1234;
@@ -26,18 +23,9 @@ const LOAD_TIMEOUT = 240_000;
 const RUN_TIMEOUT = 300_000;
 
 /** `samplescope compare --json …`: one object per lane. */
-function compare(args) {
-  return new Promise((ok, fail) => {
-    const child = spawn(CLI, ['compare', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', (e) => fail(new Error(`cannot run ${CLI}: ${e.message}`)));
-    child.on('close', (code) => (code === 0
-      ? ok(out.trim().split('\n').map((l) => JSON.parse(l)))
-      : fail(new Error(`${CLI} compare ${args.join(' ')} exited with ${code}:\n${out}${err}`))));
-  });
+async function compare(args) {
+  const out = await runCli(['compare', '--json', ...args]);
+  return out.trim().split('\n').map((l) => JSON.parse(l));
 }
 
 test('buildSampleTree: one node per distinct prefix, counted by the samples that start with it (node, no browser)', () => {
