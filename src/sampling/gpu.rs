@@ -521,14 +521,20 @@ mod tests {
         assert!(worst <= 2e-5, "Gumbel noise off by {worst:.2e} at u = {}", philox::u01(at));
     }
 
-    /// Every pipeline of both variants builds (naga validates the WGSL).
+    /// Every pipeline of both variants builds (naga validates the WGSL), each made at once
+    /// rather than on first use, inside an error scope.
     #[test]
     fn pipelines_build() {
         for variant in [Variant::Row, Variant::Cooperative] {
             let kern = kernels(variant);
-            for vocab in [1, 300, 49152] {
-                SamplerChain::new(&kern, vocab, 4).unwrap();
-            }
+            let made = pollster::block_on(kern.gpu.checked("the sampler's pipelines", || {
+                for vocab in [1, 300, 49152] {
+                    SamplerChain::new(&kern, vocab, 4).unwrap();
+                }
+                kern.make_all_pipelines();
+            }));
+            made.unwrap_or_else(|e| panic!("{variant:?}: {e}"));
+            assert!(kern.pipelines().iter().all(|p| p.made_ms.is_some()));
         }
     }
 }
