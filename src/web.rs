@@ -225,6 +225,21 @@ impl WebEngine {
         })
     }
 
+    /// Makes now the pipelines the load left for their first use (B > 1 logits, the sampler
+    /// stages, the inspector's masks), for a page that will run them: the browser compiles
+    /// them in its GPU process while the reader looks at the page, instead of at the first
+    /// step. Returns how many it made. A failure is reported at the next step, like any
+    /// pipeline made on first use.
+    #[wasm_bindgen(js_name = makePipelines)]
+    pub fn make_pipelines(&self) -> Result<u32, JsValue> {
+        let engine = self.engine.borrow();
+        let engine = engine.as_ref().ok_or_else(|| js_msg("no model is loaded yet"))?;
+        let kern = &engine.model.kern;
+        let left = kern.pipelines().iter().filter(|p| p.made_ms.is_none()).count();
+        kern.make_all_pipelines();
+        Ok(left as u32)
+    }
+
     /// The loaded model's facts, or `null`.
     #[wasm_bindgen(js_name = modelFacts)]
     pub fn model_facts(&self) -> JsValue {

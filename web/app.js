@@ -155,6 +155,7 @@ function loadModel(source) {
       // Loads run in order in the worker: this one now holds the GPU, shown or not.
       state.held = { loaded, source };
       if (state.loading === source) modelLoaded(loaded, source);
+      prepareRuns();
     },
     (e) => {
       if (state.loading !== source) return;
@@ -269,6 +270,17 @@ function modelLoaded({ facts, fromCache, name, kind, times }, from) {
   $('chat').disabled = !facts.hasChatTemplate;
   if (!facts.hasChatTemplate) $('chat').checked = false;
   setRunEnabled();
+}
+
+/**
+ * Has the worker make the pipelines the load left for first use (the lab's default run
+ * uses the sampler stages and the inspector's), while the reader looks at the page; the
+ * body's data-pipelines says how many it made. A failure needs no message of its own: the
+ * first Run meets it again and reports it.
+ */
+function prepareRuns() {
+  delete body.pipelines;
+  engine.prepare().then(({ made }) => { body.pipelines = String(made); }, () => {});
 }
 
 function setupModelPanel() {

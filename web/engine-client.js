@@ -139,6 +139,15 @@ export class EngineClient {
   }
 
   /**
+   * Makes the pipelines the load left for their first use, while the page is idle (the
+   * browser compiles them in its GPU process), so the first Run does not wait for them.
+   * @returns {Promise<{made: number}>}
+   */
+  prepare() {
+    return this.request('prepare', {}).done;
+  }
+
+  /**
    * Runs every lane of a configuration.
    * @param {RunConfig} run
    * @param {RunHandlers} [handlers]

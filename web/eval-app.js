@@ -493,7 +493,12 @@ function loadModel(source) {
   replace($('model-status'), 'Loading…');
   state.loading = source;
   engine.load(source, modelProgress).then(
-    (loaded) => { if (state.loading === source) modelLoaded(loaded); },
+    (loaded) => {
+      if (state.loading === source) modelLoaded(loaded);
+      // The pipelines the load left for first use (sampler stages), made while the page is
+      // idle; a failure needs no message here, as the first run meets it again and says so.
+      engine.prepare().catch(() => {});
+    },
     (e) => {
       if (state.loading !== source) return;
       body.model = 'error';

@@ -196,6 +196,7 @@ export const gpuErrorText = (code) => GPU_ERRORS[code] ?? 'WebGPU could not be s
  * @property {{spec: object}} eval
  * @property {{size: 'full' | 'small'}} eval-presets  the Figures' presets (needs no GPU)
  * @property {{spec: object}} survivors  the top-nσ figure's survivor curve
+ * @property {{}} prepare              makes the pipelines the load left for their first use
  * @property {BenchParams} bench       one measurement for the bench page
  * @property {{}} memory               answered on arrival: the worker's memory now (the soak test)
  * @property {{}} lose-device          answered on arrival: destroys the GPU device (the device-loss test)
@@ -294,6 +295,7 @@ export const IMMEDIATE = ['memory', 'lose-device', 'code-outcomes'];
  * @property {never} eval-import-programs
  * @property {EvalProgressEvent | CodePrograms | Rebuild} eval
  * @property {never} code-outcomes
+ * @property {Rebuild} prepare
  * @property {FirstToken | Rebuild} bench
  * @property {never} memory
  * @property {never} lose-device
@@ -346,6 +348,7 @@ export const IMMEDIATE = ['memory', 'lose-device', 'code-outcomes'];
  * @property {EvalOutput} eval
  * @property {import('../pkg/samplescope.js').Preset[]} eval-presets
  * @property {import('../pkg/samplescope.js').SurvivorCurve} survivors
+ * @property {{made: number}} prepare  made: how many pipelines it made
  * @property {BenchResult} bench
  * @property {MemorySample} memory
  * @property {{lost: boolean}} lose-device  lost: there was a device to destroy

@@ -455,6 +455,19 @@ const handlers = {
     return { prompt, promptIds, tokens, stops, prefillMs, decodeMs, firstMs, lastMs };
   },
 
+  /**
+   * Makes the pipelines the load left for first use (see WebEngine.makePipelines): the lab
+   * and the eval page ask once a model is loaded, so their first Run does not wait for them.
+   */
+  async prepare(_req, ctx) {
+    const eng = await ready(ctx);
+    try {
+      return { made: eng.makePipelines() };
+    } catch (e) {
+      throw await explain(eng, e);
+    }
+  },
+
   /** The worker's memory now (answered on arrival, also during a run): the soak test's samples. */
   async memory() {
     /** @type {any} */

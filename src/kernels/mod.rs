@@ -48,7 +48,8 @@ impl Kernels {
         self.cache.info()
     }
 
-    /// Makes every pipeline asked for so far, instead of on first use (tests compare).
+    /// Makes every pipeline asked for so far, instead of on first use (tests compare; the
+    /// page's `prepare` request, once a model is loaded).
     pub fn make_all_pipelines(&self) {
         self.cache.make_all()
     }

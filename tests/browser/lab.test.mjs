@@ -66,6 +66,11 @@ test('the lab page on WebGPU', { skip: skipReason ?? false, timeout: 600_000 }, 
     for (const want of ['read', 'weights', 'tokenizer']) assert.ok(phases.some(([name]) => name === want), `the breakdown has ${want}: ${load}`);
     const sum = phases.reduce((a, [, s]) => a + Number(s), 0);
     assert.ok(sum > 0 && sum <= Number(m[1]) + 0.005 * phases.length, `the phases (${sum} s) fit in the load (${m[1]} s)`);
+    // The load makes only its first token's pipelines; the page then has the rest made
+    // while idle (the runs below use them and must still equal the CLI).
+    await page.waitForFunction(() => document.body.dataset.pipelines !== undefined, null, { timeout: 60_000 });
+    const made = Number(await page.evaluate(() => document.body.dataset.pipelines));
+    assert.ok(made > 0, `the lab made the pipelines the load left (${made})`);
   });
 
   let runWindow;

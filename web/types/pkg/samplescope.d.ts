@@ -98,6 +98,8 @@ export class WebEngine {
   stop(): void;
   /** Why the GPU device was lost ("destroyed", or the browser's message), or null while it works. */
   deviceLost(): string | undefined;
+  /** Makes the pipelines the load left for first use; returns how many it made. */
+  makePipelines(): number;
   /** Destroys the GPU device (GPUDevice.destroy()): for the device-loss tests. */
   debugLoseDevice(): void;
   /** Frees the wasm object (and, with it, the engine's GPU resources). */
