@@ -7,7 +7,7 @@
 // several dispatches over row ranges of W, each writing its columns of y),
 // COOP (a 64-invocation workgroup per weight row with a shared-memory reduction, for real
 // GPUs); else the software-adapter shape: 4 weight rows × R (1, or 4 with BATCH) activation
-// rows per invocation, WG invocations a workgroup, no barriers. I8 (software shape, Q4 and
+// rows per invocation, WG invocations a workgroup, no barriers. I8 (either shape, Q4 and
 // Q8): x holds the activations as quantize.wgsl's int8 blocks and the blocks are dotted with
 // dot4I8Packed (weights_q4_i8.wgsl, weights_q8_i8.wgsl) instead of in f32.
 //
@@ -38,11 +38,93 @@ const XROW: u32 = KB * 3u; // vec4s per activation row
 const XROW: u32 = K / 4u;
 #endif
 
+// Where activation rows m0 .. m0+3 start in x. Rows past the end are clamped: read, never
+// written.
+fn x_rows(m0: u32) -> vec4<u32> {
+    return min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(rows.n - 1u)) * XROW;
+}
+
+#if I8
+// Int8 activations, for both shapes: a block of one activation row (XW = u32, sums i32 and
+// f32) or of four (BATCH, so R = 4: XW = vec4<u32>, word k of each row as a component, four
+// sums at once): the eight quant words, the block's d and s. dot8 is four products a call
+// per row; the weight format's block_dot8 (weights_*_i8.wgsl) dots a block with them.
+#if BATCH
+alias XW = vec4<u32>;
+alias SI = vec4<i32>;
+alias ST = vec4<f32>;
+fn dot8(w: u32, x: XW) -> SI {
+    return vec4<i32>(dot4I8Packed(w, x.x), dot4I8Packed(w, x.y), dot4I8Packed(w, x.z), dot4I8Packed(w, x.w));
+}
+fn to_st(s: SI) -> ST {
+    return vec4<f32>(s);
+}
+#else
+alias XW = u32;
+alias SI = i32;
+alias ST = f32;
+fn dot8(w: u32, x: XW) -> SI {
+    return dot4I8Packed(w, x);
+}
+fn to_st(s: SI) -> ST {
+    return f32(s);
+}
+#endif
+struct X8 {
+    w0: XW, w1: XW, w2: XW, w3: XW, w4: XW, w5: XW, w6: XW, w7: XW,
+    d: ST,
+    s: ST,
+}
+#if BATCH
+fn load_x8(xb: vec4<u32>, b: u32) -> X8 {
+    let i = xb + vec4<u32>(3u * b);
+    let a0 = x[i.x];
+    let a1 = x[i.y];
+    let a2 = x[i.z];
+    let a3 = x[i.w];
+    let b0 = x[i.x + 1u];
+    let b1 = x[i.y + 1u];
+    let b2 = x[i.z + 1u];
+    let b3 = x[i.w + 1u];
+    let e0 = bitcast<vec2<f32>>(x[i.x + 2u].xy);
+    let e1 = bitcast<vec2<f32>>(x[i.y + 2u].xy);
+    let e2 = bitcast<vec2<f32>>(x[i.z + 2u].xy);
+    let e3 = bitcast<vec2<f32>>(x[i.w + 2u].xy);
+    return X8(vec4<u32>(a0.x, a1.x, a2.x, a3.x), vec4<u32>(a0.y, a1.y, a2.y, a3.y),
+              vec4<u32>(a0.z, a1.z, a2.z, a3.z), vec4<u32>(a0.w, a1.w, a2.w, a3.w),
+              vec4<u32>(b0.x, b1.x, b2.x, b3.x), vec4<u32>(b0.y, b1.y, b2.y, b3.y),
+              vec4<u32>(b0.z, b1.z, b2.z, b3.z), vec4<u32>(b0.w, b1.w, b2.w, b3.w),
+              vec4<f32>(e0.x, e1.x, e2.x, e3.x), vec4<f32>(e0.y, e1.y, e2.y, e3.y));
+}
+#else
+fn load_x8(xb: vec4<u32>, b: u32) -> X8 {
+    let i = xb.x + 3u * b;
+    let a = x[i];
+    let c = x[i + 1u];
+    let e = bitcast<vec2<f32>>(x[i + 2u].xy);
+    return X8(a.x, a.y, a.z, a.w, c.x, c.y, c.z, c.w, e.x, e.y);
+}
+#endif
+#endif
+
 #if COOP
 
 // Partial dot products of weight row n with activation rows m0 .. m0+R-1, over the blocks
-// lane, lane+stride, … Rows past the end are clamped (read but never written).
+// lane, lane+stride, … Rows past the end are clamped (read but never written). With I8 the
+// R rows' int8 blocks are one X8, dotted by block_dot8 as in the software shape.
 fn row_dot(n: u32, m0: u32, lane: u32, stride: u32) -> array<f32, R> {
+#if I8
+    let xb = x_rows(m0);
+    var a: ST;
+    for (var b = lane; b < KB; b += stride) {
+        a += block_dot8(n * KB + b, load_x8(xb, b));
+    }
+#if BATCH
+    return array<f32, R>(a.x, a.y, a.z, a.w);
+#else
+    return array<f32, R>(a);
+#endif
+#else
     var acc: array<f32, R>;
     var w: array<vec4<f32>, 8>;
     for (var b = lane; b < KB; b += stride) {
@@ -57,6 +139,7 @@ fn row_dot(n: u32, m0: u32, lane: u32, stride: u32) -> array<f32, R> {
         }
     }
     return acc;
+#endif
 }
 #endif
 
@@ -147,67 +230,7 @@ const NR: u32 = 4u;
 #endif
 const NG: u32 = (N + NR - 1u) / NR;
 
-#if I8
-// Int8 activations: a block of one activation row (XW = u32, sums i32 and f32) or of four
-// (BATCH: XW = vec4<u32>, word k of each row as a component, four sums at once): the eight
-// quant words, the block's d and s. dot8 is four products a call per row.
-#if BATCH
-alias XW = vec4<u32>;
-alias SI = vec4<i32>;
-alias ST = vec4<f32>;
-fn dot8(w: u32, x: XW) -> SI {
-    return vec4<i32>(dot4I8Packed(w, x.x), dot4I8Packed(w, x.y), dot4I8Packed(w, x.z), dot4I8Packed(w, x.w));
-}
-fn to_st(s: SI) -> ST {
-    return vec4<f32>(s);
-}
-#else
-alias XW = u32;
-alias SI = i32;
-alias ST = f32;
-fn dot8(w: u32, x: XW) -> SI {
-    return dot4I8Packed(w, x);
-}
-fn to_st(s: SI) -> ST {
-    return f32(s);
-}
-#endif
-struct X8 {
-    w0: XW, w1: XW, w2: XW, w3: XW, w4: XW, w5: XW, w6: XW, w7: XW,
-    d: ST,
-    s: ST,
-}
-#if BATCH
-fn load_x8(xb: vec4<u32>, b: u32) -> X8 {
-    let i = xb + vec4<u32>(3u * b);
-    let a0 = x[i.x];
-    let a1 = x[i.y];
-    let a2 = x[i.z];
-    let a3 = x[i.w];
-    let b0 = x[i.x + 1u];
-    let b1 = x[i.y + 1u];
-    let b2 = x[i.z + 1u];
-    let b3 = x[i.w + 1u];
-    let e0 = bitcast<vec2<f32>>(x[i.x + 2u].xy);
-    let e1 = bitcast<vec2<f32>>(x[i.y + 2u].xy);
-    let e2 = bitcast<vec2<f32>>(x[i.z + 2u].xy);
-    let e3 = bitcast<vec2<f32>>(x[i.w + 2u].xy);
-    return X8(vec4<u32>(a0.x, a1.x, a2.x, a3.x), vec4<u32>(a0.y, a1.y, a2.y, a3.y),
-              vec4<u32>(a0.z, a1.z, a2.z, a3.z), vec4<u32>(a0.w, a1.w, a2.w, a3.w),
-              vec4<u32>(b0.x, b1.x, b2.x, b3.x), vec4<u32>(b0.y, b1.y, b2.y, b3.y),
-              vec4<u32>(b0.z, b1.z, b2.z, b3.z), vec4<u32>(b0.w, b1.w, b2.w, b3.w),
-              vec4<f32>(e0.x, e1.x, e2.x, e3.x), vec4<f32>(e0.y, e1.y, e2.y, e3.y));
-}
-#else
-fn load_x8(xb: vec4<u32>, b: u32) -> X8 {
-    let i = xb.x + 3u * b;
-    let a = x[i];
-    let c = x[i + 1u];
-    let e = bitcast<vec2<f32>>(x[i + 2u].xy);
-    return X8(a.x, a.y, a.z, a.w, c.x, c.y, c.z, c.w, e.x, e.y);
-}
-#endif
-#else
+#if !I8
 #if BATCH
 // Four activation rows at once: the block's k-th vec4 of rows m0..m0+3 as matrix columns,
 // so v * X is the four rows' dot products with v.
@@ -369,7 +392,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let nb = min(n + vec4<u32>(4u * NG), vec4<u32>(N - 1u));
     let nc = min(n + vec4<u32>(8u * NG), vec4<u32>(N - 1u));
     let nd = min(n + vec4<u32>(12u * NG), vec4<u32>(N - 1u));
-    let xb = min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(rows.n - 1u)) * XROW;
+    let xb = x_rows(m0);
     let a = dot_rows(na * KB, nb * KB, nc * KB, nd * KB, xb);
 #if GLU
     let u = dot_rows((na + N) * KB, (nb + N) * KB, (nc + N) * KB, (nd + N) * KB, xb);

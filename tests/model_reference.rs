@@ -35,24 +35,21 @@ fn top_diff(ours: &[f32], top: &Value) -> f32 {
         .fold(0.0, f32::max)
 }
 
-/// The model with f32 activations (the exact path), or with int8 activations in its Q4 and
-/// Q8 matmuls (`int8`, on the row kernels, which have that path).
-fn load_with(kv_f16: bool, int8: bool) -> (Model, Vec<u8>) {
+/// The model with f32 activations (the exact path) on the adapter's kernels, or with int8
+/// activations in its Q4 and Q8 matmuls on the kernel variant `int8` names.
+fn load_with(kv_f16: bool, int8: Option<Variant>) -> (Model, Vec<u8>) {
     let bytes = common::default_model_bytes();
     let g = Gguf::parse(&bytes).unwrap();
-    let gpu = pollster::block_on(Gpu::new(GpuOptions {
-        int8: Some(int8),
-        variant: int8.then_some(Variant::Row),
-        ..GpuOptions::default()
-    }))
-    .expect("GPU adapter");
+    let gpu =
+        pollster::block_on(Gpu::new(GpuOptions { int8: Some(int8.is_some()), variant: int8, ..GpuOptions::default() }))
+            .expect("GPU adapter");
     let opts = LoadOptions { n_ctx: 128, max_rows: 64, kv_f16, ..LoadOptions::default() };
     let model = pollster::block_on(Model::load(gpu, &g, &opts)).unwrap();
     (model, bytes)
 }
 
 fn load(kv_f16: bool) -> (Model, Vec<u8>) {
-    load_with(kv_f16, false)
+    load_with(kv_f16, None)
 }
 
 #[test]
@@ -139,14 +136,26 @@ fn llamacpp_path_matches_within_activation_noise() {
 /// Int8 activations against float64, on float64's own tokens (fed back whatever we pick):
 /// at every one of the 9 steps of all 8 prompts the top-20 logits within INT8_TOL, and our
 /// greedy pick equal to float64's wherever its top-2 gap exceeds 2 · INT8_TOL (each logit
-/// within the bound cannot swap a pair further apart than twice it). Runs the row kernels,
-/// which are the ones with an int8 path.
+/// within the bound cannot swap a pair further apart than twice it). On the row kernels.
 #[test]
 fn int8_activations_match_float64_within_bound() {
-    let (mut model, _bytes) = load_with(false, true);
+    int8_vs_f64(Variant::Row, 8);
+}
+
+/// The same on the cooperative kernels (the same int8 numerics; only the order of the f32
+/// sums differs), over the first 2 prompts: on lavapipe they run a step ~8× slower than the
+/// row kernels (all 8 prompts took 72 s here, worst 0.684).
+#[test]
+fn int8_activations_on_cooperative_kernels_match_float64_within_bound() {
+    int8_vs_f64(Variant::Cooperative, 2);
+}
+
+/// The int8 check above over the first `prompts` reference prompts.
+fn int8_vs_f64(variant: Variant, prompts: usize) {
+    let (mut model, _bytes) = load_with(false, Some(variant));
     assert!(model.kern.gpu.int8, "int8 activations on {}", model.kern.gpu.facts.name);
-    let (mut worst, mut checked, mut agree) = (0f32, 0, 0);
-    for (pi, p) in common::reference()["prompts"].as_array().unwrap().iter().enumerate() {
+    let (mut worst, mut steps, mut checked, mut agree) = (0f32, 0, 0, 0);
+    for (pi, p) in common::reference()["prompts"].as_array().unwrap().iter().take(prompts).enumerate() {
         let prompt = ids(&p["token_ids"]);
         let f64r = &p["f64_reference"];
         let want_ids = ids(&f64r["ids"]);
@@ -158,19 +167,20 @@ fn int8_activations_match_float64_within_bound() {
             let logits = pollster::block_on(model.read_logits(1)).unwrap();
             let d = top_diff(&logits, &step["top"]);
             worst = worst.max(d);
-            assert!(d <= INT8_TOL, "prompt {pi} step {i}: max |logit - f64| = {d} > {INT8_TOL}");
+            assert!(d <= INT8_TOL, "{variant:?} prompt {pi} step {i}: max |logit - f64| = {d} > {INT8_TOL}");
             let top = &step["top"];
             let gap = top[0][1].as_f64().unwrap() - top[1][1].as_f64().unwrap();
+            steps += usize::from(i < want_ids.len());
             agree += usize::from(i < want_ids.len() && ours == want_ids[i]);
             if gap > 2.0 * INT8_TOL as f64 && i < want_ids.len() {
-                assert_eq!(ours, want_ids[i], "prompt {pi} step {i}: greedy vs float64 (gap {gap:.2})");
+                assert_eq!(ours, want_ids[i], "{variant:?} prompt {pi} step {i}: greedy vs float64 (gap {gap:.2})");
                 checked += 1;
             }
         }
     }
     eprintln!(
-        "int8: max |logit - f64 reference| over 8 prompts x 9 steps: {worst:.3}; greedy equal at {agree} of 64 \
-         steps, {checked} of them with a gap over {}",
+        "int8 ({variant:?}): max |logit - f64 reference| over {prompts} prompts x 9 steps: {worst:.3}; greedy equal \
+         at {agree} of {steps} steps, {checked} of them with a gap over {}",
         2.0 * INT8_TOL
     );
 }

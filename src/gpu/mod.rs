@@ -37,12 +37,12 @@ pub struct GpuOptions {
     /// run as a browser with WebGPU's default limits would (128 MiB), or to test the refusal
     /// of a model that does not fit.
     pub max_storage_binding: Option<u64>,
-    /// Int8 activations in the Q4 and Q8 matmuls of the row kernels (quantized per 32-value
-    /// block, dotted with WGSL's packed 4×8-bit dot products): Some(true) asks for int8 on the
-    /// row kernels wherever the adapter has `packed_4x8_integer_dot_product`; None and
-    /// Some(false) keep every matmul in f32. Not the default: the native CLI and the page
-    /// must give the same numbers, and the page's SwiftShader runs int8 slower
-    /// (docs/DESIGN.md, "Int8 activations").
+    /// Int8 activations in the Q4 and Q8 matmuls (quantized per 32-value block, dotted with
+    /// WGSL's packed 4×8-bit dot products), on either kernel variant: Some(true) asks for int8
+    /// wherever the adapter has `packed_4x8_integer_dot_product`; None and Some(false) keep
+    /// every matmul in f32. Not the default: the native CLI and the page must give the same
+    /// numbers, and the page's SwiftShader runs int8 slower (docs/DESIGN.md, "Int8
+    /// activations").
     pub int8: Option<bool>,
 }
 
@@ -70,7 +70,7 @@ pub struct Gpu {
     pub queue: wgpu::Queue,
     pub facts: Arc<AdapterFacts>,
     pub variant: Variant,
-    /// Whether the row kernels' Q4 and Q8 matmuls take int8 activations (`GpuOptions::int8`).
+    /// Whether the Q4 and Q8 matmuls take int8 activations (`GpuOptions::int8`).
     pub int8: bool,
     /// Set by the device-lost callback: why the device was lost. Once set, every call here
     /// that waits on the GPU fails with [`Error::Gpu`] naming it.
@@ -143,7 +143,7 @@ impl Gpu {
             max_storage_binding: limits.max_storage_buffer_binding_size as u64,
         };
         let variant = opts.variant.unwrap_or(if software { Variant::Row } else { Variant::Cooperative });
-        let int8 = facts.has_dot4 && variant == Variant::Row && opts.int8.unwrap_or(false);
+        let int8 = facts.has_dot4 && opts.int8.unwrap_or(false);
         let lost = Arc::new(Mutex::new(None));
         let flag = lost.clone();
         device.set_device_lost_callback(move |reason, message| {

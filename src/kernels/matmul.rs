@@ -1,8 +1,8 @@
 //! Launcher for shaders/matmul.wgsl: y (+)= W·x with quantized W, optionally gate/up fused
 //! with SiLU (GLU) or three stacked matrices written to three outputs (split, for q, k, v).
-//! Pipelines for one activation row (decode) and several (prefill, lanes). On the row
-//! kernels Q4 and Q8 can take int8 activations instead (`Matmul::int8`): x is then the
-//! output of a `Quantize` of the f32 rows.
+//! Pipelines for one activation row (decode) and several (prefill, lanes). On both kernel
+//! variants Q4 and Q8 (and their texture forms on the row kernels) can take int8 activations
+//! instead (`Matmul::int8`): x is then the output of a `Quantize` of the f32 rows.
 
 use super::weights::WeightFormat;
 use super::{groups, Kernels, COMMON};
@@ -107,11 +107,8 @@ impl Matmul {
     ) -> Result<Self> {
         let variant = kern.variant();
         let i8_reader = fmt.int8_reader().filter(|_| int8);
-        if int8 && (i8_reader.is_none() || variant != Variant::Row) {
-            return Err(crate::Error::Param(format!(
-                "int8 activations with {fmt:?} on the {} kernels",
-                variant.name()
-            )));
+        if int8 && i8_reader.is_none() {
+            return Err(crate::Error::Param(format!("int8 activations with {fmt:?}: no int8 reader")));
         }
         if fmt.uses_texture() && variant != Variant::Row {
             return Err(crate::Error::Param(format!("weight format {fmt:?} is for the row kernels")));
@@ -580,22 +577,30 @@ mod tests {
         }
     }
 
-    /// Int8 activations: Q4 (Q4_0, Q4_1) and Q8 (Q8_0, Q5_0, IQ4_NL) in both layouts, one
-    /// activation row and several (4 a lane), the epilogues, and the software tilings (4, 8
-    /// and 16 weight rows an invocation), against the f64 reference on the same int8
-    /// activations (see `check_shape_with` for the bound). The f32 formats without an int8
-    /// reader and the cooperative kernels refuse int8.
+    /// Int8 activations: Q4 (Q4_0, Q4_1) and Q8 (Q8_0, Q5_0, IQ4_NL) on both variants (both
+    /// layouts on the row kernels), one activation row and several (4 an invocation or a
+    /// workgroup), the epilogues; the cooperative kernels with more blocks a row than lanes
+    /// (K = 2112: 66 blocks over 64 lanes); the software tilings (4, 8 and 16 weight rows an
+    /// invocation). Each against the f64 reference on the same int8 activations (see
+    /// `check_shape_with` for the bound). The formats without an int8 reader refuse int8.
     #[test]
     fn int8_matches_cpu_reference_with_quantization_emulated() {
-        let row = Shape::for_variant(Variant::Row);
-        for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::IQ4NL] {
-            for texture in [false, true] {
-                for (m, acc, glu) in
-                    [(1, false, false), (5, false, false), (3, true, false), (1, false, true), (6, true, true)]
-                {
-                    check_shape_with(Variant::Row, row, ty, m, acc, glu, texture, (96, 70), true);
+        for variant in [Variant::Row, Variant::Cooperative] {
+            let shape = Shape::for_variant(variant);
+            for ty in [GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0, GgmlType::Q5_0, GgmlType::IQ4NL] {
+                for &texture in layouts(variant, ty) {
+                    for (m, acc, glu) in
+                        [(1, false, false), (5, false, false), (3, true, false), (1, false, true), (6, true, true)]
+                    {
+                        check_shape_with(variant, shape, ty, m, acc, glu, texture, (96, 70), true);
+                    }
                 }
             }
+        }
+        let coop = Shape::COOPERATIVE;
+        for m in [1, 7] {
+            check_shape_with(Variant::Cooperative, coop, GgmlType::Q4_1, m, m == 7, false, false, (2112, 70), true);
+            check_shape_with(Variant::Cooperative, coop, GgmlType::Q8_0, m, false, m == 7, false, (2112, 70), true);
         }
         let shapes = [Shape { nr: 4, nr_batch: 4, r: 4, wg: 1 }, Shape { nr: 16, nr_batch: 8, r: 4, wg: 8 }];
         for shape in shapes {
@@ -604,11 +609,16 @@ mod tests {
                 check_shape_with(Variant::Row, shape, GgmlType::Q8_0, m, false, m == 2, m == 7, (96, 1100), true);
             }
         }
-        let (coop, rowk) = (kernels(Variant::Cooperative), kernels(Variant::Row));
         let epi = Epilogue::default();
-        assert!(Matmul::with_shape(&coop, WeightFormat::Q4, 64, 8, epi, Shape::COOPERATIVE, true).is_err());
-        assert!(Matmul::with_shape(&rowk, WeightFormat::Q8S, 64, 8, epi, row, true).is_err());
-        assert!(Matmul::with_shape(&rowk, WeightFormat::F32, 64, 8, epi, row, true).is_err());
+        for variant in [Variant::Row, Variant::Cooperative] {
+            let (kern, shape) = (kernels(variant), Shape::for_variant(variant));
+            for fmt in [WeightFormat::Q8S, WeightFormat::F32] {
+                assert!(Matmul::with_shape(&kern, fmt, 64, 8, epi, shape, true).is_err(), "{variant:?} {fmt:?} int8");
+            }
+        }
+        let coop = kernels(Variant::Cooperative);
+        let tex = Matmul::with_shape(&coop, WeightFormat::Q4Tex, 64, 8, epi, Shape::COOPERATIVE, true);
+        assert!(tex.is_err(), "the texture formats are for the row kernels");
     }
 
     /// Three stacked matrices, one dispatch, three outputs: each output equals its own

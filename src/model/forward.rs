@@ -23,8 +23,8 @@
 //! tokens = sample(logits)   the sampler chain, one lane per output row        [n_out]
 //! ```
 //!
-//! With int8 activations (`Gpu::int8`, the Q4 and Q8 matmuls of the row kernels) each such
-//! matmul's input is first quantized to int8 blocks (kernels/quantize.rs) in `xq`.
+//! With int8 activations (`Gpu::int8`, the Q4 and Q8 matmuls) each such matmul's input is
+//! first quantized to int8 blocks (kernels/quantize.rs) in `xq`.
 //!
 //! `build` makes every buffer and bind group once at load time; `record` encodes the same
 //! dispatches every step. Which rows run, where their KV lives and how picks are read back

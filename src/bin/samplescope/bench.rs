@@ -35,7 +35,7 @@ pub struct BenchArgs {
     #[arg(long)]
     variant: Option<String>,
     /// Matmul activations: `f32` (the engine's default) or `int8` (quantized per 32-value
-    /// block, packed 4×8-bit dot products; Q4 and Q8 matrices on the row kernels).
+    /// block, packed 4×8-bit dot products; Q4 and Q8 matrices, either kernel variant).
     #[arg(long, default_value = "f32")]
     activations: String,
     /// Where to write the JSON report [default: results/bench-<unix time>.json]
