@@ -7,7 +7,7 @@
 
 use samplescope::gguf::Gguf;
 use samplescope::gpu::{Gpu, GpuOptions};
-use samplescope::model::{LoadOptions, Model, Rows};
+use samplescope::model::{LoadOptions, Model, Rows, Tensors};
 use samplescope::sampling::{LaneParams, SamplerConfig};
 use std::collections::HashSet;
 use web_time::Instant;
@@ -54,7 +54,8 @@ fn main() -> samplescope::Result<()> {
     let gpu = pollster::block_on(Gpu::new(GpuOptions::default()))?;
     println!("{} · load average {}", gpu.facts.name, load_avg());
     let t = Instant::now();
-    let (mut model, _, times) = pollster::block_on(Model::load_with(gpu, &g, &LoadOptions::default(), |_| {}, || ()))?;
+    let (mut model, _, times) =
+        pollster::block_on(Model::load_with(gpu, &g, &mut Tensors::File, &LoadOptions::default(), |_| {}, || ()))?;
     if eager {
         model.kern.make_all_pipelines();
     }

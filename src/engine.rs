@@ -8,7 +8,7 @@ use web_time::Instant;
 use crate::error::{Error, Result};
 use crate::gguf::Gguf;
 use crate::gpu::Gpu;
-use crate::model::{LoadOptions, LoadPlan, LoadTimes, Model, Rows};
+use crate::model::{Arriving, LoadOptions, LoadPlan, LoadTimes, Model, Rows, Tensors};
 use crate::sampling::config::SamplerConfig;
 use crate::sampling::inspect::Inspection;
 use crate::sampling::{LaneParams, LaneRecord};
@@ -182,8 +182,40 @@ impl Engine {
         let t0 = Instant::now();
         let g = Gguf::parse(bytes)?;
         let parse = t0.elapsed().as_secs_f64() * 1e3;
+        Self::load_from(gpu, &g, &mut Tensors::File, opts, on_plan, t0, parse).await
+    }
+
+    /// `load_reporting` of a file that is still arriving: its header is parsed as soon as
+    /// it is in, and each tensor is uploaded as its bytes arrive (`model::Arriving`). Reads
+    /// the file to its end; returns the engine and the file's header.
+    pub async fn load_arriving(
+        gpu: Gpu,
+        file: &mut Arriving,
+        opts: &LoadOptions,
+        on_plan: impl FnOnce(&LoadPlan),
+    ) -> Result<(Engine, Gguf<'static>)> {
+        let t0 = Instant::now();
+        let g = file.header().await?;
+        let parse = t0.elapsed().as_secs_f64() * 1e3 - file.waited;
+        let mut engine = Self::load_from(gpu, &g, &mut Tensors::Arriving(file), opts, on_plan, t0, parse).await?;
+        let before = file.waited;
+        file.finish().await?;
+        engine.load.copy = file.waited;
+        engine.load.total += file.waited - before;
+        Ok((engine, g))
+    }
+
+    async fn load_from(
+        gpu: Gpu,
+        g: &Gguf<'_>,
+        src: &mut Tensors<'_>,
+        opts: &LoadOptions,
+        on_plan: impl FnOnce(&LoadPlan),
+        t0: Instant,
+        parse: f64,
+    ) -> Result<Engine> {
         let (model, tokenizer, mut load) =
-            Model::load_with(gpu, &g, opts, on_plan, || Tokenizer::from_gguf(&g)).await?;
+            Model::load_with(gpu, g, src, opts, on_plan, || Tokenizer::from_gguf(g)).await?;
         let tokenizer = tokenizer?;
         if tokenizer.vocab_size() > model.cfg.vocab as usize {
             return Err(Error::Model(format!(

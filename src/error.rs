@@ -20,6 +20,9 @@ pub enum Error {
     Tokenizer(String),
     #[error("chat template: {0}")]
     ChatTemplate(String),
+    /// The model's bytes stopped coming: a failed download or file read.
+    #[error("reading the model: {0}")]
+    Read(String),
     /// A caller-supplied parameter is out of range.
     #[error("invalid parameter: {0}")]
     Param(String),

@@ -484,7 +484,48 @@ pub struct Gguf<'a> {
 
 impl<'a> Gguf<'a> {
     pub fn parse(bytes: &'a [u8]) -> Result<Self> {
-        let mut r = Reader { buf: bytes, pos: 0, charged: 0 };
+        let mut g: Gguf<'a> = Self::parse_table(bytes, bytes.len()).map_err(|(e, _)| e)?;
+        let file_len = bytes.len() as u64;
+        if g.data_offset > file_len && !g.tensors.is_empty() {
+            return Err(bad(format!("data section starts at {}, past the end ({file_len} bytes)", g.data_offset)));
+        }
+        let data = bytes.get(g.data_offset.min(file_len) as usize..).unwrap_or(&[]);
+        if let Some(t) =
+            g.tensors.iter().find(|t| t.offset.checked_add(t.n_bytes).is_none_or(|e| e > data.len() as u64))
+        {
+            return Err(bad(format!(
+                "tensor {:?} ({} bytes at data offset {}) runs past the end of the file ({} data bytes): truncated?",
+                shown(&t.name),
+                t.n_bytes,
+                t.offset,
+                data.len()
+            )));
+        }
+        g.data = data;
+        Ok(g)
+    }
+
+    /// The header (metadata and tensor table) of a file of at most `file_len` bytes of which
+    /// `prefix` has arrived, or `None` when the header goes on past the prefix. Every check
+    /// of `parse` but the tensors' ends is made, against `file_len`; the tensors' bytes are
+    /// not held (`tensor_data` is an error): a load that streams the file (`model::Arriving`)
+    /// checks each tensor's end as its bytes arrive.
+    pub fn parse_header(prefix: &[u8], file_len: usize) -> Result<Option<Gguf<'static>>> {
+        match Gguf::parse_table(prefix, file_len.max(prefix.len())) {
+            Ok(g) => Ok(Some(g)),
+            Err((_, true)) => Ok(None),
+            Err((e, false)) => Err(e),
+        }
+    }
+
+    /// Everything but the tensor data, read from `bytes`, the first bytes of a file of
+    /// `file_len`. An error says whether it ran past `bytes` only (more may arrive).
+    fn parse_table(bytes: &[u8], file_len: usize) -> std::result::Result<Gguf<'static>, (Error, bool)> {
+        let mut r = Reader { buf: bytes, len: file_len, pos: 0, charged: 0, short: false };
+        Self::read_table(&mut r).map_err(|e| (e, r.short))
+    }
+
+    fn read_table(r: &mut Reader) -> Result<Gguf<'static>> {
         let magic = r.take(4, "magic")?;
         if magic != MAGIC {
             return Err(bad(format!("not a GGUF file (magic {magic:02x?})")));
@@ -569,24 +610,7 @@ impl<'a> Gguf<'a> {
         }
 
         let data_offset = align_up(r.pos as u64, alignment).ok_or_else(|| bad("data offset overflows".into()))?;
-        let file_len = bytes.len() as u64;
-        if data_offset > file_len && !tensors.is_empty() {
-            return Err(bad(format!("data section starts at {data_offset}, past the end ({file_len} bytes)")));
-        }
-        let data = bytes.get(data_offset.min(file_len) as usize..).unwrap_or(&[]);
-        for t in &tensors {
-            let end = t.offset.checked_add(t.n_bytes);
-            if end.is_none_or(|e| e > data.len() as u64) {
-                return Err(bad(format!(
-                    "tensor {:?} ({} bytes at data offset {}) runs past the end of the file ({} data bytes): truncated?",
-                    shown(&t.name),
-                    t.n_bytes,
-                    t.offset,
-                    data.len()
-                )));
-            }
-        }
-        Ok(Gguf { version, alignment, metadata, tensors, data_offset, data })
+        Ok(Gguf { version, alignment, metadata, tensors, data_offset, data: &[] })
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -622,9 +646,16 @@ impl<'a> Gguf<'a> {
         self.tensors.iter().find(|t| t.name == name)
     }
 
-    /// The tensor's bytes (bounds were checked at parse time).
-    pub fn tensor_data(&self, t: &TensorInfo) -> &'a [u8] {
-        &self.data[t.offset as usize..(t.offset + t.n_bytes) as usize]
+    /// The tensor's bytes (bounds were checked at parse time), or an error for a header
+    /// parsed alone (`parse_header`), which holds none.
+    pub fn tensor_data(&self, t: &TensorInfo) -> Result<&'a [u8]> {
+        let range = t.offset as usize..(t.offset + t.n_bytes) as usize;
+        self.data.get(range).ok_or_else(|| bad(format!("tensor {}: its bytes have not been read", shown(&t.name))))
+    }
+
+    /// Where the last tensor ends, counted from the data section (0 without tensors).
+    pub fn data_end(&self) -> u64 {
+        self.tensors.iter().map(|t| t.offset.saturating_add(t.n_bytes)).max().unwrap_or(0)
     }
 }
 
@@ -637,7 +668,12 @@ fn align_up(x: u64, a: u64) -> Option<u64> {
 }
 
 struct Reader<'a> {
+    /// The bytes at hand: the whole file, or its first bytes while it arrives.
     buf: &'a [u8],
+    /// The file's length (at least `buf.len()`): counts are checked against it.
+    len: usize,
+    /// Set when a read ran past `buf` but not past `len`: the rest has not arrived.
+    short: bool,
     pos: usize,
     /// Heap bytes of metadata materialized so far (see `MAX_METADATA_BYTES`).
     charged: u64,
@@ -645,7 +681,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
+        self.len - self.pos
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8]> {
@@ -655,6 +691,10 @@ impl<'a> Reader<'a> {
                 self.pos,
                 self.remaining()
             )));
+        }
+        if n > self.buf.len() - self.pos {
+            self.short = true;
+            return Err(bad(format!("{what} at offset {} has not arrived yet", self.pos)));
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;

@@ -37,6 +37,7 @@ impl GgufWriter {
 
     /// A writer holding a parsed file's metadata (in key order), tensors and alignment, to
     /// write it back changed (tests and the fuzzer edit single keys of a valid file).
+    /// A writer holding `g`'s metadata and tensors (a header parsed alone gives empty tensors).
     pub fn from_gguf(g: &Gguf) -> Self {
         GgufWriter {
             alignment: g.alignment,
@@ -48,7 +49,7 @@ impl GgufWriter {
                     name: t.name.clone(),
                     dims: t.dims.clone(),
                     ty: t.ty,
-                    data: g.tensor_data(t).to_vec(),
+                    data: g.tensor_data(t).map(<[u8]>::to_vec).unwrap_or_default(),
                 })
                 .collect(),
         }

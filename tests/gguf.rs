@@ -152,7 +152,7 @@ fn tensor_views_are_byte_exact() {
             assert_eq!((t.name.as_str(), t.dims.as_slice(), t.ty), (name, dims, ty));
             assert_eq!(t.offset % alignment, 0, "{name} at alignment {alignment}");
             assert_eq!(t.n_bytes as usize, data.len());
-            assert_eq!(g.tensor_data(t), data.as_slice(), "{name} at alignment {alignment}");
+            assert_eq!(g.tensor_data(t).unwrap(), data.as_slice(), "{name} at alignment {alignment}");
         }
         assert_eq!(g.tensor("c.q8_0").unwrap().n_elements(), 160);
     }
@@ -240,6 +240,36 @@ fn every_truncation_is_an_error() {
     Gguf::parse(&bytes[..end]).unwrap();
 }
 
+/// A header read from the first bytes of a file that is still arriving: `None` for every
+/// prefix that ends inside it, then the header `parse` reads, holding no tensor bytes; an
+/// error as soon as what has arrived is malformed, or cannot fit in the file's size.
+#[test]
+fn a_header_parses_from_any_prefix_that_holds_it() {
+    let mut w = GgufWriter::new();
+    for (k, v) in all_values() {
+        w = w.metadata(k, v);
+    }
+    let bytes = w.tensor("x", &[5], GgmlType::F32, random_bytes(20)).to_bytes();
+    let whole = Gguf::parse(&bytes).unwrap();
+    let header_end = (1..=bytes.len()).find(|&n| Gguf::parse_header(&bytes[..n], bytes.len()).unwrap().is_some());
+    let header_end = header_end.expect("the whole file holds its header");
+    assert!(header_end <= whole.data_offset as usize);
+    for n in 0..header_end {
+        assert!(Gguf::parse_header(&bytes[..n], bytes.len()).unwrap().is_none(), "prefix of {n}");
+    }
+    let g = Gguf::parse_header(&bytes[..header_end], bytes.len()).unwrap().unwrap();
+    assert_eq!((g.data_offset, g.tensors.len(), g.metadata.len()), (whole.data_offset, 1, whole.metadata.len()));
+    assert_eq!(g.data_end(), 20);
+    assert!(g.tensor_data(&g.tensors[0]).unwrap_err().to_string().contains("not been read"));
+    // A bad magic is an error from the first four bytes, whatever the file's size.
+    let mut bad = bytes.clone();
+    bad[0] = b'X';
+    assert!(Gguf::parse_header(&bad[..4], 1 << 30).unwrap_err().to_string().contains("not a GGUF"));
+    // A count that cannot fit in the announced size is an error, not a wait for more.
+    let cut = (header_end / 2).max(24);
+    assert!(Gguf::parse_header(&bytes[..cut], cut).is_err());
+}
+
 #[test]
 fn huge_counts_allocate_nothing() {
     let huge = 1u64 << 60;
@@ -312,7 +342,7 @@ fn default_model_table() {
     let mut by_type: HashMap<GgmlType, usize> = HashMap::new();
     for t in &g.tensors {
         *by_type.entry(t.ty).or_default() += 1;
-        assert_eq!(g.tensor_data(t).len() as u64, t.n_bytes);
+        assert_eq!(g.tensor_data(t).unwrap().len() as u64, t.n_bytes);
     }
     assert_eq!(by_type, HashMap::from([(GgmlType::Q4_1, 210), (GgmlType::F32, 61), (GgmlType::Q8_0, 1)]));
     assert_eq!(g.get_u64("llama.block_count"), Some(30));

@@ -107,18 +107,19 @@ fn binding_limits_are_checked_before_upload() {
     let bytes = synthetic_model(&SynthSpec::default()).unwrap();
     let g = Gguf::parse(&bytes).unwrap();
     let opts = LoadOptions { n_ctx: 16, max_rows: 4, ..LoadOptions::default() };
-    // Q4_1 rows of 64 weights are 40 bytes: a 32-byte binding holds none.
+    // The walk's first tensor, layer 0's attention norm, is 64 f32 = 256 bytes (and Q4_1
+    // rows of 64 weights are 40): a 32-byte binding holds neither.
     let tiny = GpuOptions { variant: Some(Variant::Cooperative), max_storage_binding: Some(32), ..Default::default() };
     let gpu = pollster::block_on(Gpu::new(tiny)).unwrap();
     assert_eq!(gpu.facts.max_storage_binding, 32);
     let err = Model::plan(&gpu, &g, &opts).unwrap_err().to_string();
     assert!(
-        err.contains("tensor token_embd.weight")
+        err.contains("tensor blk.0.attn_norm.weight needs a buffer of 256 bytes")
             && err.contains("over this adapter's storage binding limit of 32 bytes"),
         "{err}"
     );
     let err = pollster::block_on(samplescope::Engine::load(gpu, &bytes, &opts)).err().unwrap().to_string();
-    assert!(err.contains("token_embd.weight"), "{err}");
+    assert!(err.contains("blk.0.attn_norm.weight"), "{err}");
 }
 
 /// A model whose logits are all NaN (its final norm's gains overwritten with NaN) is an

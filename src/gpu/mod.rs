@@ -331,12 +331,14 @@ impl Gpu {
     }
 
     /// Runs `f` inside a validation + out-of-memory error scope and turns what it caught into
-    /// an error: on WebGPU, validation errors otherwise reach only the console.
-    pub async fn checked<T>(&self, what: &str, f: impl FnOnce() -> T) -> Result<T> {
+    /// an error: on WebGPU, validation errors otherwise reach only the console. `f` may wait
+    /// (a load waits for the file's bytes); nothing else uses the device meanwhile, since the
+    /// engine runs one call at a time.
+    pub async fn checked<T>(&self, what: &str, f: impl std::future::Future<Output = T>) -> Result<T> {
         self.check_device()?;
         let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
         let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let out = f();
+        let out = f.await;
         let v = validation.pop().await;
         let o = oom.pop().await;
         if let Some(e) = v.or(o) {
@@ -375,7 +377,7 @@ mod tests {
         assert!(matches!(err, Error::Gpu(_)), "{msg}");
         assert!(msg.contains(DEVICE_LOST) && msg.contains("destroyed"), "{msg}");
         assert!(gpu.wait_idle().is_err());
-        assert!(pollster::block_on(gpu.checked("a dispatch", || ())).is_err());
+        assert!(pollster::block_on(gpu.checked("a dispatch", async {})).is_err());
         // Recording and submitting work on the lost device (as the decode loop does before it
         // waits for a step) does not panic; the wait after it reports the loss.
         let staging = gpu.readback_buffer("after", 4);

@@ -3,7 +3,7 @@
 //! metadata that would change the math and is not handled here is an error.
 
 use crate::error::{shown, Error, Result};
-use crate::gguf::Gguf;
+use crate::gguf::{Gguf, TensorInfo};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arch {
@@ -132,6 +132,12 @@ const INERT_KEYS: &[(&str, u64)] = &[("expert_count", 0), ("expert_used_count", 
 
 impl ModelConfig {
     pub fn from_gguf(g: &Gguf) -> Result<Self> {
+        Self::from_table(g, |t| g.tensor_data(t))
+    }
+
+    /// `from_gguf`, reading the one tensor a config holds (Llama 3's `rope_freqs.weight`)
+    /// through `data`: a load that streams the file passes the bytes it has awaited.
+    pub fn from_table<'d>(g: &Gguf, data: impl FnOnce(&TensorInfo) -> Result<&'d [u8]>) -> Result<Self> {
         let name = g.get_str("general.architecture").ok_or_else(|| Error::Model("no general.architecture".into()))?;
         let Some(&(arch_name, arch)) = ARCHS.iter().find(|(n, _)| *n == name) else {
             let names = arch_names().join(", ");
@@ -192,7 +198,7 @@ impl ModelConfig {
         let rope_base = f("rope.freq_base", 10000.0)?;
         let gemma = arch == Arch::Gemma3;
         let rope_freqs = match g.tensor("rope_freqs.weight") {
-            Some(t) if arch == Arch::Llama => Some(rope_factors(g, t, n_rot)?),
+            Some(t) if arch == Arch::Llama => Some(rope_factors(t, data(t)?, n_rot)?),
             _ => None,
         };
         let swa = match (gemma, opt_u("attention.sliding_window")?) {
@@ -327,12 +333,12 @@ fn check_keys(g: &Gguf, arch_name: &str) -> Result<()> {
 }
 
 /// `rope_freqs.weight`: n_rot/2 positive f32 factors.
-fn rope_factors(g: &Gguf, t: &crate::gguf::TensorInfo, n_rot: u32) -> Result<Vec<f32>> {
+fn rope_factors(t: &TensorInfo, bytes: &[u8], n_rot: u32) -> Result<Vec<f32>> {
     let n = n_rot / 2;
     if t.dims != [n as u64] {
         return Err(Error::Model(format!("tensor rope_freqs.weight has dims {:?}, expected [{n}]", t.dims)));
     }
-    let f = crate::kernels::weights::to_f32(t.ty, g.tensor_data(t), n as usize)
+    let f = crate::kernels::weights::to_f32(t.ty, bytes, n as usize)
         .map_err(|e| Error::Unsupported(format!("rope_freqs.weight: {e}")))?;
     match f.iter().find(|x| !(x.is_finite() && **x > 0.0)) {
         Some(x) => Err(Error::Model(format!("rope_freqs.weight holds {x}, not a positive factor"))),

@@ -41,7 +41,7 @@ fn load(g: &Gguf, name: &str, dims: &[u32]) -> Result<Vec<f32>> {
     if t.dims.len() != dims.len() || t.dims.iter().zip(dims).any(|(&a, &b)| a != b as u64) {
         return Err(Error::Model(format!("tensor {name} has dims {:?}, expected {dims:?}", t.dims)));
     }
-    dequantize(t.ty, g.tensor_data(t), t.n_elements() as usize)
+    dequantize(t.ty, g.tensor_data(t)?, t.n_elements() as usize)
 }
 
 /// y[n] = Σ_k w[n, k] · x[k]

@@ -116,13 +116,13 @@ impl KvCache {
         self.layers.clear();
         let gpu = kern.gpu.clone();
         self.layers = gpu
-            .checked("allocating the KV cache", || -> Result<Vec<KvLayer>> {
+            .checked("allocating the KV cache", async {
                 (0..self.n_layer as usize)
                     .map(|il| {
                         let (kc, vc) = (gpu.storage("k_cache", bytes)?, gpu.storage("v_cache", bytes)?);
                         Ok(KvLayer { binds: fwd.bind_kv(kern, il, &kc, &vc)?, _caches: (kc, vc) })
                     })
-                    .collect()
+                    .collect::<Result<Vec<KvLayer>>>()
             })
             .await??;
         self.slots = slots;

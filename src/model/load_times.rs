@@ -11,7 +11,10 @@ use web_time::Instant;
 #[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadTimes {
-    /// Copying the file into wasm memory (the page only; 0 natively).
+    /// The file's bytes: waiting for them to arrive (the page streams them from the cache,
+    /// the network or a file) and copying them into wasm memory, wherever the load waited
+    /// (those waits are not counted in the other phases); 0 natively, where the file is
+    /// read before the load.
     pub copy: f64,
     /// The GGUF header, metadata and tensor table.
     pub parse: f64,

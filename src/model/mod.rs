@@ -11,6 +11,7 @@
 //! infos from a table made once, rewrites the two row uniforms only when the row counts
 //! change, records the same dispatches into one command buffer and submits it.
 
+mod arriving;
 pub mod config;
 pub mod cpu;
 mod forward;
@@ -21,6 +22,7 @@ mod weights;
 
 use std::cell::Cell;
 
+pub use arriving::{Arriving, Chunks, Tensors};
 pub use config::ModelConfig;
 use load_times::Laps;
 pub use load_times::LoadTimes;
@@ -155,29 +157,33 @@ impl Model {
         opts: &LoadOptions,
         on_plan: impl FnOnce(&LoadPlan),
     ) -> Result<Model> {
-        Ok(Self::load_with(gpu, g, opts, on_plan, || ()).await?.0)
+        Ok(Self::load_with(gpu, g, &mut Tensors::File, opts, on_plan, || ()).await?.0)
     }
 
-    /// `load_reporting` that also runs `meanwhile` (the engine's tokenizer) and says where the
-    /// time went (`LoadTimes`: plan, pipelines, weights, bind, tokenizer for `meanwhile`, gpu).
+    /// `load_reporting` with the tensors' bytes from `src` (the file in memory, or arriving),
+    /// that also runs `meanwhile` (the engine's tokenizer) and says where the time went
+    /// (`LoadTimes`: plan, pipelines, weights, bind, tokenizer for `meanwhile`, gpu; and copy,
+    /// the waits for bytes, which are taken out of the phase they fell in).
     pub async fn load_with<R>(
         gpu: Gpu,
         g: &Gguf<'_>,
+        src: &mut Tensors<'_>,
         opts: &LoadOptions,
         on_plan: impl FnOnce(&LoadPlan),
         meanwhile: impl FnOnce() -> R,
     ) -> Result<(Model, R, LoadTimes)> {
         let mut t = LoadTimes::default();
         let mut laps = Laps::start();
-        let cfg = ModelConfig::from_gguf(g)?;
+        let waited = src.waited();
+        let cfg = src.config(g).await?;
         let (plan, stand_ins) = weights::plan(&gpu, g, &cfg)?;
         on_plan(&Self::plan_from(&plan, &cfg, opts)?);
         let (n_ctx, max_rows) = Self::sizes(&cfg, opts)?;
         let kern = Kernels::new(gpu.clone());
-        t.plan = laps.lap();
+        t.plan = laps.lap() - (src.waited() - waited);
         // Shader compilation and buffer creation report errors through the error scope.
         let (fwd, kv, r) = gpu
-            .checked("loading the model", || -> Result<_> {
+            .checked("loading the model", async {
                 // The pass built on the plan's stand-ins sets up every pipeline the real one
                 // uses (the cache keeps them) and makes those of the first token, first: the
                 // browser compiles them in its GPU process (most of a load on SwiftShader)
@@ -187,14 +193,15 @@ impl Model {
                 stand_in.make_first_token_pipelines(&kern, KvCache::slot_bytes(cfg.kv_dim(), opts.kv_f16))?;
                 drop(stand_in);
                 t.pipelines = laps.lap();
-                let w = weights::upload(&gpu, g, &cfg)?;
-                t.weights = laps.lap();
+                let before = src.waited();
+                let w = weights::upload(&gpu, g, src, &cfg).await?;
+                t.weights = laps.lap() - (src.waited() - before);
                 let fwd = Forward::build(&kern, &cfg, w, n_ctx, max_rows, opts.kv_f16)?;
                 let kv = KvCache::new(&kern, n_ctx, cfg.n_layer, cfg.kv_dim(), opts.kv_f16, opts.kv_budget)?;
                 t.bind = laps.lap();
                 let r = meanwhile();
                 t.tokenizer = laps.lap();
-                Ok((fwd, kv, r))
+                Ok::<_, Error>((fwd, kv, r))
             })
             .await??;
         t.gpu = laps.lap();
@@ -215,6 +222,7 @@ impl Model {
         model.kv.ensure(&model.kern, &model.fwd, n_ctx).await?;
         model.set_lanes(&[LaneParams::new(&SamplerConfig::greedy(), 0)?], &[], 0)?;
         t.gpu += laps.lap();
+        t.copy = src.waited() - waited;
         Ok((model, r, t))
     }
 

@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use super::arriving::Tensors;
 use super::ModelConfig;
 use crate::error::{Error, Result};
 use crate::gguf::{Gguf, TensorInfo};
@@ -121,21 +122,21 @@ pub struct WeightPlan {
 /// Walks the model's tensors and uploads each in its kernel format. With `dry`, it does
 /// every size and limit check a real upload does but repacks and uploads nothing (each
 /// buffer is a 16-byte stand-in), so a load can be refused, and its size shown, first.
-struct Uploader<'a, 'g> {
+struct Uploader<'a, 'g, 's> {
     gpu: &'a Gpu,
     g: &'a Gguf<'g>,
-    dry: bool,
+    /// Where the tensors' bytes come from; `None` when only planning.
+    src: Option<&'a mut Tensors<'s>>,
     plan: WeightPlan,
 }
 
-impl Uploader<'_, '_> {
+impl Uploader<'_, '_, '_> {
     /// A tensor's words in the GPU format `WeightFormat::for_type` gives it.
-    fn repacked(&self, t: &TensorInfo) -> Result<Words> {
+    async fn repacked(&mut self, t: &TensorInfo) -> Result<Words> {
         let n = t.n_elements() as usize;
-        Ok(if self.dry {
-            Words::Count(WeightFormat::for_type(t.ty)?.words_for(n))
-        } else {
-            Words::Data(repack(t.ty, self.g.tensor_data(t), n)?)
+        Ok(match &mut self.src {
+            None => Words::Count(WeightFormat::for_type(t.ty)?.words_for(n)),
+            Some(src) => Words::Data(repack(t.ty, src.get(self.g, t).await?, n)?),
         })
     }
 
@@ -204,14 +205,14 @@ impl Uploader<'_, '_> {
         Ok(Matrix { parts, fmt })
     }
 
-    fn matrix(&mut self, name: &str, k: u32, n: u32) -> Result<Matrix> {
+    async fn matrix(&mut self, name: &str, k: u32, n: u32) -> Result<Matrix> {
         let t = matrix_info(self.g, name, k, n)?;
-        let words = self.repacked(t)?;
+        let words = self.repacked(t).await?;
         self.upload(name, words, WeightFormat::for_type(t.ty)?, n)
     }
 
     /// q, k and v stacked when their formats agree.
-    fn qkv(&mut self, names: [&str; 3], k: u32, ns: [u32; 3]) -> Result<Qkv> {
+    async fn qkv(&mut self, names: [&str; 3], k: u32, ns: [u32; 3]) -> Result<Qkv> {
         let info = |i: usize| matrix_info(self.g, names[i], k, ns[i]);
         let infos = [info(0)?, info(1)?, info(2)?];
         let fmts = [
@@ -221,26 +222,28 @@ impl Uploader<'_, '_> {
         ];
         let fmt = fmts[0];
         if fmts.iter().any(|&f| f != fmt) {
-            let q = self.matrix(names[0], k, ns[0])?;
-            let kk = self.matrix(names[1], k, ns[1])?;
-            return Ok(Qkv::Separate(Box::new([q, kk, self.matrix(names[2], k, ns[2])?])));
+            return self.qkv_separate(names, k, ns).await;
         }
         let mut words = Words::Data(Vec::new());
         for t in infos {
-            words.append(self.repacked(t)?);
+            words.append(self.repacked(t).await?);
         }
         let m = self.upload(names[0], words, fmt, ns.iter().sum())?;
         if m.parts.len() > 1 {
             // Too large for one binding: three matmuls, each split as it needs.
-            let q = self.matrix(names[0], k, ns[0])?;
-            let kk = self.matrix(names[1], k, ns[1])?;
-            return Ok(Qkv::Separate(Box::new([q, kk, self.matrix(names[2], k, ns[2])?])));
+            return self.qkv_separate(names, k, ns).await;
         }
         Ok(Qkv::Stacked(m))
     }
 
+    async fn qkv_separate(&mut self, names: [&str; 3], k: u32, ns: [u32; 3]) -> Result<Qkv> {
+        let q = self.matrix(names[0], k, ns[0]).await?;
+        let kk = self.matrix(names[1], k, ns[1]).await?;
+        Ok(Qkv::Separate(Box::new([q, kk, self.matrix(names[2], k, ns[2]).await?])))
+    }
+
     /// Gate and up stacked in one buffer so one GLU dispatch reads both.
-    fn gate_up(&mut self, gate: &str, up: &str, k: u32, n: u32) -> Result<Matrix> {
+    async fn gate_up(&mut self, gate: &str, up: &str, k: u32, n: u32) -> Result<Matrix> {
         let (tg, tu) = (matrix_info(self.g, gate, k, n)?, matrix_info(self.g, up, k, n)?);
         let (fg, fu) = (WeightFormat::for_type(tg.ty)?, WeightFormat::for_type(tu.ty)?);
         if fg != fu {
@@ -249,8 +252,8 @@ impl Uploader<'_, '_> {
                 tg.ty, tu.ty
             )));
         }
-        let mut words = self.repacked(tg)?;
-        words.append(self.repacked(tu)?);
+        let mut words = self.repacked(tg).await?;
+        words.append(self.repacked(tu).await?);
         let m = self.upload(gate, words, fg, 2 * n)?;
         if m.parts.len() > 1 {
             return Err(Error::Unsupported(format!(
@@ -261,43 +264,57 @@ impl Uploader<'_, '_> {
         Ok(m)
     }
 
-    fn vector(&mut self, name: &str, n: u32) -> Result<wgpu::Buffer> {
-        self.vectors(&[(name, n)])
+    async fn vector(&mut self, name: &str, n: u32) -> Result<wgpu::Buffer> {
+        self.vectors(&[(name, n)]).await
     }
 
     /// Vectors (name, length), one after the other in one buffer.
-    fn vectors(&mut self, names: &[(&str, u32)]) -> Result<wgpu::Buffer> {
+    async fn vectors(&mut self, names: &[(&str, u32)]) -> Result<wgpu::Buffer> {
         let mut all = Vec::with_capacity(names.iter().map(|v| v.1 as usize).sum());
         for &(name, n) in names {
             let t = tensor(self.g, name)?;
             if t.dims != [n as u64] {
                 return Err(Error::Model(format!("tensor {name} has dims {:?}, expected [{n}]", t.dims)));
             }
-            let v = to_f32(t.ty, self.g.tensor_data(t), n as usize)
-                .map_err(|e| Error::Unsupported(format!("{name}: {e}")))?;
-            all.extend(v);
+            if let Some(src) = &mut self.src {
+                let v = to_f32(t.ty, src.get(self.g, t).await?, n as usize)
+                    .map_err(|e| Error::Unsupported(format!("{name}: {e}")))?;
+                all.extend(v.into_iter().map(f32::to_bits));
+            }
         }
-        let words = Words::Data(all.into_iter().map(f32::to_bits).collect());
+        let words =
+            if self.src.is_some() { Words::Data(all) } else { Words::Count(names.iter().map(|v| v.1 as usize).sum()) };
         self.store(names[0].0, &words, 0..words.len())
     }
 }
 
-/// Uploads the model's weights.
-pub fn upload(gpu: &Gpu, g: &Gguf, c: &ModelConfig) -> Result<Weights> {
-    walk(&mut Uploader { gpu, g, dry: false, plan: WeightPlan::default() }, g, c)
+/// Uploads the model's weights, their bytes from `src` (which may still be arriving: the
+/// walk takes the layers first, since files put the embedding and output tables at either
+/// end).
+pub async fn upload(gpu: &Gpu, g: &Gguf<'_>, src: &mut Tensors<'_>, c: &ModelConfig) -> Result<Weights> {
+    walk(&mut Uploader { gpu, g, src: Some(src), plan: WeightPlan::default() }, g, c).await
 }
 
 /// What `upload` would put on the GPU, or the error it would stop with on a size limit,
 /// without repacking or uploading a weight; with the weights as 16-byte stand-ins in the
 /// same formats and parts (a forward pass built on them makes the real one's pipelines).
 pub fn plan(gpu: &Gpu, g: &Gguf, c: &ModelConfig) -> Result<(WeightPlan, Weights)> {
-    let mut u = Uploader { gpu, g, dry: true, plan: WeightPlan::default() };
-    let stand_ins = walk(&mut u, g, c)?;
+    let mut u = Uploader { gpu, g, src: None, plan: WeightPlan::default() };
+    let stand_ins = at_once(walk(&mut u, g, c))?;
     Ok((u.plan, stand_ins))
 }
 
+/// The walk without a source: it never waits, so one poll runs it to the end.
+fn at_once<T>(f: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    use std::task::{Context, Poll, Waker};
+    match std::pin::pin!(f).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(r) => r,
+        Poll::Pending => Err(Error::Model("planning the load waited for a tensor's bytes".into())),
+    }
+}
+
 /// Layer `i`'s RoPE-kernel params: norm weights, then biases, as the model has them.
-fn rope_params(u: &mut Uploader, c: &ModelConfig, i: u32) -> Result<Option<wgpu::Buffer>> {
+async fn rope_params(u: &mut Uploader<'_, '_, '_>, c: &ModelConfig, i: u32) -> Result<Option<wgpu::Buffer>> {
     let n = |s: &str| format!("blk.{i}.{s}");
     let mut v: Vec<(String, u32)> = Vec::new();
     if c.qk_norm {
@@ -310,30 +327,38 @@ fn rope_params(u: &mut Uploader, c: &ModelConfig, i: u32) -> Result<Option<wgpu:
         return Ok(None);
     }
     let names: Vec<(&str, u32)> = v.iter().map(|(s, n)| (s.as_str(), *n)).collect();
-    u.vectors(&names).map(Some)
+    u.vectors(&names).await.map(Some)
 }
 
-fn walk(u: &mut Uploader, g: &Gguf, c: &ModelConfig) -> Result<Weights> {
+async fn walk(u: &mut Uploader<'_, '_, '_>, g: &Gguf<'_>, c: &ModelConfig) -> Result<Weights> {
     let (d, qd, kv, ff, v) = (c.n_embd, c.q_dim(), c.kv_dim(), c.n_ff, c.vocab);
-    let embd = u.matrix("token_embd.weight", d, v)?;
-    let out_norm = u.vector("output_norm.weight", d)?;
-    let output = if c.tied { None } else { Some(u.matrix("output.weight", d, v)?) };
     let mut layers = Vec::with_capacity(c.n_layer as usize);
     for i in 0..c.n_layer {
         let n = |s: &str| format!("blk.{i}.{s}.weight");
-        let post = |u: &mut Uploader, s: &str| if c.post_norms { u.vector(&n(s), d).map(Some) } else { Ok(None) };
+        let attn_norm = u.vector(&n("attn_norm"), d).await?;
+        let qkv = u.qkv([&n("attn_q"), &n("attn_k"), &n("attn_v")], d, [qd, kv, kv]).await?;
+        let rope_params = rope_params(u, c, i).await?;
+        let wo = u.matrix(&n("attn_output"), qd, d).await?;
+        let post_attn_norm = if c.post_norms { Some(u.vector(&n("post_attention_norm"), d).await?) } else { None };
+        let ffn_norm = u.vector(&n("ffn_norm"), d).await?;
+        let gate_up = u.gate_up(&n("ffn_gate"), &n("ffn_up"), d, ff).await?;
+        let down = u.matrix(&n("ffn_down"), ff, d).await?;
+        let post_ffn_norm = if c.post_norms { Some(u.vector(&n("post_ffw_norm"), d).await?) } else { None };
         layers.push(LayerWeights {
-            attn_norm: u.vector(&n("attn_norm"), d)?,
-            qkv: u.qkv([&n("attn_q"), &n("attn_k"), &n("attn_v")], d, [qd, kv, kv])?,
-            rope_params: rope_params(u, c, i)?,
-            wo: u.matrix(&n("attn_output"), qd, d)?,
-            post_attn_norm: post(u, "post_attention_norm")?,
-            ffn_norm: u.vector(&n("ffn_norm"), d)?,
-            gate_up: u.gate_up(&n("ffn_gate"), &n("ffn_up"), d, ff)?,
-            down: u.matrix(&n("ffn_down"), ff, d)?,
-            post_ffn_norm: post(u, "post_ffw_norm")?,
+            attn_norm,
+            qkv,
+            rope_params,
+            wo,
+            post_attn_norm,
+            ffn_norm,
+            gate_up,
+            down,
+            post_ffn_norm,
         });
     }
+    let embd = u.matrix("token_embd.weight", d, v).await?;
+    let out_norm = u.vector("output_norm.weight", d).await?;
+    let output = if c.tied { None } else { Some(u.matrix("output.weight", d, v).await?) };
     check_all_used(g, c)?;
     Ok(Weights { embd, out_norm, output, layers, bytes: u.plan.bytes })
 }

@@ -527,7 +527,7 @@ mod tests {
     fn pipelines_build() {
         for variant in [Variant::Row, Variant::Cooperative] {
             let kern = kernels(variant);
-            let made = pollster::block_on(kern.gpu.checked("the sampler's pipelines", || {
+            let made = pollster::block_on(kern.gpu.checked("the sampler's pipelines", async {
                 for vocab in [1, 300, 49152] {
                     SamplerChain::new(&kern, vocab, 4).unwrap();
                 }
