@@ -39,11 +39,12 @@ use std::sync::Arc;
 use crate::engine::{CancelFlag, LaneEvent, LaneSpec};
 use crate::error::Error;
 use crate::gguf::Gguf;
+use crate::model::{Arriving, Chunks};
 use crate::sampling::SamplerConfig;
 use crate::{Engine, GenerateOptions, Generation, Gpu, GpuOptions, LoadOptions, LoadTimes};
 use js_sys::{Array, Function, Object, Reflect, Uint32Array, Uint8Array};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 mod eval;
 mod figures;
@@ -192,6 +193,29 @@ impl WebEngine {
     /// checked against the adapter's limits and before anything is uploaded. Resolves to
     /// the model facts.
     pub fn load(&self, bytes: Uint8Array, opts: JsValue, on_plan: Option<Function>) -> js_sys::Promise {
+        self.start_load(Bytes::Whole(bytes), opts, on_plan)
+    }
+
+    /// `load` of a file that is still arriving: `pull()` resolves to the file's next bytes
+    /// (a Uint8Array) or to null at its end; `size` is its size when known (null if not),
+    /// `limit` the most bytes to accept. The header is parsed as soon as it is in, the
+    /// pipelines are made while the rest arrives, and each tensor is uploaded once its bytes
+    /// are in. A rejection of `pull` fails the load with its message.
+    #[wasm_bindgen(js_name = loadStream)]
+    pub fn load_stream(
+        &self,
+        pull: Function,
+        size: Option<f64>,
+        limit: f64,
+        opts: JsValue,
+        on_plan: Option<Function>,
+    ) -> js_sys::Promise {
+        let size = size.filter(|s| s.is_finite() && *s >= 0.0).map(|s| s as usize);
+        let limit = if limit.is_finite() && limit > 0.0 { limit as usize } else { 0 };
+        self.start_load(Bytes::Arriving { pull, size, limit }, opts, on_plan)
+    }
+
+    fn start_load(&self, bytes: Bytes, opts: JsValue, on_plan: Option<Function>) -> js_sys::Promise {
         let gpu = self.gpu.clone();
         let cell = self.engine.clone();
         let busy = self.busy.clone();
@@ -211,11 +235,7 @@ impl WebEngine {
             // The loaded model stays until the new one is fully ready: a file that fails to
             // parse or upload leaves the reader with the model that worked. (Both are in GPU
             // memory for the length of the upload.)
-            let t0 = web_time::Instant::now();
-            let bytes = bytes.to_vec();
-            let copy_ms = t0.elapsed().as_secs_f64() * 1e3;
-            let result = load(gpu, &bytes, &load_opts, on_plan, copy_ms).await;
-            drop(bytes);
+            let result = load(gpu, bytes, &load_opts, on_plan).await;
             busy.set(false);
             let (engine, facts) = result.map_err(js_err)?;
             let js = to_js(&facts)?;
@@ -423,12 +443,63 @@ fn opt_u32(opts: &JsValue, key: &str) -> Result<Option<u32>, JsValue> {
     }
 }
 
+/// Where a load's bytes come from.
+enum Bytes {
+    /// The whole file, in JS memory.
+    Whole(Uint8Array),
+    /// A file still arriving, chunk by chunk from `pull()`.
+    Arriving { pull: Function, size: Option<usize>, limit: usize },
+}
+
+/// `pull()`'s chunks, copied into wasm memory as the load asks for them.
+struct JsChunks(Function);
+
+impl Chunks for JsChunks {
+    fn next_into<'a>(
+        &'a mut self,
+        buf: &'a mut Vec<u8>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = crate::Result<bool>> + 'a>> {
+        let failed = |e: JsValue| {
+            let msg = e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message()));
+            Error::Read(msg.or_else(|| e.as_string()).unwrap_or_else(|| "the source failed".into()))
+        };
+        Box::pin(async move {
+            let next = self.0.call0(&JsValue::NULL).map_err(failed)?;
+            let next = JsFuture::from(js_sys::Promise::resolve(&next)).await.map_err(failed)?;
+            if next.is_null() || next.is_undefined() {
+                return Ok(false);
+            }
+            let chunk = next
+                .dyn_into::<Uint8Array>()
+                .map_err(|_| Error::Read("the source gave something other than bytes".into()))?;
+            let at = buf.len();
+            buf.resize(at + chunk.length() as usize, 0);
+            chunk.copy_to(&mut buf[at..]);
+            Ok(true)
+        })
+    }
+}
+
+/// What the page shows of a file's header.
+fn file_facts(g: &Gguf, file_bytes: u64) -> ModelFacts {
+    let mut facts = ModelFacts {
+        name: g.get_str("general.name").unwrap_or("").to_owned(),
+        architecture: g.get_str("general.architecture").unwrap_or("").to_owned(),
+        file_bytes,
+        ..ModelFacts::default()
+    };
+    for t in &g.tensors {
+        facts.parameters += t.n_elements();
+        *facts.quant_types.entry(t.ty.name().to_owned()).or_default() += 1;
+    }
+    facts
+}
+
 async fn load(
     gpu: Gpu,
-    bytes: &[u8],
+    bytes: Bytes,
     opts: &LoadOptions,
     on_plan: Option<Function>,
-    copy_ms: f64,
 ) -> crate::Result<(Engine, ModelFacts)> {
     let report = |plan: &crate::LoadPlan| {
         let Some(f) = on_plan else { return };
@@ -440,19 +511,23 @@ async fn load(
         // The page's own failure to show it must not stop the load.
         let _ = f.call1(&JsValue::NULL, &o);
     };
-    let g = Gguf::parse(bytes)?;
-    let mut facts = ModelFacts {
-        name: g.get_str("general.name").unwrap_or("").to_owned(),
-        architecture: g.get_str("general.architecture").unwrap_or("").to_owned(),
-        file_bytes: bytes.len() as u64,
-        ..ModelFacts::default()
+    let (engine, mut facts) = match bytes {
+        Bytes::Whole(js) => {
+            let t0 = web_time::Instant::now();
+            let bytes = js.to_vec();
+            let copy = t0.elapsed().as_secs_f64() * 1e3;
+            let facts = file_facts(&Gguf::parse(&bytes)?, bytes.len() as u64);
+            let mut engine = Engine::load_reporting(gpu, &bytes, opts, report).await?;
+            engine.load.copy = copy;
+            engine.load.total += copy;
+            (engine, facts)
+        }
+        Bytes::Arriving { pull, size, limit } => {
+            let mut file = Arriving::new(Box::new(JsChunks(pull)), size, limit);
+            let (engine, header) = Engine::load_arriving(gpu, &mut file, opts, report).await?;
+            (engine, file_facts(&header, file.arrived() as u64))
+        }
     };
-    for t in &g.tensors {
-        facts.parameters += t.n_elements();
-        *facts.quant_types.entry(t.ty.name().to_owned()).or_default() += 1;
-    }
-    drop(g);
-    let engine = Engine::load_reporting(gpu, bytes, opts, report).await?;
     let m = &engine.model;
     facts.context_train = m.cfg.n_ctx_train;
     facts.context_allocated = m.n_ctx;
@@ -462,8 +537,6 @@ async fn load(
     facts.weight_bytes = m.weight_bytes;
     facts.kv_bytes = m.kv_bytes();
     facts.load = engine.load;
-    facts.load.copy = copy_ms;
-    facts.load.total += copy_ms;
     facts.has_chat_template = engine.tokenizer.has_chat_template();
     if facts.name.is_empty() {
         facts.name = m.cfg.name.clone();

@@ -236,7 +236,8 @@ function progress(p) {
   const frac = p.total > 0 ? Math.min(1, p.loaded / p.total) : 0;
   $('progress-fill').style.width = `${(frac * 100).toFixed(1)}%`;
   const rate = p.rate > 0 ? ` · ${formatBytes(p.rate)}/s` : '';
-  replace($('progress-numbers'), `${formatBytes(p.loaded)}${p.total ? ` / ${formatBytes(p.total)}` : ''}${rate}`);
+  const need = p.gpuBytes ? ` · needs ${formatBytes(p.gpuBytes)} of GPU memory` : '';
+  replace($('progress-numbers'), `${formatBytes(p.loaded)}${p.total ? ` / ${formatBytes(p.total)}` : ''}${rate}${need}`);
 }
 
 /**

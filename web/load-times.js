@@ -7,7 +7,9 @@
 
 /**
  * The worker's timings of one load, in ms: `wasm` and `device` only on the first load of a
- * worker (they happen once, when it starts), `read` the model's bytes, `total` all of it.
+ * worker (they happen once, when it starts), `read` opening the model's source (the cache
+ * lookup, or the response's headers; the bytes then arrive during the engine's load, which
+ * counts its waits for them as `copy`), `total` all of it.
  * @typedef {{wasm?: number, device?: number, read: number, total: number}} WorkerLoadTimes
  */
 

@@ -1,7 +1,7 @@
 // @ts-check
 // Model bytes for the worker: from a URL (through Cache Storage, so a reload needs no
-// network) or from a File the user picked or dropped. Reports progress as
-// {phase, loaded, total, rate} with rate in bytes per second.
+// network) or from a File the user picked or dropped, chunk by chunk as they arrive.
+// Reports progress as {phase, loaded, total, rate} with rate in bytes per second.
 
 import { MAX_MODEL_BYTES, MODEL_CACHE as CACHE_NAME } from './protocol.js';
 import { formatSize, modelFileName } from './model-source.js';
@@ -10,19 +10,28 @@ import { formatSize, modelFileName } from './model-source.js';
 const PROGRESS_EVERY_MS = 100;
 
 /**
- * Every source is capped: MAX_MODEL_BYTES, and for a URL also `source.maxBytes` (the size
- * the reader agreed to). A file or an announced Content-Length over the cap is refused
- * before any byte is read; a body that runs past it is cut off there, with an error.
+ * A model's bytes as the engine reads them (WebEngine.loadStream): `pull()` resolves to the
+ * next chunk, or to null at the end; `cancel()` stops the reading (a load that failed);
+ * `size` is the file's size when known, `limit` the most bytes it may have.
+ * @typedef {{pull: () => Promise<Uint8Array | null>, cancel: () => void, size: number | null, limit: number, fromCache: boolean, name: string}} ModelStream
+ */
+
+/**
+ * Opens a model's bytes as a stream, so the engine can parse its header and start on the
+ * GPU while the rest arrives. Every source is capped: MAX_MODEL_BYTES, and for a URL also
+ * `source.maxBytes` (the size the reader agreed to). A file or an announced Content-Length
+ * over the cap is refused before any byte is read; a body that runs past it is cut off
+ * there, with an error. A download goes into the browser cache once it is complete.
  * @param {import('./protocol.js').ModelSource} source
  * @param {(p: {phase: Phase, loaded: number, total: number, rate: number}) => void} onProgress
- * @returns {Promise<{bytes: Uint8Array, fromCache: boolean, name: string}>}
+ * @returns {Promise<ModelStream>}
  */
-export async function loadModelBytes(source, onProgress) {
+export async function openModel(source, onProgress) {
   if (source.kind === 'file') {
     const limit = { bytes: MAX_MODEL_BYTES, what: 'the size limit' };
     checkSize(source.file.name, source.file.size, limit);
-    const bytes = await readStream(source.file.stream(), source.file.size, 'read', onProgress, limit);
-    return { bytes, fromCache: false, name: source.file.name };
+    const { pull, cancel } = chunks(source.file.stream(), source.file.size, 'read', onProgress, limit);
+    return { pull, cancel, size: source.file.size, limit: limit.bytes, fromCache: false, name: source.file.name };
   }
   const url = new URL(source.url, self.location.href).href;
   const name = modelFileName(url);
@@ -33,8 +42,9 @@ export async function loadModelBytes(source, onProgress) {
   const hit = cache && (await cache.match(url));
   if (hit?.body) {
     const total = Number(hit.headers.get('Content-Length')) || 0;
-    const bytes = await readStream(hit.body, total, 'cache', onProgress, { bytes: MAX_MODEL_BYTES, what: 'the size limit' });
-    return { bytes, fromCache: true, name };
+    const all = { bytes: MAX_MODEL_BYTES, what: 'the size limit' };
+    const { pull, cancel } = chunks(hit.body, total, 'cache', onProgress, all);
+    return { pull, cancel, size: total || null, limit: all.bytes, fromCache: true, name };
   }
   let response;
   try {
@@ -51,9 +61,27 @@ export async function loadModelBytes(source, onProgress) {
     await response.body.cancel().catch(() => {});
     throw e;
   }
-  const bytes = await readStream(response.body, total, 'download', onProgress, limit);
-  if (cache) await store(cache, url, bytes);
-  return { bytes, fromCache: false, name };
+  const { pull: next, cancel } = chunks(response.body, total, 'download', onProgress, limit);
+  /** @type {Uint8Array<ArrayBuffer>[]} the download so far, for the cache */
+  const kept = [];
+  const pull = async () => {
+    const chunk = await next();
+    if (chunk) kept.push(/** @type {Uint8Array<ArrayBuffer>} a fetch body's chunk */ (chunk));
+    else if (cache && kept.length) await store(cache, url, new Blob(kept), kept.reduce((n, c) => n + c.length, 0));
+    if (!chunk) kept.length = 0;
+    return chunk;
+  };
+  return { pull, cancel, size: total || null, limit: limit.bytes, fromCache: false, name };
+}
+
+/**
+ * A model's bytes in one array (the bench fills the browser cache with it).
+ * @param {import('./protocol.js').ModelSource} source
+ * @param {(p: {phase: Phase, loaded: number, total: number, rate: number}) => void} onProgress
+ */
+export async function loadModelBytes(source, onProgress) {
+  const m = await openModel(source, onProgress);
+  return { bytes: await collect(m.pull, m.size ?? 0), fromCache: m.fromCache, name: m.name };
 }
 
 /** Whether a URL's model is in the browser cache (for the UI). */
@@ -75,10 +103,16 @@ async function openCache() {
   }
 }
 
-async function store(cache, url, bytes) {
+/**
+ * @param {Cache} cache
+ * @param {string} url
+ * @param {Blob} body
+ * @param {number} length
+ */
+async function store(cache, url, body, length) {
   try {
-    const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(bytes.length) };
-    await cache.put(url, new Response(bytes, { headers }));
+    const headers = { 'Content-Type': 'application/octet-stream', 'Content-Length': String(length) };
+    await cache.put(url, new Response(body, { headers }));
   } catch (e) {
     // Quota exceeded or private mode: the model still loads, it just is not cached.
     console.warn(`samplescope: could not cache ${url}: ${e.message}`);
@@ -106,35 +140,73 @@ function checkSize(name, size, limit) {
  * @param {{bytes: number, what: string}} [limit]
  */
 export async function readStream(stream, total, phase, onProgress, limit = { bytes: MAX_MODEL_BYTES, what: 'the size limit' }) {
+  return collect(chunks(stream, total, phase, onProgress, limit).pull, total > 0 && total <= limit.bytes ? total : 0);
+}
+
+/**
+ * A byte stream as a `pull()` of its chunks (null at the end), reporting progress at most
+ * every 100 ms; a chunk that takes it past `limit.bytes` cancels the stream and throws.
+ * `cancel()` stops it from outside.
+ * @param {ReadableStream<Uint8Array>} stream
+ * @param {number} total  the announced size (0: unknown)
+ * @param {Phase} phase
+ * @param {(p: {phase: Phase, loaded: number, total: number, rate: number}) => void} onProgress
+ * @param {{bytes: number, what: string}} limit
+ * @returns {{pull: () => Promise<Uint8Array | null>, cancel: () => void}}
+ */
+function chunks(stream, total, phase, onProgress, limit) {
   const reader = stream.getReader();
   const t0 = performance.now();
-  let buf = new Uint8Array(total > 0 && total <= limit.bytes ? total : 1 << 20);
   let loaded = 0;
   let last = 0;
+  let ended = false;
   const report = () => {
     const s = (performance.now() - t0) / 1000;
     onProgress({ phase, loaded, total, rate: s > 0 ? loaded / s : 0 });
   };
   report();
-  for (;;) {
+  const cancel = () => {
+    ended = true;
+    reader.cancel().catch(() => {});
+  };
+  const pull = async () => {
+    if (ended) return null;
     const { done, value } = await reader.read();
-    if (done) break;
+    if (done) {
+      ended = true;
+      report();
+      return null;
+    }
     if (loaded + value.length > limit.bytes) {
-      await reader.cancel().catch(() => {});
+      cancel();
       throw new Error(`the download passed ${limit.what} of ${formatSize(limit.bytes)} and was stopped there`);
     }
-    if (loaded + value.length > buf.length) {
-      const bigger = new Uint8Array(Math.min(limit.bytes, Math.max(buf.length * 2, loaded + value.length)));
-      bigger.set(buf.subarray(0, loaded));
-      buf = bigger;
-    }
-    buf.set(value, loaded);
     loaded += value.length;
     if (performance.now() - last > PROGRESS_EVERY_MS) {
       last = performance.now();
       report();
     }
+    return value;
+  };
+  return { pull, cancel };
+}
+
+/**
+ * Every chunk of `pull` in one array.
+ * @param {() => Promise<Uint8Array | null>} pull
+ * @param {number} size  the expected size (0: unknown), reserved at once
+ */
+async function collect(pull, size) {
+  let buf = new Uint8Array(size > 0 ? size : 1 << 20);
+  let loaded = 0;
+  for (let chunk = await pull(); chunk; chunk = await pull()) {
+    if (loaded + chunk.length > buf.length) {
+      const bigger = new Uint8Array(Math.max(buf.length * 2, loaded + chunk.length));
+      bigger.set(buf.subarray(0, loaded));
+      buf = bigger;
+    }
+    buf.set(chunk, loaded);
+    loaded += chunk.length;
   }
-  report();
   return loaded === buf.length ? buf : buf.slice(0, loaded);
 }

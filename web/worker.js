@@ -5,7 +5,7 @@
 // web/engine-client.js. Each handler below returns its request's result or throws.
 
 import init, { WebEngine, evalImport, evalImportPrograms, evalPresets, evalPreview, evalTaskSamples } from '../pkg/samplescope.js';
-import { loadModelBytes } from './loader.js';
+import { openModel } from './loader.js';
 import { inspectorView } from './inspect-view.js';
 import { DEFAULT_RUN, LIMITS, RUN_CHECKS, laneSampleIndex, laneSpec, validateLane, validateRun } from './config.js';
 import { DEFAULT_N_CTX, EngineError, INSPECT_TOP, serve, stopOnCancel } from './protocol.js';
@@ -88,8 +88,11 @@ async function rebuild(why, ctx) {
   }
   if (!lastLoad) return;
   try {
-    const { bytes } = await loadModelBytes(lastLoad.source, () => {});
-    await engine.load(bytes, { nCtx: lastLoad.nCtx });
+    const m = await openModel(lastLoad.source, () => {});
+    await engine.loadStream(m.pull, m.size, m.limit, { nCtx: lastLoad.nCtx }).catch((/** @type {unknown} */ e) => {
+      m.cancel();
+      throw e;
+    });
   } catch (e) {
     lastLoad = null;
     throw new EngineError('load-failed', `the GPU device was lost (${why}); a new one is open, but the model could not be loaded again: ${message(e)}`);
@@ -203,28 +206,46 @@ const handlers = {
     return { ...info, ...engine.adapter() };
   },
 
-  /** Loads a model, with progress events. */
   /**
    * Loads a model, with progress events. A model that fails leaves the one loaded before
    * (the engine swaps only a fully loaded model in); the message says which one that is.
    */
   async load({ source, nCtx }, ctx) {
     const eng = await ready(ctx);
+    /** @type {import('./loader.js').ModelStream | undefined} */
+    let m;
     try {
       const t0 = performance.now();
-      const { bytes, fromCache, name } = await loadModelBytes(source, (p) => ctx.event({ kind: 'progress', ...p }));
+      // The engine parses the header as soon as it is in and uploads each tensor once its
+      // bytes are: progress is the bytes, with the GPU memory needed once the plan is made.
+      /** @type {number | undefined} */
+      let gpuBytes;
+      m = await openModel(source, (p) => ctx.event({ kind: 'progress', ...p, gpuBytes }));
       const read = performance.now() - t0;
-      ctx.event({ kind: 'progress', phase: 'upload', loaded: 0, total: bytes.length, rate: 0 });
       const n = nCtx ?? DEFAULT_N_CTX;
+      const stream = m;
+      let ended = false;
+      const pull = async () => {
+        const chunk = await stream.pull();
+        if (!chunk && !ended) {
+          ended = true;
+          ctx.event({ kind: 'progress', phase: 'upload', loaded: 0, total: stream.size ?? 0, rate: 0, gpuBytes });
+        }
+        return chunk;
+      };
       /** @param {import('../pkg/samplescope.js').LoadPlan} plan  checked against the adapter, nothing uploaded yet */
-      const onPlan = (plan) => ctx.event({ kind: 'progress', phase: 'upload', loaded: 0, total: bytes.length, rate: 0, gpuBytes: plan.weightBytes + plan.kvBytes });
-      const facts = await eng.load(bytes, { nCtx: n }, onPlan);
+      const onPlan = (plan) => {
+        gpuBytes = plan.weightBytes + plan.kvBytes;
+      };
+      const facts = await eng.loadStream(pull, m.size, m.limit, { nCtx: n }, onPlan);
+      const { fromCache, name } = m;
       runs.clear();
       lastLoad = { source, nCtx: n };
       const times = { ...startup, read, total: performance.now() - t0 + (startup ? startup.wasm + startup.device : 0) };
       startup = null;
       return { facts, fromCache, name, kind: source.kind, times };
     } catch (e) {
+      m?.cancel();
       const lost = await explain(eng, e);
       if (lost !== e) throw lost;
       const kept = eng.modelFacts();

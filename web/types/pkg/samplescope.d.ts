@@ -54,6 +54,13 @@ export class WebEngine {
    * resolves to the model's facts.
    */
   load(bytes: Uint8Array, opts?: { nCtx?: number; maxRows?: number }, onPlan?: (plan: LoadPlan) => void): Promise<ModelFacts>;
+  loadStream(
+    pull: () => Promise<Uint8Array | null>,
+    size: number | null,
+    limit: number,
+    opts?: { nCtx?: number; maxRows?: number },
+    onPlan?: (plan: LoadPlan) => void,
+  ): Promise<ModelFacts>;
   modelFacts(): ModelFacts | null;
   encode(prompt: string, chat: boolean): Uint32Array;
   /** Each id's decoded piece ("" for an id outside the vocabulary). */
