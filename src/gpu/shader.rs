@@ -238,6 +238,8 @@ impl PipelineCache {
             label: Some(label),
             source: wgpu::ShaderSource::Wgsl(src.into()),
         });
+        // On wasm32 wgpu's handles are neither Send nor Sync; there is one thread there.
+        #[cfg_attr(target_arch = "wasm32", allow(clippy::arc_with_non_send_sync))]
         let pipeline = LazyPipeline(Arc::new(Lazy {
             device: device.clone(),
             key,
