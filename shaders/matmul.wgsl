@@ -393,10 +393,19 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let nc = min(n + vec4<u32>(8u * NG), vec4<u32>(N - 1u));
     let nd = min(n + vec4<u32>(12u * NG), vec4<u32>(N - 1u));
     let xb = x_rows(m0);
-    let a = dot_rows(na * KB, nb * KB, nc * KB, nd * KB, xb);
 #if GLU
-    let u = dot_rows((na + N) * KB, (nb + N) * KB, (nc + N) * KB, (nd + N) * KB, xb);
+    // The gate rows, then the up rows N further on, in a loop rather than two calls: the
+    // driver inlines every call, and on SwiftShader compiling the unrolled dot_rows is most
+    // of the time a pipeline takes to make (two calls: 1.7× the loop's; see BENCHMARKS.md).
+    var dots: array<array<ST, NR>, 2>;
+    for (var h = 0u; h < 2u; h++) {
+        let o = vec4<u32>(h * N);
+        dots[h] = dot_rows((na + o) * KB, (nb + o) * KB, (nc + o) * KB, (nd + o) * KB, xb);
+    }
+    let a = dots[0];
+    let u = dots[1];
 #else
+    let a = dot_rows(na * KB, nb * KB, nc * KB, nd * KB, xb);
     let u = a;
 #endif
     if (i < NG && m0 < rows.n) {
