@@ -1,6 +1,6 @@
 // Matrix × activations with quantized weights:  y[m, n] (+)= Σ_k W[n, k] · x[m, k]
 // W is [N, K] in 32-weight blocks read by load_q / load_block (weights_*.wgsl, prepended).
-// Defines: K, N, R (activation rows per invocation), ACCUMULATE (y += … for the residual
+// Defines: N, R (activation rows per invocation), ACCUMULATE (y += … for the residual
 // adds), GLU (W holds gate rows 0..N then up rows N..2N; y = silu(gate) · up, or with GELU
 // gelu_tanh(gate) · up), SPLIT with N0, N1 (three outputs, below), LDY and COL0 (output
 // row m, column n is y[m·LDY + COL0 + n]: a matrix too large for one binding runs as
@@ -10,6 +10,8 @@
 // rows per invocation, WG invocations a workgroup, no barriers. I8 (either shape, Q4 and
 // Q8): x holds the activations as quantize.wgsl's int8 blocks and the blocks are dotted with
 // dot4I8Packed (weights_q4_i8.wgsl, weights_q8_i8.wgsl) instead of in f32.
+// The row length K is not a define but the `dims` uniform, so matmuls that differ only in
+// K (o and down) share one pipeline: on SwiftShader each costs 70-400 ms to make at load.
 //
 // Why the software shape looks like this: a CPU adapter (lavapipe, SwiftShader) runs the
 // invocations of a workgroup as the lanes of SIMD registers, so every per-invocation load
@@ -29,19 +31,22 @@
 // columns 0..N0 to y, N0..N0+N1 to y1, the rest to y2 (one dispatch for three projections).
 @group(0) @binding(4) var<storage, read_write> y1: array<f32>;     // [M, N1]
 @group(0) @binding(5) var<storage, read_write> y2: array<f32>;     // [M, N - N0 - N1]
+@group(0) @binding(6) var<uniform> dims: Dims;
+#else
+@group(0) @binding(4) var<uniform> dims: Dims;
 #endif
 
-const KB: u32 = K / 32u;   // blocks per weight row
-#if I8
-const XROW: u32 = KB * 3u; // vec4s per activation row
-#else
-const XROW: u32 = K / 4u;
-#endif
+struct Dims {
+    kb: u32,    // blocks per weight row: K / 32
+    xrow: u32,  // vec4s per activation row: K / 4, or with I8 3 per block
+    _pad0: u32,
+    _pad1: u32,
+}
 
 // Where activation rows m0 .. m0+3 start in x. Rows past the end are clamped: read, never
 // written.
 fn x_rows(m0: u32) -> vec4<u32> {
-    return min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(rows.n - 1u)) * XROW;
+    return min(vec4<u32>(m0) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(rows.n - 1u)) * dims.xrow;
 }
 
 #if I8
@@ -115,9 +120,10 @@ fn load_x8(xb: vec4<u32>, b: u32) -> X8 {
 fn row_dot(n: u32, m0: u32, lane: u32, stride: u32) -> array<f32, R> {
 #if I8
     let xb = x_rows(m0);
+    let kb = dims.kb;
     var a: ST;
-    for (var b = lane; b < KB; b += stride) {
-        a += block_dot8(n * KB + b, load_x8(xb, b));
+    for (var b = lane; b < kb; b += stride) {
+        a += block_dot8(n * kb + b, load_x8(xb, b));
     }
 #if BATCH
     return array<f32, R>(a.x, a.y, a.z, a.w);
@@ -127,10 +133,11 @@ fn row_dot(n: u32, m0: u32, lane: u32, stride: u32) -> array<f32, R> {
 #else
     var acc: array<f32, R>;
     var w: array<vec4<f32>, 8>;
-    for (var b = lane; b < KB; b += stride) {
-        load_block(n * KB + b, &w);
+    let kb = dims.kb;
+    for (var b = lane; b < kb; b += stride) {
+        load_block(n * kb + b, &w);
         for (var r = 0u; r < R; r++) {
-            let xb = min(m0 + r, rows.n - 1u) * XROW + b * 8u;
+            let xb = min(m0 + r, rows.n - 1u) * dims.xrow + b * 8u;
             var s = 0.0;
             for (var k = 0u; k < 8u; k++) {
                 s += dot(w[k], x[xb + k]);
@@ -295,7 +302,8 @@ fn dot_rows(ra: vec4<u32>, rb: vec4<u32>, rc: vec4<u32>, rd: vec4<u32>, xb0: vec
     var a14: ST;
     var a15: ST;
 #endif
-    for (var b = 0u; b < KB; b++) {
+    let kb = dims.kb;
+    for (var b = 0u; b < kb; b++) {
 #if I8
         let xv = load_x8(xb0, b);
         a0 += block_dot8(ra.x + b, xv);
@@ -393,6 +401,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let nc = min(n + vec4<u32>(8u * NG), vec4<u32>(N - 1u));
     let nd = min(n + vec4<u32>(12u * NG), vec4<u32>(N - 1u));
     let xb = x_rows(m0);
+    let kb = dims.kb;
 #if GLU
     // The gate rows, then the up rows N further on, in a loop rather than two calls: the
     // driver inlines every call, and on SwiftShader compiling the unrolled dot_rows is most
@@ -400,12 +409,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     var dots: array<array<ST, NR>, 2>;
     for (var h = 0u; h < 2u; h++) {
         let o = vec4<u32>(h * N);
-        dots[h] = dot_rows((na + o) * KB, (nb + o) * KB, (nc + o) * KB, (nd + o) * KB, xb);
+        dots[h] = dot_rows((na + o) * kb, (nb + o) * kb, (nc + o) * kb, (nd + o) * kb, xb);
     }
     let a = dots[0];
     let u = dots[1];
 #else
-    let a = dot_rows(na * KB, nb * KB, nc * KB, nd * KB, xb);
+    let a = dot_rows(na * kb, nb * kb, nc * kb, nd * kb, xb);
     let u = a;
 #endif
     if (i < NG && m0 < rows.n) {

@@ -3,12 +3,8 @@
 // buffer load with a computed index is an emulated per-lane gather, while a texel fetch
 // reads 16 bytes per lane for about the price of one such load (examples/texture_probe:
 // a Q4 matvec 2.2× faster). Scales stay in `weights`, one word a block. The texture
-// binds after the kernel's buffers.
-#if SPLIT
-@group(0) @binding(6) var quants: texture_2d<u32>;
-#else
-@group(0) @binding(4) var quants: texture_2d<u32>;
-#endif
+// binds after the kernel's buffers, at TEX_BINDING (a define of the kernel's launcher).
+@group(0) @binding(TEX_BINDING) var quants: texture_2d<u32>;
 
 const TEX_W: u32 = 2048u;
 

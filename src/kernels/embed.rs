@@ -42,7 +42,7 @@ impl Embed {
             .u32("NV", part.end - part.start)
             .f32("SCALE", scale)
             .flag("BLOCK_DOT", false)
-            .flag("SPLIT", false);
+            .u32("TEX_BINDING", SIG.len() as u32);
         let texture = fmt.uses_texture();
         let sig = if texture { SIG_TEX } else { SIG };
         Ok(Embed {

@@ -12,18 +12,30 @@ use crate::gpu::shader::{Defines, LazyPipeline, Slot};
 use crate::gpu::Variant;
 
 const SRC: &str = include_str!("../../shaders/matmul.wgsl");
-const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite];
-const SIG_SPLIT: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite];
+// Rows, weights, x, y (three ys with a split), then the `dims` uniform.
+const SIG: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::Uniform];
+const SIG_SPLIT: &[Slot] =
+    &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite, Slot::Uniform];
 // The same with the quant texture (Q4Tex, Q8Tex) bound after the buffers.
-const SIG_TEX: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::Texture];
-const SIG_SPLIT_TEX: &[Slot] =
-    &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::ReadWrite, Slot::ReadWrite, Slot::Texture];
+const SIG_TEX: &[Slot] = &[Slot::Uniform, Slot::Read, Slot::Read, Slot::ReadWrite, Slot::Uniform, Slot::Texture];
+const SIG_SPLIT_TEX: &[Slot] = &[
+    Slot::Uniform,
+    Slot::Read,
+    Slot::Read,
+    Slot::ReadWrite,
+    Slot::ReadWrite,
+    Slot::ReadWrite,
+    Slot::Uniform,
+    Slot::Texture,
+];
 const WG: u32 = 64;
 const MAX_X_GROUPS: u32 = 65535;
 
 pub struct Matmul {
     one_row: LazyPipeline,
     many_rows: LazyPipeline,
+    /// The shader's `dims` uniform: blocks per weight row and vec4s per activation row.
+    dims: wgpu::Buffer,
     n: u32,
     variant: Variant,
     shape: Shape,
@@ -113,6 +125,9 @@ impl Matmul {
         if fmt.uses_texture() && variant != Variant::Row {
             return Err(crate::Error::Param(format!("weight format {fmt:?} is for the row kernels")));
         }
+        if k == 0 || !k.is_multiple_of(32) {
+            return Err(crate::Error::Param(format!("matmul row length {k}: not whole 32-weight blocks")));
+        }
         let [n0, n1] = epi.split.unwrap_or([n, 0]);
         if epi.split.is_some() && (epi.accumulate || epi.glu || n0 + n1 > n || epi.columns.is_some()) {
             return Err(crate::Error::Param(format!("matmul split [{n0}, {n1}] of {n} rows with accumulate/glu")));
@@ -123,7 +138,6 @@ impl Matmul {
         }
         let make = |r: u32, nr: u32| {
             let defs = Defines::new()
-                .u32("K", k)
                 .u32("N", n)
                 .u32("R", r)
                 .u32("WG", shape.wg)
@@ -140,7 +154,8 @@ impl Matmul {
                 .flag("WIDE", nr >= 8)
                 .flag("WIDER", nr == 16)
                 .flag("BLOCK_DOT", variant == Variant::Row && !int8)
-                .flag("I8", int8);
+                .flag("I8", int8)
+                .u32("TEX_BINDING", Self::sig(epi.split.is_some(), false).len() as u32);
             let sig = Self::sig(epi.split.is_some(), fmt.uses_texture());
             let src: &[&str] = match i8_reader {
                 Some(i8) => &[COMMON, fmt.reader(), SRC, i8],
@@ -148,9 +163,11 @@ impl Matmul {
             };
             kern.pipeline(&format!("matmul_{fmt:?}"), "main", src, &defs, sig)
         };
+        let (kb, xrow) = (k / 32, if int8 { k / 32 * 3 } else { k / 4 });
         Ok(Matmul {
             one_row: make(1, shape.nr)?,
             many_rows: make(shape.r, shape.nr_batch)?,
+            dims: kern.gpu.uniform_init("matmul dims", bytemuck::cast_slice(&[kb, xrow, 0, 0])),
             n,
             variant,
             shape,
@@ -207,7 +224,7 @@ impl Matmul {
         if self.split {
             return Err(crate::Error::Param("a split matmul binds three outputs (bind_split)".into()));
         }
-        self.bind_buffers(kern, "matmul", &[rows, w, x, y], quants)
+        self.bind_buffers(kern, "matmul", &[rows, w, x, y, &self.dims], quants)
     }
 
     /// The bind group of a split matmul: outputs `ys` for the three stacked matrices.
@@ -223,7 +240,7 @@ impl Matmul {
         if !self.split {
             return Err(crate::Error::Param("bind_split on a matmul with one output".into()));
         }
-        self.bind_buffers(kern, "matmul_split", &[rows, w, x, ys[0], ys[1], ys[2]], quants)
+        self.bind_buffers(kern, "matmul_split", &[rows, w, x, ys[0], ys[1], ys[2], &self.dims], quants)
     }
 
     /// Records the dispatch for `m` activation rows (the `rows` uniform must say the same).
@@ -500,6 +517,47 @@ mod tests {
     /// blocks, a texel each; Q8: 1100 blocks, two texels each; Q8S: 1120 blocks, two texels
     /// each), so blocks wrap to the next row; and the cooperative kernels refuse the texture
     /// formats.
+    /// K is a uniform: matmuls that differ only in K (o and down) share their two pipelines,
+    /// and each still multiplies by its own row length when both run in one pass.
+    #[test]
+    fn row_lengths_share_a_pipeline() {
+        for variant in [Variant::Row, Variant::Cooperative] {
+            let kern = kernels(variant);
+            let mut rng = rand::rng();
+            let (n, m, ty) = (40usize, 5usize, GgmlType::Q4_1);
+            let ks = [64usize, 160];
+            let made: Vec<_> = ks
+                .iter()
+                .map(|&k| {
+                    let wbytes = random_tensor(&mut rng, ty, n * k);
+                    let w = quant::dequantize(ty, &wbytes, n * k).unwrap();
+                    let x = rand_vec(&mut rng, m * k, 1.0);
+                    let (fmt, wb, quants) = upload(&kern, ty, &wbytes, n * k, false);
+                    let mm = Matmul::new(&kern, fmt, k as u32, n as u32, false, false).unwrap();
+                    let (xb, yb) = (buf(&kern, &x), buf(&kern, &vec![0.0; m * n]));
+                    (k, w, x, mm, wb, quants, xb, yb)
+                })
+                .collect();
+            assert_eq!(kern.pipelines().len(), 2, "{variant:?}: one-row and several-row, for both K");
+            let rb = rows(&kern, m as u32, 0);
+            let bgs: Vec<_> = made
+                .iter()
+                .map(|(_, _, _, mm, wb, q, xb, yb)| mm.bind(&kern, &rb, wb, q.as_ref(), xb, yb).unwrap())
+                .collect();
+            run(&kern, |p| made.iter().zip(&bgs).for_each(|(t, bg)| t.3.record(p, bg, m as u32)));
+            for (k, w, x, _, _, _, _, yb) in &made {
+                let got = read(&kern, yb, m * n);
+                let (mut want, mut scale) = (vec![0f32; m * n], vec![0f32; m * n]);
+                for (i, j) in (0..m).flat_map(|i| (0..n).map(move |j| (i, j))) {
+                    let p = (0..*k).map(|t| w[j * k + t] as f64 * x[i * k + t] as f64);
+                    want[i * n + j] = p.clone().sum::<f64>() as f32;
+                    scale[i * n + j] = p.map(f64::abs).sum::<f64>() as f32;
+                }
+                assert_close(&format!("{variant:?} k={k}"), &got, &want, &scale, 1e-5, 1e-6);
+            }
+        }
+    }
+
     #[test]
     fn texture_rows_wrap() {
         for m in [1, 5] {
